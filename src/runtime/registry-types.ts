@@ -1,0 +1,68 @@
+/**
+ * Public types of the model registry: repository layout, model config, states.
+ *
+ * Repository layout:
+ *   <root>/<model>/config.json          optional Tessera model config (ModelConfig)
+ *   <root>/<model>/<version>/model.onnx  numeric version folders
+ *   <root>/<model>/  holding a Hugging Face folder (tokenizer.json + onnx/model.onnx or model.onnx),
+ *                    or a config.json with `"source": "<path to HF folder>"` → kind "hf", version 1.
+ */
+import type { InferenceSession, ModelDescription, ProviderName, ProviderSpec } from "./session.ts";
+
+export type ModelState = "unavailable" | "loading" | "ready" | "failed" | "unloading";
+
+export interface BatchingConfig {
+  /** Largest batch (items) the dynamic batcher forms. */
+  readonly maxBatchSize: number;
+  /** How long the first queued item may wait for others, in ms. */
+  readonly maxQueueDelayMs: number;
+  /** Items allowed to wait; beyond it requests get QueueFullError (HTTP 429). */
+  readonly maxQueueSize: number;
+  /** Optional cost budget per batch (e.g. padded tokens). */
+  readonly maxBatchCost?: number;
+}
+
+export interface ModelConfig {
+  /** "onnx" (versioned .onnx folders) or "hf" (a Hugging Face text-model folder). */
+  readonly kind: "onnx" | "hf";
+  /** For kind "hf": the folder holding config.json/tokenizer.json (absolute or relative to the model dir). */
+  readonly source?: string;
+  readonly batching?: Partial<BatchingConfig>;
+  readonly replicas?: number;
+  readonly intraOpThreads?: number;
+  readonly providers?: readonly (ProviderName | ProviderSpec)[];
+  /** Version policy: "latest" (default, highest number), `{ latest: n }`, or `{ specific: [1, 3] }`. */
+  readonly versionPolicy?: "latest" | "all" | { readonly latest: number } | { readonly specific: readonly number[] };
+  /** Map of logical → graph input names (optional renaming). */
+  readonly inputs?: Readonly<Record<string, string>>;
+  readonly outputs?: Readonly<Record<string, string>>;
+  /** Class labels for classifier outputs (index → label). */
+  readonly labels?: readonly string[];
+  /** Text limits for kind "hf". */
+  readonly maxInputs?: number;
+  readonly maxTokens?: number;
+  /** Free-form description shown in metadata. */
+  readonly description?: string;
+}
+
+export interface ModelVersionStatus {
+  readonly name: string;
+  readonly version: string;
+  readonly state: ModelState;
+  /** Why the version is failed/unavailable. */
+  readonly reason?: string;
+}
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly kind: "onnx" | "hf";
+  /** Folder of the model (`<root>/<model>`), and for kind "hf" the HF folder it points to. */
+  readonly dir: string;
+  readonly hfDir?: string;
+  readonly modelPath: string;
+  readonly config: ModelConfig;
+  readonly session: InferenceSession;
+  readonly description: ModelDescription;
+  readonly loadMs: number;
+}

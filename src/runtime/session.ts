@@ -1,0 +1,83 @@
+/**
+ * The contract every inference session implements. `ort-session.ts` (worker threads running
+ * onnxruntime-node) is the implementation; callers depend only on this file.
+ */
+import type { DType, Tensor } from "../tensor/index.ts";
+
+/** A dimension: a fixed size, a symbolic name (`"batch"`), or unknown (`null`). */
+export type Dim = number | string | null;
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly Dim[];
+}
+
+export interface ModelDescription {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** Opset imports, e.g. `{ "": 17, "com.microsoft": 1 }`. */
+  readonly opsets: Readonly<Record<string, number>>;
+  readonly producer: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Bytes of the .onnx file. */
+  readonly byteSize: number;
+  /** Hex sha256 of the .onnx file: the model's content version. */
+  readonly sha256: string;
+}
+
+export type TensorMap = Record<string, Tensor>;
+
+/** Execution provider names accepted by Tessera (ORT names). */
+export type ProviderName = "cpu" | "webgpu" | "cuda" | "tensorrt" | "dml" | "coreml";
+
+export interface ProviderSpec {
+  readonly name: ProviderName;
+  /** Provider options passed to ORT (e.g. webgpu `{ preferredLayout: "NHWC" }`). */
+  readonly options?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface SessionOptions {
+  /** Threads inside one op (ORT intraOpNumThreads). Default: chosen from os.availableParallelism() and replicas. */
+  readonly intraOpThreads?: number;
+  readonly interOpThreads?: number;
+  readonly graphOptimization?: "disabled" | "basic" | "extended" | "all";
+  /** Providers in order of preference; the first that creates a session wins. Default `["cpu"]`. */
+  readonly providers?: readonly (ProviderName | ProviderSpec)[];
+  /** Worker replicas, each with its own session. Default: chosen from os.availableParallelism(). */
+  readonly replicas?: number;
+  /** Folder for optimized-model cache files keyed by model sha256; unset disables the cache. */
+  readonly optimizedModelCacheDir?: string;
+  /** Name used in error messages and metrics (e.g. `"demo-mlp@1"`). */
+  readonly label?: string;
+}
+
+export interface RunOptions {
+  /** Output names to compute; default all. */
+  readonly outputs?: readonly string[];
+  /** Aborting before the run starts rejects with `E_ABORTED`; a started run completes and is discarded. */
+  readonly signal?: AbortSignal;
+}
+
+export interface RunResult {
+  readonly outputs: TensorMap;
+  /** Milliseconds spent inside ORT's run() in the worker. */
+  readonly inferMs: number;
+  /** Which replica ran it. */
+  readonly replica: number;
+}
+
+export interface InferenceSession {
+  readonly description: ModelDescription;
+  /** The provider each replica actually runs on after fallback (e.g. `"cpu"` when webgpu failed). */
+  readonly activeProvider: ProviderName;
+  /** Why preferred providers were skipped, in order (empty when the first one worked). */
+  readonly providerFallbacks: readonly { provider: ProviderName; reason: string }[];
+  readonly replicas: number;
+  /**
+   * Runs the model. Inputs are validated against the description (names, dtypes, ranks, fixed dims)
+   * before reaching ORT; their buffers are copied into transferable memory only when needed.
+   */
+  run(inputs: TensorMap, options?: RunOptions): Promise<RunResult>;
+  close(): Promise<void>;
+}
