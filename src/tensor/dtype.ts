@@ -6,7 +6,16 @@
  */
 import { DTypeError } from "./errors.ts";
 
-export type DType = "float32" | "float64" | "float16" | "int8" | "uint8" | "int16" | "int32" | "int64" | "bool";
+export type DType =
+  | "float32"
+  | "float64"
+  | "float16"
+  | "int8"
+  | "uint8"
+  | "int16"
+  | "int32"
+  | "int64"
+  | "bool";
 
 export interface DTypeMap {
   float32: Float32Array;
@@ -39,7 +48,11 @@ export interface DTypeInfo<D extends DType = DType> {
   readonly isBigInt: boolean;
 }
 
-function info<D extends DType>(name: D, ctor: TypedArrayConstructorLike<DTypeMap[D]>, isFloat: boolean): DTypeInfo<D> {
+function info<D extends DType>(
+  name: D,
+  ctor: TypedArrayConstructorLike<DTypeMap[D]>,
+  isFloat: boolean,
+): DTypeInfo<D> {
   return Object.freeze({ name, ctor, byteSize: ctor.BYTES_PER_ELEMENT, isFloat, isBigInt: name === "int64" });
 }
 
@@ -64,9 +77,13 @@ export function isDType(value: unknown): value is DType {
 /** Looks a dtype up by name, throwing `E_DTYPE_UNKNOWN` for anything else. */
 export function dtypeInfo<D extends DType>(dtype: D): DTypeInfo<D> {
   if (!isDType(dtype)) {
-    throw new DTypeError("E_DTYPE_UNKNOWN", `unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(", ")}`, {
-      dtype,
-    });
+    throw new DTypeError(
+      "E_DTYPE_UNKNOWN",
+      `unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(", ")}`,
+      {
+        dtype,
+      },
+    );
   }
   return DTYPES[dtype];
 }

@@ -2,3 +2,8 @@ export * from "./dtype.ts";
 export * from "./errors.ts";
 export * from "./layout.ts";
 export * from "./tensor.ts";
+export * from "./cast.ts";
+export * from "./create.ts";
+export * from "./float16.ts";
+export * from "./rng.ts";
+export * from "./values.ts";

@@ -38,9 +38,13 @@ export function contiguousStrides(shape: readonly number[]): number[] {
 /** Validates a user-supplied shape: every dim a non-negative safe integer. */
 export function checkShape(shape: readonly number[], op = "shape"): number[] {
   if (!Array.isArray(shape)) {
-    throw new ShapeError("E_SHAPE_INVALID", `${op}: shape must be an array of non-negative integers, got ${String(shape)}`, {
-      op,
-    });
+    throw new ShapeError(
+      "E_SHAPE_INVALID",
+      `${op}: shape must be an array of non-negative integers, got ${String(shape)}`,
+      {
+        op,
+      },
+    );
   }
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
@@ -75,12 +79,20 @@ export function makeLayout(
   storageLength?: number,
 ): Layout {
   if (shape.length !== strides.length) {
-    throw new ShapeError("E_SHAPE_INVALID", `layout: shape ${fmtShape(shape)} and strides ${fmtShape(strides)} differ in rank`, {
-      shape: [...shape],
-      strides: [...strides],
-    });
+    throw new ShapeError(
+      "E_SHAPE_INVALID",
+      `layout: shape ${fmtShape(shape)} and strides ${fmtShape(strides)} differ in rank`,
+      {
+        shape: [...shape],
+        strides: [...strides],
+      },
+    );
   }
-  const layout: Layout = Object.freeze({ shape: Object.freeze([...shape]), strides: Object.freeze([...strides]), offset });
+  const layout: Layout = Object.freeze({
+    shape: Object.freeze([...shape]),
+    strides: Object.freeze([...strides]),
+    offset,
+  });
   if (storageLength !== undefined && shapeSize(shape) > 0) {
     const [lo, hi] = storageExtent(layout);
     if (lo < 0 || hi >= storageLength) {
@@ -111,11 +123,15 @@ export function isContiguous(layout: Layout): boolean {
  */
 export function normalizeAxis(axis: number, ndim: number, op: string): number {
   if (!Number.isInteger(axis) || axis < -ndim || axis >= Math.max(ndim, 1)) {
-    throw new ShapeError("E_AXIS_OUT_OF_RANGE", `${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`, {
-      op,
-      axis,
-      ndim,
-    });
+    throw new ShapeError(
+      "E_AXIS_OUT_OF_RANGE",
+      `${op}: axis ${axis} is out of range for a tensor of rank ${ndim}`,
+      {
+        op,
+        axis,
+        ndim,
+      },
+    );
   }
   return axis < 0 ? axis + ndim : axis;
 }
@@ -130,11 +146,15 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op =
     if (da === db || db === 1) out[i] = da;
     else if (da === 1) out[i] = db;
     else {
-      throw new ShapeError("E_SHAPE_BROADCAST", `${op}: cannot broadcast ${fmtShape(a)} with ${fmtShape(b)}`, {
-        op,
-        lhs: [...a],
-        rhs: [...b],
-      });
+      throw new ShapeError(
+        "E_SHAPE_BROADCAST",
+        `${op}: cannot broadcast ${fmtShape(a)} with ${fmtShape(b)}`,
+        {
+          op,
+          lhs: [...a],
+          rhs: [...b],
+        },
+      );
     }
   }
   return out;
@@ -148,11 +168,15 @@ export function broadcastLayout(layout: Layout, target: readonly number[], op = 
   const n = target.length;
   const k = layout.shape.length;
   if (k > n) {
-    throw new ShapeError("E_SHAPE_BROADCAST", `${op}: cannot broadcast ${fmtShape(layout.shape)} to ${fmtShape(target)}`, {
-      op,
-      lhs: [...layout.shape],
-      rhs: [...target],
-    });
+    throw new ShapeError(
+      "E_SHAPE_BROADCAST",
+      `${op}: cannot broadcast ${fmtShape(layout.shape)} to ${fmtShape(target)}`,
+      {
+        op,
+        lhs: [...layout.shape],
+        rhs: [...target],
+      },
+    );
   }
   const strides = new Array<number>(n).fill(0);
   for (let i = 0; i < n; i++) {
@@ -162,11 +186,15 @@ export function broadcastLayout(layout: Layout, target: readonly number[], op = 
     if (d === target[i]) strides[i] = layout.strides[j]!;
     else if (d === 1) strides[i] = 0;
     else {
-      throw new ShapeError("E_SHAPE_BROADCAST", `${op}: cannot broadcast ${fmtShape(layout.shape)} to ${fmtShape(target)}`, {
-        op,
-        lhs: [...layout.shape],
-        rhs: [...target],
-      });
+      throw new ShapeError(
+        "E_SHAPE_BROADCAST",
+        `${op}: cannot broadcast ${fmtShape(layout.shape)} to ${fmtShape(target)}`,
+        {
+          op,
+          lhs: [...layout.shape],
+          rhs: [...target],
+        },
+      );
     }
   }
   return makeLayout(target, strides, layout.offset);

@@ -23,7 +23,10 @@ import {
 export type Scalar<D extends DType = DType> = D extends "int64" ? bigint : number;
 
 /** One axis of `slice`: `null` keeps the axis, a number selects (drops the axis), a tuple is Python's start:stop:step. */
-export type SliceSpec = null | number | readonly [start?: number | null, stop?: number | null, step?: number | null];
+export type SliceSpec =
+  | null
+  | number
+  | readonly [start?: number | null, stop?: number | null, step?: number | null];
 
 /** Nested JS arrays as produced by `toArray()`. */
 export type NestedArray<T> = T | NestedArray<T>[];
@@ -41,7 +44,9 @@ export class Tensor<D extends DType = DType> {
   constructor(dtype: D, storage: DTypeMap[D], layout: Layout) {
     const info = dtypeInfo(dtype);
     if (!(storage instanceof info.ctor)) {
-      throw new TesseraError("E_DTYPE_MISMATCH", `tensor: storage for ${dtype} must be a ${info.ctor.name}`, { dtype });
+      throw new TesseraError("E_DTYPE_MISMATCH", `tensor: storage for ${dtype} must be a ${info.ctor.name}`, {
+        dtype,
+      });
     }
     this.dtype = dtype;
     this.storage = storage;
@@ -56,10 +61,14 @@ export class Tensor<D extends DType = DType> {
     const dt = dtype ?? dtypeOfArray(array);
     const s = checkShape(shape ?? [array.length], "wrap");
     if (shapeSize(s) !== array.length) {
-      throw new ShapeError("E_SHAPE_SIZE", `wrap: shape ${fmtShape(s)} holds ${shapeSize(s)} elements but the array has ${array.length}`, {
-        shape: s,
-        length: array.length,
-      });
+      throw new ShapeError(
+        "E_SHAPE_SIZE",
+        `wrap: shape ${fmtShape(s)} holds ${shapeSize(s)} elements but the array has ${array.length}`,
+        {
+          shape: s,
+          length: array.length,
+        },
+      );
     }
     return new Tensor(dt, array as DTypeMap[typeof dt], makeLayout(s));
   }
@@ -117,10 +126,14 @@ export class Tensor<D extends DType = DType> {
   /** Storage index of a logical index (negative indices count from the end). */
   indexOf(index: readonly number[]): number {
     if (index.length !== this.ndim) {
-      throw new ShapeError("E_INDEX_RANK", `index: got ${index.length} indices for a tensor of rank ${this.ndim}`, {
-        index: [...index],
-        shape: [...this.shape],
-      });
+      throw new ShapeError(
+        "E_INDEX_RANK",
+        `index: got ${index.length} indices for a tensor of rank ${this.ndim}`,
+        {
+          index: [...index],
+          shape: [...this.shape],
+        },
+      );
     }
     let pos = this.offset;
     for (let k = 0; k < index.length; k++) {
@@ -128,11 +141,15 @@ export class Tensor<D extends DType = DType> {
       let i = index[k]!;
       if (i < 0) i += n;
       if (!Number.isInteger(i) || i < 0 || i >= n) {
-        throw new ShapeError("E_INDEX_OUT_OF_RANGE", `index: ${index[k]} is out of range for axis ${k} of size ${n}`, {
-          axis: k,
-          index: index[k],
-          size: n,
-        });
+        throw new ShapeError(
+          "E_INDEX_OUT_OF_RANGE",
+          `index: ${index[k]} is out of range for axis ${k} of size ${n}`,
+          {
+            axis: k,
+            index: index[k],
+            size: n,
+          },
+        );
       }
       pos += i * this.strides[k]!;
     }
@@ -152,9 +169,13 @@ export class Tensor<D extends DType = DType> {
   /** The single element of a size-1 tensor. */
   item(): Scalar<D> {
     if (this.size !== 1) {
-      throw new ShapeError("E_SHAPE_SIZE", `item: tensor ${fmtShape(this.shape)} has ${this.size} elements, expected 1`, {
-        shape: [...this.shape],
-      });
+      throw new ShapeError(
+        "E_SHAPE_SIZE",
+        `item: tensor ${fmtShape(this.shape)} has ${this.size} elements, expected 1`,
+        {
+          shape: [...this.shape],
+        },
+      );
     }
     return this.storage[this.offset] as Scalar<D>;
   }
@@ -226,19 +247,27 @@ export class Tensor<D extends DType = DType> {
     if (minus !== -1) {
       const rest = shapeSize(s.filter((_, i) => i !== minus));
       if (rest === 0 || this.size % rest !== 0) {
-        throw new ShapeError("E_SHAPE_SIZE", `reshape: cannot reshape ${fmtShape(this.shape)} into ${fmtShape(shape)}`, {
-          from: [...this.shape],
-          to: [...shape],
-        });
+        throw new ShapeError(
+          "E_SHAPE_SIZE",
+          `reshape: cannot reshape ${fmtShape(this.shape)} into ${fmtShape(shape)}`,
+          {
+            from: [...this.shape],
+            to: [...shape],
+          },
+        );
       }
       s[minus] = this.size / rest;
     }
     checkShape(s, "reshape");
     if (shapeSize(s) !== this.size) {
-      throw new ShapeError("E_SHAPE_SIZE", `reshape: cannot reshape ${fmtShape(this.shape)} (${this.size} elements) into ${fmtShape(shape)}`, {
-        from: [...this.shape],
-        to: [...shape],
-      });
+      throw new ShapeError(
+        "E_SHAPE_SIZE",
+        `reshape: cannot reshape ${fmtShape(this.shape)} (${this.size} elements) into ${fmtShape(shape)}`,
+        {
+          from: [...this.shape],
+          to: [...shape],
+        },
+      );
     }
     if (!this.isContiguous()) {
       throw new TesseraError(
@@ -255,14 +284,26 @@ export class Tensor<D extends DType = DType> {
     if (this.ndim === 0) return this.reshape([1]);
     const a = normalizeAxis(start, this.ndim, "flatten");
     const b = normalizeAxis(end, this.ndim, "flatten");
-    const shape = [...this.shape.slice(0, a), shapeSize(this.shape.slice(a, b + 1)), ...this.shape.slice(b + 1)];
+    const shape = [
+      ...this.shape.slice(0, a),
+      shapeSize(this.shape.slice(a, b + 1)),
+      ...this.shape.slice(b + 1),
+    ];
     // The merged axes must be contiguous among themselves for this to be a view.
     for (let k = a; k < b; k++) {
-      if (this.shape[k + 1] !== 1 && this.strides[k] !== this.strides[k + 1]! * this.shape[k + 1]! && this.shape[k] !== 1) {
-        throw new TesseraError("E_NOT_CONTIGUOUS", `flatten: axes ${a}..${b} of ${fmtShape(this.shape)} are not contiguous; call contiguous() first`, {
-          shape: [...this.shape],
-          strides: [...this.strides],
-        });
+      if (
+        this.shape[k + 1] !== 1 &&
+        this.strides[k] !== this.strides[k + 1]! * this.shape[k + 1]! &&
+        this.shape[k] !== 1
+      ) {
+        throw new TesseraError(
+          "E_NOT_CONTIGUOUS",
+          `flatten: axes ${a}..${b} of ${fmtShape(this.shape)} are not contiguous; call contiguous() first`,
+          {
+            shape: [...this.shape],
+            strides: [...this.strides],
+          },
+        );
       }
     }
     const strides = [...this.strides.slice(0, a), this.strides[b]!, ...this.strides.slice(b + 1)];
@@ -294,16 +335,23 @@ export class Tensor<D extends DType = DType> {
       } else if (typeof spec === "number") {
         const i = spec < 0 ? spec + n : spec;
         if (!Number.isInteger(spec) || i < 0 || i >= n) {
-          throw new ShapeError("E_INDEX_OUT_OF_RANGE", `slice: index ${spec} is out of range for axis ${k} of size ${n}`, {
-            axis: k,
-            index: spec,
-            size: n,
-          });
+          throw new ShapeError(
+            "E_INDEX_OUT_OF_RANGE",
+            `slice: index ${spec} is out of range for axis ${k} of size ${n}`,
+            {
+              axis: k,
+              index: spec,
+              size: n,
+            },
+          );
         }
         offset += i * st;
       } else {
         const [start, stop, step] = resolveSlice(spec, n, k);
-        const len = step > 0 ? Math.max(0, Math.ceil((stop - start) / step)) : Math.max(0, Math.ceil((start - stop) / -step));
+        const len =
+          step > 0
+            ? Math.max(0, Math.ceil((stop - start) / step))
+            : Math.max(0, Math.ceil((start - stop) / -step));
         if (len > 0) offset += start * st;
         shape.push(len);
         strides.push(st * step);
@@ -326,12 +374,16 @@ export class Tensor<D extends DType = DType> {
     const n = this.shape[a]!;
     const s = start < 0 ? start + n : start;
     if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
-      throw new ShapeError("E_INDEX_OUT_OF_RANGE", `narrow: [${start}, ${start}+${length}) is outside axis ${a} of size ${n}`, {
-        axis: a,
-        start,
-        length,
-        size: n,
-      });
+      throw new ShapeError(
+        "E_INDEX_OUT_OF_RANGE",
+        `narrow: [${start}, ${start}+${length}) is outside axis ${a} of size ${n}`,
+        {
+          axis: a,
+          start,
+          length,
+          size: n,
+        },
+      );
     }
     const shape = [...this.shape];
     shape[a] = length;
@@ -341,16 +393,24 @@ export class Tensor<D extends DType = DType> {
   /** Reorders axes. Returns a view. */
   permute(axes: readonly number[]): Tensor<D> {
     if (axes.length !== this.ndim) {
-      throw new ShapeError("E_AXIS_OUT_OF_RANGE", `permute: got ${axes.length} axes for a tensor of rank ${this.ndim}`, {
-        axes: [...axes],
-        ndim: this.ndim,
-      });
+      throw new ShapeError(
+        "E_AXIS_OUT_OF_RANGE",
+        `permute: got ${axes.length} axes for a tensor of rank ${this.ndim}`,
+        {
+          axes: [...axes],
+          ndim: this.ndim,
+        },
+      );
     }
     const seen = new Set<number>();
     const norm = axes.map((ax) => normalizeAxis(ax, this.ndim, "permute"));
     for (const ax of norm) {
       if (seen.has(ax)) {
-        throw new ShapeError("E_AXIS_OUT_OF_RANGE", `permute: axis ${ax} appears twice in ${fmtShape(axes)}`, { axes: [...axes] });
+        throw new ShapeError(
+          "E_AXIS_OUT_OF_RANGE",
+          `permute: axis ${ax} appears twice in ${fmtShape(axes)}`,
+          { axes: [...axes] },
+        );
       }
       seen.add(ax);
     }
@@ -377,10 +437,14 @@ export class Tensor<D extends DType = DType> {
     if (axis !== undefined) {
       const a = normalizeAxis(axis, this.ndim, "squeeze");
       if (this.shape[a] !== 1) {
-        throw new ShapeError("E_SHAPE_SIZE", `squeeze: axis ${a} of ${fmtShape(this.shape)} has size ${this.shape[a]}, expected 1`, {
-          axis: a,
-          shape: [...this.shape],
-        });
+        throw new ShapeError(
+          "E_SHAPE_SIZE",
+          `squeeze: axis ${a} of ${fmtShape(this.shape)} has size ${this.shape[a]}, expected 1`,
+          {
+            axis: a,
+            shape: [...this.shape],
+          },
+        );
       }
       return this.view(
         this.shape.filter((_, i) => i !== a),
@@ -427,7 +491,9 @@ export class Tensor<D extends DType = DType> {
     let parts: number[];
     if (typeof sizes === "number") {
       if (!Number.isInteger(sizes) || sizes <= 0) {
-        throw new ShapeError("E_SHAPE_INVALID", `split: size must be a positive integer, got ${sizes}`, { size: sizes });
+        throw new ShapeError("E_SHAPE_INVALID", `split: size must be a positive integer, got ${sizes}`, {
+          size: sizes,
+        });
       }
       parts = [];
       for (let s = 0; s < n; s += sizes) parts.push(Math.min(sizes, n - s));
@@ -435,10 +501,14 @@ export class Tensor<D extends DType = DType> {
       parts = [...sizes];
       const total = parts.reduce((x, y) => x + y, 0);
       if (total !== n || parts.some((p) => !Number.isInteger(p) || p < 0)) {
-        throw new ShapeError("E_SHAPE_SIZE", `split: sizes ${fmtShape(parts)} do not add up to axis ${a} of size ${n}`, {
-          sizes: parts,
-          size: n,
-        });
+        throw new ShapeError(
+          "E_SHAPE_SIZE",
+          `split: sizes ${fmtShape(parts)} do not add up to axis ${a} of size ${n}`,
+          {
+            sizes: parts,
+            size: n,
+          },
+        );
       }
     }
     const out: Tensor<D>[] = [];
@@ -454,7 +524,9 @@ export class Tensor<D extends DType = DType> {
   chunk(chunks: number, axis = 0): Tensor<D>[] {
     const a = normalizeAxis(axis, this.ndim, "chunk");
     if (!Number.isInteger(chunks) || chunks <= 0) {
-      throw new ShapeError("E_SHAPE_INVALID", `chunk: chunks must be a positive integer, got ${chunks}`, { chunks });
+      throw new ShapeError("E_SHAPE_INVALID", `chunk: chunks must be a positive integer, got ${chunks}`, {
+        chunks,
+      });
     }
     return this.split(Math.max(1, Math.ceil(this.shape[a]! / chunks)), a);
   }
@@ -490,12 +562,19 @@ function resolveSlice(
 ): [number, number, number] {
   const step = spec[2] ?? 1;
   if (!Number.isInteger(step) || step === 0) {
-    throw new ShapeError("E_SLICE_STEP", `slice: step must be a non-zero integer on axis ${axis}, got ${step}`, { axis, step });
+    throw new ShapeError(
+      "E_SLICE_STEP",
+      `slice: step must be a non-zero integer on axis ${axis}, got ${step}`,
+      { axis, step },
+    );
   }
   const clampIdx = (v: number | null | undefined, dflt: number, lo: number, hi: number): number => {
     if (v === null || v === undefined) return dflt;
     if (!Number.isInteger(v)) {
-      throw new ShapeError("E_INDEX_OUT_OF_RANGE", `slice: bound ${v} on axis ${axis} is not an integer`, { axis, bound: v });
+      throw new ShapeError("E_INDEX_OUT_OF_RANGE", `slice: bound ${v} on axis ${axis} is not an integer`, {
+        axis,
+        bound: v,
+      });
     }
     const x = v < 0 ? v + n : v;
     return Math.min(Math.max(x, lo), hi);
