@@ -10,7 +10,7 @@ import { type NestedArray, Tensor } from "./tensor.ts";
 import { encodeValue } from "./values.ts";
 
 /** Leaf values accepted by `tensor()`. */
-export type NestedInput = NestedArray<number | boolean | bigint> | TypedArray;
+export type NestedInput = number | boolean | bigint | TypedArray | readonly NestedInput[];
 
 function inferShape(data: unknown, shape: number[], depth: number): void {
   if (Array.isArray(data) || ArrayBuffer.isView(data)) {
