@@ -454,7 +454,7 @@ export async function probeProvider(spec: ProviderSpec): Promise<string | undefi
 }
 
 const NOT_BUNDLED_REASON =
-  "not bundled: onnxruntime-node downloads this provider's libraries at install time, which this package skips (.npmrc onnxruntime-node-install=skip)";
+  "its libraries come from an install-time download that Tessera skips (.npmrc onnxruntime-node-install=skip)";
 
 /**
  * Lists the providers onnxruntime-node knows on this platform (`listSupportedBackends()`), and for each
