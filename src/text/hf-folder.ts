@@ -1,0 +1,228 @@
+/**
+ * Reads a Hugging Face model folder (as written by the hub or `tessera pull`):
+ *
+ *   config.json                       model_type, hidden_size, architectures, id2label
+ *   tokenizer.json                    required
+ *   tokenizer_config.json             model_max_length, pad_token (optional)
+ *   special_tokens_map.json           (optional)
+ *   onnx/model.onnx | model.onnx      the graph; `variant` picks onnx/model_<variant>.onnx
+ *   modules.json + 1_Pooling/config.json   sentence-transformers pooling / Normalize module
+ *   sentence_bert_config.json         max_seq_length
+ *   config_sentence_transformers.json prompts {"query": "...", "document": "..."}
+ *
+ * Config files are outside input: `parseHfFolder` returns every issue; `loadHfFolder` throws
+ * `E_HF_FOLDER` listing them all.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { TesseraError } from "../tensor/index.ts";
+import { TextTokenizer } from "./tokenizer.ts";
+
+export type Pooling = "mean" | "cls" | "last" | "max";
+
+export interface Issue {
+  readonly path: string;
+  readonly message: string;
+}
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly issues: readonly Issue[] };
+
+export interface HfFolderOptions {
+  /** Quantized / other graph variant: "quantized" → onnx/model_quantized.onnx. Default: the plain model. */
+  readonly variant?: string;
+  /** Explicit graph file relative to the folder (wins over `variant`). */
+  readonly onnxFile?: string;
+}
+
+export interface HfFolder {
+  readonly dir: string;
+  readonly modelPath: string;
+  readonly modelType: string;
+  /** "reranker" when config.json names a *ForSequenceClassification architecture with one label. */
+  readonly task: "embedding" | "reranker" | "classifier";
+  readonly hiddenSize?: number;
+  readonly pooling: Pooling;
+  /** Whether the sentence-transformers pipeline ends with a Normalize module. */
+  readonly normalize: boolean;
+  /** Max tokens per input (special tokens included). */
+  readonly maxLength: number;
+  readonly prompts: Readonly<Record<string, string>>;
+  readonly defaultPromptName?: string;
+  readonly labels?: readonly string[];
+  readonly tokenizer: TextTokenizer;
+}
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function readJson(dir: string, rel: string, issues: Issue[], required: boolean): Json | undefined {
+  const p = join(dir, rel);
+  if (!existsSync(p)) {
+    if (required) issues.push({ path: rel, message: "file is missing" });
+    return undefined;
+  }
+  try {
+    const v: unknown = JSON.parse(readFileSync(p, "utf8"));
+    if (!isObj(v)) {
+      issues.push({ path: rel, message: "expected a JSON object" });
+      return undefined;
+    }
+    return v;
+  } catch (e) {
+    issues.push({ path: rel, message: `invalid JSON: ${(e as Error).message}` });
+    return undefined;
+  }
+}
+
+/** Pooling from a sentence-transformers Pooling config (1_Pooling/config.json). */
+export function poolingFromConfig(cfg: Json): Pooling | undefined {
+  if (cfg.pooling_mode_cls_token === true) return "cls";
+  if (cfg.pooling_mode_lasttoken === true) return "last";
+  if (cfg.pooling_mode_max_tokens === true) return "max";
+  if (cfg.pooling_mode_mean_tokens === true || cfg.pooling_mode_mean_sqrt_len_tokens === true) return "mean";
+  return undefined;
+}
+
+/** Parses a model folder; every problem found is returned as an issue. */
+export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parsed<HfFolder> {
+  const issues: Issue[] = [];
+  const config = readJson(dir, "config.json", issues, false) ?? {};
+  const tokJson = readJson(dir, "tokenizer.json", issues, true);
+  const tokCfg = readJson(dir, "tokenizer_config.json", issues, false);
+  const stMap = readJson(dir, "special_tokens_map.json", issues, false);
+  const sbert = readJson(dir, "sentence_bert_config.json", issues, false);
+  const stCfg = readJson(dir, "config_sentence_transformers.json", issues, false);
+
+  let modelPath: string | undefined;
+  const candidates = options.onnxFile
+    ? [options.onnxFile]
+    : options.variant
+      ? [`onnx/model_${options.variant}.onnx`, `model_${options.variant}.onnx`]
+      : ["onnx/model.onnx", "model.onnx"];
+  for (const c of candidates) {
+    if (existsSync(join(dir, c))) {
+      modelPath = join(dir, c);
+      break;
+    }
+  }
+  if (!modelPath) issues.push({ path: candidates.join(" | "), message: "no ONNX graph found" });
+
+  // sentence-transformers modules: pooling + normalize.
+  let pooling: Pooling | undefined;
+  let normalize = false;
+  const modulesPath = join(dir, "modules.json");
+  if (existsSync(modulesPath)) {
+    let modules: unknown;
+    try {
+      modules = JSON.parse(readFileSync(modulesPath, "utf8"));
+    } catch (e) {
+      issues.push({ path: "modules.json", message: `invalid JSON: ${(e as Error).message}` });
+    }
+    if (modules !== undefined && !Array.isArray(modules))
+      issues.push({ path: "modules.json", message: "expected a list" });
+    if (Array.isArray(modules)) {
+      for (const [i, m] of modules.entries()) {
+        if (!isObj(m) || typeof m.type !== "string") {
+          issues.push({ path: `modules.json[${i}]`, message: "expected {type, path}" });
+          continue;
+        }
+        if (m.type.endsWith("Pooling")) {
+          const rel = join(typeof m.path === "string" ? m.path : "1_Pooling", "config.json");
+          const pc = readJson(dir, rel, issues, true);
+          if (pc) {
+            pooling = poolingFromConfig(pc);
+            if (!pooling) issues.push({ path: rel, message: "no supported pooling_mode_* is true" });
+          }
+        } else if (m.type.endsWith("Normalize")) normalize = true;
+      }
+    }
+  } else if (existsSync(join(dir, "1_Pooling", "config.json"))) {
+    const pc = readJson(dir, join("1_Pooling", "config.json"), issues, false);
+    if (pc) pooling = poolingFromConfig(pc);
+  }
+
+  const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
+  const id2label = isObj(config.id2label) ? config.id2label : undefined;
+  const labels = id2label
+    ? Object.entries(id2label)
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, v]) => String(v))
+    : undefined;
+  const isClassifier = archs.some((a) => a.endsWith("ForSequenceClassification"));
+  const task: HfFolder["task"] = isClassifier
+    ? (labels?.length ?? 1) <= 1
+      ? "reranker"
+      : "classifier"
+    : "embedding";
+
+  const prompts: Record<string, string> = {};
+  if (stCfg && isObj(stCfg.prompts)) {
+    for (const [k, v] of Object.entries(stCfg.prompts)) {
+      if (typeof v === "string") prompts[k] = v;
+      else
+        issues.push({ path: `config_sentence_transformers.json.prompts.${k}`, message: "expected a string" });
+    }
+  }
+  const defaultPromptName =
+    stCfg && typeof stCfg.default_prompt_name === "string" ? stCfg.default_prompt_name : undefined;
+
+  let maxLength: number | undefined;
+  if (sbert && typeof sbert.max_seq_length === "number") maxLength = sbert.max_seq_length;
+  else if (tokCfg && typeof tokCfg.model_max_length === "number" && tokCfg.model_max_length < 1e9)
+    maxLength = tokCfg.model_max_length;
+  const maxPos =
+    typeof config.max_position_embeddings === "number" ? config.max_position_embeddings : undefined;
+  if (maxLength === undefined) maxLength = maxPos !== undefined ? Math.min(maxPos, 512) : 512;
+  if (!(Number.isInteger(maxLength) && maxLength > 0))
+    issues.push({ path: "max_seq_length", message: `expected a positive integer, got ${maxLength}` });
+
+  let tokenizer: TextTokenizer | undefined;
+  if (tokJson) {
+    try {
+      tokenizer = TextTokenizer.fromJSON(tokJson, {
+        ...(tokCfg ? { tokenizerConfig: tokCfg } : {}),
+        ...(stMap ? { specialTokensMap: stMap } : {}),
+        maxLength,
+      });
+    } catch (e) {
+      issues.push({ path: "tokenizer.json", message: (e as Error).message });
+    }
+  }
+  if (issues.length > 0 || !tokenizer || !modelPath) return { ok: false, issues };
+  const modelType = typeof config.model_type === "string" ? config.model_type : "unknown";
+  // Decoder-style embedders (Qwen/Mistral-based) pool the last token; BERT-likes default to mean.
+  const defaultPooling: Pooling = /qwen|mistral|llama|gemma/i.test(modelType)
+    ? "last"
+    : task === "embedding"
+      ? "mean"
+      : "cls";
+  return {
+    ok: true,
+    value: {
+      dir,
+      modelPath,
+      modelType,
+      task,
+      ...(typeof config.hidden_size === "number" ? { hiddenSize: config.hidden_size } : {}),
+      pooling: pooling ?? defaultPooling,
+      normalize,
+      maxLength,
+      prompts,
+      ...(defaultPromptName ? { defaultPromptName } : {}),
+      ...(labels ? { labels } : {}),
+      tokenizer,
+    },
+  };
+}
+
+/** Loads a model folder or throws `E_HF_FOLDER` naming every problem. */
+export function loadHfFolder(dir: string, options: HfFolderOptions = {}): HfFolder {
+  const r = parseHfFolder(dir, options);
+  if (r.ok) return r.value;
+  const list = r.issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  throw new TesseraError("E_HF_FOLDER", `model folder ${dir}: ${list}`, { dir, issues: r.issues });
+}

@@ -1,0 +1,2 @@
+export * from "./hf-folder.ts";
+export * from "./tokenizer.ts";

@@ -1,0 +1,429 @@
+/**
+ * Tokenizer adapter over @huggingface/tokenizers (pure JS).
+ *
+ * The library turns text into content tokens (normalizer → pre-tokenizer → model) and we use it
+ * only for that: `encode(text, { add_special_tokens: false })`. Everything after it is ours:
+ *   1. truncation (right or left) of the CONTENT tokens to `maxLength - specials`, so the final
+ *      [SEP] / </s> is always kept (transformers.js truncates after adding specials and drops it);
+ *   2. the post-processor template ([CLS] A [SEP], <s> A </s></s> B </s>, ...) with type ids,
+ *      read from tokenizer.json (TemplateProcessing, BertProcessing, RobertaProcessing, Sequence);
+ *   3. pairs with "longest first" truncation, batch encoding, padding into int64 tensors,
+ *      token counts.
+ *
+ * Known divergence (documented in test/text/tokenizer.test.ts): with Metaspace
+ * `prepend_scheme: "always"`, text that already starts with a space gets no extra "▁", as in
+ * Hugging Face `tokenizers` (Rust); SentencePiece itself always adds one.
+ */
+import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import { TesseraError } from "../tensor/index.ts";
+
+/** One element of a post-processing template. */
+export type TemplatePiece =
+  | { readonly kind: "special"; readonly ids: readonly number[]; readonly typeId: number }
+  | { readonly kind: "sequence"; readonly which: "A" | "B"; readonly typeId: number };
+
+export interface PostTemplate {
+  readonly single: readonly TemplatePiece[];
+  readonly pair: readonly TemplatePiece[];
+}
+
+export type TruncationDirection = "right" | "left";
+
+export interface EncodeOptions {
+  /** Add [CLS]/[SEP]-style special tokens from the post-processor. Default true. */
+  readonly addSpecialTokens?: boolean;
+  /** Longest allowed encoding including special tokens. Default: the tokenizer's `maxLength`. */
+  readonly maxLength?: number;
+  /**
+   * true: cut to `maxLength` (special tokens kept). false (default): throw `E_TEXT_TOO_LONG`
+   * when the encoding is longer than `maxLength`.
+   */
+  readonly truncate?: boolean;
+  /** Which end loses tokens when truncating. Default "right". */
+  readonly truncationDirection?: TruncationDirection;
+}
+
+/** The encoding of one input (or one pair). */
+export interface TextEncoding {
+  readonly ids: readonly number[];
+  readonly typeIds: readonly number[];
+  /** Tokens the input had before truncation (special tokens included). */
+  readonly fullLength: number;
+  readonly truncated: boolean;
+}
+
+/** Padded batch ready for a BERT-like graph: int64 `[n, seqLen]` arrays, row-major. */
+export interface PaddedBatch {
+  readonly n: number;
+  readonly seqLen: number;
+  readonly inputIds: BigInt64Array;
+  readonly attentionMask: BigInt64Array;
+  readonly tokenTypeIds: BigInt64Array;
+  /** Real token count of each row. */
+  readonly lengths: Int32Array;
+}
+
+export interface TokenizerSettings {
+  /** tokenizer_config.json content (model_max_length, pad_token, ...). */
+  readonly tokenizerConfig?: Readonly<Record<string, unknown>>;
+  /** special_tokens_map.json content. */
+  readonly specialTokensMap?: Readonly<Record<string, unknown>>;
+  /** Override the max length (e.g. sentence_bert_config.json max_seq_length). */
+  readonly maxLength?: number;
+}
+
+/** A token with its text, for /tokenize-style output. */
+export interface TokenInfo {
+  readonly id: number;
+  readonly text: string;
+  readonly special: boolean;
+}
+
+const DEFAULT_MAX_LENGTH = 512;
+
+type Json = Readonly<Record<string, unknown>>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function configError(message: string, facts: Record<string, unknown> = {}): TesseraError {
+  return new TesseraError("E_TOKENIZER_CONFIG", `tokenizer.json: ${message}`, facts);
+}
+
+function tokenName(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (isObj(v) && typeof v.content === "string") return v.content;
+  return undefined;
+}
+
+/** Reads the post-processor of a tokenizer.json into a template (null processor → no specials). */
+export function parsePostProcessor(
+  pp: unknown,
+  vocabId: (token: string) => number | undefined,
+): PostTemplate {
+  if (pp === null || pp === undefined)
+    return { single: [{ kind: "sequence", which: "A", typeId: 0 }], pair: seqPair() };
+  if (!isObj(pp)) throw configError("post_processor must be an object or null");
+  const type = pp.type;
+  const pairTok = (v: unknown, field: string): number[] => {
+    if (Array.isArray(v) && typeof v[1] === "number") return [v[1]];
+    if (Array.isArray(v) && typeof v[0] === "string") {
+      const id = vocabId(v[0]);
+      if (id !== undefined) return [id];
+    }
+    throw configError(`post_processor.${field} must be [token, id]`, { field });
+  };
+  if (type === "BertProcessing") {
+    const cls = pairTok(pp.cls, "cls");
+    const sep = pairTok(pp.sep, "sep");
+    return {
+      single: [sp(cls, 0), sq("A", 0), sp(sep, 0)],
+      pair: [sp(cls, 0), sq("A", 0), sp(sep, 0), sq("B", 1), sp(sep, 1)],
+    };
+  }
+  if (type === "RobertaProcessing") {
+    const cls = pairTok(pp.cls, "cls");
+    const sep = pairTok(pp.sep, "sep");
+    return {
+      single: [sp(cls, 0), sq("A", 0), sp(sep, 0)],
+      pair: [sp(cls, 0), sq("A", 0), sp(sep, 0), sp(sep, 0), sq("B", 0), sp(sep, 0)],
+    };
+  }
+  if (type === "TemplateProcessing") {
+    const specials = isObj(pp.special_tokens) ? pp.special_tokens : {};
+    const conv = (list: unknown, field: string): TemplatePiece[] => {
+      if (!Array.isArray(list)) throw configError(`post_processor.${field} must be a list`, { field });
+      return list.map((p: unknown, i: number): TemplatePiece => {
+        if (isObj(p) && isObj(p.SpecialToken)) {
+          const name = String(p.SpecialToken.id);
+          const entry = specials[name];
+          let ids: number[] | undefined;
+          if (isObj(entry) && Array.isArray(entry.ids)) ids = entry.ids.map(Number);
+          else {
+            const id = vocabId(name);
+            if (id !== undefined) ids = [id];
+          }
+          if (!ids)
+            throw configError(`post_processor.${field}[${i}]: unknown special token ${name}`, {
+              field,
+              token: name,
+            });
+          return sp(ids, Number(p.SpecialToken.type_id ?? 0));
+        }
+        if (isObj(p) && isObj(p.Sequence)) {
+          return sq(p.Sequence.id === "B" ? "B" : "A", Number(p.Sequence.type_id ?? 0));
+        }
+        throw configError(`post_processor.${field}[${i}] is neither SpecialToken nor Sequence`, {
+          field,
+          index: i,
+        });
+      });
+    };
+    const single = conv(pp.single, "single");
+    const pair = pp.pair === undefined || pp.pair === null ? [...single, sq("B", 1)] : conv(pp.pair, "pair");
+    return { single, pair };
+  }
+  if (type === "Sequence") {
+    const list = Array.isArray(pp.processors) ? pp.processors : [];
+    // ByteLevel only trims offsets; the template-like processor decides the ids.
+    const tpl = list.find((p: unknown) => isObj(p) && p.type !== "ByteLevel");
+    return parsePostProcessor(tpl ?? null, vocabId);
+  }
+  if (type === "ByteLevel") return parsePostProcessor(null, vocabId);
+  throw configError(`unsupported post_processor type ${String(type)}`, { type: String(type) });
+}
+
+function sp(ids: readonly number[], typeId: number): TemplatePiece {
+  return { kind: "special", ids, typeId };
+}
+function sq(which: "A" | "B", typeId: number): TemplatePiece {
+  return { kind: "sequence", which, typeId };
+}
+function seqPair(): TemplatePiece[] {
+  return [sq("A", 0), sq("B", 1)];
+}
+
+function countSpecials(tpl: readonly TemplatePiece[]): number {
+  let n = 0;
+  for (const p of tpl) if (p.kind === "special") n += p.ids.length;
+  return n;
+}
+
+/**
+ * A text tokenizer loaded from tokenizer.json. Stateless after construction; safe to share.
+ *
+ * @example
+ * const tok = TextTokenizer.fromJSON(JSON.parse(fs.readFileSync("tokenizer.json", "utf8")));
+ * tok.encode("Hello world").ids; // [101, 7592, 2088, 102]
+ */
+export class TextTokenizer {
+  readonly template: PostTemplate;
+  /** Longest encoding the model accepts (special tokens included). */
+  readonly maxLength: number;
+  readonly padId: number;
+  readonly vocabSize: number;
+  /** Ids of special tokens (added tokens flagged special, and template specials). */
+  readonly specialIds: ReadonlySet<number>;
+  readonly modelType: string;
+  readonly #hf: HfTokenizer;
+  readonly #singleSpecials: number;
+  readonly #pairSpecials: number;
+
+  private constructor(hf: HfTokenizer, json: Json, settings: TokenizerSettings) {
+    this.#hf = hf;
+    this.modelType = isObj(json.model) && typeof json.model.type === "string" ? json.model.type : "unknown";
+    this.template = parsePostProcessor(json.post_processor, (t) => hf.token_to_id(t));
+    this.#singleSpecials = countSpecials(this.template.single);
+    this.#pairSpecials = countSpecials(this.template.pair);
+    const cfg = settings.tokenizerConfig ?? {};
+    const cfgMax =
+      typeof cfg.model_max_length === "number" && cfg.model_max_length < 1e9
+        ? cfg.model_max_length
+        : undefined;
+    const trunc =
+      isObj(json.truncation) && typeof json.truncation.max_length === "number"
+        ? json.truncation.max_length
+        : undefined;
+    this.maxLength = settings.maxLength ?? cfgMax ?? trunc ?? DEFAULT_MAX_LENGTH;
+    const special = new Set<number>();
+    if (Array.isArray(json.added_tokens)) {
+      for (const t of json.added_tokens)
+        if (isObj(t) && t.special === true && typeof t.id === "number") special.add(t.id);
+    }
+    for (const p of [...this.template.single, ...this.template.pair])
+      if (p.kind === "special") for (const id of p.ids) special.add(id);
+    this.specialIds = special;
+    let pad: number | undefined;
+    if (isObj(json.padding) && typeof json.padding.pad_id === "number") pad = json.padding.pad_id;
+    const padName = tokenName(cfg.pad_token) ?? tokenName(settings.specialTokensMap?.pad_token);
+    if (pad === undefined && padName !== undefined) pad = hf.token_to_id(padName);
+    this.padId = pad ?? 0;
+    this.vocabSize = hf.get_vocab(true).size;
+  }
+
+  /** Builds a tokenizer from parsed tokenizer.json content. Throws `E_TOKENIZER_CONFIG` when it cannot. */
+  static fromJSON(tokenizerJson: unknown, settings: TokenizerSettings = {}): TextTokenizer {
+    if (!isObj(tokenizerJson) || !isObj(tokenizerJson.model))
+      throw configError("expected an object with a `model` field");
+    let hf: HfTokenizer;
+    try {
+      hf = new HfTokenizer(tokenizerJson, settings.tokenizerConfig ?? {});
+    } catch (e) {
+      throw configError(`cannot build the tokenizer: ${(e as Error).message}`, {
+        model: String(tokenizerJson.model.type),
+      });
+    }
+    return new TextTokenizer(hf, tokenizerJson, settings);
+  }
+
+  /** Number of special tokens the template adds to one input (2 for BERT) or to a pair. */
+  specialTokenCount(pair = false): number {
+    return pair ? this.#pairSpecials : this.#singleSpecials;
+  }
+
+  /** Content ids of a text: no special tokens, no truncation. */
+  contentIds(text: string): number[] {
+    return this.#hf.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /**
+   * Encodes one text. Special tokens are added after truncation, so they survive it.
+   * Throws `E_TEXT_TOO_LONG` when the text is too long and `truncate` is not true.
+   */
+  encode(text: string, options: EncodeOptions = {}): TextEncoding {
+    return this.encodeIds(this.contentIds(text), options);
+  }
+
+  /** Same as `encode` for content ids that are already tokenized (OpenAI token-array input). */
+  encodeIds(content: readonly number[], options: EncodeOptions = {}): TextEncoding {
+    const add = options.addSpecialTokens ?? true;
+    const max = options.maxLength ?? this.maxLength;
+    const nSpecial = add ? this.#singleSpecials : 0;
+    const fullLength = content.length + nSpecial;
+    let body = content;
+    let truncated = false;
+    if (fullLength > max) {
+      if (options.truncate !== true) {
+        throw new TesseraError(
+          "E_TEXT_TOO_LONG",
+          `input has ${fullLength} tokens; the limit is ${max} (truncation is off)`,
+          {
+            tokens: fullLength,
+            maxTokens: max,
+          },
+        );
+      }
+      const keep = Math.max(0, max - nSpecial);
+      body =
+        options.truncationDirection === "left"
+          ? content.slice(content.length - keep)
+          : content.slice(0, keep);
+      truncated = true;
+    }
+    if (!add)
+      return { ids: [...body], typeIds: new Array<number>(body.length).fill(0), fullLength, truncated };
+    return { ...this.#apply(this.template.single, body, []), fullLength, truncated };
+  }
+
+  /**
+   * Encodes a pair (query, document) for cross-encoders, with type ids from the template.
+   * Truncation removes tokens from the longer side first ("longest_first"), one at a time.
+   */
+  encodePair(a: string, b: string, options: EncodeOptions = {}): TextEncoding {
+    let ca = this.contentIds(a);
+    let cb = this.contentIds(b);
+    const max = options.maxLength ?? this.maxLength;
+    const fullLength = ca.length + cb.length + this.#pairSpecials;
+    let truncated = false;
+    if (fullLength > max) {
+      if (options.truncate !== true) {
+        throw new TesseraError(
+          "E_TEXT_TOO_LONG",
+          `pair has ${fullLength} tokens; the limit is ${max} (truncation is off)`,
+          {
+            tokens: fullLength,
+            maxTokens: max,
+          },
+        );
+      }
+      let over = fullLength - max;
+      let la = ca.length;
+      let lb = cb.length;
+      while (over > 0 && la + lb > 0) {
+        if (la > lb) la--;
+        else lb--;
+        over--;
+      }
+      const left = options.truncationDirection === "left";
+      ca = left ? ca.slice(ca.length - la) : ca.slice(0, la);
+      cb = left ? cb.slice(cb.length - lb) : cb.slice(0, lb);
+      truncated = true;
+    }
+    return { ...this.#apply(this.template.pair, ca, cb), fullLength, truncated };
+  }
+
+  /** Encodes many texts with the same options (one `TextEncoding` each, in order). */
+  encodeBatch(texts: readonly string[], options: EncodeOptions = {}): TextEncoding[] {
+    return texts.map((t) => this.encode(t, options));
+  }
+
+  /** Token count of a text including special tokens, before any truncation. */
+  countTokens(text: string): number {
+    return this.contentIds(text).length + this.#singleSpecials;
+  }
+
+  /** The tokens of an id sequence with their text and whether they are special. */
+  tokensOf(ids: readonly number[]): TokenInfo[] {
+    return ids.map((id) => ({ id, text: this.#hf.id_to_token(id) ?? "", special: this.specialIds.has(id) }));
+  }
+
+  /** Decodes ids to text. */
+  decode(ids: readonly number[], skipSpecialTokens = true): string {
+    return this.#hf.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.#hf.token_to_id(token);
+  }
+
+  /**
+   * Pads encodings to the longest one (right padding) into int64 arrays; copies.
+   * Attention mask is 1 on real tokens, 0 on padding.
+   */
+  pad(encodings: readonly TextEncoding[], padToLength?: number): PaddedBatch {
+    return padEncodings(encodings, this.padId, padToLength);
+  }
+
+  #apply(
+    tpl: readonly TemplatePiece[],
+    a: readonly number[],
+    b: readonly number[],
+  ): { ids: number[]; typeIds: number[] } {
+    const ids: number[] = [];
+    const typeIds: number[] = [];
+    for (const p of tpl) {
+      if (p.kind === "special") {
+        for (const id of p.ids) {
+          ids.push(id);
+          typeIds.push(p.typeId);
+        }
+      } else {
+        for (const id of p.which === "A" ? a : b) {
+          ids.push(id);
+          typeIds.push(p.typeId);
+        }
+      }
+    }
+    return { ids, typeIds };
+  }
+}
+
+/** Right-pads encodings into int64 `[n, seqLen]` arrays (copies). */
+export function padEncodings(
+  encodings: readonly TextEncoding[],
+  padId: number,
+  padToLength?: number,
+): PaddedBatch {
+  const n = encodings.length;
+  let seqLen = padToLength ?? 0;
+  for (const e of encodings) seqLen = Math.max(seqLen, e.ids.length);
+  const inputIds = new BigInt64Array(n * seqLen);
+  const attentionMask = new BigInt64Array(n * seqLen);
+  const tokenTypeIds = new BigInt64Array(n * seqLen);
+  const lengths = new Int32Array(n);
+  const pad = BigInt(padId);
+  for (let r = 0; r < n; r++) {
+    const e = encodings[r] as TextEncoding;
+    const base = r * seqLen;
+    lengths[r] = e.ids.length;
+    for (let i = 0; i < seqLen; i++) {
+      if (i < e.ids.length) {
+        inputIds[base + i] = BigInt(e.ids[i] as number);
+        attentionMask[base + i] = 1n;
+        tokenTypeIds[base + i] = BigInt(e.typeIds[i] as number);
+      } else inputIds[base + i] = pad;
+    }
+  }
+  return { n, seqLen, inputIds, attentionMask, tokenTypeIds, lengths };
+}
