@@ -1,0 +1,98 @@
+/**
+ * Reads the top-level fields of an ONNX ModelProto (opsets, producer, metadata_props, ir_version)
+ * without decoding the graph: the graph field, which holds every initializer, is skipped by length,
+ * so this costs microseconds even for large models. Uses protobufjs' wire reader.
+ *
+ * Also a cheap validity check: a file that is not a protobuf ModelProto with a graph is rejected
+ * here with a reason, before ONNX Runtime sees it.
+ */
+import protobuf from "protobufjs/minimal.js";
+import { TesseraError } from "../tensor/index.ts";
+
+export interface ModelHeader {
+  readonly irVersion: number;
+  readonly opsets: Record<string, number>;
+  readonly producer: string;
+  readonly producerVersion: string;
+  readonly metadata: Record<string, string>;
+  /** Bytes taken by the GraphProto field. */
+  readonly graphBytes: number;
+}
+
+// ModelProto field numbers (onnx.proto3).
+const F_IR_VERSION = 1;
+const F_PRODUCER_NAME = 2;
+const F_PRODUCER_VERSION = 3;
+const F_GRAPH = 7;
+const F_OPSET_IMPORT = 8;
+const F_METADATA_PROPS = 14;
+
+/**
+ * Parses the ModelProto header. Throws `E_MODEL_INVALID` when `bytes` is not a well-formed ModelProto
+ * (empty, truncated, random bytes, missing graph).
+ */
+export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader {
+  const fail = (why: string): never => {
+    throw new TesseraError("E_MODEL_INVALID", `${label}: not a valid ONNX model (${why})`, {
+      model: label,
+      reason: why,
+    });
+  };
+  if (bytes.length === 0) fail("the file is empty");
+  const r = protobuf.Reader.create(bytes);
+  let irVersion = 0;
+  let producer = "";
+  let producerVersion = "";
+  let graphBytes = -1;
+  const opsets: Record<string, number> = {};
+  const metadata: Record<string, string> = {};
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 0) fail(`field number 0 at byte ${r.pos}`);
+      if (field === F_IR_VERSION && wire === 0) irVersion = Number(r.int64());
+      else if (field === F_PRODUCER_NAME && wire === 2) producer = r.string();
+      else if (field === F_PRODUCER_VERSION && wire === 2) producerVersion = r.string();
+      else if (field === F_GRAPH && wire === 2) {
+        const len = r.uint32();
+        if (r.pos + len > r.len)
+          fail(`graph field needs ${len} bytes but only ${r.len - r.pos} remain (truncated file?)`);
+        r.skip(len);
+        graphBytes = len;
+      } else if (field === F_OPSET_IMPORT && wire === 2) {
+        const sub = protobuf.Reader.create(r.bytes());
+        let domain = "";
+        let version = 0;
+        while (sub.pos < sub.len) {
+          const t = sub.uint32();
+          if (t >>> 3 === 1 && (t & 7) === 2) domain = sub.string();
+          else if (t >>> 3 === 2 && (t & 7) === 0) version = Number(sub.int64());
+          else sub.skipType(t & 7);
+        }
+        opsets[domain === "ai.onnx" ? "" : domain] = version;
+      } else if (field === F_METADATA_PROPS && wire === 2) {
+        const sub = protobuf.Reader.create(r.bytes());
+        let key = "";
+        let value = "";
+        while (sub.pos < sub.len) {
+          const t = sub.uint32();
+          if (t >>> 3 === 1 && (t & 7) === 2) key = sub.string();
+          else if (t >>> 3 === 2 && (t & 7) === 2) value = sub.string();
+          else sub.skipType(t & 7);
+        }
+        metadata[key] = value;
+      } else {
+        if (wire === 3 || wire === 4 || wire > 5) fail(`unexpected wire type ${wire} for field ${field}`);
+        r.skipType(wire);
+      }
+    }
+  } catch (err) {
+    if (err instanceof TesseraError) throw err;
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  if (graphBytes < 0) fail("no graph field");
+  if (irVersion <= 0) fail("missing ir_version");
+  return { irVersion, opsets, producer, producerVersion, metadata, graphBytes };
+}

@@ -1,0 +1,576 @@
+/**
+ * `openSession`: the onnxruntime-node implementation of `InferenceSession` (session.ts).
+ *
+ * Every ORT session lives in a worker thread (ORT's run() blocks its calling thread); the main thread
+ * validates inputs, picks a replica (least busy, round-robin on ties) and moves tensors by
+ * transferring ArrayBuffers. A worker that dies is replaced; its in-flight requests reject with
+ * `E_WORKER_DIED`. Workers are unref'd while idle, so a forgotten session does not keep the process
+ * alive (still call `close()`).
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import * as ort from "onnxruntime-node";
+import { type DType, isDType, TesseraError } from "../tensor/index.ts";
+import { readModelHeader } from "./model-header.ts";
+import { fromWire, toWire, type WireTensor } from "./ort-interop.ts";
+import { deviceKey, isExclusiveDevice, normalizeProviders, runExclusive } from "./providers.ts";
+import type {
+  Dim,
+  InferenceSession,
+  ModelDescription,
+  ProviderName,
+  ProviderSpec,
+  RunOptions,
+  RunResult,
+  SessionOptions,
+  TensorMap,
+  TensorSpec,
+} from "./session.ts";
+import { assertValidInputs } from "./validate.ts";
+import type { FromWorker, ToWorker, WireValueMeta, WorkerInit } from "./worker-protocol.ts";
+
+/** Extra run options of the ORT implementation (additive to `RunOptions`). */
+export interface OrtRunOptions extends RunOptions {
+  /**
+   * Hand input buffers to the worker instead of copying them: zero-copy, but each input tensor that
+   * owns its whole ArrayBuffer is detached (unusable) in the caller afterwards. Default false: inputs
+   * are copied (one memcpy each) into fresh buffers that are transferred.
+   */
+  readonly transferInputs?: boolean;
+}
+
+/** Replica count and threads per replica chosen from the machine when the options leave them out. */
+export function defaultParallelism(
+  options: Pick<SessionOptions, "replicas" | "intraOpThreads"> = {},
+  cores = availableParallelism(),
+): {
+  replicas: number;
+  intraOpThreads: number;
+} {
+  const replicas = options.replicas ?? Math.max(1, Math.min(2, cores));
+  const intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / replicas));
+  return { replicas, intraOpThreads };
+}
+
+/** The onnxruntime-node version sessions run on (part of the optimized-model cache key). */
+export const ORT_VERSION: string =
+  (ort.env.versions as Record<string, string | undefined>).node ?? ort.env.versions.common;
+
+/** The worker entry: a .mjs bootstrap that registers tsx in the worker, then imports ort-worker.ts. */
+const WORKER_URL = new URL("./ort-worker-boot.mjs", import.meta.url);
+
+interface Pending {
+  resolve(r: { outputs: Record<string, WireTensor>; inferMs: number }): void;
+  reject(err: Error): void;
+}
+
+interface ReadyInfo {
+  activeProvider: ProviderName;
+  fallbacks: { provider: ProviderName; reason: string }[];
+  inputs: WireValueMeta[];
+  outputs: WireValueMeta[];
+}
+
+/** One worker thread holding one ORT session; replaced when it dies. */
+class Replica {
+  worker!: Worker;
+  ready!: Promise<ReadyInfo>;
+  readonly inflight = new Map<number, Pending>();
+  /** Set when a replacement worker could not be started; runs avoid this replica. */
+  broken: string | undefined;
+  restarts = 0;
+  private closing = false;
+  private exited = false;
+
+  constructor(
+    readonly index: number,
+    private init: WorkerInit,
+    private readonly label: string,
+    private readonly onReplaced: (r: Replica) => void,
+  ) {
+    this.spawn();
+  }
+
+  get busy(): number {
+    return this.inflight.size;
+  }
+
+  private spawn(): void {
+    const worker = new Worker(WORKER_URL, { execArgv: [], name: `tessera-ort:${this.label}#${this.index}` });
+    this.worker = worker;
+    this.exited = false;
+    let settle!: { resolve(r: ReadyInfo): void; reject(e: Error): void };
+    this.ready = new Promise<ReadyInfo>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    this.ready.catch(() => {}); // observed by callers; avoid unhandled rejections for replacements
+    let initDone = false;
+    worker.on("message", (msg: FromWorker) => {
+      switch (msg.type) {
+        case "ready":
+          initDone = true;
+          this.broken = undefined;
+          settle.resolve({
+            activeProvider: msg.activeProvider,
+            fallbacks: msg.fallbacks,
+            inputs: msg.inputs,
+            outputs: msg.outputs,
+          });
+          this.updateRef();
+          break;
+        case "init-error":
+          initDone = true;
+          this.broken = msg.message;
+          settle.reject(
+            new TesseraError(
+              "E_SESSION_CREATE",
+              `${this.label}: onnxruntime could not create a session: ${msg.message}`,
+              {
+                model: this.label,
+                reason: msg.message,
+                fallbacks: msg.fallbacks,
+              },
+            ),
+          );
+          break;
+        case "result":
+        case "run-error": {
+          const p = this.inflight.get(msg.id);
+          this.inflight.delete(msg.id);
+          if (p) {
+            if (msg.type === "result") p.resolve({ outputs: msg.outputs, inferMs: msg.inferMs });
+            else
+              p.reject(
+                new TesseraError("E_ORT_RUN", `${this.label}: onnxruntime run failed: ${msg.message}`, {
+                  model: this.label,
+                  reason: msg.message,
+                }),
+              );
+          }
+          this.updateRef();
+          break;
+        }
+        case "closed":
+          break;
+      }
+    });
+    let lastError: Error | undefined;
+    worker.on("error", (err) => {
+      lastError = err;
+    });
+    worker.on("exit", (code) => {
+      if (this.worker !== worker) return;
+      this.exited = true;
+      const why = lastError ? `uncaught ${lastError.message}` : `exit code ${code}`;
+      const died = () =>
+        new TesseraError(
+          "E_WORKER_DIED",
+          `${this.label}: session worker #${this.index} died (${why}) with the request in flight`,
+          {
+            model: this.label,
+            replica: this.index,
+            exitCode: code,
+          },
+        );
+      if (!initDone) {
+        this.broken = why;
+        settle.reject(
+          new TesseraError(
+            "E_SESSION_CREATE",
+            `${this.label}: session worker #${this.index} exited during start (${why})`,
+            {
+              model: this.label,
+              reason: why,
+            },
+          ),
+        );
+      }
+      const pending = [...this.inflight.values()];
+      this.inflight.clear();
+      for (const p of pending) p.reject(died());
+      if (this.closing) return;
+      // Replace the dead worker, unless it never started (then starting again would loop).
+      if (initDone && this.restarts < 20) {
+        this.restarts++;
+        this.spawn();
+        this.onReplaced(this);
+      }
+    });
+    const initMsg: ToWorker = { type: "init", init: this.init };
+    worker.postMessage(initMsg);
+  }
+
+  /** Later spawns (replacements) use this init, e.g. the optimized-model cache file once written. */
+  setInit(init: WorkerInit): void {
+    this.init = init;
+  }
+
+  /** Keeps the process alive only while this worker starts or computes. */
+  updateRef(): void {
+    if (this.closing) return;
+    if (this.inflight.size > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  post(msg: ToWorker, transfer: ArrayBuffer[]): void {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const worker = this.worker;
+    worker.ref();
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    try {
+      worker.postMessage({ type: "close" } satisfies ToWorker);
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => void worker.terminate(), 10_000);
+    const closed = new Promise<void>((resolve) => {
+      worker.on("message", (m: FromWorker) => {
+        if (m.type === "closed") resolve();
+      });
+    });
+    await Promise.race([closed, exited]);
+    clearTimeout(timer);
+    await worker.terminate();
+    await exited;
+  }
+}
+
+/** The ORT-backed session returned by `openSession`. */
+export class OrtSession implements InferenceSession {
+  readonly description: ModelDescription;
+  readonly activeProvider: ProviderName;
+  readonly providerFallbacks: readonly { provider: ProviderName; reason: string }[];
+  /** Intra-op threads each replica runs with. */
+  readonly intraOpThreads: number;
+  /** Where the optimized model lives and whether this open reused it (`hit`); undefined when caching is off. */
+  readonly optimizedModelCache: { readonly path: string; readonly hit: boolean } | undefined;
+  private readonly label: string;
+  private readonly pool: Replica[];
+  private nextId = 1;
+  private rr = 0;
+  private closed = false;
+  private readonly exclusiveKey: string | undefined;
+  /** How many runs each replica has been given (for tests and metrics). */
+  readonly dispatchCounts: number[];
+
+  /** @internal use `openSession`. */
+  constructor(args: {
+    description: ModelDescription;
+    activeProvider: ProviderName;
+    activeSpec: ProviderSpec;
+    providerFallbacks: { provider: ProviderName; reason: string }[];
+    intraOpThreads: number;
+    optimizedModelCache: { path: string; hit: boolean } | undefined;
+    label: string;
+    pool: Replica[];
+  }) {
+    this.description = args.description;
+    this.activeProvider = args.activeProvider;
+    this.providerFallbacks = args.providerFallbacks;
+    this.intraOpThreads = args.intraOpThreads;
+    this.optimizedModelCache = args.optimizedModelCache;
+    this.label = args.label;
+    this.pool = args.pool;
+    this.dispatchCounts = args.pool.map(() => 0);
+    this.exclusiveKey = isExclusiveDevice(args.activeSpec) ? deviceKey(args.activeSpec) : undefined;
+  }
+
+  get replicas(): number {
+    return this.pool.length;
+  }
+
+  /** Requests currently running or queued per replica. */
+  get busy(): number[] {
+    return this.pool.map((r) => r.busy);
+  }
+
+  /** Times each replica's worker was replaced after dying. */
+  get restarts(): number[] {
+    return this.pool.map((r) => r.restarts);
+  }
+
+  private pick(): Replica {
+    const healthy = this.pool.filter((r) => r.broken === undefined);
+    const candidates = healthy.length > 0 ? healthy : this.pool;
+    let best: Replica | undefined;
+    const n = this.pool.length;
+    for (let k = 0; k < n; k++) {
+      const r = this.pool[(this.rr + k) % n]!;
+      if (!candidates.includes(r)) continue;
+      if (best === undefined || r.busy < best.busy) best = r;
+    }
+    this.rr = (this.rr + 1) % n;
+    return best ?? this.pool[0]!;
+  }
+
+  /**
+   * Runs the model on the least busy replica. Inputs are validated first (`E_INPUT_INVALID`); inputs are
+   * copied into fresh buffers and transferred (see `OrtRunOptions.transferInputs` for zero-copy);
+   * outputs are Tensors over the buffers transferred back (no copy). An abort before or during the
+   * run rejects with `E_ABORTED` (a run already inside ORT finishes in the worker and is discarded).
+   */
+  async run(inputs: TensorMap, options: OrtRunOptions = {}): Promise<RunResult> {
+    if (this.closed)
+      throw new TesseraError("E_SESSION_CLOSED", `${this.label}: session is closed`, { model: this.label });
+    const signal = options.signal;
+    if (signal?.aborted) throw abortError(this.label, signal);
+    assertValidInputs(this.description, inputs, this.label);
+    if (options.outputs) {
+      const names = this.description.outputs.map((o) => o.name);
+      const unknown = options.outputs.filter((o) => !names.includes(o));
+      if (unknown.length > 0) {
+        throw new TesseraError(
+          "E_INPUT_INVALID",
+          `${this.label}: unknown output(s) ${unknown.join(", ")}; expected some of ${names.join(", ")}`,
+          {
+            model: this.label,
+            issues: unknown.map((o) => ({ path: `outputs.${o}`, message: "unknown output" })),
+          },
+        );
+      }
+    }
+    const replica = this.pick();
+    this.dispatchCounts[replica.index]!++;
+    const transfer: ArrayBuffer[] = [];
+    const wire: Record<string, WireTensor> = {};
+    for (const [name, t] of Object.entries(inputs))
+      wire[name] = toWire(t, transfer, options.transferInputs === true);
+    const dispatch = (): Promise<{ outputs: Record<string, WireTensor>; inferMs: number }> => {
+      if (signal?.aborted) return Promise.reject(abortError(this.label, signal));
+      const id = this.nextId++;
+      const done = new Promise<{ outputs: Record<string, WireTensor>; inferMs: number }>(
+        (resolve, reject) => {
+          replica.inflight.set(id, { resolve, reject });
+        },
+      );
+      replica.updateRef();
+      const msg: ToWorker = options.outputs
+        ? { type: "run", id, inputs: wire, outputs: options.outputs }
+        : { type: "run", id, inputs: wire };
+      replica.post(msg, transfer);
+      return done;
+    };
+    // GPU providers: one run per device at a time across replicas (see providers.runExclusive).
+    const done = this.exclusiveKey ? runExclusive(this.exclusiveKey, dispatch) : dispatch();
+    let onAbort: (() => void) | undefined;
+    const aborted = signal
+      ? new Promise<never>((_, reject) => {
+          onAbort = () => reject(abortError(this.label, signal));
+          signal.addEventListener("abort", onAbort, { once: true });
+        })
+      : undefined;
+    try {
+      const r = aborted ? await Promise.race([done, aborted]) : await done;
+      const outputs: TensorMap = {};
+      for (const [name, w] of Object.entries(r.outputs)) outputs[name] = fromWire(w);
+      return { outputs, inferMs: r.inferMs, replica: replica.index };
+    } finally {
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      done.catch(() => {}); // a result that arrives after an abort is discarded
+    }
+  }
+
+  /**
+   * Test-only: makes a replica's worker call process.exit(code) once it reaches this message
+   * (after runs already queued on it), so replacement and E_WORKER_DIED can be exercised.
+   */
+  crashReplicaForTest(index: number, code = 7): void {
+    const r = this.pool[index];
+    if (!r) throw new TesseraError("E_REPLICA_INDEX", `no replica #${index}`, { index });
+    r.post({ type: "crash", code }, []);
+  }
+
+  /** Waits until every replica's current worker is ready (e.g. after a replacement). */
+  async whenReady(): Promise<void> {
+    await Promise.all(this.pool.map((r) => r.ready));
+  }
+
+  /** Finishes queued runs, then stops every worker. Further runs reject with `E_SESSION_CLOSED`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.pool.map((r) => r.close()));
+  }
+}
+
+function abortError(label: string, signal: AbortSignal): TesseraError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
+  return new TesseraError("E_ABORTED", `${label}: run aborted (${reason})`, { model: label });
+}
+
+function toDims(shape: readonly (number | string)[] | undefined): Dim[] {
+  return (shape ?? []).map((d) => (typeof d === "number" ? (d < 0 ? null : d) : d === "" ? null : d));
+}
+
+function toSpecs(meta: WireValueMeta[]): TensorSpec[] {
+  const out: TensorSpec[] = [];
+  for (const m of meta) {
+    if (!m.isTensor || !isDType(m.type)) continue;
+    out.push({ name: m.name, dtype: m.type as DType, shape: toDims(m.shape) });
+  }
+  return out;
+}
+
+function optimizedCacheKey(sha256: string, options: SessionOptions, graphOptimization: string): string {
+  const h = createHash("sha256");
+  h.update(
+    JSON.stringify({
+      sha256,
+      ort: ORT_VERSION,
+      graphOptimization,
+      providers: normalizeProviders(options.providers),
+    }),
+  );
+  return h.digest("hex");
+}
+
+let tmpCounter = 0;
+
+/**
+ * Opens a model (a file path or the .onnx bytes) in worker-thread replicas.
+ *
+ * Defaults: replicas = min(2, cores), intraOpThreads = floor(cores / replicas), graphOptimization
+ * "all", providers ["cpu"]. Throws `E_MODEL_FILE` (unreadable file), `E_MODEL_INVALID` (not an ONNX
+ * ModelProto), `E_SESSION_CREATE` (ORT refused the model on every provider).
+ */
+export async function openSession(
+  model: string | Uint8Array,
+  options: SessionOptions = {},
+): Promise<OrtSession> {
+  const label = options.label ?? (typeof model === "string" ? model : "model");
+  let bytes: Uint8Array;
+  if (typeof model === "string") {
+    try {
+      bytes = await readFile(model);
+    } catch (err) {
+      throw new TesseraError(
+        "E_MODEL_FILE",
+        `${label}: cannot read model file ${model}: ${(err as Error).message}`,
+        {
+          model: label,
+          path: model,
+        },
+      );
+    }
+  } else {
+    bytes = model;
+  }
+  const header = readModelHeader(bytes, label);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const { replicas, intraOpThreads } = defaultParallelism(options);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
+    throw new TesseraError(
+      "E_OPTIONS_INVALID",
+      `${label}: replicas must be an integer in 1..64, got ${replicas}`,
+      { replicas },
+    );
+  }
+  if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
+    throw new TesseraError(
+      "E_OPTIONS_INVALID",
+      `${label}: intraOpThreads must be a positive integer, got ${intraOpThreads}`,
+      {
+        intraOpThreads,
+      },
+    );
+  }
+  const graphOptimization = options.graphOptimization ?? "all";
+  const providers = normalizeProviders(options.providers);
+  const source: WorkerInit["model"] = typeof model === "string" ? { path: model } : { bytes };
+  const base: WorkerInit = {
+    model: source,
+    providers,
+    intraOpThreads,
+    ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
+    graphOptimization,
+    label,
+  };
+
+  // Optimized-model cache: reuse the file when present; otherwise the first replica writes it.
+  let cache: { path: string; hit: boolean } | undefined;
+  let firstInit = base;
+  let restInit = base;
+  if (options.optimizedModelCacheDir) {
+    await mkdir(options.optimizedModelCacheDir, { recursive: true });
+    const key = optimizedCacheKey(sha256, options, graphOptimization);
+    const path = join(options.optimizedModelCacheDir, `${sha256.slice(0, 16)}-${key.slice(0, 16)}.onnx`);
+    const fromCache: WorkerInit = { ...base, model: { path }, graphOptimization: "disabled" };
+    if (existsSync(path)) {
+      cache = { path, hit: true };
+      firstInit = fromCache;
+      restInit = fromCache;
+    } else {
+      cache = { path, hit: false };
+      const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${tmpCounter++}`;
+      firstInit = { ...base, optimizedModelFilePath: tmp };
+      restInit = fromCache;
+    }
+  }
+
+  const pool: Replica[] = [];
+  const onReplaced = () => {};
+  try {
+    const first = new Replica(0, firstInit, label, onReplaced);
+    pool.push(first);
+    let info: ReadyInfo;
+    try {
+      info = await first.ready;
+    } catch (err) {
+      if (!cache?.hit) throw err;
+      // A stale or corrupt cache file: drop it and start from the original model.
+      await rm(cache.path, { force: true });
+      await first.close();
+      pool.length = 0;
+      cache = { path: cache.path, hit: false };
+      restInit = base;
+      const retry = new Replica(0, base, label, onReplaced);
+      pool.push(retry);
+      info = await retry.ready;
+    }
+    if (cache && !cache.hit) {
+      const tmp = firstInit.optimizedModelFilePath;
+      if (tmp && existsSync(tmp)) {
+        await rename(tmp, cache.path);
+      } else {
+        restInit = base;
+      }
+    }
+    pool[0]!.setInit(restInit);
+    for (let i = 1; i < replicas; i++) pool.push(new Replica(i, restInit, label, onReplaced));
+    await Promise.all(pool.map((r) => r.ready));
+    const description: ModelDescription = {
+      inputs: toSpecs(info.inputs),
+      outputs: toSpecs(info.outputs),
+      opsets: header.opsets,
+      producer: header.producerVersion
+        ? `${header.producer} ${header.producerVersion}`.trim()
+        : header.producer,
+      metadata: header.metadata,
+      byteSize: bytes.byteLength,
+      sha256,
+    };
+    for (const r of pool) r.updateRef();
+    return new OrtSession({
+      description,
+      activeProvider: info.activeProvider,
+      activeSpec: providers.find((p) => p.name === info.activeProvider) ?? { name: info.activeProvider },
+      providerFallbacks: info.fallbacks,
+      intraOpThreads,
+      optimizedModelCache: cache,
+      label,
+      pool,
+    });
+  } catch (err) {
+    await Promise.allSettled(pool.map((r) => r.close()));
+    throw err;
+  }
+}
