@@ -1,0 +1,214 @@
+/**
+ * ModelBatcher: a DynamicBatcher over one InferenceSession. Concurrent requests (each a TensorMap with a
+ * leading batch dim of n ≥ 1 rows) are concatenated along axis 0, run once, and split back per request.
+ */
+import { type InferenceSession, type RunOptions, type TensorMap, validateInputs } from "../runtime/index.ts";
+import { TesseraError } from "../tensor/index.ts";
+import { type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
+import { checkBatchMajor } from "./predict-batch.ts";
+import { allocate, shapeKey, writeInto } from "./stacking.ts";
+
+export interface ModelBatcherOptions {
+  /** Most ROWS per session.run (a request of n rows uses n). */
+  readonly maxBatchSize: number;
+  /** How long the oldest queued request may wait for others (ms). */
+  readonly maxQueueDelayMs: number;
+  /** Most requests waiting; beyond it `infer` rejects with QueueFullError (E_QUEUE_FULL). */
+  readonly maxQueueSize: number;
+  /** Batches in flight at once; default `session.replicas` so every replica stays busy. */
+  readonly concurrency?: number;
+  /** Metrics hook (size = requests, cost = rows). */
+  readonly onBatch?: (stats: BatchStats) => void;
+}
+
+export interface InferOptions {
+  readonly signal?: AbortSignal;
+  /** Epoch ms. */
+  readonly deadline?: number;
+  readonly priority?: Priority;
+  /** Output names this request wants; default all. */
+  readonly outputs?: readonly string[];
+}
+
+export interface InferResult {
+  /** Per output: a VIEW (`narrow(0, offset, rows)`) of the batch's output tensor; no copy. */
+  readonly outputs: TensorMap;
+  readonly queueMs: number;
+  readonly inferMs: number;
+  /** Rows in the session.run this request rode in (all requests of the batch together). */
+  readonly batchSize: number;
+}
+
+interface Request {
+  readonly inputs: TensorMap;
+  readonly rows: number;
+  readonly outputs: readonly string[] | undefined;
+  /** Non-batch dims key: only requests with the same key are concatenated. */
+  readonly key: string;
+}
+
+interface Reply {
+  readonly outputs: TensorMap;
+  readonly rows: number;
+}
+
+/** Run options the ORT session understands beyond the contract (zero-copy transfer of our own buffers). */
+type TransferRunOptions = RunOptions & { readonly transferInputs?: boolean };
+
+export class ModelBatcher {
+  readonly session: InferenceSession;
+  private readonly batcher: DynamicBatcher<Request, Reply>;
+
+  /** Throws E_BATCHER_CONFIG when a model input has a fixed (numeric) axis 0: such a model cannot take batches. */
+  constructor(session: InferenceSession, options: ModelBatcherOptions) {
+    this.session = session;
+    for (const spec of session.description.inputs) {
+      const d0 = spec.shape[0];
+      if (spec.shape.length > 0 && typeof d0 === "number") {
+        throw new TesseraError(
+          "E_BATCHER_CONFIG",
+          `ModelBatcher: input ${JSON.stringify(spec.name)} has a fixed batch dim ${d0}; the model cannot take batches (export it with a symbolic batch dim)`,
+          { field: "model", input: spec.name, dim0: d0 },
+        );
+      }
+    }
+    this.batcher = new DynamicBatcher<Request, Reply>({
+      run: (reqs, info) => this.runBatch(reqs, info.signal),
+      maxBatchSize: options.maxBatchSize,
+      maxQueueDelayMs: options.maxQueueDelayMs,
+      maxQueueSize: options.maxQueueSize,
+      cost: (r) => r.rows,
+      maxBatchCost: options.maxBatchSize,
+      concurrency: options.concurrency ?? session.replicas,
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+    });
+  }
+
+  get queueDepth(): number {
+    return this.batcher.queueDepth;
+  }
+
+  get inFlight(): number {
+    return this.batcher.inFlight;
+  }
+
+  /**
+   * Queues one request: `inputs` are the model's inputs with a leading batch dim of n ≥ 1 rows. The request is
+   * validated first (`E_INPUT_INVALID`, every issue listed) so a bad request never fails a batch. Rows over
+   * `maxBatchSize` reject with `E_BATCH_COST_EXCEEDED`. The input tensors are only read (copied into the batch
+   * buffer when the batch starts); do not mutate them until the promise settles.
+   */
+  async infer(inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
+    const rows = this.check(inputs, options.outputs);
+    const req: Request = { inputs, rows, outputs: options.outputs, key: shapeKey(inputs, true) };
+    const r = await this.batcher.submit(req, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+    });
+    return { outputs: r.value.outputs, queueMs: r.queueMs, inferMs: r.inferMs, batchSize: r.value.rows };
+  }
+
+  /** Stops the batcher (see DynamicBatcher.close). Does not close the session, which the caller owns. */
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    return this.batcher.close(options);
+  }
+
+  private check(inputs: TensorMap, outputs: readonly string[] | undefined): number {
+    const check = validateInputs(this.session.description, inputs);
+    const issues = check.ok ? [] : [...check.issues];
+    let rows: number | undefined;
+    for (const [name, t] of Object.entries(inputs)) {
+      if (!check.ok && issues.some((i) => i.path.startsWith(`inputs.${name}`))) continue;
+      if (t.ndim === 0) {
+        issues.push({ path: `inputs.${name}`, message: "expected a leading batch dim, got a scalar" });
+        continue;
+      }
+      const n = t.shape[0]!;
+      if (rows === undefined) rows = n;
+      else if (n !== rows)
+        issues.push({
+          path: `inputs.${name}.shape[0]`,
+          message: `batch dim: expected ${rows} rows like the other inputs, got ${n}`,
+        });
+    }
+    if (rows === 0) issues.push({ path: "inputs", message: "batch dim: expected at least 1 row, got 0" });
+    if (outputs) {
+      const known = this.session.description.outputs.map((o) => o.name);
+      for (const o of outputs) {
+        if (!known.includes(o))
+          issues.push({
+            path: `outputs.${o}`,
+            message: `unknown output; expected some of ${known.join(", ")}`,
+          });
+      }
+    }
+    if (issues.length > 0 || rows === undefined) {
+      throw new TesseraError(
+        "E_INPUT_INVALID",
+        `ModelBatcher: invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ") || "no inputs"}`,
+        { issues },
+      );
+    }
+    return rows;
+  }
+
+  /** Groups requests by non-batch dims, concatenates each group, runs the groups, and splits outputs per request. */
+  private async runBatch(reqs: Request[], signal: AbortSignal): Promise<Reply[]> {
+    const groups = new Map<string, number[]>();
+    reqs.forEach((r, i) => {
+      const g = groups.get(r.key);
+      if (g) g.push(i);
+      else groups.set(r.key, [i]);
+    });
+    const replies = new Array<Reply>(reqs.length);
+    await Promise.all(
+      [...groups.values()].map(async (idx) => {
+        const members = idx.map((i) => reqs[i]!);
+        const total = members.reduce((s, r) => s + r.rows, 0);
+        const first = members[0]!.inputs;
+        const batch: TensorMap = {};
+        for (const [name, t0] of Object.entries(first)) {
+          const buf = allocate(t0.dtype, [total, ...t0.shape.slice(1)]);
+          const rowSize = t0.size / t0.shape[0]!;
+          let at = 0;
+          for (const r of members) {
+            writeInto(buf.storage, at, r.inputs[name]!);
+            at += r.rows * rowSize;
+          }
+          batch[name] = buf;
+        }
+        const wanted = unionOutputs(members);
+        const opts: TransferRunOptions = {
+          signal,
+          transferInputs: true,
+          ...(wanted ? { outputs: wanted } : {}),
+        };
+        const res = await this.session.run(batch, opts);
+        for (const [name, out] of Object.entries(res.outputs)) checkBatchMajor(name, out, total);
+        let offset = 0;
+        for (let k = 0; k < members.length; k++) {
+          const r = members[k]!;
+          const outputs: TensorMap = {};
+          for (const [name, out] of Object.entries(res.outputs)) {
+            if (r.outputs === undefined || r.outputs.includes(name))
+              outputs[name] = out.narrow(0, offset, r.rows);
+          }
+          offset += r.rows;
+          replies[idx[k]!] = { outputs, rows: total };
+        }
+      }),
+    );
+    return replies;
+  }
+}
+
+/** The outputs a group must compute: undefined (all) when any member wants all. */
+function unionOutputs(members: readonly Request[]): string[] | undefined {
+  const set = new Set<string>();
+  for (const m of members) {
+    if (m.outputs === undefined) return undefined;
+    for (const o of m.outputs) set.add(o);
+  }
+  return [...set];
+}
