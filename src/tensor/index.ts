@@ -7,3 +7,4 @@ export * from "./create.ts";
 export * from "./float16.ts";
 export * from "./rng.ts";
 export * from "./values.ts";
+export * from "./ops/index.ts";

@@ -1,0 +1,10 @@
+export * from "./binary.ts";
+export * from "./compare.ts";
+export { assign, type OutOptions, type Operand, promoteTypes, resultDType } from "./internal.ts";
+export * from "./join.ts";
+export * from "./matmul.ts";
+export * from "./normalize.ts";
+export * from "./reduce.ts";
+export * from "./softmax.ts";
+export * from "./topk.ts";
+export * from "./unary.ts";
