@@ -6,7 +6,7 @@
 import { type DType, type DTypeMap, dtypeInfo, type TypedArray } from "./dtype.ts";
 import { fmtShape, ShapeError, TesseraError } from "./errors.ts";
 import { checkShape, makeLayout, shapeSize } from "./layout.ts";
-import { type NestedArray, Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 import { encodeValue } from "./values.ts";
 
 /** Leaf values accepted by `tensor()`. */

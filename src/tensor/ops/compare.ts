@@ -4,7 +4,7 @@
  *
  * @example gt(tensor([1, 5]), 2).toArray() // [0, 1]  (bool stored as 0/1)
  */
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import {
   asTensor,
   broadcastAll,

@@ -11,7 +11,7 @@
  */
 import { fmtShape, ShapeError, TesseraError } from "../errors.ts";
 import { broadcastShapes, contiguousStrides, shapeSize } from "../layout.ts";
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { readNumbers, writeNumbers } from "../values.ts";
 import { gemmJS } from "../kernels/gemm-js.ts";
 import { gemmWasm, wasmGemmAvailable } from "../kernels/gemm-wasm.ts";
@@ -64,7 +64,7 @@ export function gemmBuiltin(
 }
 
 function gemm32(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number): void {
-  if (backend !== null && backend(a, b, c, M, N, K)) return;
+  if (backend?.(a, b, c, M, N, K)) return;
   gemmBuiltin(a, b, c, M, N, K);
 }
 

@@ -52,7 +52,7 @@ function maxRow(d: Float32Array | Float64Array, start: number, n: number): numbe
   for (let i = start; i < start + n; i++) {
     const v = d[i]!;
     if (v > m) m = v;
-    else if (v !== v) return v;
+    else if (Number.isNaN(v)) return v;
   }
   return m;
 }
@@ -62,7 +62,7 @@ function minRow(d: Float32Array | Float64Array, start: number, n: number): numbe
   for (let i = start; i < start + n; i++) {
     const v = d[i]!;
     if (v < m) m = v;
-    else if (v !== v) return v;
+    else if (Number.isNaN(v)) return v;
   }
   return m;
 }
@@ -83,7 +83,7 @@ function sumSqRow(d: Float32Array | Float64Array, start: number, n: number): num
 /** Stable log(Σ exp) of one row: max-shifted; an all -inf row gives -inf. */
 export function logSumExpRow(d: Float32Array | Float64Array, start: number, n: number): number {
   const m = maxRow(d, start, n);
-  if (m === -Infinity || m === Infinity || m !== m) return m;
+  if (m === -Infinity || m === Infinity || Number.isNaN(m)) return m;
   let s = 0;
   for (let i = start; i < start + n; i++) s += Math.exp(d[i]! - m);
   return m + Math.log(s);
@@ -203,10 +203,10 @@ function argReduce(
     const s = r * inner;
     let bi = 0;
     let bv = data[s]!;
-    if (bv === bv) {
+    if (!Number.isNaN(bv)) {
       for (let i = 1; i < inner; i++) {
         const v = data[s + i]!;
-        if (v !== v) {
+        if (Number.isNaN(v)) {
           bi = i;
           break;
         }

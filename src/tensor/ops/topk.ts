@@ -46,7 +46,7 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
   const idxs = new Float64Array(outer * k);
   const order = new Array<number>(n);
   // NaN first when largest (it counts as the maximum), last when smallest.
-  const key = (v: number): number => (v !== v ? (largest ? Infinity : -Infinity) : v);
+  const key = (v: number): number => (Number.isNaN(v) ? (largest ? Infinity : -Infinity) : v);
   for (let r = 0; r < outer; r++) {
     const base = r * n;
     for (let i = 0; i < n; i++) order[i] = i;
@@ -57,8 +57,8 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
         const ka = key(a);
         const kb = key(b);
         if (ka !== kb) return largest ? (kb > ka ? 1 : -1) : ka > kb ? 1 : -1;
-        const na = a !== a ? 1 : 0;
-        const nb = b !== b ? 1 : 0;
+        const na = Number.isNaN(a) ? 1 : 0;
+        const nb = Number.isNaN(b) ? 1 : 0;
         if (na !== nb) return largest ? nb - na : na - nb;
         return i - j;
       });

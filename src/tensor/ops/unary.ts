@@ -70,7 +70,7 @@ const FNS: Readonly<Record<UnaryOpName, (x: number) => number>> = {
   neg: (x) => -x,
   tanh: Math.tanh,
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
-  relu: (x) => (x > 0 ? x : x === x ? 0 : x),
+  relu: (x) => (x > 0 ? x : !Number.isNaN(x) ? 0 : x),
   gelu: (x) => 0.5 * x * (1 + erf(x * SQRT1_2)),
   erf,
 };
@@ -101,7 +101,7 @@ export function unary(op: UnaryOpName, x: Tensor, opts: OutOptions = {}): Tensor
 function reluRow(a: NumArray, pa: number, sa: number, o: NumArray, po: number, so: number, n: number): void {
   for (let i = 0; i < n; i++, pa += sa, po += so) {
     const v = a[pa]!;
-    o[po] = v > 0 ? v : v === v ? 0 : v;
+    o[po] = v > 0 ? v : !Number.isNaN(v) ? 0 : v;
   }
 }
 function expRow(a: NumArray, pa: number, sa: number, o: NumArray, po: number, so: number, n: number): void {
