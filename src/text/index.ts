@@ -1,2 +1,9 @@
+/**
+ * Text: tokenizer adapter, Hugging Face folders, pooling, TextEmbedder, Reranker.
+ */
+export * from "./embedder.ts";
 export * from "./hf-folder.ts";
+export * from "./pooling.ts";
+export * from "./reranker.ts";
+export * from "./runner.ts";
 export * from "./tokenizer.ts";

@@ -1,0 +1,377 @@
+/**
+ * TextEmbedder: text → one `[n, dim]` float32 tensor of sentence embeddings.
+ *
+ * Steps per call: prompt → tokenize (with truncation rules) → queue each sequence on the shared
+ * EncoderRunner (token-budget, length-sorted batches on worker sessions) → pool (mean / cls /
+ * last / max, over the real tokens) → Matryoshka cut to `dimensions` → L2 normalize.
+ * Tokenization happens in chunks that are queued as soon as they are ready, so the first
+ * batches compute while later texts are still being tokenized.
+ *
+ * @example
+ * const emb = await TextEmbedder.load("models/all-MiniLM-L6-v2");
+ * const t = await emb.embed(["hello", "world"]);  // Tensor float32 [2, 384]
+ * t.select(0, 1);                                 // row 1, a view
+ * await emb.close();
+ */
+import { setMaxListeners } from "node:events";
+import type { Priority } from "../batching/index.ts";
+import {
+  type InferenceSession,
+  type LoadedModel,
+  openSession,
+  type SessionOptions,
+} from "../runtime/index.ts";
+import { Tensor, TesseraError } from "../tensor/index.ts";
+import { type HfFolder, type HfFolderOptions, loadHfFolder, type Pooling } from "./hf-folder.ts";
+import { l2NormalizeInPlace } from "./pooling.ts";
+import { type BatchingOptions, detectEncoderIO, EncoderRunner } from "./runner.ts";
+import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokenizer.ts";
+
+export interface TextModelOptions extends HfFolderOptions, BatchingOptions {
+  /** Session options when Tessera opens the session (ignored for a LoadedModel). */
+  readonly session?: SessionOptions;
+  /** Override the folder's max tokens per input. */
+  readonly maxLength?: number;
+}
+
+export interface EmbedderOptions extends TextModelOptions {
+  /** Override the folder's pooling (from 1_Pooling/config.json). */
+  readonly pooling?: Pooling;
+  /** Override whether embeddings are L2-normalized by default (folder: Normalize module). */
+  readonly normalize?: boolean;
+}
+
+export interface EmbedOptions {
+  readonly pooling?: Pooling;
+  /** L2-normalize each row. Default: the model's setting (true when it has a Normalize module). */
+  readonly normalize?: boolean;
+  /** Keep the first N dimensions (Matryoshka), then renormalize when normalizing. */
+  readonly dimensions?: number;
+  /** Literal text prepended to every input. */
+  readonly prompt?: string;
+  /** Name of a prompt from config_sentence_transformers.json ("query", "document"). */
+  readonly promptName?: string;
+  /** Cut inputs longer than the model's max length (default false: throw E_TEXT_TOO_LONG naming the input). */
+  readonly truncate?: boolean;
+  readonly truncationDirection?: TruncationDirection;
+  readonly signal?: AbortSignal;
+  /** Epoch ms. */
+  readonly deadline?: number;
+  readonly priority?: Priority;
+}
+
+/** Embeddings plus what the server needs for `usage` and headers. */
+export interface EmbedResult {
+  /** `[n, dim]` float32, contiguous; `select(0, i)` gives row i as a view. */
+  readonly embeddings: Tensor<"float32">;
+  /** Tokens embedded per input (after truncation, special tokens included). */
+  readonly tokens: readonly number[];
+  readonly totalTokens: number;
+  /** Mean ms the inputs waited in the queue / spent in their batch's run. */
+  readonly queueMs: number;
+  readonly inferMs: number;
+}
+
+/** Tokenizing in chunks of this many texts lets compute start before a large call is fully tokenized. */
+const TOKENIZE_CHUNK = 64;
+
+/** Shared model plumbing of TextEmbedder and Reranker. */
+export interface OpenedTextModel {
+  readonly folder: HfFolder;
+  readonly session: InferenceSession;
+  readonly ownsSession: boolean;
+}
+
+/** Loads the folder and opens (or reuses) its session. */
+export async function openTextModel(
+  source: string | LoadedModel,
+  options: TextModelOptions,
+): Promise<OpenedTextModel> {
+  const dir = typeof source === "string" ? source : (source.hfDir ?? source.dir);
+  const folder = loadHfFolder(dir, options);
+  if (options.maxLength !== undefined) {
+    if (!(Number.isInteger(options.maxLength) && options.maxLength > 0)) {
+      throw new TesseraError(
+        "E_TEXT_OPTIONS",
+        `maxLength must be a positive integer, got ${options.maxLength}`,
+        { field: "maxLength" },
+      );
+    }
+    Object.assign(folder, { maxLength: options.maxLength });
+    Object.assign(folder.tokenizer, { maxLength: options.maxLength });
+  }
+  if (typeof source !== "string") return { folder, session: source.session, ownsSession: false };
+  const session = await openSession(folder.modelPath, {
+    graphOptimization: "all",
+    label: dir,
+    ...options.session,
+  });
+  return { folder, session, ownsSession: true };
+}
+
+export function textInputError(message: string, facts: Record<string, unknown>): TesseraError {
+  return new TesseraError("E_TEXT_INPUT", message, facts);
+}
+
+/** Encodes texts with the index of the input in errors. */
+export function encodeAll(
+  tok: TextTokenizer,
+  texts: readonly string[],
+  from: number,
+  to: number,
+  prefix: string,
+  truncate: boolean,
+  direction: TruncationDirection,
+): TextEncoding[] {
+  const out: TextEncoding[] = [];
+  for (let i = from; i < to; i++) {
+    const t = texts[i];
+    if (typeof t !== "string")
+      throw textInputError(`input ${i} is ${t === null ? "null" : typeof t}; expected a string`, {
+        index: i,
+      });
+    try {
+      out.push(tok.encode(prefix + t, { truncate, truncationDirection: direction }));
+    } catch (e) {
+      if (e instanceof TesseraError && e.code === "E_TEXT_TOO_LONG") {
+        throw new TesseraError(
+          "E_TEXT_TOO_LONG",
+          `input ${i} has ${String(e.facts.tokens)} tokens; the limit is ${String(e.facts.maxTokens)} (truncation is off)`,
+          {
+            ...e.facts,
+            index: i,
+          },
+        );
+      }
+      throw e;
+    }
+  }
+  return out;
+}
+
+export class TextEmbedder {
+  readonly folder: HfFolder;
+  readonly tokenizer: TextTokenizer;
+  /** Embedding width of the model. */
+  readonly dim: number;
+  readonly pooling: Pooling;
+  readonly normalize: boolean;
+  readonly maxLength: number;
+  readonly session: InferenceSession;
+  readonly #runner: EncoderRunner;
+  readonly #ownsSession: boolean;
+
+  private constructor(m: OpenedTextModel, runner: EncoderRunner, dim: number, options: EmbedderOptions) {
+    this.folder = m.folder;
+    this.tokenizer = m.folder.tokenizer;
+    this.session = m.session;
+    this.#ownsSession = m.ownsSession;
+    this.#runner = runner;
+    this.dim = dim;
+    this.pooling = options.pooling ?? m.folder.pooling;
+    this.normalize = options.normalize ?? m.folder.normalize;
+    this.maxLength = m.folder.maxLength;
+  }
+
+  /**
+   * Loads a Hugging Face folder (or a registry `LoadedModel` of kind "hf", reusing its session)
+   * and probes the embedding width with one tiny run.
+   */
+  static async load(source: string | LoadedModel, options: EmbedderOptions = {}): Promise<TextEmbedder> {
+    const m = await openTextModel(source, options);
+    try {
+      const io = detectEncoderIO(m.session, "embedding");
+      const runner = new EncoderRunner(m.session, io, m.folder.tokenizer.padId, {
+        ...options,
+        maxBatchTokens: Math.max(options.maxBatchTokens ?? 4096, m.folder.maxLength),
+      });
+      const probe = await runner.submit(m.folder.tokenizer.encode("a", { truncate: true }), {
+        kind: "pool",
+        pooling: "cls",
+      });
+      return new TextEmbedder(m, runner, probe.value.length, options);
+    } catch (e) {
+      if (m.ownsSession) await m.session.close();
+      throw e;
+    }
+  }
+
+  /** Returns the `[n, dim]` float32 embeddings of `texts` (rows are views of one buffer). */
+  async embed(texts: string | readonly string[], options: EmbedOptions = {}): Promise<Tensor<"float32">> {
+    return (await this.embedDetailed(typeof texts === "string" ? [texts] : texts, options)).embeddings;
+  }
+
+  /** The prompt prefix an options object selects (literal `prompt`, `promptName`, or the model default). */
+  promptFor(options: Pick<EmbedOptions, "prompt" | "promptName">): string {
+    if (options.prompt !== undefined) return options.prompt;
+    const name = options.promptName ?? this.folder.defaultPromptName;
+    if (name === undefined) return "";
+    const p = this.folder.prompts[name];
+    if (p === undefined) {
+      const known = Object.keys(this.folder.prompts);
+      throw new TesseraError(
+        "E_TEXT_PROMPT",
+        `unknown prompt name "${name}"; the model has ${known.length ? known.join(", ") : "no prompts"}`,
+        {
+          promptName: name,
+          known,
+        },
+      );
+    }
+    return p;
+  }
+
+  /** Checks `dimensions` against the model width; throws `E_TEXT_DIMENSIONS`. */
+  checkDimensions(dimensions: number | undefined): number {
+    if (dimensions === undefined) return this.dim;
+    if (!Number.isInteger(dimensions) || dimensions <= 0 || dimensions > this.dim) {
+      throw new TesseraError(
+        "E_TEXT_DIMENSIONS",
+        `dimensions must be an integer in 1..${this.dim}, got ${dimensions}`,
+        {
+          field: "dimensions",
+          dimensions,
+          max: this.dim,
+        },
+      );
+    }
+    return dimensions;
+  }
+
+  /** Like `embed`, plus token counts and timings. */
+  async embedDetailed(texts: readonly string[], options: EmbedOptions = {}): Promise<EmbedResult> {
+    if (!Array.isArray(texts)) throw textInputError("texts must be an array of strings", {});
+    const prefix = this.promptFor(options);
+    const dims = this.checkDimensions(options.dimensions);
+    const truncate = options.truncate ?? false;
+    const direction = options.truncationDirection ?? "right";
+    // Validate every input and its length up front so a bad input fails the call before compute.
+    const encs: TextEncoding[] = [];
+    const pending: Promise<{ value: Float32Array; queueMs: number; inferMs: number }>[] = [];
+    const reduce = { kind: "pool", pooling: options.pooling ?? this.pooling } as const;
+    const submitOpts = {
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+    };
+    // One signal per call (the caller's, joined with ours to cancel the rest when an item fails).
+    const controller = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    setMaxListeners(0, signal);
+    let failed = false;
+    for (let from = 0; from < texts.length; from += TOKENIZE_CHUNK) {
+      const chunk = encodeAll(
+        this.tokenizer,
+        texts,
+        from,
+        Math.min(texts.length, from + TOKENIZE_CHUNK),
+        prefix,
+        truncate,
+        direction,
+      );
+      for (const e of chunk) {
+        encs.push(e);
+        const p = this.#runner.submit(e, reduce, { ...submitOpts, signal });
+        p.catch(() => {
+          failed = true;
+        });
+        pending.push(p);
+      }
+      if (from + TOKENIZE_CHUNK < texts.length) {
+        if (failed) break;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+    let results: { value: Float32Array; queueMs: number; inferMs: number }[];
+    try {
+      results = await Promise.all(pending);
+    } catch (e) {
+      controller.abort();
+      throw e;
+    }
+    const normalize = options.normalize ?? this.normalize;
+    const n = texts.length;
+    const out = new Float32Array(n * dims);
+    let queueMs = 0;
+    let inferMs = 0;
+    const tokens: number[] = [];
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const r = results[i] as { value: Float32Array; queueMs: number; inferMs: number };
+      out.set(dims === r.value.length ? r.value : r.value.subarray(0, dims), i * dims);
+      if (normalize) l2NormalizeInPlace(out, i * dims, dims);
+      queueMs += r.queueMs;
+      inferMs += r.inferMs;
+      const t = (encs[i] as TextEncoding).ids.length;
+      tokens.push(t);
+      total += t;
+    }
+    return {
+      embeddings: Tensor.wrap(out, [n, dims]) as Tensor<"float32">,
+      tokens,
+      totalTokens: total,
+      queueMs: n ? queueMs / n : 0,
+      inferMs: n ? inferMs / n : 0,
+    };
+  }
+
+  /**
+   * Embeds pre-tokenized inputs (content ids, without special tokens; OpenAI token-array input).
+   * Ids outside the vocabulary throw `E_TEXT_INPUT`.
+   */
+  async embedIds(
+    inputs: readonly (readonly number[])[],
+    options: Omit<EmbedOptions, "prompt" | "promptName"> = {},
+  ): Promise<EmbedResult> {
+    const dims = this.checkDimensions(options.dimensions);
+    const encs: TextEncoding[] = inputs.map((ids, i) => {
+      for (const [j, id] of ids.entries()) {
+        if (!Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize) {
+          throw textInputError(
+            `input ${i} token ${j} is ${id}; expected an integer id in 0..${this.tokenizer.vocabSize - 1}`,
+            { index: i, token: j },
+          );
+        }
+      }
+      try {
+        return this.tokenizer.encodeIds(ids, {
+          truncate: options.truncate ?? false,
+          truncationDirection: options.truncationDirection ?? "right",
+        });
+      } catch (e) {
+        if (e instanceof TesseraError)
+          throw new TesseraError(e.code, `input ${i}: ${e.message}`, { ...e.facts, index: i });
+        throw e;
+      }
+    });
+    const reduce = { kind: "pool", pooling: options.pooling ?? this.pooling } as const;
+    if (options.signal) setMaxListeners(0, options.signal);
+    const results = await Promise.all(
+      encs.map((e) => this.#runner.submit(e, reduce, options.signal ? { signal: options.signal } : {})),
+    );
+    const normalize = options.normalize ?? this.normalize;
+    const out = new Float32Array(encs.length * dims);
+    results.forEach((r, i) => {
+      out.set(r.value.subarray(0, dims), i * dims);
+      if (normalize) l2NormalizeInPlace(out, i * dims, dims);
+    });
+    const tokens = encs.map((e) => e.ids.length);
+    return {
+      embeddings: Tensor.wrap(out, [encs.length, dims]) as Tensor<"float32">,
+      tokens,
+      totalTokens: tokens.reduce((a, b) => a + b, 0),
+      queueMs: 0,
+      inferMs: 0,
+    };
+  }
+
+  /** Sequences waiting in the batcher. */
+  get queueDepth(): number {
+    return this.#runner.queueDepth;
+  }
+
+  /** Finishes queued work; closes the session when this embedder opened it. */
+  async close(): Promise<void> {
+    await this.#runner.close();
+    if (this.#ownsSession) await this.session.close();
+  }
+}

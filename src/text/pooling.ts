@@ -1,0 +1,61 @@
+/**
+ * Pooling and normalization over raw model output. Plain loops, f64 accumulation.
+ *
+ * `hidden` is a row-major `[n, seqLen, dim]` Float32Array (last_hidden_state); row `r` has
+ * `lengths[r]` real tokens at the start (right padding), so the attention mask is implied by
+ * the lengths. Every function writes into a caller-given Float32Array (no allocation) unless
+ * it says otherwise.
+ */
+import type { Pooling } from "./hf-folder.ts";
+
+/** Pools row `r` of `hidden` [n, seqLen, dim] into `out` (length dim). */
+export function poolRow(
+  hidden: Float32Array,
+  seqLen: number,
+  dim: number,
+  r: number,
+  length: number,
+  pooling: Pooling,
+  out: Float32Array,
+  outOffset = 0,
+): void {
+  const base = r * seqLen * dim;
+  if (pooling === "cls") {
+    for (let d = 0; d < dim; d++) out[outOffset + d] = hidden[base + d] as number;
+    return;
+  }
+  if (pooling === "last") {
+    const at = base + (length - 1) * dim;
+    for (let d = 0; d < dim; d++) out[outOffset + d] = hidden[at + d] as number;
+    return;
+  }
+  if (pooling === "max") {
+    for (let d = 0; d < dim; d++) {
+      let m = Number.NEGATIVE_INFINITY;
+      for (let t = 0; t < length; t++) m = Math.max(m, hidden[base + t * dim + d] as number);
+      out[outOffset + d] = m;
+    }
+    return;
+  }
+  // mean over the real tokens
+  const acc = new Float64Array(dim);
+  for (let t = 0; t < length; t++) {
+    const off = base + t * dim;
+    for (let d = 0; d < dim; d++) acc[d] = (acc[d] as number) + (hidden[off + d] as number);
+  }
+  const inv = 1 / Math.max(length, 1);
+  for (let d = 0; d < dim; d++) out[outOffset + d] = (acc[d] as number) * inv;
+}
+
+/** L2-normalizes `v[offset, offset+n)` in place (f64 sum; a zero vector stays zero). */
+export function l2NormalizeInPlace(v: Float32Array, offset = 0, n = v.length - offset): void {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v[offset + i] as number;
+    s += x * x;
+  }
+  const norm = Math.sqrt(s);
+  if (norm === 0) return;
+  const inv = 1 / Math.max(norm, 1e-12);
+  for (let i = 0; i < n; i++) v[offset + i] = (v[offset + i] as number) * inv;
+}
