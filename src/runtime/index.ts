@@ -9,3 +9,5 @@ export * from "./providers.ts";
 export type * from "./registry-types.ts";
 export type * from "./session.ts";
 export * from "./validate.ts";
+export * from "./model-config.ts";
+export * from "./registry.ts";

@@ -14,6 +14,8 @@ const port = parentPort;
 if (!port) throw new Error("ort-worker.ts must run in a worker thread");
 
 let session: ort.InferenceSession | undefined;
+/** ORT would also print run errors to stderr; they are returned (and wrapped) instead. */
+const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
 let queue: Promise<void> = Promise.resolve();
 
 function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -31,7 +33,7 @@ function sessionOptions(init: WorkerInit, p: ProviderSpec): ort.InferenceSession
     ...(init.interOpThreads !== undefined ? { interOpNumThreads: init.interOpThreads } : {}),
     graphOptimizationLevel: init.graphOptimization,
     ...(init.optimizedModelFilePath ? { optimizedModelFilePath: init.optimizedModelFilePath } : {}),
-    logSeverityLevel: 3,
+    logSeverityLevel: 4,
   };
 }
 
@@ -84,7 +86,9 @@ async function handleRun(
     for (const [name, w] of Object.entries(inputs)) feeds[name] = toOrtTensor(fromWire(w));
     const t0 = performance.now();
     const result =
-      outputs && outputs.length > 0 ? await session.run(feeds, [...outputs]) : await session.run(feeds);
+      outputs && outputs.length > 0
+        ? await session.run(feeds, [...outputs], RUN_OPTIONS)
+        : await session.run(feeds, RUN_OPTIONS);
     const inferMs = performance.now() - t0;
     const transfer: ArrayBuffer[] = [];
     const out: Record<string, WireTensor> = {};

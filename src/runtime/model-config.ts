@@ -1,0 +1,271 @@
+/**
+ * `<root>/<model>/config.json`: Tessera's model config, parsed from outside input with every problem
+ * reported (`{ok:false, issues:[{path, message}]}`), never thrown.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseProviders } from "./providers.ts";
+import type { BatchingConfig, ModelConfig } from "./registry-types.ts";
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly value: ModelConfig }
+  | { readonly ok: false; readonly issues: ConfigIssue[] };
+
+const TOP_KEYS = [
+  "kind",
+  "source",
+  "batching",
+  "replicas",
+  "intraOpThreads",
+  "providers",
+  "versionPolicy",
+  "inputs",
+  "outputs",
+  "labels",
+  "maxInputs",
+  "maxTokens",
+  "description",
+] as const;
+const BATCHING_KEYS = ["maxBatchSize", "maxQueueDelayMs", "maxQueueSize", "maxBatchCost"] as const;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return v === undefined ? "undefined" : JSON.stringify(v);
+}
+
+function posInt(
+  v: unknown,
+  path: string,
+  issues: ConfigIssue[],
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+    issues.push({
+      path,
+      message: `expected an integer in 1..${max === Number.MAX_SAFE_INTEGER ? "∞" : max}, got ${show(v)}`,
+    });
+    return undefined;
+  }
+  return v;
+}
+
+function nonNegNumber(v: unknown, path: string, issues: ConfigIssue[]): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    issues.push({ path, message: `expected a number >= 0, got ${show(v)}` });
+    return undefined;
+  }
+  return v;
+}
+
+function stringMap(v: unknown, path: string, issues: ConfigIssue[]): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) {
+    issues.push({ path, message: `expected an object mapping names to graph names, got ${show(v)}` });
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== "string" || val.length === 0)
+      issues.push({ path: `${path}.${k}`, message: `expected a non-empty string, got ${show(val)}` });
+    else out[k] = val;
+  }
+  return out;
+}
+
+function parseVersionPolicy(v: unknown, issues: ConfigIssue[]): ModelConfig["versionPolicy"] {
+  const path = "versionPolicy";
+  const expected = `expected "latest", "all", {"latest": n} or {"specific": [versions]}`;
+  if (v === undefined) return undefined;
+  if (v === "latest" || v === "all") return v;
+  if (isRecord(v)) {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === "latest") {
+      const n = posInt(v.latest, `${path}.latest`, issues);
+      return n === undefined ? undefined : { latest: n };
+    }
+    if (keys.length === 1 && keys[0] === "specific") {
+      const list = v.specific;
+      if (!Array.isArray(list) || list.length === 0) {
+        issues.push({
+          path: `${path}.specific`,
+          message: `expected a non-empty array of version numbers, got ${show(list)}`,
+        });
+        return undefined;
+      }
+      const out: number[] = [];
+      list.forEach((x: unknown, i: number) => {
+        if (typeof x !== "number" || !Number.isInteger(x) || x < 0) {
+          issues.push({
+            path: `${path}.specific[${i}]`,
+            message: `expected a non-negative integer version, got ${show(x)}`,
+          });
+        } else out.push(x);
+      });
+      return { specific: out };
+    }
+  }
+  issues.push({ path, message: `${expected}, got ${show(v)}` });
+  return undefined;
+}
+
+/**
+ * Validates a parsed config.json value. Reports every issue: unknown keys, wrong types, out-of-range
+ * numbers, bad providers, bad version policy. Missing fields take their defaults (`kind: "onnx"`).
+ */
+export function parseModelConfig(raw: unknown): ConfigResult {
+  const issues: ConfigIssue[] = [];
+  if (!isRecord(raw))
+    return { ok: false, issues: [{ path: "", message: `expected a JSON object, got ${show(raw)}` }] };
+  for (const k of Object.keys(raw)) {
+    if (!(TOP_KEYS as readonly string[]).includes(k))
+      issues.push({ path: k, message: `unknown field "${k}"; expected one of ${TOP_KEYS.join(", ")}` });
+  }
+  let kind: "onnx" | "hf" = "onnx";
+  if (raw.kind !== undefined) {
+    if (raw.kind === "onnx" || raw.kind === "hf") kind = raw.kind;
+    else issues.push({ path: "kind", message: `expected "onnx" or "hf", got ${show(raw.kind)}` });
+  }
+  let source: string | undefined;
+  if (raw.source !== undefined) {
+    if (typeof raw.source !== "string" || raw.source.length === 0)
+      issues.push({ path: "source", message: `expected a folder path, got ${show(raw.source)}` });
+    else source = raw.source;
+  }
+  if (source !== undefined && kind !== "hf" && raw.kind !== undefined) {
+    issues.push({
+      path: "source",
+      message: `"source" is only used with kind "hf", got kind ${show(raw.kind)}`,
+    });
+  }
+  if (source !== undefined && raw.kind === undefined) kind = "hf";
+
+  let batching: Partial<BatchingConfig> | undefined;
+  if (raw.batching !== undefined) {
+    if (!isRecord(raw.batching))
+      issues.push({ path: "batching", message: `expected an object, got ${show(raw.batching)}` });
+    else {
+      const b = raw.batching;
+      for (const k of Object.keys(b)) {
+        if (!(BATCHING_KEYS as readonly string[]).includes(k)) {
+          issues.push({
+            path: `batching.${k}`,
+            message: `unknown field "${k}"; expected one of ${BATCHING_KEYS.join(", ")}`,
+          });
+        }
+      }
+      const maxBatchSize = posInt(b.maxBatchSize, "batching.maxBatchSize", issues);
+      const maxQueueDelayMs = nonNegNumber(b.maxQueueDelayMs, "batching.maxQueueDelayMs", issues);
+      const maxQueueSize = posInt(b.maxQueueSize, "batching.maxQueueSize", issues);
+      let maxBatchCost: number | undefined;
+      if (b.maxBatchCost !== undefined) {
+        if (typeof b.maxBatchCost !== "number" || !Number.isFinite(b.maxBatchCost) || b.maxBatchCost <= 0) {
+          issues.push({
+            path: "batching.maxBatchCost",
+            message: `expected a number > 0, got ${show(b.maxBatchCost)}`,
+          });
+        } else maxBatchCost = b.maxBatchCost;
+      }
+      batching = {
+        ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
+        ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
+        ...(maxQueueSize !== undefined ? { maxQueueSize } : {}),
+        ...(maxBatchCost !== undefined ? { maxBatchCost } : {}),
+      };
+    }
+  }
+  const replicas = posInt(raw.replicas, "replicas", issues, 64);
+  const intraOpThreads = posInt(raw.intraOpThreads, "intraOpThreads", issues, 1024);
+  let providers: ModelConfig["providers"];
+  if (raw.providers !== undefined) {
+    const p = parseProviders(raw.providers);
+    if (p.ok) providers = p.value;
+    else issues.push(...p.issues);
+  }
+  const versionPolicy = parseVersionPolicy(raw.versionPolicy, issues);
+  const inputs = stringMap(raw.inputs, "inputs", issues);
+  const outputs = stringMap(raw.outputs, "outputs", issues);
+  let labels: string[] | undefined;
+  if (raw.labels !== undefined) {
+    if (!Array.isArray(raw.labels))
+      issues.push({ path: "labels", message: `expected an array of strings, got ${show(raw.labels)}` });
+    else {
+      labels = [];
+      raw.labels.forEach((l: unknown, i: number) => {
+        if (typeof l !== "string")
+          issues.push({ path: `labels[${i}]`, message: `expected a string, got ${show(l)}` });
+        else labels?.push(l);
+      });
+    }
+  }
+  const maxInputs = posInt(raw.maxInputs, "maxInputs", issues);
+  const maxTokens = posInt(raw.maxTokens, "maxTokens", issues);
+  let description: string | undefined;
+  if (raw.description !== undefined) {
+    if (typeof raw.description !== "string")
+      issues.push({ path: "description", message: `expected a string, got ${show(raw.description)}` });
+    else description = raw.description;
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const value: ModelConfig = {
+    kind,
+    ...(source !== undefined ? { source } : {}),
+    ...(batching !== undefined ? { batching } : {}),
+    ...(replicas !== undefined ? { replicas } : {}),
+    ...(intraOpThreads !== undefined ? { intraOpThreads } : {}),
+    ...(providers !== undefined ? { providers } : {}),
+    ...(versionPolicy !== undefined ? { versionPolicy } : {}),
+    ...(inputs !== undefined ? { inputs } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
+    ...(labels !== undefined ? { labels } : {}),
+    ...(maxInputs !== undefined ? { maxInputs } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(description !== undefined ? { description } : {}),
+  };
+  return { ok: true, value };
+}
+
+/**
+ * Reads and validates `<dir>/config.json`. A missing file is a valid default config (`kind: "onnx"`);
+ * unreadable or malformed JSON is an issue at path `""`. In a folder holding `tokenizer.json`, a
+ * config.json without `kind`/`source` is the Hugging Face model config and yields `{ kind: "hf" }`.
+ */
+export function loadModelConfig(dir: string): ConfigResult {
+  const file = join(dir, "config.json");
+  if (!existsSync(file)) return { ok: true, value: { kind: "onnx" } };
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    return { ok: false, issues: [{ path: "", message: `cannot read ${file}: ${(err as Error).message}` }] };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return {
+      ok: false,
+      issues: [{ path: "", message: `config.json is not valid JSON: ${(err as Error).message}` }],
+    };
+  }
+  // An HF model folder carries its own config.json (architectures, hidden_size, ...). Without a
+  // "kind" field it is that file, not Tessera's: the folder is a kind "hf" model with defaults.
+  if (
+    existsSync(join(dir, "tokenizer.json")) &&
+    isRecord(raw) &&
+    raw.kind === undefined &&
+    raw.source === undefined
+  ) {
+    return { ok: true, value: { kind: "hf" } };
+  }
+  return parseModelConfig(raw);
+}

@@ -1,0 +1,798 @@
+/**
+ * ModelRegistry: a repository folder of models, each version loaded once into an `InferenceSession`.
+ *
+ *   <root>/<model>/config.json           optional (see model-config.ts)
+ *   <root>/<model>/<version>/model.onnx  numeric versions, served per the version policy
+ *   <root>/<model>/ as a Hugging Face folder (tokenizer.json + onnx/model.onnx | model.onnx), or a
+ *   config.json `{ "kind": "hf", "source": "<folder>" }`: one version "1".
+ *
+ * States per version: unavailable → loading → ready | failed(reason); unloading → unavailable.
+ * Invariants:
+ *   1. At most one load per version runs at a time; concurrent `get`s share it.
+ *   2. A version that fails records its reason and fails alone; other models keep serving.
+ *   3. A reload swaps the new session in before closing the old one; if the reload fails the old
+ *      session keeps serving (state stays ready, reason says why the reload failed).
+ *   4. With a memory budget, the sum of file sizes of ready+loading versions stays within it by
+ *      unloading the least recently used ready versions first.
+ */
+import { EventEmitter } from "node:events";
+import { existsSync, type FSWatcher, watch } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
+import { TesseraError } from "../tensor/index.ts";
+import { type ConfigIssue, loadModelConfig } from "./model-config.ts";
+import { openSession } from "./ort-session.ts";
+import type { LoadedModel, ModelConfig, ModelState, ModelVersionStatus } from "./registry-types.ts";
+import type { SessionOptions } from "./session.ts";
+
+/** pino-compatible logger subset. */
+export interface RegistryLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ModelRegistryOptions {
+  /** The repository folder. */
+  readonly root: string;
+  /** Session options for every model; config.json `replicas`, `intraOpThreads`, `providers` override them. */
+  readonly sessionDefaults?: SessionOptions;
+  /** Upper bound on the summed .onnx sizes of loaded models; least recently used ones are unloaded to fit. */
+  readonly memoryBudgetBytes?: number;
+  /** Watch the root folder and reload models whose files change. Default false. */
+  readonly watch?: boolean;
+  /** Quiet period before a burst of file changes triggers reloads, ms. Default 300. */
+  readonly watchDebounceMs?: number;
+  readonly logger?: RegistryLogger;
+}
+
+/** Valid model names: no separators, no leading dot (so no path traversal). */
+export const MODEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+interface VersionEntry {
+  readonly name: string;
+  readonly version: string;
+  modelPath: string;
+  state: ModelState;
+  reason: string | undefined;
+  loading: Promise<LoadedModel> | undefined;
+  unloading: Promise<void> | undefined;
+  loaded: LoadedModel | undefined;
+  lastUsed: number;
+  byteSize: number;
+  /** size:mtime of the file the loaded session came from. */
+  loadedStamp: string | undefined;
+  loadedConfigStamp: string | undefined;
+}
+
+interface ModelEntry {
+  readonly name: string;
+  readonly dir: string;
+  kind: "onnx" | "hf";
+  hfDir: string | undefined;
+  config: ModelConfig;
+  configIssues: ConfigIssue[] | undefined;
+  configStamp: string;
+  /** Versions on disk, by version string. */
+  versions: Map<string, VersionEntry>;
+  /** Versions the policy serves (existing ones), ascending. */
+  selected: string[];
+  /** Versions named by `versionPolicy.specific` that do not exist. */
+  missing: string[];
+  /** Why the model has no loadable version (empty folder, HF folder without an .onnx). */
+  problem: string | undefined;
+}
+
+const noopLogger: RegistryLogger = { info() {}, warn() {}, error() {} };
+
+async function fileStamp(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function byVersion(a: string, b: string): number {
+  return Number(a) - Number(b);
+}
+
+/** The versions a policy serves out of those on disk (ascending), and the pinned ones that are missing. */
+export function selectVersions(
+  policy: ModelConfig["versionPolicy"],
+  available: readonly string[],
+): { selected: string[]; missing: string[] } {
+  const sorted = [...available].sort(byVersion);
+  if (policy === undefined || policy === "latest") return { selected: sorted.slice(-1), missing: [] };
+  if (policy === "all") return { selected: sorted, missing: [] };
+  if ("latest" in policy) return { selected: sorted.slice(-policy.latest), missing: [] };
+  const wanted = policy.specific.map(String);
+  return {
+    selected: sorted.filter((v) => wanted.includes(v)),
+    missing: wanted.filter((v) => !sorted.includes(v)),
+  };
+}
+
+export class ModelRegistry extends EventEmitter {
+  readonly root: string;
+  private readonly opts: ModelRegistryOptions;
+  private readonly log: RegistryLogger;
+  private readonly models = new Map<string, ModelEntry>();
+  private indexed = false;
+  private autoload = false;
+  private closed = false;
+  private watcher: FSWatcher | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private readonly changed = new Set<string>();
+  private watchChain: Promise<void> = Promise.resolve();
+  private useClock = 0;
+
+  constructor(opts: ModelRegistryOptions) {
+    super();
+    this.opts = opts;
+    this.root = resolve(opts.root);
+    this.log = opts.logger ?? noopLogger;
+    if (opts.memoryBudgetBytes !== undefined && !(opts.memoryBudgetBytes > 0)) {
+      throw new TesseraError(
+        "E_OPTIONS_INVALID",
+        `memoryBudgetBytes must be > 0, got ${opts.memoryBudgetBytes}`,
+        {
+          memoryBudgetBytes: opts.memoryBudgetBytes,
+        },
+      );
+    }
+    if (opts.watch) this.startWatching();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Scanning
+
+  /** Scans the repository: every model and version on disk with its state. */
+  async index(): Promise<ModelVersionStatus[]> {
+    this.assertOpen();
+    let names: string[];
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
+    } catch (err) {
+      throw new TesseraError(
+        "E_MODEL_REPOSITORY",
+        `model repository ${this.root} cannot be read: ${errMessage(err)}`,
+        {
+          root: this.root,
+        },
+      );
+    }
+    for (const name of names) {
+      if (!MODEL_NAME_RE.test(name)) {
+        this.log.warn({ model: name }, "skipping folder: not a valid model name");
+        continue;
+      }
+      await this.scan(name);
+    }
+    for (const name of [...this.models.keys()]) {
+      if (!names.includes(name) && !this.hasLiveVersions(this.models.get(name)!)) this.models.delete(name);
+    }
+    this.indexed = true;
+    return [...this.models.keys()].sort().flatMap((n) => this.status(n));
+  }
+
+  /** (Re)reads one model folder from disk; merges with known versions (keeping their states). */
+  private async scan(name: string): Promise<ModelEntry | undefined> {
+    const dir = join(this.root, name);
+    let isDir = false;
+    try {
+      isDir = (await stat(dir)).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    const prev = this.models.get(name);
+    if (!isDir) {
+      if (prev && !this.hasLiveVersions(prev)) this.models.delete(name);
+      return undefined;
+    }
+    const cfg = loadModelConfig(dir);
+    const configStamp = await fileStamp(join(dir, "config.json"));
+    const config: ModelConfig = cfg.ok ? cfg.value : { kind: "onnx" };
+    const entries = await readdir(dir, { withFileTypes: true });
+    const found = new Map<string, string>();
+    for (const e of entries) {
+      if (e.isDirectory() && /^\d+$/.test(e.name)) {
+        const p = join(dir, e.name, "model.onnx");
+        if (existsSync(p)) found.set(String(Number(e.name)) === e.name ? e.name : String(Number(e.name)), p);
+      }
+    }
+    let kind: "onnx" | "hf" = config.kind;
+    let hfDir: string | undefined;
+    let problem: string | undefined;
+    if (kind === "onnx" && found.size === 0 && existsSync(join(dir, "tokenizer.json"))) kind = "hf";
+    if (kind === "hf") {
+      hfDir = config.source ? resolve(dir, config.source) : dir;
+      found.clear();
+      const candidates = [join(hfDir, "onnx", "model.onnx"), join(hfDir, "model.onnx")];
+      const p = candidates.find((c) => existsSync(c));
+      if (p) found.set("1", p);
+      else
+        problem = `no ONNX file in Hugging Face folder ${hfDir} (looked for onnx/model.onnx and model.onnx)`;
+    } else if (found.size === 0) {
+      problem = `no version folder with a model.onnx in ${dir} (expected ${dir}${sep}<number>${sep}model.onnx)`;
+    }
+    const { selected, missing } = selectVersions(config.versionPolicy, [...found.keys()]);
+    const versions = new Map<string, VersionEntry>();
+    for (const [v, p] of found) {
+      const old = prev?.versions.get(v);
+      let byteSize = 0;
+      try {
+        byteSize = (await stat(p)).size;
+      } catch {
+        byteSize = 0;
+      }
+      if (old) {
+        old.modelPath = p;
+        old.byteSize = byteSize;
+        versions.set(v, old);
+      } else versions.set(v, this.newVersion(name, v, p, byteSize));
+    }
+    // Versions gone from disk but still loaded stay known until unloaded.
+    for (const [v, old] of prev?.versions ?? []) {
+      if (!versions.has(v) && (old.loaded || old.loading)) versions.set(v, old);
+    }
+    const entry: ModelEntry = {
+      name,
+      dir,
+      kind,
+      hfDir,
+      config,
+      configIssues: cfg.ok ? undefined : cfg.issues,
+      configStamp,
+      versions,
+      selected,
+      missing,
+      problem,
+    };
+    this.models.set(name, entry);
+    return entry;
+  }
+
+  private newVersion(name: string, version: string, modelPath: string, byteSize: number): VersionEntry {
+    return {
+      name,
+      version,
+      modelPath,
+      state: "unavailable",
+      reason: undefined,
+      loading: undefined,
+      unloading: undefined,
+      loaded: undefined,
+      lastUsed: 0,
+      byteSize,
+      loadedStamp: undefined,
+      loadedConfigStamp: undefined,
+    };
+  }
+
+  private hasLiveVersions(m: ModelEntry): boolean {
+    for (const v of m.versions.values()) if (v.loaded || v.loading || v.unloading) return true;
+    return false;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Status
+
+  /** States of every version of `name` (on disk or pinned by the policy); `[]` for an unknown model. */
+  status(name: string): ModelVersionStatus[] {
+    const m = this.models.get(name);
+    if (!m) return [];
+    const out: ModelVersionStatus[] = [];
+    const configReason = m.configIssues
+      ? `config.json invalid: ${m.configIssues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
+      : undefined;
+    if (m.versions.size === 0 && m.missing.length === 0) {
+      return [{ name, version: "", state: "failed", reason: configReason ?? m.problem ?? "no versions" }];
+    }
+    for (const v of [...m.versions.keys()].sort(byVersion)) {
+      const e = m.versions.get(v)!;
+      if (configReason && !e.loaded) out.push({ name, version: v, state: "failed", reason: configReason });
+      else if (!m.selected.includes(v) && e.state === "unavailable") {
+        out.push({
+          name,
+          version: v,
+          state: "unavailable",
+          reason: `not served by the version policy (serving ${m.selected.join(", ") || "none"})`,
+        });
+      } else
+        out.push(
+          e.reason !== undefined
+            ? { name, version: v, state: e.state, reason: e.reason }
+            : { name, version: v, state: e.state },
+        );
+    }
+    for (const v of m.missing) {
+      out.push({
+        name,
+        version: v,
+        state: "unavailable",
+        reason: `version ${v} is pinned by versionPolicy.specific but ${join(m.dir, v, "model.onnx")} does not exist`,
+      });
+    }
+    return out;
+  }
+
+  /** True when the repository was indexed and every version the policies serve is ready. */
+  isReady(): boolean {
+    if (!this.indexed || this.closed) return false;
+    for (const m of this.models.values()) {
+      if (m.configIssues || m.problem || m.missing.length > 0) return false;
+      for (const v of m.selected) if (m.versions.get(v)?.state !== "ready") return false;
+    }
+    return true;
+  }
+
+  /** Names of the models found by the last scan, sorted. */
+  names(): string[] {
+    return [...this.models.keys()].sort();
+  }
+
+  private setState(e: VersionEntry, state: ModelState, reason?: string): void {
+    e.state = state;
+    e.reason = reason;
+    const s: ModelVersionStatus =
+      reason !== undefined
+        ? { name: e.name, version: e.version, state, reason }
+        : { name: e.name, version: e.version, state };
+    this.emit("state", s);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Lookup and loading
+
+  private checkName(name: string): void {
+    if (typeof name !== "string" || !MODEL_NAME_RE.test(name)) {
+      throw new TesseraError(
+        "E_MODEL_NAME_INVALID",
+        `model name ${JSON.stringify(name)} is invalid; expected letters, digits, ".", "_" or "-", not starting with "." or "-"`,
+        { model: name },
+      );
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TesseraError("E_REGISTRY_CLOSED", "the model registry is closed", {});
+  }
+
+  private async entryOf(name: string, rescan: boolean): Promise<ModelEntry> {
+    this.checkName(name);
+    let m = this.models.get(name);
+    if (!m || rescan) m = await this.scan(name);
+    if (!m) {
+      throw new TesseraError(
+        "E_MODEL_NOT_FOUND",
+        `model ${JSON.stringify(name)} not found in ${this.root}; available: ${this.names().join(", ") || "(none)"}`,
+        {
+          model: name,
+          available: this.names(),
+        },
+      );
+    }
+    if (m.configIssues) {
+      throw new TesseraError(
+        "E_MODEL_CONFIG_INVALID",
+        `model ${name}: config.json invalid: ${m.configIssues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`,
+        { model: name, issues: m.configIssues },
+      );
+    }
+    return m;
+  }
+
+  private versionOf(m: ModelEntry, version: string | undefined): VersionEntry {
+    if (version === undefined) {
+      const latest = m.selected[m.selected.length - 1];
+      if (latest === undefined) {
+        throw new TesseraError(
+          "E_MODEL_VERSION_NOT_FOUND",
+          `model ${m.name}: ${m.problem ?? "no version is served by the version policy"}`,
+          {
+            model: m.name,
+          },
+        );
+      }
+      return m.versions.get(latest)!;
+    }
+    const v = /^\d+$/.test(version) ? String(Number(version)) : version;
+    const e = m.versions.get(v);
+    if (!e || !m.selected.includes(v)) {
+      const why = e ? "exists but is not served by the version policy" : "does not exist";
+      throw new TesseraError(
+        "E_MODEL_VERSION_NOT_FOUND",
+        `model ${m.name}: version ${JSON.stringify(version)} ${why}; served versions: ${m.selected.join(", ") || "(none)"}`,
+        { model: m.name, version, served: [...m.selected] },
+      );
+    }
+    return e;
+  }
+
+  /**
+   * The loaded model, loading it on first use. 100 concurrent first calls share one load. `version`
+   * omitted → the highest version the policy serves. Throws `E_MODEL_NAME_INVALID`, `E_MODEL_NOT_FOUND`,
+   * `E_MODEL_CONFIG_INVALID`, `E_MODEL_VERSION_NOT_FOUND`, or `E_MODEL_LOAD_FAILED` (with the reason;
+   * a failed version stays failed until `load()` or a watched change retries it).
+   */
+  async get(name: string, version?: string): Promise<LoadedModel> {
+    this.assertOpen();
+    this.checkName(name);
+    let m = this.models.get(name);
+    if (!m || (version !== undefined && !m.versions.has(version))) m = await this.entryOf(name, true);
+    else if (m.configIssues) m = await this.entryOf(name, false);
+    const e = this.versionOf(m, version);
+    return this.ensureLoaded(m, e);
+  }
+
+  /**
+   * The loaded model if it is ready now, without loading: throws `E_MODEL_NOT_READY` (with the state)
+   * otherwise. For readiness checks and request paths that must not trigger loads.
+   */
+  tryGet(name: string, version?: string): LoadedModel {
+    this.checkName(name);
+    const m = this.models.get(name);
+    if (!m)
+      throw new TesseraError("E_MODEL_NOT_FOUND", `model ${JSON.stringify(name)} not found in ${this.root}`, {
+        model: name,
+      });
+    const e = this.versionOf(m, version);
+    if (!e.loaded) {
+      throw new TesseraError(
+        "E_MODEL_NOT_READY",
+        `model ${name}@${e.version} is ${e.state}${e.reason ? ` (${e.reason})` : ""}`,
+        {
+          model: name,
+          version: e.version,
+          state: e.state,
+        },
+      );
+    }
+    e.lastUsed = ++this.useClock;
+    return e.loaded;
+  }
+
+  private async ensureLoaded(m: ModelEntry, e: VersionEntry): Promise<LoadedModel> {
+    if (e.unloading) await e.unloading;
+    if (e.loaded) {
+      e.lastUsed = ++this.useClock;
+      return e.loaded;
+    }
+    if (e.loading) return e.loading;
+    if (e.state === "failed") {
+      throw new TesseraError(
+        "E_MODEL_LOAD_FAILED",
+        `model ${m.name}@${e.version} failed to load: ${e.reason ?? "unknown reason"}`,
+        {
+          model: m.name,
+          version: e.version,
+          reason: e.reason,
+        },
+      );
+    }
+    return this.startLoad(m, e);
+  }
+
+  private startLoad(m: ModelEntry, e: VersionEntry): Promise<LoadedModel> {
+    const p = this.loadVersion(m, e).finally(() => {
+      if (e.loading === p) e.loading = undefined;
+    });
+    e.loading = p;
+    p.catch(() => {});
+    return p;
+  }
+
+  private async loadVersion(m: ModelEntry, e: VersionEntry): Promise<LoadedModel> {
+    const label = `${m.name}@${e.version}`;
+    const hadOld = e.loaded !== undefined;
+    this.setState(e, "loading");
+    const t0 = performance.now();
+    try {
+      await this.makeRoom(e);
+      const stamp = await fileStamp(e.modelPath);
+      const d = this.opts.sessionDefaults ?? {};
+      const cfg = m.config;
+      const session = await openSession(e.modelPath, {
+        ...d,
+        ...(cfg.replicas !== undefined ? { replicas: cfg.replicas } : {}),
+        ...(cfg.intraOpThreads !== undefined ? { intraOpThreads: cfg.intraOpThreads } : {}),
+        ...(cfg.providers !== undefined ? { providers: cfg.providers } : {}),
+        label,
+      });
+      if (this.closed) {
+        await session.close();
+        throw new TesseraError("E_REGISTRY_CLOSED", "the model registry was closed during the load", {});
+      }
+      const loadMs = performance.now() - t0;
+      const loaded: LoadedModel = {
+        name: m.name,
+        version: e.version,
+        kind: m.kind,
+        dir: m.dir,
+        ...(m.hfDir !== undefined ? { hfDir: m.hfDir } : {}),
+        modelPath: e.modelPath,
+        config: cfg,
+        session,
+        description: session.description,
+        loadMs,
+      };
+      const old = e.loaded;
+      e.loaded = loaded;
+      e.byteSize = session.description.byteSize;
+      e.loadedStamp = stamp;
+      e.loadedConfigStamp = m.configStamp;
+      e.lastUsed = ++this.useClock;
+      this.setState(e, "ready");
+      this.log.info(
+        { model: m.name, version: e.version, loadMs: Math.round(loadMs), provider: session.activeProvider },
+        "model loaded",
+      );
+      if (old) await old.session.close().catch(() => {});
+      return loaded;
+    } catch (err) {
+      const reason = errMessage(err);
+      const code = err instanceof TesseraError ? err.code : undefined;
+      if (hadOld && e.loaded) {
+        this.setState(e, "ready", `reload failed, still serving the previous load: ${reason}`);
+        this.log.warn(
+          { model: m.name, version: e.version, reason },
+          "model reload failed; previous version keeps serving",
+        );
+      } else {
+        this.setState(e, "failed", reason);
+        this.log.error({ model: m.name, version: e.version, reason }, "model failed to load");
+      }
+      throw new TesseraError(
+        "E_MODEL_LOAD_FAILED",
+        `model ${label} failed to load: ${reason}`,
+        { model: m.name, version: e.version, reason, cause: code },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Unloads least recently used ready versions until `e` fits in the memory budget. */
+  private async makeRoom(e: VersionEntry): Promise<void> {
+    const budget = this.opts.memoryBudgetBytes;
+    if (budget === undefined) return;
+    const need = e.byteSize;
+    if (need > budget)
+      throw new TesseraError(
+        "E_MODEL_TOO_LARGE",
+        `needs ${need} bytes but the memory budget is ${budget} bytes`,
+        { need, budget },
+      );
+    const all = [...this.models.values()].flatMap((m) => [...m.versions.values()]);
+    let used = all.filter((v) => v !== e && (v.loaded || v.loading)).reduce((s, v) => s + v.byteSize, 0);
+    if (e.loaded) used += 0; // a reload replaces its own session
+    while (used + need > budget) {
+      const victims = all
+        .filter((v) => v !== e && v.loaded && !v.loading && !v.unloading)
+        .sort((a, b) => a.lastUsed - b.lastUsed);
+      const victim = victims[0];
+      if (!victim) break;
+      this.log.info(
+        { model: victim.name, version: victim.version, bytes: victim.byteSize },
+        "unloading least recently used model (memory budget)",
+      );
+      await this.unloadVersion(victim, `unloaded to fit the memory budget (${budget} bytes)`);
+      used -= victim.byteSize;
+    }
+  }
+
+  private unloadVersion(e: VersionEntry, reason?: string): Promise<void> {
+    if (e.unloading) return e.unloading;
+    const p = (async () => {
+      if (e.loading) await e.loading.catch(() => {});
+      const loaded = e.loaded;
+      if (!loaded) {
+        if (e.state === "failed") this.setState(e, "unavailable", reason);
+        return;
+      }
+      this.setState(e, "unloading");
+      e.loaded = undefined;
+      await loaded.session.close().catch(() => {});
+      e.loadedStamp = undefined;
+      this.setState(e, "unavailable", reason);
+    })().finally(() => {
+      e.unloading = undefined;
+    });
+    e.unloading = p;
+    return p;
+  }
+
+  /**
+   * (Re)loads a model from disk: re-reads config.json and the version folders, loads every version
+   * the policy serves (or just `version`), and unloads versions no longer served. A reload keeps the
+   * old session serving until the new one is ready. Throws `E_MODEL_LOAD_FAILED` listing each failed
+   * version after all have settled (the others are loaded).
+   */
+  async load(name: string, version?: string): Promise<LoadedModel[]> {
+    this.assertOpen();
+    let m: ModelEntry;
+    try {
+      m = await this.entryOf(name, true);
+    } catch (err) {
+      if (err instanceof TesseraError && err.code === "E_MODEL_CONFIG_INVALID") {
+        for (const e of this.models.get(name)?.versions.values() ?? [])
+          if (!e.loaded) this.setState(e, "failed", err.message);
+      }
+      throw err;
+    }
+    const targets =
+      version !== undefined ? [this.versionOf(m, version)] : m.selected.map((v) => m.versions.get(v)!);
+    if (version === undefined) {
+      if (m.problem) {
+        throw new TesseraError("E_MODEL_LOAD_FAILED", `model ${name} failed to load: ${m.problem}`, {
+          model: name,
+          reason: m.problem,
+        });
+      }
+      for (const e of m.versions.values())
+        if (!m.selected.includes(e.version) && (e.loaded || e.loading)) await this.unloadVersion(e);
+      for (const [v, e] of m.versions)
+        if (!existsSync(e.modelPath) && !e.loading) {
+          await this.unloadVersion(e);
+          m.versions.delete(v);
+        }
+    }
+    const results = await Promise.allSettled(
+      targets.map(async (e) => {
+        if (e.loading) await e.loading.catch(() => {});
+        if (e.unloading) await e.unloading;
+        return this.startLoad(m, e);
+      }),
+    );
+    const failed = results.flatMap((r, i) =>
+      r.status === "rejected" ? [{ version: targets[i]!.version, reason: errMessage(r.reason) }] : [],
+    );
+    if (failed.length > 0) {
+      throw new TesseraError("E_MODEL_LOAD_FAILED", failed.map((f) => f.reason).join("; "), {
+        model: name,
+        failed,
+      });
+    }
+    return results.map((r) => (r as PromiseFulfilledResult<LoadedModel>).value);
+  }
+
+  /** Unloads every loaded version of `name` (or just `version`); their sessions finish queued runs first. */
+  async unload(name: string, version?: string): Promise<void> {
+    this.checkName(name);
+    const m = this.models.get(name);
+    if (!m)
+      throw new TesseraError("E_MODEL_NOT_FOUND", `model ${JSON.stringify(name)} not found in ${this.root}`, {
+        model: name,
+      });
+    if (version !== undefined) {
+      const e = m.versions.get(version);
+      if (!e) {
+        throw new TesseraError(
+          "E_MODEL_VERSION_NOT_FOUND",
+          `model ${name}: version ${JSON.stringify(version)} does not exist`,
+          {
+            model: name,
+            version,
+          },
+        );
+      }
+      await this.unloadVersion(e);
+      return;
+    }
+    await Promise.all([...m.versions.values()].map((e) => this.unloadVersion(e)));
+  }
+
+  /**
+   * Indexes the repository and loads every model. Failures are isolated: a failing model ends in state
+   * failed with its reason (see `status`) and the others serve. Never throws for model problems.
+   */
+  async loadAll(): Promise<void> {
+    await this.index();
+    this.autoload = true;
+    await Promise.all(
+      this.names().map((name) =>
+        this.load(name).catch((err: unknown) => {
+          this.log.error({ model: name, reason: errMessage(err) }, "model not loaded");
+        }),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Watching
+
+  private startWatching(): void {
+    try {
+      this.watcher = watch(this.root, { recursive: true }, (_event, filename) => {
+        if (!filename) return;
+        const top = String(filename).split(/[\\/]/)[0];
+        if (!top || !MODEL_NAME_RE.test(top)) return;
+        this.changed.add(top);
+        if (this.watchTimer) clearTimeout(this.watchTimer);
+        this.watchTimer = setTimeout(() => this.flushChanges(), this.opts.watchDebounceMs ?? 300);
+      });
+      this.watcher.on("error", (err) =>
+        this.log.warn({ reason: errMessage(err) }, "model repository watcher error"),
+      );
+    } catch (err) {
+      this.log.warn({ root: this.root, reason: errMessage(err) }, "cannot watch the model repository");
+    }
+  }
+
+  private flushChanges(): void {
+    this.watchTimer = undefined;
+    const names = [...this.changed];
+    this.changed.clear();
+    this.watchChain = this.watchChain.then(async () => {
+      for (const name of names) {
+        if (this.closed) return;
+        try {
+          await this.applyChange(name);
+        } catch (err) {
+          this.log.warn({ model: name, reason: errMessage(err) }, "reload after file change failed");
+        }
+      }
+      this.emit("reconciled", names);
+    });
+  }
+
+  /** Brings one model in line with the disk after a change: reload changed served versions, drop removed ones. */
+  private async applyChange(name: string): Promise<void> {
+    const before = this.models.get(name);
+    const wasActive =
+      before !== undefined &&
+      [...before.versions.values()].some((e) => e.loaded || e.loading || e.state === "failed");
+    const m = await this.scan(name);
+    if (!m) {
+      if (before) {
+        await Promise.all(
+          [...before.versions.values()].map((e) => this.unloadVersion(e, "model folder removed")),
+        );
+        this.models.delete(name);
+        this.log.info({ model: name }, "model folder removed; unloaded");
+      }
+      return;
+    }
+    if (!wasActive && !this.autoload) return;
+    if (m.configIssues) {
+      for (const e of m.versions.values())
+        if (!e.loaded)
+          this.setState(e, "failed", this.status(name).find((s) => s.version === e.version)?.reason);
+      return;
+    }
+    for (const e of [...m.versions.values()]) {
+      if ((!m.selected.includes(e.version) || !existsSync(e.modelPath)) && (e.loaded || e.loading)) {
+        await this.unloadVersion(e, "no longer served");
+        if (!existsSync(e.modelPath)) m.versions.delete(e.version);
+      }
+    }
+    await Promise.allSettled(
+      m.selected.map(async (v) => {
+        const e = m.versions.get(v)!;
+        if (e.loading) await e.loading.catch(() => {});
+        const stamp = await fileStamp(e.modelPath);
+        if (e.loaded && stamp === e.loadedStamp && e.loadedConfigStamp === m.configStamp) return;
+        this.log.info({ model: name, version: v }, "model files changed; reloading");
+        await this.startLoad(m, e);
+      }),
+    );
+  }
+
+  /** Stops watching and unloads every model. Further calls throw `E_REGISTRY_CLOSED`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    await this.watchChain.catch(() => {});
+    await Promise.all(
+      [...this.models.values()].flatMap((m) => [...m.versions.values()].map((e) => this.unloadVersion(e))),
+    );
+  }
+}
