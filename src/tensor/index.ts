@@ -8,3 +8,5 @@ export * from "./float16.ts";
 export * from "./rng.ts";
 export * from "./values.ts";
 export * from "./ops/index.ts";
+export * from "./io/npy.ts";
+export * from "./io/safetensors.ts";
