@@ -1,0 +1,347 @@
+/**
+ * Sinks write record batches to one file: Parquet (hyparquet-writer, row groups of `rowGroupRows`),
+ * Arrow IPC file/stream (apache-arrow), CSV and JSONL (built as text per batch). `close()` flushes and
+ * fsyncs the file; atomic placement (tmp + rename) is the caller's job (see `atomic.ts`).
+ */
+import * as fs from "node:fs";
+import { RecordBatchFileWriter, RecordBatchStreamWriter, type Schema } from "apache-arrow";
+import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import type { SchemaElement } from "hyparquet";
+import { toArrowBatch, toArrowSchema } from "../arrow-convert.ts";
+import { type Column, concatBatches, type FieldSpec, type RecordBatch } from "../batch.ts";
+import { PipelineError } from "../errors.ts";
+import type { FileFormat } from "../sources/index.ts";
+
+export interface SinkOptions {
+  /** Rows per Parquet row group (batches are buffered up to it). Default 65536. */
+  readonly rowGroupRows?: number;
+  /** Write the CSV header line. Default true (parts of a CSV output are written without it). */
+  readonly header?: boolean;
+}
+
+export interface Sink {
+  readonly path: string;
+  readonly format: FileFormat;
+  write(batch: RecordBatch): Promise<void>;
+  /** Flushes, fsyncs and closes; returns the file size. */
+  close(): Promise<number>;
+}
+
+/** fsync a file by path (flushes its data and metadata to disk). */
+export function fsyncPath(p: string): void {
+  const fd = fs.openSync(p, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- Parquet
+
+function parquetSchemaOf(fields: readonly FieldSpec[]): SchemaElement[] {
+  const out: SchemaElement[] = [{ name: "root", num_children: fields.length }];
+  for (const f of fields) {
+    switch (f.kind) {
+      case "float32":
+        out.push({ name: f.name, type: "FLOAT", repetition_type: "OPTIONAL" });
+        break;
+      case "float64":
+        out.push({ name: f.name, type: "DOUBLE", repetition_type: "OPTIONAL" });
+        break;
+      case "int32":
+        out.push({ name: f.name, type: "INT32", repetition_type: "OPTIONAL" });
+        break;
+      case "int64":
+        out.push({ name: f.name, type: "INT64", repetition_type: "OPTIONAL" });
+        break;
+      case "bool":
+        out.push({ name: f.name, type: "BOOLEAN", repetition_type: "OPTIONAL" });
+        break;
+      case "utf8":
+        out.push({ name: f.name, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" });
+        break;
+      case "vector":
+        out.push({ name: f.name, repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 });
+        out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
+        out.push({ name: "element", type: "FLOAT", repetition_type: "REQUIRED" });
+        break;
+    }
+  }
+  return out;
+}
+
+/** Column values in the shape hyparquet-writer takes: a typed array when there are no nulls, else an Array. */
+function parquetData(col: Column): ArrayLike<unknown> {
+  const n = col.length;
+  if (col.kind === "vector") {
+    const out: (number[] | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      out[i] =
+        col.valid && col.valid[i] === 0
+          ? null
+          : Array.from(col.values.subarray(i * col.size, (i + 1) * col.size));
+    }
+    return out;
+  }
+  if (col.kind === "bool") {
+    const out: (boolean | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = col.valid && col.valid[i] === 0 ? null : col.values[i] === 1;
+    return out;
+  }
+  if (col.valid === null) return col.values;
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = col.valid[i] === 0 ? null : col.values[i];
+  return out;
+}
+
+class FdWriter extends ByteWriter {
+  constructor(private readonly fd: number) {
+    super(1 << 20);
+  }
+  override ensure(size: number): void {
+    if (this.index > 1 << 20) this.flushToFile();
+    super.ensure(size);
+  }
+  flushToFile(): void {
+    if (this.index > 0) fs.writeSync(this.fd, new Uint8Array(this.buffer, 0, this.index));
+    this.index = 0;
+  }
+  override finish(): void {
+    this.flushToFile();
+  }
+}
+
+async function openParquetSink(
+  path: string,
+  fields: readonly FieldSpec[],
+  options: SinkOptions,
+): Promise<Sink> {
+  const fd = fs.openSync(path, "w");
+  const writer = new FdWriter(fd);
+  const pq = new ParquetWriter({
+    writer,
+    schema: parquetSchemaOf(fields),
+    kvMetadata: [{ key: "tessera.schema", value: JSON.stringify(fields) }],
+    createdBy: "tessera",
+  });
+  const groupRows = options.rowGroupRows ?? 65536;
+  let pending: RecordBatch[] = [];
+  let pendingRows = 0;
+  const flushGroup = () => {
+    if (pendingRows === 0) return;
+    const b = concatBatches(pending);
+    pending = [];
+    pendingRows = 0;
+    pq.write({
+      columnData: fields.map((f) => ({ name: f.name, data: parquetData(b.columns.get(f.name)!) as never })),
+      rowGroupSize: b.numRows,
+    });
+  };
+  return {
+    path,
+    format: "parquet",
+    async write(batch) {
+      checkColumns(path, fields, batch);
+      if (batch.numRows === 0) return;
+      pending.push(batch);
+      pendingRows += batch.numRows;
+      if (pendingRows >= groupRows) flushGroup();
+    },
+    async close() {
+      try {
+        flushGroup();
+        pq.finish();
+        fs.fsyncSync(fd);
+        return fs.fstatSync(fd).size;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
+}
+
+function checkColumns(path: string, fields: readonly FieldSpec[], batch: RecordBatch): void {
+  for (const f of fields) {
+    const c = batch.columns.get(f.name);
+    if (!c || c.kind !== f.kind) {
+      throw new PipelineError(
+        "E_PIPELINE_SCHEMA",
+        `${path}: batch column "${f.name}" is ${c ? c.kind : "missing"}, sink expects ${f.kind}`,
+        {
+          file: path,
+          column: f.name,
+        },
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Arrow IPC
+
+async function openArrowSink(path: string, fields: readonly FieldSpec[], stream: boolean): Promise<Sink> {
+  const schema: Schema = toArrowSchema(fields);
+  const writer = stream ? new RecordBatchStreamWriter() : new RecordBatchFileWriter();
+  const out = fs.createWriteStream(path);
+  const done = new Promise<void>((resolve, reject) => {
+    out.on("finish", resolve);
+    out.on("error", reject);
+  });
+  writer.toNodeStream().pipe(out);
+  writer.reset(undefined, schema);
+  let wroteAny = false;
+  return {
+    path,
+    format: stream ? "arrows" : "arrow",
+    async write(batch) {
+      checkColumns(path, fields, batch);
+      writer.write(toArrowBatch(batch, schema));
+      wroteAny = true;
+      if (out.writableNeedDrain) await new Promise<void>((r) => out.once("drain", () => r()));
+    },
+    async close() {
+      if (!wroteAny) writer.write(toArrowBatch(emptyBatch(fields), schema));
+      writer.finish();
+      await writer.close();
+      await done;
+      fsyncPath(path);
+      return fs.statSync(path).size;
+    },
+  };
+}
+
+function emptyBatch(fields: readonly FieldSpec[]): RecordBatch {
+  const columns = new Map<string, Column>();
+  for (const f of fields) {
+    const valid = null;
+    switch (f.kind) {
+      case "utf8":
+        columns.set(f.name, { kind: "utf8", length: 0, valid, values: [] });
+        break;
+      case "vector":
+        columns.set(f.name, {
+          kind: "vector",
+          size: f.size ?? 0,
+          length: 0,
+          valid,
+          values: new Float32Array(0),
+        });
+        break;
+      case "float32":
+        columns.set(f.name, { kind: f.kind, length: 0, valid, values: new Float32Array(0) });
+        break;
+      case "float64":
+        columns.set(f.name, { kind: f.kind, length: 0, valid, values: new Float64Array(0) });
+        break;
+      case "int32":
+        columns.set(f.name, { kind: f.kind, length: 0, valid, values: new Int32Array(0) });
+        break;
+      case "int64":
+        columns.set(f.name, { kind: f.kind, length: 0, valid, values: new BigInt64Array(0) });
+        break;
+      case "bool":
+        columns.set(f.name, { kind: f.kind, length: 0, valid, values: new Uint8Array(0) });
+        break;
+    }
+  }
+  return { numRows: 0, columns };
+}
+
+// ---------------------------------------------------------------- CSV / JSONL
+
+function csvField(s: string): string {
+  if (s === "" || /[",\r\n]/.test(s) || s.trim() !== s) return `"${s.replaceAll('"', '""')}"`;
+  return s;
+}
+
+function vectorText(values: Float32Array, row: number, size: number): string {
+  let s = "[";
+  for (let k = 0; k < size; k++) s += (k ? "," : "") + jsonNumber(values[row * size + k]!);
+  return s + "]";
+}
+
+function jsonNumber(x: number): string {
+  return Number.isFinite(x) ? String(x) : "null";
+}
+
+/** Text of one cell for CSV (`csv`) or JSON; null → "" (CSV) / "null" (JSON). */
+function cellText(col: Column, row: number, csv: boolean): string {
+  if (col.valid !== null && col.valid[row] === 0) return csv ? "" : "null";
+  switch (col.kind) {
+    case "utf8":
+      return csv ? csvField(col.values[row]!) : JSON.stringify(col.values[row]!);
+    case "bool":
+      return col.values[row] === 1 ? "true" : "false";
+    case "vector": {
+      const t = vectorText(col.values, row, col.size);
+      return csv ? `"${t}"` : t;
+    }
+    case "int64":
+      return String(col.values[row]!);
+    default: {
+      const x = col.values[row]!;
+      return csv ? String(x) : jsonNumber(x);
+    }
+  }
+}
+
+function openTextSink(
+  path: string,
+  fields: readonly FieldSpec[],
+  format: "csv" | "jsonl",
+  options: SinkOptions,
+): Sink {
+  const fd = fs.openSync(path, "w");
+  const csv = format === "csv";
+  if (csv && options.header !== false) fs.writeSync(fd, fields.map((f) => csvField(f.name)).join(",") + "\n");
+  const keys = fields.map((f, i) => (i ? "," : "{") + JSON.stringify(f.name) + ":");
+  return {
+    path,
+    format,
+    async write(batch) {
+      checkColumns(path, fields, batch);
+      const cols = fields.map((f) => batch.columns.get(f.name)!);
+      let text = "";
+      for (let r = 0; r < batch.numRows; r++) {
+        let line = "";
+        for (let c = 0; c < cols.length; c++) {
+          if (csv) line += (c ? "," : "") + cellText(cols[c]!, r, true);
+          else line += keys[c] + cellText(cols[c]!, r, false);
+        }
+        text += csv ? line + "\n" : (cols.length ? line + "}" : "{}") + "\n";
+        if (text.length > 1 << 20) {
+          fs.writeSync(fd, text);
+          text = "";
+        }
+      }
+      if (text) fs.writeSync(fd, text);
+    },
+    async close() {
+      try {
+        fs.fsyncSync(fd);
+        return fs.fstatSync(fd).size;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
+}
+
+/** Opens a sink writing `fields` to `path` in `format`. The file is created (truncated). */
+export async function openSink(
+  path: string,
+  format: FileFormat,
+  fields: readonly FieldSpec[],
+  options: SinkOptions = {},
+): Promise<Sink> {
+  switch (format) {
+    case "parquet":
+      return openParquetSink(path, fields, options);
+    case "arrow":
+    case "arrows":
+      return openArrowSink(path, fields, format === "arrows");
+    case "csv":
+    case "jsonl":
+      return openTextSink(path, fields, format, options);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Parquet source: one chunk per row group, decoded by hyparquet (pure JS; chosen by measurement, see
+ * bench/RESULTS.md `## score`). Only the projected columns are read.
+ */
+import * as fs from "node:fs";
+import {
+  asyncBufferFromFile,
+  type FileMetaData,
+  parquetMetadataAsync,
+  parquetRead,
+  parquetSchema,
+  type SchemaTree,
+} from "hyparquet";
+import type { Column, ColumnKind } from "../batch.ts";
+import { slowColumn } from "../arrow-convert.ts";
+import { PipelineError } from "../errors.ts";
+import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
+
+type Decoded = ArrayLike<unknown> & { length: number };
+
+function kindOf(node: SchemaTree): ColumnKind | null {
+  const e = node.element;
+  const conv = e.converted_type;
+  const logical = e.logical_type?.type;
+  if (node.children.length > 0) {
+    if (conv === "LIST" || logical === "LIST") return "vector";
+    return null;
+  }
+  if (
+    conv &&
+    conv !== "INT_8" &&
+    conv !== "INT_16" &&
+    conv !== "INT_32" &&
+    conv !== "INT_64" &&
+    conv !== "UTF8"
+  ) {
+    return conv === "DECIMAL" ? "float64" : null;
+  }
+  if (logical && logical !== "STRING" && logical !== "INTEGER") return null;
+  switch (e.type) {
+    case "FLOAT":
+      return "float32";
+    case "DOUBLE":
+      return "float64";
+    case "INT32":
+      return "int32";
+    case "INT64":
+      return "int64";
+    case "BOOLEAN":
+      return "bool";
+    case "BYTE_ARRAY":
+      return conv === "UTF8" || logical === "STRING" ? "utf8" : null;
+    default:
+      return null;
+  }
+}
+
+/** Converts one hyparquet column array (typed array when the column has no nulls, else an Array) to a Column. */
+export function toColumn(name: string, kind: ColumnKind | null, data: Decoded): Column {
+  const length = data.length;
+  if (kind === "float32" && data instanceof Float32Array) return { kind, length, valid: null, values: data };
+  if (kind === "float64" && data instanceof Float64Array) return { kind, length, valid: null, values: data };
+  if (kind === "int32" && data instanceof Int32Array) return { kind, length, valid: null, values: data };
+  if (kind === "int64" && data instanceof BigInt64Array) return { kind, length, valid: null, values: data };
+  if (kind === "float32" || kind === "float64" || kind === "int32" || kind === "int64" || kind === "bool") {
+    const valid = new Uint8Array(length);
+    let nulls = 0;
+    const values =
+      kind === "float32"
+        ? new Float32Array(length)
+        : kind === "float64"
+          ? new Float64Array(length)
+          : kind === "int32"
+            ? new Int32Array(length)
+            : kind === "bool"
+              ? new Uint8Array(length)
+              : new BigInt64Array(length);
+    if (values instanceof BigInt64Array) {
+      for (let i = 0; i < length; i++) {
+        const v = data[i];
+        if (v === null || v === undefined) nulls++;
+        else {
+          values[i] = BigInt(v as bigint);
+          valid[i] = 1;
+        }
+      }
+    } else {
+      for (let i = 0; i < length; i++) {
+        const v = data[i];
+        if (v === null || v === undefined) nulls++;
+        else {
+          values[i] = Number(v);
+          valid[i] = 1;
+        }
+      }
+    }
+    return { kind, length, valid: nulls ? valid : null, values } as Column;
+  }
+  return slowColumn(name, length, (r) => data[r]);
+}
+
+function sliceDecoded(d: Decoded, a: number, b: number): Decoded {
+  if (ArrayBuffer.isView(d)) return (d as unknown as Float64Array).subarray(a, b);
+  return Array.prototype.slice.call(d, a, b);
+}
+
+function concatDecoded(parts: Decoded[]): Decoded {
+  if (parts.length === 1) return parts[0]!;
+  const total = parts.reduce((s, p) => s + p.length, 0);
+  const first = parts[0];
+  if (first && ArrayBuffer.isView(first) && parts.every((p) => p.constructor === first.constructor)) {
+    const Ctor = first.constructor as new (n: number) => Float64Array;
+    const out = new Ctor(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p as Float64Array, at);
+      at += p.length;
+    }
+    return out;
+  }
+  const out: unknown[] = [];
+  for (const p of parts) for (let i = 0; i < p.length; i++) out.push(p[i]);
+  return out;
+}
+
+export async function openParquet(path: string, options: SourceOptions = {}): Promise<Source> {
+  const sizeBytes = (await fs.promises.stat(path)).size;
+  const file = await asyncBufferFromFile(path);
+  const metadata: FileMetaData = await parquetMetadataAsync(file);
+  const tree = parquetSchema(metadata);
+  const available = tree.children.map((c) => c.element.name);
+  const columns = options.columns ?? available;
+  const missing = columns.filter((c) => !available.includes(c));
+  if (missing.length > 0) {
+    throw new PipelineError(
+      "E_PIPELINE_MISSING_COLUMN",
+      `${path}: column(s) ${missing.map((m) => `"${m}"`).join(", ")} not in the file (has ${available.join(", ")})`,
+      { file: path, missing, available },
+    );
+  }
+  const kinds = new Map(tree.children.map((c) => [c.element.name, kindOf(c)]));
+  const totalRows = Number(metadata.num_rows);
+  return {
+    path,
+    format: "parquet",
+    sizeBytes,
+    totalRows,
+    async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      let groupStart = 0;
+      let bytesRead = 0;
+      for (const rg of metadata.row_groups) {
+        const n = Number(rg.num_rows);
+        const groupEnd = groupStart + n;
+        bytesRead += Number(rg.total_compressed_size ?? 0n);
+        if (groupEnd <= from.rows || n === 0) {
+          groupStart = groupEnd;
+          continue;
+        }
+        const start = Math.max(from.rows, groupStart);
+        const parts = new Map<string, Decoded[]>();
+        await parquetRead({
+          file,
+          metadata,
+          columns: [...columns],
+          rowStart: start,
+          rowEnd: groupEnd,
+          onChunk: (c) => {
+            const list = parts.get(c.columnName) ?? [];
+            // chunks may cover more than the requested range (whole pages): trim to [start, groupEnd)
+            let data = c.columnData as Decoded;
+            const lo = Math.max(start, c.rowStart);
+            const hi = Math.min(groupEnd, c.rowEnd);
+            if (hi <= lo) return;
+            if (lo !== c.rowStart || hi !== c.rowEnd)
+              data = sliceDecoded(data, lo - c.rowStart, hi - c.rowStart);
+            list.push(data);
+            parts.set(c.columnName, list);
+          },
+        });
+        const cols = new Map<string, Column>();
+        for (const name of columns) {
+          const data = concatDecoded(parts.get(name) ?? []);
+          if (data.length !== groupEnd - start) {
+            throw new PipelineError(
+              "E_PIPELINE_FORMAT",
+              `${path}: column "${name}" decoded ${data.length} rows, expected ${groupEnd - start}`,
+              {
+                file: path,
+                column: name,
+              },
+            );
+          }
+          cols.set(name, toColumn(name, kinds.get(name) ?? null, data));
+        }
+        yield {
+          batch: { numRows: groupEnd - start, columns: cols },
+          firstRow: start,
+          end: { rows: groupEnd },
+          bytesRead: Math.min(bytesRead, sizeBytes),
+        };
+        groupStart = groupEnd;
+      }
+    },
+  };
+}

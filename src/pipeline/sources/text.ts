@@ -1,0 +1,588 @@
+/**
+ * CSV and JSONL sources. Files are read in chunks of `chunkBytes`, cut at the last complete record
+ * (quote-aware for CSV), so every chunk ends on a record boundary whose byte offset is the resume cursor.
+ * Column kinds come from `options.schema` or are inferred from the first chunk; later values that do not
+ * fit become row problems (never silently dropped).
+ */
+import * as fs from "node:fs";
+import type { Column, ColumnKind, FieldSpec, RowProblem } from "../batch.ts";
+import { PipelineError } from "../errors.ts";
+import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
+
+const DEFAULT_CHUNK = 4 << 20;
+const NL = 0x0a;
+const QUOTE = 0x22;
+
+/** Byte length of the complete records at the start of `buf` (quote-aware when `csv`). */
+function recordBoundary(buf: Buffer, csv: boolean): number {
+  if (!csv) return buf.lastIndexOf(NL) + 1;
+  let inQuote = false;
+  let last = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    if (b === QUOTE) inQuote = !inQuote;
+    else if (b === NL && !inQuote) last = i + 1;
+  }
+  return last;
+}
+
+interface TextPiece {
+  readonly text: string;
+  readonly startByte: number;
+  readonly endByte: number;
+}
+
+/** Complete-record pieces of the file from `startByte`. Memory: one chunk plus one partial record. */
+async function* textPieces(
+  path: string,
+  startByte: number,
+  chunkBytes: number,
+  csv: boolean,
+): AsyncGenerator<TextPiece> {
+  const fh = await fs.promises.open(path, "r");
+  try {
+    let pos = startByte;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryStart = startByte;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(chunkBytes);
+      const { bytesRead } = await fh.read(buf, 0, chunkBytes, pos);
+      pos += bytesRead;
+      const eof = bytesRead === 0;
+      const data =
+        carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      if (data.length === 0) return;
+      let cut = eof ? data.length : recordBoundary(data, csv);
+      if (cut === 0) {
+        carry = Buffer.from(data); // a record longer than a chunk: read more
+        continue;
+      }
+      if (carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
+        // UTF-8 byte order mark
+        yield { text: data.toString("utf8", 3, cut), startByte: carryStart, endByte: carryStart + cut };
+      } else {
+        yield { text: data.toString("utf8", 0, cut), startByte: carryStart, endByte: carryStart + cut };
+      }
+      carryStart += cut;
+      carry = Buffer.from(data.subarray(cut));
+      if (eof) return;
+      cut = 0;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+// ---------------------------------------------------------------- CSV record parsing
+
+interface ParsedRecords {
+  /** Per wanted column: raw field text, `undefined` for an empty unquoted field (null). */
+  readonly fields: (string | undefined)[][];
+  readonly rows: number;
+  readonly problems: RowProblem[];
+  /** 1-based line of each row's start. */
+  readonly lines: number[];
+  readonly linesConsumed: number;
+}
+
+/**
+ * Parses complete CSV records (RFC 4180: quoted fields, "" escapes, CRLF or LF) from `text`.
+ * `want[i]` is the output slot of field i, or -1 to skip it. Rows with the wrong field count or stray quotes
+ * become problems (their fields are null).
+ */
+export function parseCsv(
+  text: string,
+  delimiter: string,
+  ncols: number,
+  want: readonly number[],
+  firstLine: number,
+): ParsedRecords {
+  const nWanted = want.reduce((m, w) => Math.max(m, w + 1), 0);
+  const fields: (string | undefined)[][] = Array.from({ length: nWanted }, () => []);
+  const problems: RowProblem[] = [];
+  const lines: number[] = [];
+  const d = delimiter.charCodeAt(0);
+  const n = text.length;
+  let i = 0;
+  let line = firstLine;
+  let rows = 0;
+  while (i < n) {
+    // skip blank lines (they hold no record)
+    const c0 = text.charCodeAt(i);
+    if (c0 === 10 || (c0 === 13 && text.charCodeAt(i + 1) === 10)) {
+      i += c0 === 13 ? 2 : 1;
+      line++;
+      continue;
+    }
+    const rowLine = line;
+    let col = 0;
+    let problem: string | null = null;
+    const values: (string | undefined)[] = new Array(nWanted);
+    for (;;) {
+      let value: string | undefined;
+      if (text.charCodeAt(i) === 34) {
+        // quoted field
+        let j = i + 1;
+        let parts = "";
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q < 0) {
+            problem ??= "unclosed quote";
+            parts += text.slice(j);
+            j = n;
+            break;
+          }
+          parts += text.slice(j, q);
+          if (text.charCodeAt(q + 1) === 34) {
+            parts += '"';
+            j = q + 2;
+            continue;
+          }
+          j = q + 1;
+          break;
+        }
+        for (let k = 0; k < parts.length; k++) if (parts.charCodeAt(k) === 10) line++;
+        value = parts;
+        i = j;
+        const c = text.charCodeAt(i);
+        if (i < n && c !== d && c !== 10 && c !== 13) {
+          problem ??= `unexpected character after closing quote in field ${col + 1}`;
+          while (i < n && text.charCodeAt(i) !== d && text.charCodeAt(i) !== 10) i++;
+        }
+      } else {
+        let j = i;
+        while (j < n) {
+          const c = text.charCodeAt(j);
+          if (c === d || c === 10 || c === 13) break;
+          if (c === 34) problem ??= `stray quote in field ${col + 1}`;
+          j++;
+        }
+        value = j > i ? text.slice(i, j) : undefined;
+        i = j;
+      }
+      const slot = col < want.length ? want[col]! : -1;
+      if (slot >= 0) values[slot] = value;
+      col++;
+      const c = text.charCodeAt(i);
+      if (i < n && c === d) {
+        i++;
+        continue;
+      }
+      if (c === 13) i++;
+      if (text.charCodeAt(i) === 10) i++;
+      line++;
+      break;
+    }
+    if (problem === null && col !== ncols) problem = `expected ${ncols} fields, got ${col}`;
+    if (problem !== null) {
+      problems.push({ index: rows, column: null, reason: problem, line: rowLine });
+      for (let k = 0; k < nWanted; k++) fields[k]!.push(undefined);
+    } else {
+      for (let k = 0; k < nWanted; k++) fields[k]!.push(values[k]);
+    }
+    lines.push(rowLine);
+    rows++;
+  }
+  return { fields, rows, problems, lines, linesConsumed: line - firstLine };
+}
+
+// ---------------------------------------------------------------- values → columns
+
+function parseNumber(s: string): number | null {
+  const x = Number(s);
+  if (Number.isNaN(x)) {
+    const t = s.trim().toLowerCase();
+    return t === "nan" ? Number.NaN : null;
+  }
+  return s.trim() === "" ? null : x;
+}
+
+function describe(v: unknown): string {
+  const s = typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** Infers a kind from sample values (strings from CSV, JSON values from JSONL). */
+export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size?: number } {
+  let numeric = true;
+  let bool = true;
+  let vectorSize = -1;
+  let vector = true;
+  let seen = 0;
+  for (const v of samples) {
+    if (v === undefined || v === null) continue;
+    seen++;
+    if (typeof v === "string") {
+      if (numeric && parseNumber(v) === null) numeric = false;
+      const t = v.trim().toLowerCase();
+      if (bool && t !== "true" && t !== "false") bool = false;
+      if (vector) {
+        const arr = t.startsWith("[") ? safeJson(v) : null;
+        if (
+          !Array.isArray(arr) ||
+          !arr.every((x) => typeof x === "number") ||
+          (vectorSize >= 0 && arr.length !== vectorSize)
+        )
+          vector = false;
+        else vectorSize = arr.length;
+      }
+    } else {
+      if (typeof v !== "number") numeric = false;
+      if (typeof v !== "boolean") bool = false;
+      if (
+        !Array.isArray(v) ||
+        !v.every((x) => typeof x === "number") ||
+        (vectorSize >= 0 && v.length !== vectorSize)
+      )
+        vector = false;
+      else vectorSize = v.length;
+    }
+  }
+  if (seen === 0) return { kind: "utf8" };
+  if (numeric) return { kind: "float64" };
+  if (bool) return { kind: "bool" };
+  if (vector && vectorSize > 0) return { kind: "vector", size: vectorSize };
+  return { kind: "utf8" };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds a column of `field.kind` from raw values (CSV strings or JSON values); `null`/`undefined` are nulls,
+ * values that do not fit are nulls plus a problem naming the column and the value.
+ */
+export function buildColumn(
+  field: FieldSpec,
+  raw: readonly unknown[],
+  problems: RowProblem[],
+  lines: readonly number[],
+): Column {
+  const length = raw.length;
+  const valid = new Uint8Array(length);
+  let nulls = 0;
+  const bad = (i: number, expected: string, v: unknown) => {
+    problems.push({
+      index: i,
+      column: field.name,
+      reason: `expected ${expected}, got ${describe(v)}`,
+      line: lines[i],
+    });
+    nulls++;
+  };
+  switch (field.kind) {
+    case "float32":
+    case "float64":
+    case "int32": {
+      const values =
+        field.kind === "float32"
+          ? new Float32Array(length)
+          : field.kind === "int32"
+            ? new Int32Array(length)
+            : new Float64Array(length);
+      for (let i = 0; i < length; i++) {
+        const v = raw[i];
+        if (v === undefined || v === null) {
+          nulls++;
+          continue;
+        }
+        const x = typeof v === "number" ? v : typeof v === "string" ? parseNumber(v) : null;
+        if (x === null) {
+          bad(i, "a number", v);
+          continue;
+        }
+        if (field.kind === "int32" && (!Number.isInteger(x) || x < -2147483648 || x > 2147483647)) {
+          bad(i, "a 32-bit integer", v);
+          continue;
+        }
+        values[i] = x;
+        valid[i] = 1;
+      }
+      return { kind: field.kind, length, valid: nulls ? valid : null, values } as Column;
+    }
+    case "int64": {
+      const values = new BigInt64Array(length);
+      for (let i = 0; i < length; i++) {
+        const v = raw[i];
+        if (v === undefined || v === null) {
+          nulls++;
+          continue;
+        }
+        try {
+          if (typeof v === "number" && !Number.isInteger(v)) throw new Error("not an integer");
+          values[i] = BigInt(typeof v === "string" ? v.trim() : (v as number));
+          valid[i] = 1;
+        } catch {
+          bad(i, "an integer", v);
+        }
+      }
+      return { kind: "int64", length, valid: nulls ? valid : null, values };
+    }
+    case "bool": {
+      const values = new Uint8Array(length);
+      for (let i = 0; i < length; i++) {
+        const v = raw[i];
+        if (v === undefined || v === null) {
+          nulls++;
+          continue;
+        }
+        const t = typeof v === "string" ? v.trim().toLowerCase() : v;
+        if (t === true || t === "true") values[i] = 1;
+        else if (!(t === false || t === "false")) {
+          bad(i, "true or false", v);
+          continue;
+        }
+        valid[i] = 1;
+      }
+      return { kind: "bool", length, valid: nulls ? valid : null, values };
+    }
+    case "vector": {
+      const size = field.size ?? 0;
+      const values = new Float32Array(length * size);
+      for (let i = 0; i < length; i++) {
+        let v = raw[i];
+        if (v === undefined || v === null) {
+          nulls++;
+          continue;
+        }
+        if (typeof v === "string") v = safeJson(v);
+        if (!Array.isArray(v) || v.length !== size || !v.every((x) => typeof x === "number")) {
+          bad(i, `a list of ${size} numbers`, raw[i]);
+          continue;
+        }
+        for (let k = 0; k < size; k++) values[i * size + k] = v[k] as number;
+        valid[i] = 1;
+      }
+      return { kind: "vector", size, length, valid: nulls ? valid : null, values };
+    }
+    case "utf8": {
+      const values: string[] = new Array<string>(length);
+      for (let i = 0; i < length; i++) {
+        const v = raw[i];
+        if (v === undefined || v === null) {
+          values[i] = "";
+          nulls++;
+          continue;
+        }
+        values[i] = typeof v === "string" ? v : JSON.stringify(v);
+        valid[i] = 1;
+      }
+      return { kind: "utf8", length, valid: nulls ? valid : null, values };
+    }
+  }
+}
+
+function missingError(path: string, missing: readonly string[], available: readonly string[]): PipelineError {
+  return new PipelineError(
+    "E_PIPELINE_MISSING_COLUMN",
+    `${path}: column(s) ${missing.map((m) => `"${m}"`).join(", ")} not in the file (has ${available.join(", ")})`,
+    { file: path, missing, available },
+  );
+}
+
+function resolveFields(
+  names: readonly string[],
+  samples: (i: number) => readonly unknown[],
+  options: SourceOptions,
+): FieldSpec[] {
+  const given = new Map((options.schema ?? []).map((f) => [f.name, f]));
+  return names.map((name, i) => {
+    const g = given.get(name);
+    if (g) return g;
+    const k = inferKind(samples(i));
+    return k.size !== undefined ? { name, kind: k.kind, size: k.size } : { name, kind: k.kind };
+  });
+}
+
+// ---------------------------------------------------------------- CSV source
+
+async function readCsvHeader(path: string, delimiter: string): Promise<{ names: string[]; endByte: number }> {
+  for await (const piece of textPieces(path, 0, 1 << 16, true)) {
+    const nl = piece.text.indexOf("\n");
+    const headerText = nl < 0 ? piece.text : piece.text.slice(0, nl + 1);
+    const names: string[] = [];
+    let field = "";
+    let inQ = false;
+    for (let i = 0; i < headerText.length; i++) {
+      const ch = headerText[i]!;
+      if (ch === '"') {
+        if (inQ && headerText[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else inQ = !inQ;
+      } else if (ch === delimiter && !inQ) {
+        names.push(field);
+        field = "";
+      } else if ((ch === "\n" || ch === "\r") && !inQ) break;
+      else field += ch;
+    }
+    names.push(field);
+    return {
+      names: names.map((s) => s.trim()),
+      endByte: (await bomLength(path)) + Buffer.byteLength(headerText, "utf8"),
+    };
+  }
+  throw new PipelineError("E_PIPELINE_FORMAT", `${path}: empty CSV file (no header)`, { file: path });
+}
+
+async function bomLength(path: string): Promise<number> {
+  const fh = await fs.promises.open(path, "r");
+  try {
+    const b = Buffer.alloc(3);
+    await fh.read(b, 0, 3, 0);
+    return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function openCsv(path: string, options: SourceOptions = {}): Promise<Source> {
+  const sizeBytes = (await fs.promises.stat(path)).size;
+  const delimiter = options.delimiter ?? ",";
+  const header = await readCsvHeader(path, delimiter);
+  const wanted = options.columns ?? header.names;
+  const missing = wanted.filter((c) => !header.names.includes(c));
+  if (missing.length > 0) throw missingError(path, missing, header.names);
+  const want = header.names.map((n) => wanted.indexOf(n));
+  let fields: FieldSpec[] | null = null;
+  return {
+    path,
+    format: "csv",
+    sizeBytes,
+    totalRows: null,
+    async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
+      const start = from.byte ?? header.endByte;
+      if (from.rows > 0 && from.byte === undefined) {
+        throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming a CSV needs a byte offset`, {
+          file: path,
+        });
+      }
+      let rows = from.rows;
+      // Line numbers are exact from the start; after a resume they count from the resume point.
+      let line = from.rows > 0 ? from.rows + 2 : 2;
+      for await (const piece of textPieces(path, start, chunkBytes, true)) {
+        const parsed = parseCsv(piece.text, delimiter, header.names.length, want, line);
+        line += parsed.linesConsumed;
+        if (parsed.rows === 0) continue;
+        if (fields === null) {
+          fields = resolveFields(wanted, (i) => parsed.fields[i]!, options);
+        }
+        const problems = [...parsed.problems];
+        const columns = new Map<string, Column>();
+        fields.forEach((f, i) => {
+          columns.set(f.name, buildColumn(f, parsed.fields[i]!, problems, parsed.lines));
+        });
+        problems.sort((a, b) => a.index - b.index);
+        yield {
+          batch: { numRows: parsed.rows, columns, problems },
+          firstRow: rows,
+          end: { rows: rows + parsed.rows, byte: piece.endByte },
+          bytesRead: piece.endByte,
+        };
+        rows += parsed.rows;
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- JSONL source
+
+export async function openJsonl(path: string, options: SourceOptions = {}): Promise<Source> {
+  const sizeBytes = (await fs.promises.stat(path)).size;
+  let fields: FieldSpec[] | null = null;
+  return {
+    path,
+    format: "jsonl",
+    sizeBytes,
+    totalRows: null,
+    async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
+      if (from.rows > 0 && from.byte === undefined) {
+        throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming JSONL needs a byte offset`, {
+          file: path,
+        });
+      }
+      let rows = from.rows;
+      let line = from.rows + 1;
+      for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, false)) {
+        const records: (Record<string, unknown> | undefined)[] = [];
+        const lines: number[] = [];
+        const problems: RowProblem[] = [];
+        const textLines = piece.text.split("\n");
+        if (textLines[textLines.length - 1] === "") textLines.pop();
+        for (const raw of textLines) {
+          const l = line++;
+          const t = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+          if (t.trim() === "") continue;
+          let v: unknown;
+          try {
+            v = JSON.parse(t);
+          } catch (e) {
+            problems.push({
+              index: records.length,
+              column: null,
+              reason: `invalid JSON: ${(e as Error).message}`,
+              line: l,
+            });
+            records.push(undefined);
+            lines.push(l);
+            continue;
+          }
+          if (v === null || typeof v !== "object" || Array.isArray(v)) {
+            problems.push({
+              index: records.length,
+              column: null,
+              reason: `expected a JSON object, got ${describe(v)}`,
+              line: l,
+            });
+            records.push(undefined);
+          } else records.push(v as Record<string, unknown>);
+          lines.push(l);
+        }
+        if (records.length === 0) continue;
+        if (fields === null) {
+          const names: string[] = [];
+          const seen = new Set<string>();
+          for (const r of records) {
+            for (const k of Object.keys(r ?? {})) {
+              if (seen.has(k)) continue;
+              seen.add(k);
+              names.push(k);
+            }
+          }
+          const wanted = options.columns ?? names;
+          const missing = wanted.filter(
+            (c) => !seen.has(c) && !(options.schema ?? []).some((f) => f.name === c),
+          );
+          if (missing.length > 0) throw missingError(path, missing, names);
+          fields = resolveFields(wanted, (i) => records.map((r) => r?.[wanted[i]!]), options);
+        }
+        const columns = new Map<string, Column>();
+        for (const f of fields)
+          columns.set(
+            f.name,
+            buildColumn(
+              f,
+              records.map((r) => r?.[f.name]),
+              problems,
+              lines,
+            ),
+          );
+        problems.sort((a, b) => a.index - b.index);
+        yield {
+          batch: { numRows: records.length, columns, problems },
+          firstRow: rows,
+          end: { rows: rows + records.length, byte: piece.endByte },
+          bytesRead: piece.endByte,
+        };
+        rows += records.length;
+      }
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type { FieldSpec, RecordBatch } from "../batch.ts";
+
+/** File formats the pipeline reads and writes. `arrow` = Arrow IPC file (Feather v2), `arrows` = Arrow IPC stream. */
+export type FileFormat = "parquet" | "arrow" | "arrows" | "csv" | "jsonl";
+
+/** Where a source stopped: rows consumed, and for text formats the byte offset of the next row. */
+export interface SourceCursor {
+  readonly rows: number;
+  readonly byte?: number;
+}
+
+export interface SourceChunk {
+  readonly batch: RecordBatch;
+  /** 0-based index in the file of the batch's first row. */
+  readonly firstRow: number;
+  /** Cursor just after this chunk: resuming from it continues with the next row. */
+  readonly end: SourceCursor;
+  /** Bytes of the file consumed so far (text formats), or an estimate from row groups / batches. */
+  readonly bytesRead: number;
+}
+
+export interface SourceOptions {
+  /** Read only these columns (projection); every one must exist. Default: all. */
+  readonly columns?: readonly string[];
+  /** Bytes read per chunk for CSV/JSONL. Default 4 MiB. */
+  readonly chunkBytes?: number;
+  /** Column kinds for CSV/JSONL instead of inferring them from the first chunk. */
+  readonly schema?: readonly FieldSpec[];
+  /** CSV field delimiter. Default ",". */
+  readonly delimiter?: string;
+}
+
+/** A file read as a stream of record batches; never loaded whole. */
+export interface Source {
+  readonly path: string;
+  readonly format: FileFormat;
+  readonly sizeBytes: number;
+  /** Row count from metadata (Parquet, Arrow file); null when only bytes are known. */
+  readonly totalRows: number | null;
+  /** Chunks from `from` (default: the start) to the end of the file. */
+  chunks(from?: SourceCursor): AsyncIterable<SourceChunk>;
+}

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, test } from "node:test";
+import {
+  type FileFormat,
+  openSink,
+  openSource,
+  type RecordBatch,
+  sliceBatch,
+} from "../../src/pipeline/index.ts";
+import { rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
+
+const dir = tmpDir();
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const EXT: Record<FileFormat, string> = {
+  parquet: "parquet",
+  arrow: "arrow",
+  arrows: "arrows",
+  csv: "csv",
+  jsonl: "jsonl",
+};
+
+async function readAll(file: string, options: Parameters<typeof openSource>[1] = {}): Promise<RecordBatch[]> {
+  const src = await openSource(file, options);
+  const out: RecordBatch[] = [];
+  for await (const c of src.chunks()) out.push(c.batch);
+  return out;
+}
+
+describe("sources and sinks round-trip", () => {
+  for (const format of ["parquet", "arrow", "arrows", "csv", "jsonl"] as const) {
+    test(`${format}: every column kind, nulls, awkward strings, wide rows, several batches`, async () => {
+      const { batch, fields } = sampleBatch(1000, 200);
+      const file = path.join(dir, `rt.${EXT[format]}`);
+      const sink = await openSink(file, format, fields, { rowGroupRows: 300 });
+      // written in uneven batches
+      for (const [a, b] of [
+        [0, 1],
+        [1, 250],
+        [250, 999],
+        [999, 1000],
+      ] as const)
+        await sink.write(sliceBatch(batch, a, b));
+      const size = await sink.close();
+      assert.equal(size, fs.statSync(file).size);
+      // CSV/JSONL get the schema (their inference would read int64 as float64); binary formats carry it
+      const back = await readAll(
+        file,
+        format === "csv" || format === "jsonl" ? { schema: fields, chunkBytes: 64 << 10 } : {},
+      );
+      assert.ok(back.length > 1, "read in several chunks");
+      const names = fields.map((f) => f.name);
+      assert.deepEqual(rowsOf(back, names), rowsOf([batch], names));
+      for (const f of fields) assert.equal(back[0]!.columns.get(f.name)!.kind, f.kind, `${format} ${f.name}`);
+    });
+  }
+
+  test("projection reads only the requested columns", async () => {
+    const { batch, fields } = sampleBatch(50, 3);
+    for (const format of ["parquet", "arrow", "csv", "jsonl"] as const) {
+      const file = path.join(dir, `proj.${EXT[format]}`);
+      const sink = await openSink(file, format, fields);
+      await sink.write(batch);
+      await sink.close();
+      const back = await readAll(file, { columns: ["w1", "id"] });
+      assert.deepEqual([...back[0]!.columns.keys()].sort(), ["id", "w1"], format);
+      assert.deepEqual(
+        rowsOf(back, ["w1"]).map((r) => r[0]),
+        rowsOf([batch], ["w1"]).map((r) => r[0]),
+        format,
+      );
+      await assert.rejects(
+        openSource(file, { columns: ["nope"] }).then((s) => readAll(s.path, { columns: ["nope"] })),
+        {
+          code: "E_PIPELINE_MISSING_COLUMN",
+        },
+      );
+    }
+  });
+
+  test("CSV/JSONL infer kinds from the first chunk and report later misfits as row problems", async () => {
+    const csv = path.join(dir, "infer.csv");
+    const lines = ["id,x,label,v"];
+    for (let i = 0; i < 100; i++) lines.push(`${i},${i / 4},${i % 2 ? "yes" : "no"},"[${i},1]"`);
+    lines.push('100,abc,x,"[1,2]"', "101,1.5", '102,2,"unclosed,"[1,2]"');
+    fs.writeFileSync(csv, lines.join("\n") + "\n");
+    const batches = await readAll(csv, { chunkBytes: 1024 });
+    const all = batches.flatMap((b) => b.problems ?? []);
+    const kinds = Object.fromEntries([...batches[0]!.columns].map(([k, c]) => [k, c.kind]));
+    assert.deepEqual(kinds, { id: "float64", x: "float64", label: "utf8", v: "vector" });
+    const reasons = all.map((p) => `${p.column}:${p.reason}`);
+    assert.ok(reasons.includes('x:expected a number, got "abc"'), reasons.join("|"));
+    assert.ok(
+      reasons.some((r) => r.startsWith("null:expected 4 fields, got 2")),
+      reasons.join("|"),
+    );
+    assert.equal(
+      batches.reduce((s, b) => s + b.numRows, 0),
+      103,
+    );
+    assert.ok(
+      all.some((p) => p.line === 104 && p.reason.startsWith("unexpected character after closing quote")),
+      reasons.join("|"),
+    );
+
+    const jsonl = path.join(dir, "infer.jsonl");
+    const jl = [];
+    for (let i = 0; i < 50; i++) jl.push(JSON.stringify({ id: i, x: i * 0.5, tags: [i, i + 1] }));
+    jl.push(
+      "{not json",
+      JSON.stringify({ id: 51, x: "str", tags: [1, 2] }),
+      JSON.stringify({ id: 52 }),
+      "[1,2]",
+    );
+    fs.writeFileSync(jsonl, jl.join("\n") + "\n");
+    const jb = await readAll(jsonl, { chunkBytes: 512 });
+    const jp = jb.flatMap((b) => (b.problems ?? []).map((p) => ({ ...p, row: 0 })));
+    assert.deepEqual(
+      jp.map((p) => [p.line, p.column]),
+      [
+        [51, null],
+        [52, "x"],
+        [54, null],
+      ],
+    );
+    const rows = rowsOf(jb, ["id", "x", "tags"]);
+    assert.equal(rows.length, 54);
+    assert.deepEqual(rows[52], [52, null, null]);
+  });
+
+  test("resuming text sources from a chunk cursor continues exactly after it (quoted newlines across chunks)", async () => {
+    for (const format of ["csv", "jsonl"] as const) {
+      const { batch, fields } = sampleBatch(600);
+      const file = path.join(dir, `resume.${format}`);
+      const sink = await openSink(file, format, fields);
+      await sink.write(batch);
+      await sink.close();
+      const src = await openSource(file, { schema: fields, chunkBytes: 2000 });
+      const chunks = [];
+      for await (const c of src.chunks()) chunks.push(c);
+      assert.ok(chunks.length > 5);
+      const names = fields.map((f) => f.name);
+      const mid = chunks[3]!;
+      const rest = [];
+      for await (const c of src.chunks(mid.end)) rest.push(c);
+      assert.equal(rest[0]!.firstRow, mid.end.rows);
+      assert.deepEqual(
+        rowsOf(
+          rest.map((c) => c.batch),
+          names,
+        ),
+        rowsOf([sliceBatch(batch, mid.end.rows, 600)], names),
+        format,
+      );
+    }
+  });
+
+  test("parquet and arrow sources resume from a row count, also inside a row group / batch", async () => {
+    const { batch, fields } = sampleBatch(1000);
+    for (const format of ["parquet", "arrow", "arrows"] as const) {
+      const file = path.join(dir, `resume-rows.${EXT[format]}`);
+      const sink = await openSink(file, format, fields, { rowGroupRows: 128 });
+      for (let i = 0; i < 1000; i += 128) await sink.write(sliceBatch(batch, i, Math.min(1000, i + 128)));
+      await sink.close();
+      const src = await openSource(file);
+      if (format === "parquet") assert.equal(src.totalRows, 1000);
+      const rest = [];
+      for await (const c of src.chunks({ rows: 300 })) rest.push(c.batch);
+      const names = fields.map((f) => f.name);
+      assert.deepEqual(rowsOf(rest, names), rowsOf([sliceBatch(batch, 300, 1000)], names), format);
+    }
+  });
+});

@@ -1,0 +1,93 @@
+/** Test helpers: generated batches with every column kind, nulls and awkward strings. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Column, FieldSpec, RecordBatch } from "../../src/pipeline/index.ts";
+import { cellValue } from "../../src/pipeline/index.ts";
+
+export function tmpDir(prefix = "tessera-pipeline-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A small deterministic generator (tests must not use Math.random). */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+const STRINGS = [
+  "plain",
+  "with,comma",
+  'with "quotes"',
+  "multi\nline",
+  " padded ",
+  "",
+  "unicode: é中🙂",
+  "tab\there",
+];
+
+/** A batch with one column of each kind (nulls every 7th row in nullable columns) plus `wide` extra float32 columns. */
+export function sampleBatch(rows: number, wide = 0, seed = 1): { batch: RecordBatch; fields: FieldSpec[] } {
+  const rnd = lcg(seed);
+  const mask = (every: number) => {
+    const v = new Uint8Array(rows).fill(1);
+    for (let i = 0; i < rows; i += every) v[i] = 0;
+    return v;
+  };
+  const cols = new Map<string, Column>();
+  const id = new BigInt64Array(rows);
+  for (let i = 0; i < rows; i++) id[i] = BigInt(i) * 3n - 5n;
+  cols.set("id", { kind: "int64", length: rows, valid: null, values: id });
+  const f32 = new Float32Array(rows).map(() => rnd() * 2 - 1);
+  const v32 = mask(7);
+  for (let i = 0; i < rows; i++) if (!v32[i]) f32[i] = 0;
+  cols.set("f32", { kind: "float32", length: rows, valid: v32, values: f32 });
+  const f64 = new Float64Array(rows).map(() => (rnd() - 0.5) * 1e6);
+  cols.set("f64", { kind: "float64", length: rows, valid: null, values: f64 });
+  const i32 = new Int32Array(rows).map(() => Math.floor(rnd() * 2000) - 1000);
+  const vi = mask(5);
+  for (let i = 0; i < rows; i++) if (!vi[i]) i32[i] = 0;
+  cols.set("i32", { kind: "int32", length: rows, valid: vi, values: i32 });
+  const b = new Uint8Array(rows).map(() => (rnd() < 0.5 ? 1 : 0));
+  cols.set("flag", { kind: "bool", length: rows, valid: null, values: b });
+  const vs = mask(4);
+  const s = Array.from({ length: rows }, (_, i) => (vs[i] ? STRINGS[i % STRINGS.length]! : ""));
+  cols.set("name", { kind: "utf8", length: rows, valid: vs, values: s });
+  const vec = new Float32Array(rows * 3).map(() => rnd());
+  const vv = mask(9);
+  for (let i = 0; i < rows; i++) if (!vv[i]) vec.fill(0, i * 3, i * 3 + 3);
+  cols.set("emb", { kind: "vector", size: 3, length: rows, valid: vv, values: vec });
+  for (let w = 0; w < wide; w++) {
+    cols.set(`w${w}`, {
+      kind: "float32",
+      length: rows,
+      valid: null,
+      values: new Float32Array(rows).map(() => rnd()),
+    });
+  }
+  const batch = { numRows: rows, columns: cols };
+  const fields: FieldSpec[] = [...cols].map(([name, c]) =>
+    c.kind === "vector" ? { name, kind: c.kind, size: c.size } : { name, kind: c.kind },
+  );
+  return { batch, fields };
+}
+
+/** All rows as arrays of JS cell values, for deep equality. */
+export function rowsOf(batches: readonly RecordBatch[], names: readonly string[]): unknown[][] {
+  const out: unknown[][] = [];
+  for (const b of batches) {
+    const cols = names.map((n) => {
+      const c = b.columns.get(n);
+      if (!c) throw new Error(`no column ${n}`);
+      return c;
+    });
+    for (let r = 0; r < b.numRows; r++) out.push(cols.map((c) => cellValue(c, r)));
+  }
+  return out;
+}
