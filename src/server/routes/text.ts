@@ -1,0 +1,579 @@
+/**
+ * Text routes: OpenAI `POST /v1/embeddings`, `GET /v1/models`, and the TEI-compatible
+ * `POST /embed`, `POST /rerank`, `POST /tokenize`, `GET /info` (shared/reference/embeddings-apis.md).
+ *
+ * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker per
+ * loaded model version, reusing the registry's session, so every route shares its batches).
+ *
+ * Models: registry entries of kind "hf". A request's `model` picks one by name; when it names
+ * none we fall back to the only text model of the right task (TEI serves one model; OpenAI
+ * clients often send a hosted model id). Limits come from the model's config.json:
+ * `maxInputs` (default 2048) and `maxTokens` (default: the folder's max length).
+ *
+ * Errors: `/v1/*` answer OpenAI's `{error:{message,type,param,code}}`, the TEI routes
+ * `{error, error_type}`. Statuses: empty input 400, malformed JSON / invalid UTF-8 400,
+ * schema or semantic problems 422, an input over `maxTokens` with truncation off 413,
+ * body over the limit 413, queue full 429, rerank on an embedding model 424, not ready 503.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { LoadedModel } from "../../runtime/index.ts";
+import { TesseraError } from "../../tensor/index.ts";
+import { parseHfFolder, Reranker, TextEmbedder, type TruncationDirection } from "../../text/index.ts";
+import type { RouteContext } from "../context.ts";
+import { httpErrorOf } from "../errors.ts";
+
+const DEFAULT_MAX_INPUTS = 2048;
+
+/** Code → status for the text routes (others fall back to the server table). */
+const TEXT_STATUS: Readonly<Record<string, number>> = {
+  E_TEXT_EMPTY: 400,
+  E_REQUEST_INVALID: 400,
+  E_TEXT_INPUT: 422,
+  E_TEXT_REQUEST: 422,
+  E_TEXT_TOO_MANY_INPUTS: 422,
+  E_TEXT_DIMENSIONS: 422,
+  E_TEXT_PROMPT: 422,
+  E_TEXT_TOO_LONG: 413,
+  E_TEXT_WRONG_MODEL: 424,
+  E_TOKENIZER_CONFIG: 422,
+};
+
+const TEI_TYPE: Readonly<Record<number, string>> = {
+  400: "Empty",
+  413: "Validation",
+  422: "Validation",
+  424: "Backend",
+  429: "Overloaded",
+  503: "Unhealthy",
+};
+
+interface TextHttpError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly param: string | null;
+  readonly retryAfterS?: number;
+}
+
+function textErrorOf(err: unknown): TextHttpError {
+  if (err instanceof TesseraError && TEXT_STATUS[err.code] !== undefined) {
+    const field = err.facts.field;
+    return {
+      status: TEXT_STATUS[err.code] as number,
+      code: err.code,
+      message: err.message,
+      param: typeof field === "string" ? field : err.code.startsWith("E_TEXT") ? "input" : null,
+    };
+  }
+  const h = httpErrorOf(err);
+  return { ...h, param: null };
+}
+
+function fail(
+  code: string,
+  message: string,
+  field?: string,
+  facts: Record<string, unknown> = {},
+): TesseraError {
+  return new TesseraError(code, message, { ...facts, ...(field ? { field } : {}) });
+}
+
+function sendOpenAIError(reply: FastifyReply, err: unknown): FastifyReply {
+  const h = textErrorOf(err);
+  if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
+  const type =
+    h.status === 429
+      ? "rate_limit_error"
+      : h.status >= 500
+        ? "server_error"
+        : h.status === 401
+          ? "authentication_error"
+          : "invalid_request_error";
+  return reply
+    .code(h.status)
+    .type("application/json")
+    .send({ error: { message: h.message, type, param: h.param, code: h.code } });
+}
+
+function sendTeiError(reply: FastifyReply, err: unknown): FastifyReply {
+  const h = textErrorOf(err);
+  if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
+  return reply
+    .code(h.status)
+    .type("application/json")
+    .send({
+      error: h.message,
+      error_type: TEI_TYPE[h.status] ?? (h.status >= 500 ? "Backend" : "Validation"),
+      code: h.code,
+    });
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses the raw body as JSON; invalid UTF-8 and malformed JSON are 400 with a clear message. */
+function jsonBody(req: FastifyRequest): Record<string, unknown> {
+  const raw = req.body;
+  if (raw === undefined || raw === null || (Buffer.isBuffer(raw) && raw.length === 0)) {
+    throw fail("E_REQUEST_INVALID", "request body is empty; expected a JSON object");
+  }
+  let text: string;
+  try {
+    text = Buffer.isBuffer(raw) ? UTF8.decode(raw) : String(raw);
+  } catch {
+    throw fail("E_REQUEST_INVALID", "request body is not valid UTF-8");
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw fail("E_REQUEST_INVALID", `request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw fail("E_TEXT_REQUEST", "request body must be a JSON object");
+  return v as Record<string, unknown>;
+}
+
+/** Texts or token arrays, after OpenAI's disambiguation rule. */
+export type ParsedInputs =
+  | { readonly kind: "text"; readonly texts: string[] }
+  | { readonly kind: "ids"; readonly ids: number[][] };
+
+/**
+ * Parses `input` / `inputs`: string | string[] | number[] (ONE input of ids) | number[][].
+ * Empty strings and empty arrays are `E_TEXT_EMPTY` (400); anything else malformed is 422.
+ */
+export function parseInputs(v: unknown, field: string): ParsedInputs {
+  if (v === undefined || v === null) throw fail("E_TEXT_REQUEST", `\`${field}\` is required`, field);
+  if (typeof v === "string") {
+    if (v.length === 0) throw fail("E_TEXT_EMPTY", `\`${field}\` cannot be empty`, field);
+    return { kind: "text", texts: [v] };
+  }
+  if (!Array.isArray(v))
+    throw fail(
+      "E_TEXT_INPUT",
+      `\`${field}\` must be a string, an array of strings, or token ids; got ${typeof v}`,
+      field,
+    );
+  if (v.length === 0) throw fail("E_TEXT_EMPTY", `\`${field}\` cannot be empty`, field);
+  if (v.every((x) => typeof x === "string")) {
+    const i = v.findIndex((x) => x.length === 0);
+    if (i >= 0)
+      throw fail("E_TEXT_EMPTY", `\`${field}[${i}]\` cannot be an empty string`, field, { index: i });
+    return { kind: "text", texts: v as string[] };
+  }
+  if (v.every((x) => typeof x === "number")) {
+    checkIds(v as number[], field);
+    return { kind: "ids", ids: [v as number[]] };
+  }
+  if (v.every((x) => Array.isArray(x))) {
+    const ids = v as unknown[][];
+    ids.forEach((row, i) => {
+      if (row.length === 0)
+        throw fail("E_TEXT_EMPTY", `\`${field}[${i}]\` cannot be empty`, field, { index: i });
+      if (!row.every((x) => typeof x === "number"))
+        throw fail("E_TEXT_INPUT", `\`${field}[${i}]\` must be an array of token ids`, field, { index: i });
+      checkIds(row as number[], `${field}[${i}]`);
+    });
+    return { kind: "ids", ids: ids as number[][] };
+  }
+  const bad = v.findIndex(
+    (x) => typeof x !== typeof v[0] || (typeof x !== "string" && typeof x !== "number" && !Array.isArray(x)),
+  );
+  const at = Math.max(bad, 0);
+  const item = v[at];
+  throw fail(
+    "E_TEXT_INPUT",
+    `\`${field}[${at}]\` is ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}; expected every item to be a string (or every item token ids)`,
+    field,
+    { index: at },
+  );
+}
+
+function checkIds(ids: readonly number[], field: string): void {
+  const i = ids.findIndex((x) => !Number.isInteger(x) || x < 0);
+  if (i >= 0)
+    throw fail("E_TEXT_INPUT", `\`${field}[${i}]\` is ${ids[i]}; token ids are non-negative integers`, field);
+}
+
+function optBool(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean")
+    throw fail("E_TEXT_REQUEST", `\`${key}\` must be a boolean, got ${JSON.stringify(v)}`, key);
+  return v;
+}
+
+function optString(body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string")
+    throw fail("E_TEXT_REQUEST", `\`${key}\` must be a string, got ${JSON.stringify(v)}`, key);
+  return v;
+}
+
+function optDimensions(body: Record<string, unknown>): number | undefined {
+  const v = body.dimensions;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
+    throw fail(
+      "E_TEXT_DIMENSIONS",
+      `\`dimensions\` should be a positive integer, got ${JSON.stringify(v)}`,
+      "dimensions",
+    );
+  }
+  return v;
+}
+
+function direction(body: Record<string, unknown>): TruncationDirection {
+  const v = optString(body, "truncation_direction");
+  if (v === undefined) return "right";
+  const l = v.toLowerCase();
+  if (l !== "left" && l !== "right")
+    throw fail(
+      "E_TEXT_REQUEST",
+      `\`truncation_direction\` must be "right" or "left", got ${JSON.stringify(v)}`,
+      "truncation_direction",
+    );
+  return l;
+}
+
+/** Per model version: the embedder or reranker built on its session, created on first use. */
+interface TextModel {
+  readonly model: LoadedModel;
+  readonly embedder?: TextEmbedder;
+  readonly reranker?: Reranker;
+  readonly maxInputs: number;
+}
+
+class TextModels {
+  readonly #ctx: RouteContext;
+  readonly #byKey = new Map<string, Promise<TextModel>>();
+
+  constructor(ctx: RouteContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Loaded hf models, in index order. */
+  async list(): Promise<LoadedModel[]> {
+    const out: LoadedModel[] = [];
+    for (const s of await this.#ctx.registry.index()) {
+      if (s.state !== "ready") continue;
+      try {
+        const m = this.#ctx.registry.tryGet(s.name, s.version);
+        if (m.kind === "hf" && !out.some((o) => o.name === m.name)) out.push(m);
+      } catch {
+        // raced with an unload
+      }
+    }
+    return out;
+  }
+
+  async pick(name: string | undefined, task: "embedding" | "reranker"): Promise<TextModel> {
+    const models = await this.list();
+    const m = name !== undefined ? models.find((x) => x.name === name) : undefined;
+    if (!m) {
+      const wrapped = await Promise.all(models.map((x) => this.#get(x)));
+      const ofTask = wrapped.filter((w) => (task === "embedding" ? w.embedder : w.reranker));
+      if (ofTask.length >= 1 && (name === undefined || ofTask.length === 1)) return ofTask[0] as TextModel;
+      if (ofTask.length === 0 && wrapped.length > 0 && (name === undefined || wrapped.length === 1)) {
+        throw fail(
+          "E_TEXT_WRONG_MODEL",
+          task === "reranker" ? "model is not a re-ranker model" : "model is not an embedding model",
+          "model",
+        );
+      }
+      if (!this.#ctx.models.isReady() && !this.#ctx.lifecycle.draining) {
+        throw new TesseraError("E_MODEL_NOT_READY", "models are still loading", { retryAfterMs: 1000 });
+      }
+      throw new TesseraError(
+        "E_MODEL_NOT_FOUND",
+        name !== undefined ? `model ${name} is not a loaded text model` : "no text model is loaded",
+        {
+          model: name ?? null,
+          field: "model",
+        },
+      );
+    }
+    const tm = await this.#get(m);
+    if (task === "embedding" && !tm.embedder)
+      throw fail("E_TEXT_WRONG_MODEL", `model ${m.name} is not an embedding model`, "model");
+    if (task === "reranker" && !tm.reranker)
+      throw fail("E_TEXT_WRONG_MODEL", `model ${m.name} is not a re-ranker model`, "model");
+    return tm;
+  }
+
+  #get(m: LoadedModel): Promise<TextModel> {
+    const key = `${m.name}@${m.version}`;
+    const cached = this.#byKey.get(key);
+    if (cached) {
+      return cached.then((t) => {
+        if (t.model.session === m.session) return t;
+        this.#byKey.delete(key);
+        void close(t);
+        return this.#get(m);
+      });
+    }
+    const p = this.#create(m);
+    this.#byKey.set(key, p);
+    p.catch(() => this.#byKey.delete(key));
+    return p;
+  }
+
+  async #create(m: LoadedModel): Promise<TextModel> {
+    const b = m.config.batching ?? {};
+    const opts = {
+      ...(m.config.maxTokens !== undefined ? { maxLength: m.config.maxTokens } : {}),
+      ...(b.maxBatchCost !== undefined ? { maxBatchTokens: b.maxBatchCost } : {}),
+      ...(b.maxBatchSize !== undefined ? { maxBatchSize: b.maxBatchSize } : {}),
+      ...(b.maxQueueDelayMs !== undefined ? { maxQueueDelayMs: b.maxQueueDelayMs } : {}),
+      maxQueueSize: b.maxQueueSize ?? this.#ctx.config.batching.maxQueueSize,
+    };
+    const maxInputs = m.config.maxInputs ?? DEFAULT_MAX_INPUTS;
+    const archIsReranker = isRerankerFolder(m);
+    if (archIsReranker) return { model: m, reranker: await Reranker.load(m, opts), maxInputs };
+    return { model: m, embedder: await TextEmbedder.load(m, opts), maxInputs };
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#byKey.values()];
+    this.#byKey.clear();
+    await Promise.all(all.map((p) => p.then(close, () => undefined)));
+  }
+}
+
+function isRerankerFolder(m: LoadedModel): boolean {
+  const r = parseHfFolder(m.hfDir ?? m.dir);
+  return r.ok && r.value.task !== "embedding";
+}
+
+async function close(t: TextModel): Promise<void> {
+  await t.embedder?.close();
+  await t.reranker?.close();
+}
+
+function checkCount(n: number, tm: TextModel): void {
+  if (n > tm.maxInputs) {
+    throw fail(
+      "E_TEXT_TOO_MANY_INPUTS",
+      `batch size ${n} > maximum allowed batch size ${tm.maxInputs}`,
+      "input",
+      { inputs: n, maxInputs: tm.maxInputs },
+    );
+  }
+}
+
+function f32ToBase64(v: Float32Array): string {
+  // Little-endian float32, as the OpenAI SDKs decode it (x86 and ARM are little-endian; convert otherwise).
+  const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) return bytes.toString("base64");
+  const out = Buffer.alloc(v.byteLength);
+  for (let i = 0; i < v.length; i++) out.writeFloatLE(v[i] as number, i * 4);
+  return out.toString("base64");
+}
+
+function rows(t: { shape: readonly number[]; data: ArrayLike<number> | Float32Array }): Float32Array[] {
+  const [n, d] = t.shape as [number, number];
+  const data = t.data as Float32Array;
+  const out: Float32Array[] = [];
+  for (let i = 0; i < n; i++) out.push(data.subarray(i * d, (i + 1) * d));
+  return out;
+}
+
+function timingHeaders(
+  reply: FastifyReply,
+  r: { totalTokens: number; queueMs: number; inferMs: number },
+  start: number,
+): void {
+  reply.header("x-compute-tokens", String(r.totalTokens));
+  reply.header("x-queue-time", r.queueMs.toFixed(2));
+  reply.header("x-inference-time", r.inferMs.toFixed(2));
+  reply.header("x-total-time", (performance.now() - start).toFixed(2));
+}
+
+/** Registers the text routes; called by buildApp when this file exists. */
+export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  const models = new TextModels(ctx);
+  app.addHook("onClose", async () => {
+    await models.closeAll();
+  });
+
+  await app.register(async (openai) => {
+    openai.setErrorHandler((err, _req, reply) => sendOpenAIError(reply, err));
+
+    openai.post("/v1/embeddings", async (req, reply) => {
+      const body = jsonBody(req);
+      const input = parseInputs(body.input, "input");
+      const fmt = body.encoding_format ?? "float";
+      if (fmt !== "float" && fmt !== "base64") {
+        throw fail(
+          "E_TEXT_REQUEST",
+          `\`encoding_format\` must be "float" or "base64", got ${JSON.stringify(fmt)}`,
+          "encoding_format",
+        );
+      }
+      const dimensions = optDimensions(body);
+      const modelName = optString(body, "model");
+      optString(body, "user");
+      const tm = await models.pick(modelName, "embedding");
+      const emb = tm.embedder as TextEmbedder;
+      req.tesseraModel = tm.model.name;
+      const n = input.kind === "text" ? input.texts.length : input.ids.length;
+      checkCount(n, tm);
+      const ac = new AbortController();
+      req.raw.on("close", () => {
+        if (!reply.sent) ac.abort();
+      });
+      const opts = {
+        ...(dimensions !== undefined ? { dimensions } : {}),
+        normalize: true,
+        signal: ac.signal,
+      };
+      const r =
+        input.kind === "text"
+          ? await emb.embedDetailed(input.texts, opts)
+          : await emb.embedIds(input.ids, opts);
+      timingHeaders(reply, r, req.tesseraStart);
+      const data = rows(r.embeddings).map((v, index) => ({
+        object: "embedding",
+        index,
+        embedding: fmt === "base64" ? f32ToBase64(v) : Array.from(v),
+      }));
+      return {
+        object: "list",
+        data,
+        model: tm.model.name,
+        usage: { prompt_tokens: r.totalTokens, total_tokens: r.totalTokens },
+      };
+    });
+
+    openai.get("/v1/models", async () => {
+      const list = await models.list();
+      return {
+        object: "list",
+        data: list.map((m) => ({
+          id: m.name,
+          object: "model",
+          created: Math.floor((Date.now() - m.loadMs) / 1000),
+          owned_by: "tessera",
+        })),
+      };
+    });
+  });
+
+  await app.register(async (tei) => {
+    tei.setErrorHandler((err, _req, reply) => sendTeiError(reply, err));
+
+    tei.post("/embed", async (req, reply) => {
+      const body = jsonBody(req);
+      const input = parseInputs(body.inputs, "inputs");
+      const tm = await models.pick(optString(body, "model"), "embedding");
+      const emb = tm.embedder as TextEmbedder;
+      req.tesseraModel = tm.model.name;
+      checkCount(input.kind === "text" ? input.texts.length : input.ids.length, tm);
+      const dimensions = optDimensions(body);
+      const promptName = optString(body, "prompt_name");
+      const opts = {
+        ...(dimensions !== undefined ? { dimensions } : {}),
+        normalize: optBool(body, "normalize") ?? true,
+        truncate: optBool(body, "truncate") ?? false,
+        truncationDirection: direction(body),
+      };
+      const r =
+        input.kind === "text"
+          ? await emb.embedDetailed(input.texts, { ...opts, ...(promptName ? { promptName } : {}) })
+          : await emb.embedIds(input.ids, opts);
+      timingHeaders(reply, r, req.tesseraStart);
+      return rows(r.embeddings).map((v) => Array.from(v));
+    });
+
+    tei.post("/rerank", async (req, reply) => {
+      const body = jsonBody(req);
+      const query = body.query;
+      if (typeof query !== "string") throw fail("E_TEXT_REQUEST", "`query` must be a string", "query");
+      if (query.length === 0) throw fail("E_TEXT_EMPTY", "`query` cannot be empty", "query");
+      const texts = body.texts;
+      if (!Array.isArray(texts)) throw fail("E_TEXT_REQUEST", "`texts` must be an array of strings", "texts");
+      if (texts.length === 0) throw fail("E_TEXT_EMPTY", "`texts` cannot be empty", "texts");
+      const bad = texts.findIndex((t) => typeof t !== "string");
+      if (bad >= 0) throw fail("E_TEXT_INPUT", `\`texts[${bad}]\` must be a string`, "texts", { index: bad });
+      const tm = await models.pick(optString(body, "model"), "reranker");
+      req.tesseraModel = tm.model.name;
+      checkCount(texts.length, tm);
+      const raw = optBool(body, "raw_scores") ?? false;
+      const returnText = optBool(body, "return_text") ?? false;
+      const r = await (tm.reranker as Reranker).rerankDetailed(query, texts as string[], {
+        returnScores: raw ? "raw" : "sigmoid",
+        truncate: optBool(body, "truncate") ?? false,
+        truncationDirection: direction(body),
+      });
+      reply.header("x-compute-tokens", String(r.totalTokens));
+      return r.hits.map((h) => ({
+        index: h.index,
+        score: h.score,
+        ...(returnText ? { text: texts[h.index] } : {}),
+      }));
+    });
+
+    tei.post("/tokenize", async (req) => {
+      const body = jsonBody(req);
+      const input = parseInputs(body.inputs, "inputs");
+      if (input.kind !== "text")
+        throw fail("E_TEXT_INPUT", "`inputs` must be a string or an array of strings", "inputs");
+      const tm = await models
+        .pick(optString(body, "model"), "embedding")
+        .catch(() => models.pick(optString(body, "model"), "reranker"));
+      const tok = (tm.embedder ?? tm.reranker)?.tokenizer;
+      if (!tok) throw fail("E_TEXT_WRONG_MODEL", "model has no tokenizer", "model");
+      checkCount(input.texts.length, tm);
+      const add = optBool(body, "add_special_tokens") ?? true;
+      const promptName = optString(body, "prompt_name");
+      const prefix = promptName !== undefined && tm.embedder ? tm.embedder.promptFor({ promptName }) : "";
+      return input.texts.map((t) => {
+        const e = tok.encode(prefix + t, {
+          addSpecialTokens: add,
+          truncate: true,
+          maxLength: Number.MAX_SAFE_INTEGER,
+        });
+        // Offsets are not tracked by the underlying tokenizer library: start/stop are null.
+        return tok
+          .tokensOf(e.ids)
+          .map((x) => ({ id: x.id, text: x.text, special: x.special, start: null, stop: null }));
+      });
+    });
+
+    tei.get("/info", async () => {
+      const list = await models.list();
+      if (list.length === 0)
+        throw new TesseraError("E_MODEL_NOT_READY", "no text model is loaded", { retryAfterMs: 1000 });
+      let tm: TextModel;
+      try {
+        tm = await models.pick(undefined, "embedding");
+      } catch {
+        tm = await models.pick(undefined, "reranker");
+      }
+      const folder = (tm.embedder ?? tm.reranker)?.folder;
+      const labels = folder?.labels ?? ["LABEL_0"];
+      const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+      const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+      return {
+        model_id: tm.model.name,
+        model_sha: tm.model.description.sha256,
+        model_dtype: "float32",
+        served_model_name: tm.model.name,
+        model_type: tm.embedder
+          ? { embedding: { pooling: tm.embedder.pooling === "last" ? "last-token" : tm.embedder.pooling } }
+          : { reranker: { id2label, label2id } },
+        max_concurrent_requests: tm.model.config.batching?.maxQueueSize ?? ctx.config.batching.maxQueueSize,
+        max_input_length: folder?.maxLength ?? null,
+        max_batch_tokens: tm.model.config.batching?.maxBatchCost ?? 4096,
+        max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
+        max_client_batch_size: tm.maxInputs,
+        auto_truncate: false,
+        tokenization_workers: 1,
+        version: "0.1.0",
+        sha: null,
+        docker_label: null,
+      };
+    });
+  });
+}

@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { FastifyInstance } from "fastify";
+import OpenAI from "openai";
+import pino from "pino";
+import { buildApp } from "../../src/server/index.ts";
+import { TextEmbedder } from "../../src/text/index.ts";
+import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
+
+const TEXTS = sampleTexts(12);
+
+describe("text routes (OpenAI + TEI)", () => {
+  let emb: TempFolder;
+  let rr: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+  let base: string;
+  let lib: TextEmbedder;
+
+  before(async () => {
+    emb = makeModelFolder({ normalize: true, maxSeqLength: 256, prompts: { query: "query: " } });
+    rr = makeModelFolder({ kind: "reranker" });
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "mini"));
+    writeFileSync(
+      join(root, "mini", "config.json"),
+      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, maxInputs: 16 }),
+    );
+    mkdirSync(join(root, "rr"));
+    writeFileSync(
+      join(root, "rr", "config.json"),
+      JSON.stringify({ kind: "hf", source: rr.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+    base = await app.listen({ host: "127.0.0.1", port: 0 });
+    lib = await TextEmbedder.load(emb.dir, { session: { replicas: 1, intraOpThreads: 1 } });
+  });
+  after(async () => {
+    await lib.close();
+    await app.close();
+    emb.cleanup();
+    rr.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function post(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+    const r = await app.inject({
+      method: "POST",
+      url: path,
+      payload: typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
+    return { status: r.statusCode, json: r.body ? JSON.parse(r.body) : null };
+  }
+
+  function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6): void {
+    assert.equal(a.length, b.length);
+    for (let i = 0; i < a.length; i++)
+      assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= tol, `[${i}] ${a[i]} vs ${b[i]}`);
+  }
+
+  it("the official openai client gets the library's embeddings (base64 default and float)", async () => {
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0 });
+    const want = await lib.embedDetailed(TEXTS);
+    const dflt = await client.embeddings.create({ model: "mini", input: TEXTS });
+    const flt = await client.embeddings.create({ model: "mini", input: TEXTS, encoding_format: "float" });
+    for (const res of [dflt, flt]) {
+      assert.equal(res.data.length, TEXTS.length);
+      assert.equal(res.usage.prompt_tokens, want.totalTokens);
+      assert.equal(res.usage.total_tokens, want.totalTokens);
+      res.data.forEach((d, i) => {
+        assert.equal(d.index, i);
+        close(d.embedding, want.embeddings.select(0, i).contiguous().data);
+      });
+    }
+    const short = await client.embeddings.create({ model: "mini", input: "the key type", dimensions: 8 });
+    const wantShort = await lib.embed(["the key type"], { dimensions: 8 });
+    close(short.data[0]?.embedding ?? [], wantShort.data);
+  });
+
+  it("base64 is little-endian float32 of the vector", async () => {
+    const r = await post("/v1/embeddings", {
+      input: "hello world",
+      model: "mini",
+      encoding_format: "base64",
+    });
+    assert.equal(r.status, 200);
+    const b64 = (r.json as { data: { embedding: string }[] }).data[0]?.embedding as string;
+    const buf = Buffer.from(b64, "base64");
+    const got = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    close(got, (await lib.embed(["hello world"])).data, 0);
+  });
+
+  it("token-array inputs (number[] is one input, number[][] many)", async () => {
+    const ids = lib.tokenizer.contentIds("the key type");
+    const one = await post("/v1/embeddings", { input: ids, model: "mini", encoding_format: "float" });
+    const many = await post("/v1/embeddings", { input: [ids, ids], model: "mini", encoding_format: "float" });
+    assert.equal((one.json as { data: unknown[] }).data.length, 1);
+    assert.equal((many.json as { data: unknown[] }).data.length, 2);
+    close(
+      (one.json as { data: { embedding: number[] }[] }).data[0]?.embedding ?? [],
+      (await lib.embed(["the key type"])).data,
+    );
+  });
+
+  it("GET /v1/models lists the text models", async () => {
+    const r = await app.inject({ method: "GET", url: "/v1/models" });
+    const j = r.json() as { object: string; data: { id: string; object: string }[] };
+    assert.equal(j.object, "list");
+    assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr"]);
+  });
+
+  it("OpenAI errors: nested body and status codes", async () => {
+    const cases: [unknown, number, string][] = [
+      [{ input: "", model: "mini" }, 400, "E_TEXT_EMPTY"],
+      [{ input: [], model: "mini" }, 400, "E_TEXT_EMPTY"],
+      [{ input: ["a", 3], model: "mini" }, 422, "E_TEXT_INPUT"],
+      [{ input: "a", model: "mini", encoding_format: "int8" }, 422, "E_TEXT_REQUEST"],
+      [{ input: "a", model: "mini", dimensions: 33 }, 422, "E_TEXT_DIMENSIONS"],
+      [{ input: Array.from({ length: 17 }, () => "a"), model: "mini" }, 422, "E_TEXT_TOO_MANY_INPUTS"],
+      [{ input: Array.from({ length: 300 }, () => "the").join(" "), model: "mini" }, 413, "E_TEXT_TOO_LONG"],
+      [{ model: "mini" }, 422, "E_TEXT_REQUEST"],
+      ["{not json", 400, "E_REQUEST_INVALID"],
+      [
+        Buffer.from([0x7b, 0x22, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+        400,
+        "E_REQUEST_INVALID",
+      ],
+    ];
+    for (const [body, status, code] of cases) {
+      const r = await post("/v1/embeddings", body);
+      assert.equal(r.status, status, JSON.stringify(body).slice(0, 80));
+      const e = (r.json as { error: { message: string; type: string; code: string; param: unknown } }).error;
+      assert.equal(e.code, code);
+      assert.equal(typeof e.message, "string");
+      assert.ok(e.type.length > 0);
+    }
+    const long = await post("/v1/embeddings", {
+      input: ["ok", Array.from({ length: 300 }, () => "the").join(" ")],
+      model: "mini",
+    });
+    assert.match(
+      (long.json as { error: { message: string } }).error.message,
+      /input 1 has 302 tokens; the limit is 256/,
+    );
+  });
+
+  it("TEI /embed: list of vectors, normalize, dimensions, truncate, prompt_name", async () => {
+    const r = await post("/embed", { inputs: "the key type" });
+    assert.equal(r.status, 200);
+    close((r.json as number[][])[0] ?? [], (await lib.embed(["the key type"])).data);
+    const raw = await post("/embed", { inputs: ["the key type"], normalize: false, dimensions: 4 });
+    close(
+      (raw.json as number[][])[0] ?? [],
+      (await lib.embed(["the key type"], { normalize: false, dimensions: 4 })).data,
+    );
+    const long = Array.from({ length: 300 }, () => "the").join(" ");
+    assert.equal((await post("/embed", { inputs: long })).status, 413);
+    const t = await post("/embed", { inputs: long, truncate: true, truncation_direction: "Left" });
+    close(
+      (t.json as number[][])[0] ?? [],
+      (await lib.embed([long], { truncate: true, truncationDirection: "left" })).data,
+    );
+    const p = await post("/embed", { inputs: "x", prompt_name: "query" });
+    close((p.json as number[][])[0] ?? [], (await lib.embed(["query: x"])).data);
+    const bad = await post("/embed", { inputs: "x", prompt_name: "nope" });
+    assert.equal(bad.status, 422);
+    assert.equal((bad.json as { error_type: string }).error_type, "Validation");
+    const empty = await post("/embed", { inputs: [] });
+    assert.equal(empty.status, 400);
+    assert.equal((empty.json as { error_type: string }).error_type, "Empty");
+  });
+
+  it("TEI /rerank: sorted, indices, return_text; 424 for an embedding model", async () => {
+    const r = await post("/rerank", { query: "the key", texts: TEXTS.slice(0, 4), return_text: true });
+    assert.equal(r.status, 200);
+    const hits = r.json as { index: number; score: number; text: string }[];
+    assert.equal(hits.length, 4);
+    for (let i = 1; i < hits.length; i++)
+      assert.ok((hits[i - 1]?.score as number) >= (hits[i]?.score as number));
+    for (const h of hits) {
+      assert.equal(h.text, TEXTS[h.index]);
+      assert.ok(h.score > 0 && h.score < 1);
+    }
+    assert.equal((await post("/rerank", { query: "q", texts: [] })).status, 400);
+    const wrong = await post("/rerank", { query: "q", texts: ["a"], model: "mini" });
+    assert.equal(wrong.status, 424);
+  });
+
+  it("TEI /tokenize and /info", async () => {
+    const r = await post("/tokenize", { inputs: ["the key"] });
+    const toks = (r.json as { id: number; text: string; special: boolean }[][])[0] ?? [];
+    assert.deepEqual(
+      toks.map((t) => t.id),
+      lib.tokenizer.encode("the key").ids,
+    );
+    assert.equal(toks[0]?.special, true);
+    assert.equal(toks[1]?.text, "the");
+    const info = (await app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
+    assert.equal(info.model_id, "mini");
+    assert.deepEqual(info.model_type, { embedding: { pooling: "mean" } });
+    assert.equal(info.max_input_length, 256);
+    assert.equal(info.max_client_batch_size, 16);
+  });
+});
