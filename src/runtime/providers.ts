@@ -46,7 +46,8 @@ const OPTION_RULES: { readonly [P in ProviderName]: Readonly<Record<string, Opti
     defaultBufferCacheMode: { kind: "enum", values: CACHE_MODES },
     enableRobustness: { kind: "boolean" },
     forceCpuNodeNames: { kind: "stringList" },
-    deviceId: { kind: "deviceId" },
+    // Not deviceId: the 1.30 binding refuses it for webgpu ("unrecognized option"), measured. Dawn picks
+    // the adapter; restrict it with the Vulkan loader's VK_DRIVER_FILES (docs/gpu.md).
   },
   cuda: { deviceId: { kind: "deviceId" } },
   tensorrt: { deviceId: { kind: "deviceId" } },
@@ -171,6 +172,7 @@ export function parseProviders(input: unknown, opts: NormalizeOptions = {}): Pro
       });
       return;
     }
+    const entryIssues = issues.length;
     let options: Record<string, string | number | boolean> | undefined;
     if (rawOptions !== undefined) {
       if (typeof rawOptions !== "object" || rawOptions === null || Array.isArray(rawOptions)) {
@@ -190,6 +192,7 @@ export function parseProviders(input: unknown, opts: NormalizeOptions = {}): Pro
     const spec: ProviderSpec = Object.freeze(
       options && Object.keys(options).length > 0 ? { name, options: Object.freeze(options) } : { name },
     );
+    if (issues.length > entryIssues) return; // a bad option may hide the real device: skip the duplicate check
     const key = deviceKey(spec);
     const first = seen.get(key);
     if (first !== undefined) {
@@ -341,6 +344,8 @@ const deviceTails = new Map<string, Promise<unknown>>();
 /**
  * Runs `fn` when no other run holds the same device key (FIFO); `"cpu"` runs at once. Serializes within
  * one process (call it where runs are dispatched to workers). A rejection releases the device.
+ * Not reentrant: calling it again for the same key from inside `fn` (e.g. wrapping `session.run()`,
+ * which already uses it) waits forever.
  */
 export function runExclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
   if (key === "cpu") return fn();

@@ -31,11 +31,11 @@ test("normalizeProviders: default is cpu, cpu appended as last resort unless str
   assert.deepEqual(normalizeProviders(["webgpu"], { strict: true }), [{ name: "webgpu" }]);
   assert.deepEqual(normalizeProviders(["cpu", "webgpu"]), [{ name: "cpu" }, { name: "webgpu" }]);
   const specs = normalizeProviders([
-    { name: "webgpu", options: { preferredLayout: "NHWC", deviceId: 1 } },
+    { name: "webgpu", options: { preferredLayout: "NHWC", enableRobustness: true } },
     "cpu",
   ]);
   assert.deepEqual(specs, [
-    { name: "webgpu", options: { preferredLayout: "NHWC", deviceId: 1 } },
+    { name: "webgpu", options: { preferredLayout: "NHWC", enableRobustness: true } },
     { name: "cpu" },
   ]);
   assert.ok(Object.isFrozen(specs[0]) && Object.isFrozen(specs[0]?.options));
@@ -59,7 +59,6 @@ test("normalizeProviders: unknown webgpu option key → E_PROVIDER_OPTION with t
     "defaultBufferCacheMode",
     "enableRobustness",
     "forceCpuNodeNames",
-    "deviceId",
   ]) {
     assert.ok(e.message.includes(k), `message lists ${k}: ${e.message}`);
   }
@@ -68,13 +67,18 @@ test("normalizeProviders: unknown webgpu option key → E_PROVIDER_OPTION with t
     /providers\[0\]\.options\.enableGraphCapture: unknown webgpu option "enableGraphCapture"/,
   );
   assert.deepEqual(allowedProviderOptions("coreml"), []);
+  // The 1.30 binding refuses deviceId for webgpu (test/gpu/webgpu.test.ts checks the binding itself).
+  assert.equal(
+    codeOf(() => normalizeProviders([{ name: "webgpu", options: { deviceId: 0 } }])).code,
+    "E_PROVIDER_OPTION",
+  );
 });
 
 test("parseProviders reports every issue with its path", () => {
   const r = parseProviders([
     {
       name: "webgpu",
-      options: { preferredLayout: "nhwc", validationMode: "full", enableRobustness: "yes", deviceId: -1 },
+      options: { preferredLayout: "nhwc", validationMode: "full", enableRobustness: "yes" },
     },
     "tpu",
     { name: "cpu", extra: 1 },
@@ -88,7 +92,6 @@ test("parseProviders reports every issue with its path", () => {
     [
       "providers[0].options.preferredLayout",
       "providers[0].options.enableRobustness",
-      "providers[0].options.deviceId",
       "providers[1]",
       "providers[2].extra",
       "providers[3]",
@@ -96,15 +99,22 @@ test("parseProviders reports every issue with its path", () => {
     ],
   );
   assert.match(r.issues[0]?.message ?? "", /expected one of NCHW, NHWC, got "nhwc"/);
-  assert.match(r.issues[6]?.message ?? "", /provider device "cpu" is already listed at providers\[2\]/);
+  assert.match(r.issues[5]?.message ?? "", /provider device "cpu" is already listed at providers\[2\]/);
   assert.equal(parseProviders("webgpu").ok, false);
 });
 
 test("same provider on two devices is allowed; same device twice is not", () => {
-  const two = normalizeProviders([{ name: "webgpu", options: { deviceId: 1 } }, "webgpu"]);
-  assert.deepEqual(two.map(deviceKey), ["webgpu:1", "webgpu:0", "cpu"]);
-  const e = codeOf(() => normalizeProviders(["webgpu", { name: "webgpu", options: { deviceId: 0 } }]));
+  const two = normalizeProviders([{ name: "cuda", options: { deviceId: 1 } }, "cuda", "webgpu"]);
+  assert.deepEqual(two.map(deviceKey), ["cuda:1", "cuda:0", "webgpu:0", "cpu"]);
+  const e = codeOf(() => normalizeProviders(["cuda", { name: "cuda", options: { deviceId: 0 } }]));
   assert.equal(e.code, "E_PROVIDER_OPTION");
+  assert.match(e.message, /provider device "cuda:0" is already listed at providers\[0\]/);
+  const bad = parseProviders([
+    { name: "cuda", options: { deviceId: -1 } },
+    { name: "cuda", options: { deviceId: 1.5 } },
+  ]);
+  assert.equal(bad.ok, false);
+  if (!bad.ok) assert.equal(bad.issues.length, 2);
 });
 
 test("parseProvidersFlag parses --providers webgpu,cpu", () => {
@@ -121,9 +131,9 @@ test("toOrtExecutionProviders maps specs to onnxruntime-node entries", () => {
   assert.deepEqual(
     toOrtExecutionProviders({
       name: "webgpu",
-      options: { preferredLayout: "NHWC", forceCpuNodeNames: "a, b", deviceId: 0 },
+      options: { preferredLayout: "NHWC", forceCpuNodeNames: "a, b" },
     }),
-    [{ name: "webgpu", preferredLayout: "NHWC", forceCpuNodeNames: ["a", "b"], deviceId: 0 }],
+    [{ name: "webgpu", preferredLayout: "NHWC", forceCpuNodeNames: ["a", "b"] }],
   );
   assert.deepEqual(toOrtExecutionProviders({ name: "cuda", options: { deviceId: 2 } }), [
     { name: "cuda", deviceId: 2 },
@@ -133,7 +143,7 @@ test("toOrtExecutionProviders maps specs to onnxruntime-node entries", () => {
 test("deviceKey: cpu vs <provider>:<deviceId>", () => {
   assert.equal(deviceKey("cpu"), "cpu");
   assert.equal(deviceKey("webgpu"), "webgpu:0");
-  assert.equal(deviceKey({ name: "webgpu", options: { deviceId: 3 } }), "webgpu:3");
+  assert.equal(deviceKey({ name: "cuda", options: { deviceId: 3 } }), "cuda:3");
   assert.equal(deviceKey({ name: "cpu", options: { useArena: false } }), "cpu");
 });
 

@@ -1,0 +1,160 @@
+// The same model suite on the webgpu and cpu providers, outputs compared with a tolerance per dtype.
+// Skips (with the reason) when no Vulkan driver lets webgpu come up; CI installs Mesa lavapipe (.ci/run).
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import * as ort from "onnxruntime-node";
+import { openSession } from "../../src/runtime/ort-session.ts";
+import { normalizeProviders, toOrtExecutionProviders } from "../../src/runtime/providers.ts";
+import type { InferenceSession, ProviderSpec, TensorMap } from "../../src/runtime/session.ts";
+import { assertClose, webgpuSkipReason } from "./helpers.ts";
+import { encoderInputs, encoderModel, mlpInput, mlpModel, SMALL_ENCODER } from "./models.ts";
+
+const skip = await webgpuSkipReason();
+const WEBGPU: ProviderSpec = { name: "webgpu" };
+
+interface Case {
+  readonly name: string;
+  readonly model: () => Uint8Array;
+  readonly inputs: () => TensorMap;
+  readonly output: string;
+}
+
+const CASES: readonly Case[] = [
+  { name: "mlp float32", model: () => mlpModel(), inputs: () => ({ x: mlpInput(5) }), output: "probs" },
+  {
+    name: "encoder with padding mask",
+    model: () => encoderModel(),
+    inputs: () => ({ ...encoderInputs(4, 12, SMALL_ENCODER.vocab) }),
+    output: "last_hidden_state",
+  },
+  {
+    name: "mlp float16",
+    model: () => mlpModel("float16"),
+    inputs: () => ({ x: mlpInput(5, "float16") }),
+    output: "probs",
+  },
+];
+
+describe("webgpu vs cpu: same models, same outputs", { skip }, () => {
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const bytes = c.model();
+      const cpu = await openSession(bytes, { providers: ["cpu"], replicas: 1, label: `${c.name}@cpu` });
+      const gpu = await openSession(bytes, { providers: [WEBGPU], replicas: 1, label: `${c.name}@webgpu` });
+      try {
+        assert.equal(gpu.activeProvider, "webgpu", `fallbacks: ${JSON.stringify(gpu.providerFallbacks)}`);
+        assert.deepEqual(gpu.providerFallbacks, []);
+        const inputs = c.inputs();
+        const [a, b] = [await gpu.run(inputs), await cpu.run(inputs)];
+        const out = a.outputs[c.output];
+        const ref = b.outputs[c.output];
+        assert.ok(out && ref);
+        if (c.name.includes("float16")) {
+          assert.equal(out.dtype, "float16");
+          assert.ok(out.data instanceof Uint16Array, "float16 outputs are Uint16Array bits");
+        }
+        assertClose(out, ref, c.name);
+      } finally {
+        await Promise.all([cpu.close(), gpu.close()]);
+      }
+    });
+  }
+
+  test("encoder: padded positions do not change the real tokens' outputs on webgpu", async () => {
+    const gpu = await openSession(encoderModel(), { providers: [WEBGPU], replicas: 1 });
+    try {
+      const full = encoderInputs(3, 12, SMALL_ENCODER.vocab);
+      // Row 1 has length 9; run it alone, cut to its 9 real tokens.
+      const len = 9;
+      const one = {
+        input_ids: full.input_ids.slice([1, 2], [0, len]).contiguous(),
+        attention_mask: full.attention_mask.slice([1, 2], [0, len]).contiguous(),
+        token_type_ids: full.token_type_ids.slice([1, 2], [0, len]).contiguous(),
+      };
+      const batched = (await gpu.run({ ...full })).outputs.last_hidden_state;
+      const alone = (await gpu.run(one)).outputs.last_hidden_state;
+      assert.ok(batched && alone);
+      assertClose(alone, batched.slice([1, 2], [0, len]).contiguous(), "row 1 alone vs in a padded batch");
+    } finally {
+      await gpu.close();
+    }
+  });
+});
+
+describe("webgpu provider options reach onnxruntime", { skip }, () => {
+  let probe: Uint8Array;
+  before(() => {
+    probe = mlpModel();
+  });
+
+  test("every option key Tessera allows is accepted by the binding", async () => {
+    const spec: ProviderSpec = {
+      name: "webgpu",
+      options: {
+        preferredLayout: "NHWC",
+        validationMode: "full",
+        storageBufferCacheMode: "simple",
+        uniformBufferCacheMode: "lazyRelease",
+        queryResolveBufferCacheMode: "disabled",
+        defaultBufferCacheMode: "bucket",
+        forceCpuNodeNames: "Relu_node_0,Softmax_node_0",
+      },
+    };
+    const s = await ort.InferenceSession.create(probe, {
+      executionProviders: toOrtExecutionProviders(spec),
+      logSeverityLevel: 3,
+    });
+    const out = await s.run({ x: new ort.Tensor("float32", new Float32Array(16), [1, 16]) });
+    assert.deepEqual(out.probs?.dims, [1, 4]);
+    await s.release();
+  });
+
+  // deviceId is refused by the 1.30 binding for webgpu (measured), so Tessera refuses it too.
+  for (const key of ["enableGraphCapture", "deviceId"]) {
+    test(`${key}: refused by Tessera and by the binding`, async () => {
+      assert.throws(
+        () => normalizeProviders([{ name: "webgpu", options: { [key]: key === "deviceId" ? 0 : true } }]),
+        /E_PROVIDER_OPTION|unknown webgpu option/,
+      );
+      await assert.rejects(
+        ort.InferenceSession.create(probe, {
+          executionProviders: [
+            {
+              name: "webgpu",
+              [key]: key === "deviceId" ? 0 : true,
+            } as ort.InferenceSession.ExecutionProviderConfig,
+          ],
+        }),
+        /unrecognized option/,
+      );
+    });
+  }
+});
+
+describe("two webgpu sessions at once (onnxruntime issue 32561)", { skip }, () => {
+  const sessions: InferenceSession[] = [];
+  after(async () => {
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+
+  // openSession serializes runs per device key (providers.runExclusive), so concurrent calls on two
+  // webgpu sessions never overlap inside Dawn; without that, this crashes on Linux/Vulkan at times.
+  test("concurrent runs on two sessions give the same results as one at a time", async () => {
+    sessions.push(await openSession(mlpModel(), { providers: [WEBGPU], replicas: 1 }));
+    sessions.push(await openSession(encoderModel(), { providers: [WEBGPU], replicas: 1 }));
+    const [mlp, enc] = sessions as [InferenceSession, InferenceSession];
+    const mlpIn = { x: mlpInput(4) };
+    const encIn = { ...encoderInputs(2, 8, SMALL_ENCODER.vocab) };
+    const mlpRef = (await mlp.run(mlpIn)).outputs.probs;
+    const encRef = (await enc.run(encIn)).outputs.last_hidden_state;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? enc.run(encIn) : mlp.run(mlpIn))),
+    );
+    results.forEach((r, i) => {
+      const got = i % 2 ? r.outputs.last_hidden_state : r.outputs.probs;
+      const want = i % 2 ? encRef : mlpRef;
+      assert.ok(got && want);
+      assertClose(got, want, `run ${i}`);
+    });
+  });
+});
