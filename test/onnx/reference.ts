@@ -25,7 +25,7 @@ export function dense(x: Matrix, w: Tensor<"float32">, b: Tensor<"float32">): Ma
     for (let i = 0; i < row.length; i++) {
       const xi = row[i]!;
       const wi = W[i]!;
-      for (let j = 0; j < out; j++) y[j] += xi * wi[j]!;
+      for (let j = 0; j < out; j++) y[j] = y[j]! + xi * wi[j]!;
     }
     return y;
   });

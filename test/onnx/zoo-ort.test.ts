@@ -194,12 +194,12 @@ describe("zoo models in onnxruntime-node", () => {
     for (let it = 0; it < 5; it++) {
       S = S.map((row) => {
         const o = new Float64Array(size);
-        for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) o[j] += row[k]! * wl[k * size + j]!;
+        for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) o[j] = o[j]! + row[k]! * wl[k * size + j]!;
         return o.map(Math.tanh);
       });
     }
     const y = new Float64Array(size);
-    for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) y[j] += 0.5 * S[k]![j]!;
+    for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) y[j] = y[j]! + 0.5 * S[k]![j]!;
     assertClose((a.y!.data as Float32Array).subarray(0, size), y);
   });
 
