@@ -3,7 +3,7 @@
  * leading batch dim of n ≥ 1 rows) are concatenated along axis 0, run once, and split back per request.
  */
 import { type InferenceSession, type RunOptions, type TensorMap, validateInputs } from "../runtime/index.ts";
-import { TesseraError } from "../tensor/index.ts";
+import { type DType, Tensor, TesseraError } from "../tensor/index.ts";
 import { type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
 import { checkBatchMajor } from "./predict-batch.ts";
 import { allocate, shapeKey, writeInto } from "./stacking.ts";
@@ -15,7 +15,10 @@ export interface ModelBatcherOptions {
   readonly maxQueueDelayMs: number;
   /** Most requests waiting; beyond it `infer` rejects with QueueFullError (E_QUEUE_FULL). */
   readonly maxQueueSize: number;
-  /** Batches in flight at once; default `session.replicas` so every replica stays busy. */
+  /**
+   * Batches in flight at once. Default `2 × session.replicas`: one running and one waiting in each replica's
+   * worker, so a replica never idles while the main thread splits results and cuts the next batch.
+   */
   readonly concurrency?: number;
   /** Metrics hook (size = requests, cost = rows). */
   readonly onBatch?: (stats: BatchStats) => void;
@@ -43,9 +46,20 @@ interface Request {
   readonly inputs: TensorMap;
   readonly rows: number;
   readonly outputs: readonly string[] | undefined;
-  /** Non-batch dims key: only requests with the same key are concatenated. */
-  readonly key: string;
+  /** Non-batch dims key (a template id, or a shape string once the template cache is full). */
+  readonly key: number | string;
 }
+
+/** A request shape that passed validation: input names, dtypes and dims after axis 0. */
+interface Template {
+  readonly id: number;
+  readonly names: readonly string[];
+  readonly dtypes: readonly DType[];
+  readonly trailing: readonly (readonly number[])[];
+}
+
+/** Distinct request shapes remembered for the validation fast path. */
+const MAX_TEMPLATES = 64;
 
 interface Reply {
   readonly outputs: TensorMap;
@@ -58,6 +72,7 @@ type TransferRunOptions = RunOptions & { readonly transferInputs?: boolean };
 export class ModelBatcher {
   readonly session: InferenceSession;
   private readonly batcher: DynamicBatcher<Request, Reply>;
+  private readonly templates: Template[] = [];
 
   /** Throws E_BATCHER_CONFIG when a model input has a fixed (numeric) axis 0: such a model cannot take batches. */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
@@ -79,7 +94,7 @@ export class ModelBatcher {
       maxQueueSize: options.maxQueueSize,
       cost: (r) => r.rows,
       maxBatchCost: options.maxBatchSize,
-      concurrency: options.concurrency ?? session.replicas,
+      concurrency: options.concurrency ?? 2 * session.replicas,
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
   }
@@ -99,8 +114,13 @@ export class ModelBatcher {
    * buffer when the batch starts); do not mutate them until the promise settles.
    */
   async infer(inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
-    const rows = this.check(inputs, options.outputs);
-    const req: Request = { inputs, rows, outputs: options.outputs, key: shapeKey(inputs, true) };
+    if (options.outputs) this.checkOutputs(options.outputs);
+    let hit: { rows: number; key: number | string } | undefined = this.match(inputs);
+    if (hit === undefined) {
+      const rows = this.check(inputs);
+      hit = { rows, key: this.remember(inputs) };
+    }
+    const req: Request = { inputs, rows: hit.rows, outputs: options.outputs, key: hit.key };
     const r = await this.batcher.submit(req, {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
@@ -114,7 +134,54 @@ export class ModelBatcher {
     return this.batcher.close(options);
   }
 
-  private check(inputs: TensorMap, outputs: readonly string[] | undefined): number {
+  /** Fast path: the request has the shape of one already validated (same names, dtypes, dims after axis 0). */
+  private match(inputs: TensorMap): { rows: number; key: number } | undefined {
+    const count = Object.keys(inputs).length;
+    outer: for (const t of this.templates) {
+      if (t.names.length !== count) continue;
+      let rows = -1;
+      for (let k = 0; k < t.names.length; k++) {
+        const x = inputs[t.names[k]!];
+        const tr = t.trailing[k]!;
+        if (!(x instanceof Tensor) || x.dtype !== t.dtypes[k] || x.ndim !== tr.length + 1) continue outer;
+        const sh = x.shape;
+        for (let i = 0; i < tr.length; i++) if (sh[i + 1] !== tr[i]) continue outer;
+        if (rows === -1) rows = sh[0]!;
+        else if (sh[0] !== rows) continue outer;
+      }
+      if (rows >= 1) return { rows, key: t.id };
+    }
+    return undefined;
+  }
+
+  /** Remembers a validated request shape; returns its group key. */
+  private remember(inputs: TensorMap): number | string {
+    if (this.templates.length >= MAX_TEMPLATES) return shapeKey(inputs, true);
+    const names = Object.keys(inputs);
+    const t: Template = {
+      id: this.templates.length,
+      names,
+      dtypes: names.map((n) => inputs[n]!.dtype),
+      trailing: names.map((n) => inputs[n]!.shape.slice(1)),
+    };
+    this.templates.push(t);
+    return t.id;
+  }
+
+  private checkOutputs(outputs: readonly string[]): void {
+    const known = this.session.description.outputs.map((o) => o.name);
+    const unknown = outputs.filter((o) => !known.includes(o));
+    if (unknown.length > 0) {
+      throw new TesseraError(
+        "E_INPUT_INVALID",
+        `ModelBatcher: invalid request: ${unknown.map((o) => `outputs.${o}: unknown output; expected some of ${known.join(", ")}`).join("; ")}`,
+        { issues: unknown.map((o) => ({ path: `outputs.${o}`, message: "unknown output" })) },
+      );
+    }
+  }
+
+  /** Full validation against the model description (every issue reported); returns the rows. */
+  private check(inputs: TensorMap): number {
     const check = validateInputs(this.session.description, inputs);
     const issues = check.ok ? [] : [...check.issues];
     let rows: number | undefined;
@@ -126,23 +193,14 @@ export class ModelBatcher {
       }
       const n = t.shape[0]!;
       if (rows === undefined) rows = n;
-      else if (n !== rows)
+      else if (n !== rows) {
         issues.push({
           path: `inputs.${name}.shape[0]`,
           message: `batch dim: expected ${rows} rows like the other inputs, got ${n}`,
         });
-    }
-    if (rows === 0) issues.push({ path: "inputs", message: "batch dim: expected at least 1 row, got 0" });
-    if (outputs) {
-      const known = this.session.description.outputs.map((o) => o.name);
-      for (const o of outputs) {
-        if (!known.includes(o))
-          issues.push({
-            path: `outputs.${o}`,
-            message: `unknown output; expected some of ${known.join(", ")}`,
-          });
       }
     }
+    if (rows === 0) issues.push({ path: "inputs", message: "batch dim: expected at least 1 row, got 0" });
     if (issues.length > 0 || rows === undefined) {
       throw new TesseraError(
         "E_INPUT_INVALID",
@@ -155,7 +213,7 @@ export class ModelBatcher {
 
   /** Groups requests by non-batch dims, concatenates each group, runs the groups, and splits outputs per request. */
   private async runBatch(reqs: Request[], signal: AbortSignal): Promise<Reply[]> {
-    const groups = new Map<string, number[]>();
+    const groups = new Map<number | string, number[]>();
     reqs.forEach((r, i) => {
       const g = groups.get(r.key);
       if (g) g.push(i);

@@ -143,6 +143,12 @@ describe("model glue on the zoo MLP", () => {
         [1, CLASSES],
       ],
     );
+    // Same shape as an accepted request but another dtype / an extra input: the fast path must not let it through.
+    await rejectsWith(mb.infer({ input: Tensor.empty("int32", [1, IN]) }), "E_INPUT_INVALID");
+    await rejectsWith(
+      mb.infer({ input: Tensor.empty("float32", [1, IN]), extra: Tensor.empty("float32", [1]) }),
+      "E_INPUT_INVALID",
+    );
     await rejectsWith(mb.infer({ input: Tensor.empty("float32", [9, IN]) }), "E_BATCH_COST_EXCEEDED");
     await rejectsWith(mb.infer({ input: Tensor.empty("float32", [0, IN]) }), "E_INPUT_INVALID");
     await rejectsWith(
