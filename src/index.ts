@@ -1,1 +1,2 @@
 export * from "./tensor/index.ts";
+export * as onnx from "./onnx/index.ts";
