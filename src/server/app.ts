@@ -1,0 +1,193 @@
+/**
+ * buildApp: the Fastify application without a listener (tests use it in-process and over a socket).
+ * It validates and routes; models, batching and ML live in the registry and batchers it is given.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import { TesseraError } from "../tensor/index.ts";
+import { ApiKeys } from "./auth.ts";
+import { DEFAULT_CONFIG, type ServerConfig } from "./config.ts";
+import type { Lifecycle, RouteContext, RoutePlugin } from "./context.ts";
+import { httpErrorOf } from "./errors.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { ModelHost, type RegistryPort } from "./models.ts";
+import { registerRepositoryRoutes } from "./routes/repository.ts";
+import { registerV2Routes } from "./routes/v2.ts";
+import { createRegistry } from "./registry.ts";
+
+export interface BuildAppOptions {
+  /** Settings; missing ones take DEFAULT_CONFIG values. */
+  readonly config?: Partial<ServerConfig>;
+  /** The model registry; default: a ModelRegistry over `config.modelsDir`. Closed when the app closes. */
+  readonly registry?: RegistryPort;
+  /** A pino logger; default JSON logs to stdout at `config.logLevel`. */
+  readonly logger?: Logger;
+  /** Extra route plugins, called after the built-in routes. */
+  readonly plugins?: readonly RoutePlugin[];
+  /** Mount src/server/routes/text.ts when it exists (default true). */
+  readonly textRoutes?: boolean;
+  /** Kick off `registry.loadAll()` (default `config.loadAll`); ready turns true when it finishes. */
+  readonly loadModels?: boolean;
+  /** Prometheus default process metrics (RSS, heap, event loop); default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface TesseraDecorations {
+  readonly ctx: RouteContext;
+  /** Settles when start-up model loading finished (resolved immediately when loading is off). */
+  readonly loading: Promise<void>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    tessera: TesseraDecorations;
+  }
+}
+
+const REQUEST_ID_RE = /^[\w.:@/+=-]{1,128}$/;
+/** Routes that stay open without an API key and while draining. */
+const OPEN_ROUTES = new Set(["/v2/health/live", "/v2/health/ready", "/metrics"]);
+
+/** Loads the text helper's routes (/v1/embeddings, /embed, ...) when that file is present. */
+async function textRoutesPlugin(): Promise<RoutePlugin | undefined> {
+  const file = new URL("./routes/text.ts", import.meta.url);
+  if (!existsSync(file)) return undefined;
+  const mod = (await import(file.href)) as { registerTextRoutes?: RoutePlugin };
+  return mod.registerTextRoutes;
+}
+
+export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "tessera" } });
+  const metrics = new ServerMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const registry = options.registry ?? (await createRegistry(config, logger));
+  const models = new ModelHost({
+    registry,
+    metrics,
+    batching: config.batching,
+    logger,
+    explicitLoad: options.loadModels ?? config.loadAll,
+  });
+  const lifecycle: Lifecycle = { draining: false, startedAt: Date.now() };
+  const ctx: RouteContext = { registry, models, metrics, config, lifecycle, logger };
+  const keys = new ApiKeys(config.apiKeys);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: (req) => {
+      const h = req.headers["x-request-id"];
+      const v = Array.isArray(h) ? h[0] : h;
+      return v && REQUEST_ID_RE.test(v) ? v : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  // Bodies arrive as Buffers; each route parses its own (the infer body may be JSON + binary).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  app.decorateRequest("tesseraModel", "");
+  app.decorateRequest("tesseraStart", 0);
+
+  app.addHook("onRequest", async (req, reply) => {
+    req.tesseraStart = performance.now();
+    reply.header("x-request-id", req.id);
+    const url = req.routeOptions.url ?? "";
+    if (config.corsOrigins.length > 0) applyCors(req.headers.origin, config.corsOrigins, reply);
+    if (OPEN_ROUTES.has(url)) return;
+    if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return;
+    keys.check(req.headers.authorization);
+    if (lifecycle.draining) {
+      metrics.reject("", "draining");
+      reply.header("connection", "close");
+      throw new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
+        retryAfterMs: 1000,
+      });
+    }
+  });
+
+  const endRequest = new WeakMap<object, ReturnType<ServerMetrics["startRequest"]>>();
+  app.addHook("onRequest", async (req) => {
+    endRequest.set(req, metrics.startRequest());
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const end = endRequest.get(req);
+    if (end)
+      end(
+        req.routeOptions.url ?? "unmatched",
+        req.tesseraModel,
+        reply.statusCode,
+        (performance.now() - req.tesseraStart) / 1000,
+      );
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const h = httpErrorOf(err);
+    if (h.status >= 500 && h.status !== 503 && h.status !== 504) req.log.error({ err }, "request failed");
+    else req.log.info({ code: h.code, status: h.status }, h.message);
+    if (h.status === 429) metrics.reject(req.tesseraModel, "overloaded");
+    else if (h.status === 504) metrics.reject(req.tesseraModel, "timeout");
+    else if (h.status === 499) metrics.reject(req.tesseraModel, "client_gone");
+    else if (h.status === 413) metrics.reject(req.tesseraModel, "too_large");
+    else if (h.status === 401) metrics.reject(req.tesseraModel, "unauthorized");
+    if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
+    reply.code(h.status).type("application/json").send({ error: h.message, code: h.code });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "E_ROUTE_NOT_FOUND" });
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(metrics.contentType);
+    return metrics.text();
+  });
+  registerV2Routes(app, ctx);
+  registerRepositoryRoutes(app, ctx);
+  if (config.corsOrigins.length > 0) {
+    app.options("/*", async (_req, reply) => reply.code(204).send());
+  }
+  const plugins: RoutePlugin[] = [];
+  if (options.textRoutes !== false) {
+    const text = await textRoutesPlugin();
+    if (text) plugins.push(text);
+  }
+  plugins.push(...(options.plugins ?? []));
+  for (const p of plugins) await p(app, ctx);
+
+  app.addHook("onClose", async () => {
+    await models.close();
+  });
+
+  const loading =
+    (options.loadModels ?? config.loadAll)
+      ? models.loadAll()
+      : Promise.resolve().then(() => {
+          models.startupDone = true;
+        });
+  app.decorate("tessera", { ctx, loading });
+  return app;
+}
+
+function applyCors(
+  origin: string | undefined,
+  allowed: readonly string[],
+  reply: { header(k: string, v: string): unknown },
+): void {
+  if (!origin) return;
+  if (!allowed.includes("*") && !allowed.includes(origin)) return;
+  reply.header("access-control-allow-origin", allowed.includes("*") ? "*" : origin);
+  reply.header("vary", "Origin");
+  reply.header(
+    "access-control-allow-headers",
+    "authorization, content-type, inference-header-content-length, x-request-id",
+  );
+  reply.header("access-control-allow-methods", "GET, POST, OPTIONS");
+  reply.header("access-control-expose-headers", "inference-header-content-length, x-request-id, retry-after");
+}

@@ -1,0 +1,35 @@
+/**
+ * What every route plugin receives. Route plugins (the v2 protocol, the repository extension, the
+ * text routes from src/server/routes/text.ts, ...) are `(app, ctx) => void | Promise<void>`.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { ServerConfig } from "./config.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import type { ModelHost, RegistryPort } from "./models.ts";
+
+/** Server-wide state the routes read: draining flips on SIGTERM and never back. */
+export interface Lifecycle {
+  draining: boolean;
+  readonly startedAt: number;
+}
+
+export interface RouteContext {
+  readonly registry: RegistryPort;
+  /** Batchers, readiness and load/unload bookkeeping; infer through `models.infer` so batching and metrics apply. */
+  readonly models: ModelHost;
+  readonly metrics: ServerMetrics;
+  readonly config: ServerConfig;
+  readonly lifecycle: Lifecycle;
+  readonly logger: Logger;
+}
+
+export type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => void | Promise<void>;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Model label for metrics ("" for routes without a model). Routes set it once they know the model. */
+    tesseraModel: string;
+    tesseraStart: number;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * ModelHost: the server's view of the registry. It owns one ModelBatcher per loaded model version
+ * (settings from the model's config.json `batching`, server defaults otherwise), feeds metrics, and
+ * knows which versions the operator unloaded on purpose.
+ */
+import type { Logger } from "pino";
+import { type InferOptions, type InferResult, ModelBatcher } from "../batching/index.ts";
+import type { BatchingConfig, LoadedModel, ModelVersionStatus, TensorMap } from "../runtime/index.ts";
+import { TesseraError } from "../tensor/index.ts";
+import type { ServerMetrics } from "./metrics.ts";
+
+/** What the server needs from a model registry (src/runtime ModelRegistry implements it). */
+export interface RegistryPort {
+  index(): Promise<readonly ModelVersionStatus[]> | readonly ModelVersionStatus[];
+  get(name: string, version?: string): Promise<LoadedModel>;
+  /** The loaded model without loading it; throws E_MODEL_NOT_READY / E_MODEL_NOT_FOUND. */
+  tryGet(name: string, version?: string): LoadedModel;
+  load(name: string, version?: string): Promise<unknown>;
+  unload(name: string, version?: string): Promise<unknown>;
+  status(name: string): Promise<readonly ModelVersionStatus[]> | readonly ModelVersionStatus[];
+  loadAll(): Promise<unknown>;
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+/** Something that runs inference for one model version: a ModelBatcher, or a plain pass-through. */
+interface Runner {
+  readonly model: LoadedModel;
+  infer(inputs: TensorMap, options: InferOptions): Promise<InferResult>;
+  readonly queueDepth: number;
+  close(options: { drain: boolean }): Promise<void>;
+}
+
+/** For models with a fixed batch dim (they cannot be batched): bounded concurrency, no merging. */
+class DirectRunner implements Runner {
+  private active = 0;
+  constructor(
+    readonly model: LoadedModel,
+    private readonly maxQueue: number,
+    private readonly onRun: (inferMs: number) => void,
+  ) {}
+  get queueDepth(): number {
+    return this.active;
+  }
+  async infer(inputs: TensorMap, options: InferOptions): Promise<InferResult> {
+    if (this.active >= this.maxQueue) {
+      throw new TesseraError(
+        "E_QUEUE_FULL",
+        `model ${this.model.name}: ${this.active} requests running, limit ${this.maxQueue}`,
+        {
+          retryAfterMs: 1000,
+        },
+      );
+    }
+    this.active++;
+    const t0 = performance.now();
+    try {
+      const r = await this.model.session.run(inputs, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.outputs ? { outputs: options.outputs } : {}),
+      });
+      this.onRun(r.inferMs);
+      const rows = Object.values(inputs)[0]?.shape[0] ?? 1;
+      return {
+        outputs: r.outputs,
+        queueMs: performance.now() - t0 - r.inferMs,
+        inferMs: r.inferMs,
+        batchSize: rows,
+      };
+    } finally {
+      this.active--;
+    }
+  }
+  async close(): Promise<void> {}
+}
+
+class BatchedRunner implements Runner {
+  constructor(
+    readonly model: LoadedModel,
+    private readonly batcher: ModelBatcher,
+  ) {}
+  get queueDepth(): number {
+    return this.batcher.queueDepth;
+  }
+  infer(inputs: TensorMap, options: InferOptions): Promise<InferResult> {
+    return this.batcher.infer(inputs, options);
+  }
+  close(options: { drain: boolean }): Promise<void> {
+    return this.batcher.close(options);
+  }
+}
+
+export interface ModelHostOptions {
+  readonly registry: RegistryPort;
+  readonly metrics: ServerMetrics;
+  readonly batching: BatchingConfig;
+  readonly logger: Logger;
+  /** Models must be loaded explicitly (start-up loadAll or the repository API); infer never loads lazily. */
+  readonly explicitLoad: boolean;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const VERSION_RE = /^[0-9]{1,9}$/;
+
+/** Rejects names that could escape the repository (`..`, `/`, `\`, NUL) with `E_MODEL_NAME_INVALID`. */
+export function checkModelName(name: string, version?: string): void {
+  if (!NAME_RE.test(name) || name.includes("..")) {
+    throw new TesseraError(
+      "E_MODEL_NAME_INVALID",
+      `model name ${JSON.stringify(name.slice(0, 140))} is invalid; expected letters, digits, ".", "_" or "-" (1-128 chars, not starting with a symbol, no "..")`,
+      { name: name.slice(0, 140) },
+    );
+  }
+  if (version !== undefined && !VERSION_RE.test(version)) {
+    throw new TesseraError(
+      "E_MODEL_NAME_INVALID",
+      `model version ${JSON.stringify(version.slice(0, 20))} is invalid; expected a number`,
+      {
+        version: version.slice(0, 20),
+      },
+    );
+  }
+}
+
+export class ModelHost {
+  readonly registry: RegistryPort;
+  private readonly runners = new Map<string, Runner>();
+  private readonly opts: ModelHostOptions;
+  /** Set once start-up loading finished (ready stays false before). */
+  startupDone = false;
+  startupError: unknown = undefined;
+
+  constructor(opts: ModelHostOptions) {
+    this.opts = opts;
+    this.registry = opts.registry;
+  }
+
+  /** Loads every model of the repository; failures are logged (the models show as UNAVAILABLE). */
+  async loadAll(): Promise<void> {
+    try {
+      await this.registry.loadAll();
+    } catch (err) {
+      this.startupError = err;
+      this.opts.logger.error({ err }, "loading the model repository failed");
+    } finally {
+      this.startupDone = true;
+    }
+    for (const s of await this.registry.index()) {
+      if (s.state === "ready") {
+        try {
+          this.noteLoaded(await this.registry.get(s.name, s.version));
+        } catch {
+          // raced with an unload; the state will say so
+        }
+      } else if (s.state === "failed")
+        this.opts.logger.warn(
+          { model: s.name, version: s.version, reason: s.reason },
+          "model failed to load",
+        );
+    }
+  }
+
+  /** Server readiness: start-up loading done and every model the registry should have is ready. */
+  isReady(): boolean {
+    return this.startupDone && this.registry.isReady();
+  }
+
+  private noteLoaded(m: LoadedModel): void {
+    this.opts.metrics.modelLoaded(m.name, m.version, m.loadMs, m.session.activeProvider);
+  }
+
+  /** The loaded model for (name, version), without loading it. Throws 404/503-class errors. */
+  async model(name: string, version?: string): Promise<LoadedModel> {
+    checkModelName(name, version);
+    if (this.opts.explicitLoad) {
+      try {
+        return this.registry.tryGet(name, version);
+      } catch (err) {
+        // Not indexed yet (added after start-up): let get() rescan, which reports 404s precisely.
+        if (!(err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND")) throw err;
+        if ((await this.registry.index()).some((s) => s.name === name)) {
+          throw new TesseraError(
+            "E_MODEL_NOT_READY",
+            `model ${name} is not loaded; load it with POST /v2/repository/models/${name}/load`,
+            {
+              model: name,
+            },
+          );
+        }
+      }
+    }
+    return this.registry.get(name, version);
+  }
+
+  /** Runs one request through the model's batcher (created on first use). */
+  async infer(model: LoadedModel, inputs: TensorMap, options: InferOptions): Promise<InferResult> {
+    const r = this.runnerFor(model);
+    const res = await r.infer(inputs, options);
+    this.opts.metrics.observeQueue(model.name, res.queueMs);
+    return res;
+  }
+
+  /** Rows waiting for a model version's batcher (0 when none exists). */
+  queueDepth(name: string, version: string): number {
+    return this.runners.get(`${name}@${version}`)?.queueDepth ?? 0;
+  }
+
+  private runnerFor(model: LoadedModel): Runner {
+    const key = `${model.name}@${model.version}`;
+    const existing = this.runners.get(key);
+    if (existing && existing.model.session === model.session) return existing;
+    if (existing) void existing.close({ drain: true });
+    const b = { ...this.opts.batching, ...(model.config.batching ?? {}) };
+    const metrics = this.opts.metrics;
+    let runner: Runner;
+    try {
+      const batcher = new ModelBatcher(model.session, {
+        maxBatchSize: b.maxBatchSize,
+        maxQueueDelayMs: b.maxQueueDelayMs,
+        maxQueueSize: b.maxQueueSize,
+        onBatch: (s) => {
+          if (s.error === undefined)
+            metrics.observeBatch(model.name, { size: s.cost, inferMs: s.inferMs, queueMs: s.queueMs });
+        },
+      });
+      runner = new BatchedRunner(model, batcher);
+    } catch (err) {
+      if (!(err instanceof TesseraError) || err.code !== "E_BATCHER_CONFIG") throw err;
+      this.opts.logger.info(
+        { model: key, reason: err.message },
+        "model has a fixed batch dim: requests run unbatched",
+      );
+      runner = new DirectRunner(model, b.maxQueueSize, (ms) =>
+        metrics.observeBatch(model.name, { size: 1, inferMs: ms, queueMs: [] }),
+      );
+    }
+    this.runners.set(key, runner);
+    metrics.trackQueue(model.name, () => {
+      let n = 0;
+      for (const [k, r] of this.runners) if (k.startsWith(`${model.name}@`)) n += r.queueDepth;
+      return n;
+    });
+    return runner;
+  }
+
+  /** (Re)loads a model through the registry and records it. */
+  async load(name: string): Promise<void> {
+    checkModelName(name);
+    await this.registry.load(name);
+    for (const s of await this.registry.status(name)) {
+      if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
+    }
+  }
+
+  /** Finishes queued work of the model's batchers, then unloads it in the registry. */
+  async unload(name: string): Promise<void> {
+    checkModelName(name);
+    const closing: Promise<void>[] = [];
+    for (const [key, r] of this.runners) {
+      if (key.startsWith(`${name}@`)) {
+        this.runners.delete(key);
+        closing.push(r.close({ drain: true }));
+        this.opts.metrics.modelUnloaded(r.model.name, r.model.version);
+      }
+    }
+    this.opts.metrics.trackQueue(name, null);
+    await Promise.all(closing);
+    await this.registry.unload(name);
+  }
+
+  /** Drains every batcher (queued work finishes), then closes the registry and its sessions. */
+  async close(): Promise<void> {
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all(runners.map((r) => r.close({ drain: true }).catch(() => {})));
+    await this.registry.close();
+  }
+}

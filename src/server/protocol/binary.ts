@@ -1,0 +1,99 @@
+/**
+ * Triton binary tensor data extension: body = JSON header + raw chunks, little-endian, row-major.
+ * BYTES elements are a 4-byte little-endian length followed by the bytes.
+ *
+ * Decoding always copies a chunk into a fresh, aligned TypedArray (request bodies are not aligned).
+ * Assumes a little-endian host (x86-64 and arm64 are).
+ */
+import { DATATYPES, wireCtor } from "./datatypes.ts";
+import type { Datatype, WireArray } from "./types.ts";
+
+export type BinaryResult = { ok: true; data: WireArray } | { ok: false; message: string };
+
+/** Decodes one tensor's chunk of exactly `count` elements. */
+export function decodeBinaryChunk(
+  chunk: Uint8Array,
+  datatype: Datatype,
+  count: number,
+  shape: readonly number[],
+): BinaryResult {
+  if (datatype === "BYTES") return decodeBytesChunk(chunk, count);
+  const size = DATATYPES[datatype].byteSize;
+  if (chunk.byteLength !== count * size) {
+    return {
+      ok: false,
+      message: `binary_data_size is ${chunk.byteLength} bytes but shape [${shape.join(",")}] of ${datatype} needs ${count * size}`,
+    };
+  }
+  const Ctor = wireCtor(datatype);
+  const out = new Ctor(count);
+  new Uint8Array(out.buffer).set(chunk);
+  if (datatype === "BOOL") {
+    const b = out as Uint8Array;
+    for (let i = 0; i < count; i++) {
+      if (b[i]! > 1) return { ok: false, message: `BOOL byte ${i} is ${b[i]}, expected 0 or 1` };
+    }
+  }
+  return { ok: true, data: out };
+}
+
+function decodeBytesChunk(chunk: Uint8Array, count: number): BinaryResult {
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < chunk.byteLength) {
+    if (off + 4 > chunk.byteLength) {
+      return {
+        ok: false,
+        message: `BYTES element ${out.length}: length prefix cut off at byte ${off} of ${chunk.byteLength}`,
+      };
+    }
+    const len = view.getUint32(off, true);
+    off += 4;
+    if (off + len > chunk.byteLength) {
+      return {
+        ok: false,
+        message: `BYTES element ${out.length}: length prefix says ${len} bytes but only ${chunk.byteLength - off} remain`,
+      };
+    }
+    if (out.length === count) {
+      return { ok: false, message: `BYTES chunk holds more than the ${count} elements the shape allows` };
+    }
+    out.push(chunk.slice(off, off + len));
+    off += len;
+  }
+  if (out.length !== count) {
+    return { ok: false, message: `BYTES chunk holds ${out.length} elements but the shape needs ${count}` };
+  }
+  return { ok: true, data: out };
+}
+
+/** Encodes one tensor's elements as a binary chunk (a view of the data when it is numeric). */
+export function encodeBinaryChunk(datatype: Datatype, data: WireArray): Uint8Array {
+  if (datatype !== "BYTES") {
+    const a = data as Exclude<WireArray, Uint8Array[]>;
+    return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  }
+  const items = data as Uint8Array[];
+  let total = 0;
+  for (const b of items) total += 4 + b.byteLength;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let off = 0;
+  for (const b of items) {
+    view.setUint32(off, b.byteLength, true);
+    out.set(b, off + 4);
+    off += 4 + b.byteLength;
+  }
+  return out;
+}
+
+/** Joins a JSON header and binary chunks into one body; returns it with the header's byte length. */
+export function joinBody(
+  header: string,
+  chunks: readonly Uint8Array[],
+): { body: Buffer; headerLength: number } {
+  const head = Buffer.from(header, "utf8");
+  if (chunks.length === 0) return { body: head, headerLength: head.byteLength };
+  return { body: Buffer.concat([head, ...chunks]), headerLength: head.byteLength };
+}

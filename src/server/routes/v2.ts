@@ -1,0 +1,176 @@
+/**
+ * Open Inference Protocol v2 REST: health, server and model metadata, model ready, infer
+ * (with and without `/versions/{v}`), JSON and Triton binary tensor data.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { LoadedModel } from "../../runtime/index.ts";
+import { TesseraError } from "../../tensor/index.ts";
+import type { RouteContext } from "../context.ts";
+import { requestInvalid } from "../errors.ts";
+import { datatypeOfDType, parseInferRequest } from "../protocol/index.ts";
+import {
+  checkRequestedOutputs,
+  protocolShape,
+  requestRows,
+  toModelInputs,
+  toResponseOutputs,
+} from "../tensors.ts";
+import { serializeInferResponse } from "../protocol/response.ts";
+
+/** Extensions this server implements, as advertised in `GET /v2`. */
+export const EXTENSIONS = [
+  "binary_tensor_data",
+  "classification",
+  "model_repository",
+  "schedule_policy",
+  "parameters",
+] as const;
+
+export const SERVER_NAME = "tessera";
+export const SERVER_VERSION = "0.1.0";
+
+interface ModelParams {
+  model: string;
+  version?: string;
+}
+
+export function stateName(state: string): string {
+  return state === "failed" ? "UNAVAILABLE" : state.toUpperCase();
+}
+
+/** `$metadata_model_response` for a loaded model. */
+export function modelMetadata(m: LoadedModel, versions: readonly string[]): Record<string, unknown> {
+  const d = m.description;
+  const properties: Record<string, string> = {
+    provider: m.session.activeProvider,
+    sha256: d.sha256,
+    producer: d.producer,
+  };
+  if (m.config.description) properties.description = m.config.description;
+  if (d.metadata["tessera.synthetic"] === "true") properties.synthetic = "true";
+  if (d.metadata.description) properties.model_description = d.metadata.description;
+  if (m.config.labels) properties.labels = JSON.stringify(m.config.labels);
+  return {
+    name: m.name,
+    versions,
+    platform: "onnx_onnxv1",
+    inputs: d.inputs.map((s) => ({
+      name: s.name,
+      datatype: datatypeOfDType(s.dtype),
+      shape: protocolShape(s),
+    })),
+    outputs: d.outputs.map((s) => ({
+      name: s.name,
+      datatype: datatypeOfDType(s.dtype),
+      shape: protocolShape(s),
+    })),
+    properties,
+  };
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void {
+  const { models, config, lifecycle } = ctx;
+
+  app.get("/v2/health/live", async () => ({ live: true }));
+
+  app.get("/v2/health/ready", async (_req, reply) => {
+    const ready = !lifecycle.draining && models.isReady();
+    if (!ready) {
+      reply.code(503);
+      return {
+        ready: false,
+        reason: lifecycle.draining ? "draining" : models.startupDone ? "models not ready" : "loading models",
+      };
+    }
+    return { ready: true };
+  });
+
+  app.get("/v2", async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }));
+
+  const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+    const { model, version } = req.params;
+    req.tesseraModel = model;
+    const m = await models.model(model, version);
+    const versions = (await ctx.registry.status(model)).map((s) => s.version);
+    return modelMetadata(m, versions);
+  };
+  app.get("/v2/models/:model", metadata);
+  app.get("/v2/models/:model/versions/:version", metadata);
+
+  const ready = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const { model, version } = req.params;
+    req.tesseraModel = model;
+    try {
+      await models.model(model, version);
+      return { name: model, ...(version ? { version } : {}), ready: true };
+    } catch (err) {
+      if (err instanceof TesseraError && err.code === "E_MODEL_NOT_READY") {
+        reply.code(503);
+        return { name: model, ...(version ? { version } : {}), ready: false, error: err.message };
+      }
+      throw err;
+    }
+  };
+  app.get("/v2/models/:model/ready", ready);
+  app.get("/v2/models/:model/versions/:version/ready", ready);
+
+  const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+    const { model: name, version } = req.params;
+    req.tesseraModel = name;
+    const model = await models.model(name, version);
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const parsed = parseInferRequest(body, headerString(req.headers["inference-header-content-length"]));
+    if (!parsed.ok) throw requestInvalid(parsed.issues);
+    const request = parsed.value;
+    const rows = requestRows(request);
+    if (rows > config.maxItemsPerRequest) {
+      ctx.metrics.reject(name, "too_large");
+      throw new TesseraError(
+        "E_TOO_MANY_ITEMS",
+        `request has ${rows} rows (first dimension); this server takes at most ${config.maxItemsPerRequest} per request`,
+        { rows, limit: config.maxItemsPerRequest },
+      );
+    }
+    const inputs = toModelInputs(request, model.description);
+    checkRequestedOutputs(request, model.description);
+
+    let timeoutMs = config.requestTimeoutMs;
+    const t = request.parameters.timeout;
+    if (typeof t === "number" && t > 0) timeoutMs = Math.min(timeoutMs, t / 1000);
+    const priority = request.parameters.priority === 1 ? "high" : "normal";
+    const ac = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) ac.abort(new TesseraError("E_ABORTED", "client disconnected", {}));
+    };
+    reply.raw.on("close", onClose);
+    let result: Awaited<ReturnType<typeof models.infer>>;
+    try {
+      result = await models.infer(model, inputs, {
+        signal: ac.signal,
+        deadline: Date.now() + timeoutMs,
+        priority,
+        ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
+      });
+    } finally {
+      reply.raw.off("close", onClose);
+    }
+    const outputs = toResponseOutputs(request, model.description, result.outputs, model.config.labels);
+    const s = serializeInferResponse({
+      model_name: model.name,
+      model_version: model.version,
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs,
+    });
+    reply.header("content-type", s.contentType);
+    if (s.headerLength !== undefined) reply.header("inference-header-content-length", String(s.headerLength));
+    reply.header("x-tessera-queue-ms", result.queueMs.toFixed(2));
+    reply.header("x-tessera-batch-size", String(result.batchSize));
+    return reply.send(s.body);
+  };
+  app.post("/v2/models/:model/infer", infer);
+  app.post("/v2/models/:model/versions/:version/infer", infer);
+}

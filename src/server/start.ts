@@ -1,0 +1,101 @@
+/**
+ * startServer: buildApp + listen + signals. Shutdown sequence on SIGTERM/SIGINT:
+ *   1. readiness turns false at once (GET /v2/health/ready → 503);
+ *   2. after `drainDelayMs` (load balancers notice), new requests get 503 and the listener closes;
+ *   3. in-flight requests finish and the batchers drain, within `drainTimeoutMs`;
+ *   4. sessions close; `done` resolves 0 (or 1 when the deadline passed). A second signal resolves 1 at once.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { type BuildAppOptions, buildApp } from "./app.ts";
+import { DEFAULT_CONFIG, type ServerConfig } from "./config.ts";
+import { ensureDemoRepository } from "./demo.ts";
+
+export interface StartServerOptions extends BuildAppOptions {
+  readonly config?: Partial<ServerConfig>;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  readonly handleSignals?: boolean;
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  /** `http://host:port` actually bound. */
+  readonly url: string;
+  /** Starts the drain (what SIGTERM does); resolves with the exit code. */
+  shutdown(reason?: string): Promise<number>;
+  /** Resolves with the exit code once the server stopped. */
+  readonly done: Promise<number>;
+}
+
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
+  if (config.demo) await ensureDemoRepository(config.modelsDir);
+  const app = await buildApp({ ...options, config });
+  const log = app.log as unknown as Logger;
+  const { lifecycle } = app.tessera.ctx;
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : config.port;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, models: config.modelsDir }, "listening; loading models");
+  app.tessera.loading.then(
+    () => log.info({ ready: app.tessera.ctx.models.isReady() }, "model loading finished"),
+    () => {},
+  );
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let shutting: Promise<number> | undefined;
+
+  const shutdown = (reason = "shutdown requested"): Promise<number> => {
+    if (shutting) return shutting;
+    lifecycle.draining = true;
+    log.info(
+      { reason, drainDelayMs: config.drainDelayMs, drainTimeoutMs: config.drainTimeoutMs },
+      "draining",
+    );
+    shutting = (async () => {
+      if (config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<"deadline">((r) => {
+        timer = setTimeout(() => r("deadline"), config.drainTimeoutMs);
+      });
+      const closed = app.close().then(
+        () => "closed" as const,
+        (err: unknown) => {
+          log.error({ err }, "error while closing");
+          return "error" as const;
+        },
+      );
+      const how = await Promise.race([closed, deadline]);
+      clearTimeout(timer);
+      const code = how === "closed" ? 0 : 1;
+      log.info({ how, code }, "stopped");
+      resolveDone(code);
+      return code;
+    })();
+    return shutting;
+  };
+
+  if (options.handleSignals !== false) {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, "second signal: exiting now");
+        resolveDone(1);
+        return;
+      }
+      void shutdown(sig);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    void done.then(() => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    });
+  }
+  return { app, url, shutdown, done };
+}

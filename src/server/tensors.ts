@@ -1,0 +1,165 @@
+/**
+ * Protocol tensors ↔ model tensors, knowing the model's description. Pure functions.
+ *
+ * Inputs: the request datatype must be the model input's datatype (no silent casts), except BF16,
+ * which is widened exactly to float32 when the model input is float32. Outputs: every Tessera dtype has
+ * a protocol datatype; `classification` turns a score tensor into BYTES "score:index[:label]" strings.
+ */
+import { Tensor, TesseraError } from "../tensor/index.ts";
+import type { ModelDescription, TensorMap, TensorSpec } from "../runtime/session.ts";
+import { DATATYPES, datatypeOfDType } from "./protocol/datatypes.ts";
+import type { InferRequest, Issue, ResponseOutput, WireArray, WireTensor } from "./protocol/index.ts";
+import { requestInvalid } from "./errors.ts";
+
+/** `-1` for symbolic or unknown dims, as the protocol writes variable dimensions. */
+export function protocolShape(spec: TensorSpec): number[] {
+  return spec.shape.map((d) => (typeof d === "number" ? d : -1));
+}
+
+/** BF16 bits → float32 values (exact: BF16 is the top half of a float32). Copies. */
+export function bf16ToFloat32(bits: Uint16Array): Float32Array {
+  const u = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
+  return new Float32Array(u.buffer);
+}
+
+/**
+ * Turns the request's inputs into model tensors (views of the parsed arrays: no copy, except BF16).
+ * Throws `E_INPUT_INVALID` / `E_DATATYPE_MISMATCH` with every problem.
+ */
+export function toModelInputs(req: InferRequest, description: ModelDescription): TensorMap {
+  const issues: Issue[] = [];
+  let code = "E_INPUT_INVALID";
+  const out: TensorMap = {};
+  const names = description.inputs.map((s) => s.name);
+  req.inputs.forEach((input: WireTensor, i) => {
+    const spec = description.inputs.find((s) => s.name === input.name);
+    if (!spec) {
+      issues.push({
+        path: `inputs[${i}].name`,
+        message: `unknown input "${input.name}"; the model takes ${names.join(", ")}`,
+      });
+      return;
+    }
+    const want = datatypeOfDType(spec.dtype);
+    let data: WireArray = input.data;
+    if (input.datatype === "BF16" && spec.dtype === "float32")
+      data = bf16ToFloat32(input.data as Uint16Array);
+    else if (input.datatype !== want) {
+      code = "E_DATATYPE_MISMATCH";
+      issues.push({
+        path: `inputs[${i}].datatype`,
+        message: `input "${input.name}": expected ${want}, got ${input.datatype}${input.datatype === "BF16" ? " (BF16 is only converted for FP32 inputs)" : ""}`,
+      });
+      return;
+    }
+    out[input.name] = Tensor.wrap(
+      data as Exclude<WireArray, Uint8Array[] | Uint32Array | BigUint64Array>,
+      input.shape,
+      spec.dtype,
+    );
+  });
+  for (const spec of description.inputs) {
+    if (!req.inputs.some((w) => w.name === spec.name)) {
+      issues.push({
+        path: "inputs",
+        message: `missing input "${spec.name}" (${datatypeOfDType(spec.dtype)} ${JSON.stringify(protocolShape(spec))})`,
+      });
+    }
+  }
+  if (issues.length > 0) throw requestInvalid(issues, code);
+  return out;
+}
+
+/** Rows of a request: the largest first dimension among its inputs (0-d inputs count 1). */
+export function requestRows(req: InferRequest): number {
+  let rows = 0;
+  for (const i of req.inputs) rows = Math.max(rows, i.shape.length > 0 ? i.shape[0]! : 1);
+  return rows;
+}
+
+/** Checks requested output names against the model; throws `E_OUTPUT_UNKNOWN`. */
+export function checkRequestedOutputs(req: InferRequest, description: ModelDescription): void {
+  if (!req.outputs) return;
+  const names = description.outputs.map((o) => o.name);
+  const issues: Issue[] = [];
+  req.outputs.forEach((o, i) => {
+    if (!names.includes(o.name)) {
+      issues.push({
+        path: `outputs[${i}].name`,
+        message: `unknown output "${o.name}"; the model has ${names.join(", ")}`,
+      });
+    }
+  });
+  if (issues.length > 0) throw requestInvalid(issues, "E_OUTPUT_UNKNOWN");
+}
+
+function tensorData(t: Tensor): WireArray {
+  return t.contiguous().data as WireArray;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Triton's classification extension: for a tensor [..., C] returns BYTES [..., k] holding
+ * "score:index" or "score:index:label" for the k best classes, best first.
+ */
+export function classify(
+  t: Tensor,
+  k: number,
+  labels?: readonly string[],
+): { shape: number[]; data: Uint8Array[] } {
+  if (t.ndim === 0)
+    throw new TesseraError(
+      "E_REQUEST_INVALID",
+      "classification needs an output with at least one dimension",
+      {},
+    );
+  const c = t.shape.at(-1)!;
+  const kk = Math.min(k, c);
+  const rows = t.size / Math.max(c, 1);
+  const values = tensorData(t);
+  const out: Uint8Array[] = [];
+  for (let r = 0; r < rows; r++) {
+    const idx = Array.from({ length: c }, (_, j) => j);
+    const score = (j: number) => Number((values as Float32Array)[r * c + j]);
+    idx.sort((a, b) => score(b) - score(a) || a - b);
+    for (const j of idx.slice(0, kk)) {
+      const label = labels?.[j];
+      out.push(encoder.encode(label !== undefined ? `${score(j)}:${j}:${label}` : `${score(j)}:${j}`));
+    }
+  }
+  return { shape: [...t.shape.slice(0, -1), kk], data: out };
+}
+
+/** Builds the response outputs in the requested order (or the model's order when none were requested). */
+export function toResponseOutputs(
+  req: InferRequest,
+  description: ModelDescription,
+  outputs: TensorMap,
+  labels?: readonly string[],
+): ResponseOutput[] {
+  const wanted = req.outputs ?? description.outputs.map((o) => ({ name: o.name, parameters: {} }));
+  return wanted.map((w) => {
+    const t = outputs[w.name];
+    if (!t)
+      throw new TesseraError("E_OUTPUT_MISSING", `the model did not return output "${w.name}"`, {
+        output: w.name,
+      });
+    const binary =
+      ("binary" in w && w.binary !== undefined ? w.binary : undefined) ?? req.binaryOutputDefault;
+    const k = "classification" in w ? w.classification : undefined;
+    if (k !== undefined) {
+      const c = classify(t, k, labels);
+      return { name: w.name, datatype: "BYTES", shape: c.shape, data: c.data, binary };
+    }
+    const datatype = datatypeOfDType(t.dtype);
+    return {
+      name: w.name,
+      datatype,
+      shape: [...t.shape],
+      data: tensorData(t),
+      binary: binary || !DATATYPES[datatype].json,
+    };
+  });
+}

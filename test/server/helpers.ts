@@ -1,0 +1,90 @@
+/** Test helpers: a temp model repository from the onnx zoo, and an app listening on 127.0.0.1. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import pino from "pino";
+import { mlpClassifier, multiIO, slowModel } from "../../src/onnx/index.ts";
+import { type BuildAppOptions, buildApp, type ServerConfig } from "../../src/server/index.ts";
+
+export interface RepoModel {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly config?: Record<string, unknown>;
+  readonly version?: string;
+}
+
+export function writeRepo(
+  models: readonly RepoModel[],
+  root = mkdtempSync(join(tmpdir(), "tessera-repo-")),
+): string {
+  for (const m of models) {
+    const dir = join(root, m.name, m.version ?? "1");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "model.onnx"), m.bytes);
+    if (m.config) writeFileSync(join(root, m.name, "config.json"), JSON.stringify(m.config));
+  }
+  return root;
+}
+
+export const LABELS = ["zero", "one", "two", "three"];
+
+/** mlp (float32 [batch,8] → logits/probabilities [batch,4]), multi (all dtypes), slow (~ms per run). */
+export function standardRepo(opts: { slowMs?: number; batching?: Record<string, unknown> } = {}): string {
+  return writeRepo([
+    {
+      name: "mlp",
+      bytes: mlpClassifier({ inputDim: 8, hidden: [16], classes: 4, seed: 1 }).bytes,
+      config: {
+        labels: LABELS,
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: opts.batching ?? { maxBatchSize: 64, maxQueueDelayMs: 5, maxQueueSize: 256 },
+      },
+    },
+    { name: "multi", bytes: multiIO().bytes, config: { replicas: 1, intraOpThreads: 1 } },
+    {
+      name: "slow",
+      bytes: slowModel({ ms: opts.slowMs ?? 300, size: 128 }).bytes,
+      config: {
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: { maxBatchSize: 4, maxQueueDelayMs: 0, maxQueueSize: 2 },
+      },
+    },
+  ]);
+}
+
+export interface Running {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly root: string;
+  close(): Promise<void>;
+}
+
+/** Builds the app over `root`, listens on 127.0.0.1:0 and waits for model loading. */
+export async function startApp(
+  root: string,
+  config: Partial<ServerConfig> = {},
+  extra: BuildAppOptions = {},
+): Promise<Running> {
+  const app = await buildApp({
+    config: { modelsDir: root, logLevel: "silent", ...config },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+    ...extra,
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  await app.tessera.loading;
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    root,
+    async close() {
+      await app.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
