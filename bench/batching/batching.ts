@@ -1,0 +1,264 @@
+/**
+ * Batched inference throughput: 64 concurrent callers of the zoo MLP (256→1024→1024→10), one row per call.
+ *
+ *   node --import tsx bench/batching/batching.ts [--callers 64] [--calls 40] [--rounds 3]
+ *
+ * Rows measured in the same run:
+ *   raw ORT batched      onnxruntime-node in-process (main thread), all 64 callers' rows as ONE [64,256] run, repeated
+ *   ModelBatcher A/B     64 callers in a closed loop (await result, call again) through ModelBatcher → openSession workers
+ *   unbatched concurrent the same 64 callers calling session.run directly (batch 1 each, spread over the replicas)
+ *   one at a time        the same calls sequentially, session.run with batch 1
+ * Each row: rows/s (best of --rounds), p50/p99 latency per call. First call (warm-up) reported apart.
+ * Targets (issue 3): ModelBatcher ≥ 0.85× raw batched, ≥ 5× one at a time.
+ */
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
+import { ModelBatcher } from "../../src/batching/index.ts";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
+import { rng, type Tensor } from "../../src/tensor/index.ts";
+
+const { values } = parseArgs({
+  options: {
+    callers: { type: "string", default: "64" },
+    calls: { type: "string", default: "40" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const CALLERS = Number(values.callers);
+const CALLS = Number(values.calls);
+const ROUNDS = Number(values.rounds);
+const CORES = availableParallelism();
+const DIM = 256;
+
+interface Row {
+  name: string;
+  config: string;
+  rowsPerS: number;
+  p50: number;
+  p99: number;
+  meanBatch?: number;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+const model = mlpClassifier();
+const gen = rng(42);
+const inputs: Tensor[] = Array.from(
+  { length: CALLERS },
+  () => gen.normal([1, DIM], { dtype: "float32" }) as Tensor,
+);
+
+interface Mode {
+  readonly name: string;
+  readonly config: string;
+  /** One measured round. */
+  round(): Promise<Row>;
+  close(): Promise<void>;
+}
+
+async function rawOrt(threads: number): Promise<Mode & { firstMs: number }> {
+  const s = await ort.InferenceSession.create(model.bytes, {
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: "all",
+  });
+  const flat = new Float32Array(CALLERS * DIM);
+  for (let i = 0; i < inputs.length; i++) flat.set(inputs[i]!.data as Float32Array, i * DIM);
+  const feed = { input: new ort.Tensor("float32", flat, [CALLERS, DIM]) };
+  const t0 = performance.now();
+  await s.run(feed);
+  const firstMs = performance.now() - t0;
+  const name = `raw ORT ×${threads}`;
+  const config = `in-process, 1 session × ${threads} thread(s), [${CALLERS},${DIM}] per run`;
+  return {
+    name,
+    config,
+    firstMs,
+    async round() {
+      const lat: number[] = [];
+      const start = performance.now();
+      for (let i = 0; i < CALLS; i++) {
+        const a = performance.now();
+        await s.run(feed);
+        lat.push(performance.now() - a);
+      }
+      const secs = (performance.now() - start) / 1000;
+      return {
+        name,
+        config,
+        rowsPerS: (CALLERS * CALLS) / secs,
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        meanBatch: CALLERS,
+      };
+    },
+    close: () => s.release(),
+  };
+}
+
+/** Every caller awaits its result before calling again (closed loop). */
+async function closedLoop(call: (x: Tensor) => Promise<unknown>): Promise<{ secs: number; lat: number[] }> {
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    inputs.map(async (x) => {
+      for (let i = 0; i < CALLS; i++) {
+        const a = performance.now();
+        await call(x);
+        lat.push(performance.now() - a);
+      }
+    }),
+  );
+  return { secs: (performance.now() - t0) / 1000, lat };
+}
+
+async function batcherMode(
+  name: string,
+  replicas: number,
+  threads: number,
+  maxBatchSize: number,
+): Promise<Mode> {
+  const session = await openSession(model.bytes, { replicas, intraOpThreads: threads, label: "bench-mlp" });
+  await Promise.all(Array.from({ length: replicas }, () => session.run({ input: inputs[0]! })));
+  const config = `${replicas} replica(s) × ${threads} thread(s), maxBatchSize ${maxBatchSize}, concurrency ${2 * replicas}, maxQueueDelayMs 2`;
+  return {
+    name,
+    config,
+    async round() {
+      let rows = 0;
+      let batches = 0;
+      const mb = new ModelBatcher(session, {
+        maxBatchSize,
+        maxQueueDelayMs: 2,
+        maxQueueSize: 4096,
+        onBatch: (s) => {
+          rows += s.cost;
+          batches++;
+        },
+      });
+      const { secs, lat } = await closedLoop((x) => mb.infer({ input: x }));
+      await mb.close();
+      return {
+        name,
+        config,
+        rowsPerS: (CALLERS * CALLS) / secs,
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        meanBatch: rows / batches,
+      };
+    },
+    close: () => session.close(),
+  };
+}
+
+async function unbatchedModes(session: InferenceSession, threads: number): Promise<Mode[]> {
+  await session.run({ input: inputs[0]! });
+  const concurrentConfig = `${CALLERS} callers → session.run batch 1, 1 replica × ${threads} thread(s)`;
+  const n = Math.min(CALLERS * CALLS, 640);
+  const seqConfig = `sequential session.run batch 1 (${n} calls), 1 replica × ${threads} thread(s)`;
+  return [
+    {
+      name: "unbatched concurrent",
+      config: concurrentConfig,
+      async round() {
+        const { secs, lat } = await closedLoop((x) => session.run({ input: x }));
+        const rowsPerS = (CALLERS * CALLS) / secs;
+        return {
+          name: "unbatched concurrent",
+          config: concurrentConfig,
+          rowsPerS,
+          p50: pct(lat, 50),
+          p99: pct(lat, 99),
+          meanBatch: 1,
+        };
+      },
+      close: async () => {},
+    },
+    {
+      name: "one at a time",
+      config: seqConfig,
+      async round() {
+        const lat: number[] = [];
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const a = performance.now();
+          await session.run({ input: inputs[i % CALLERS]! });
+          lat.push(performance.now() - a);
+        }
+        const rowsPerS = n / ((performance.now() - t0) / 1000);
+        return {
+          name: "one at a time",
+          config: seqConfig,
+          rowsPerS,
+          p50: pct(lat, 50),
+          p99: pct(lat, 99),
+          meanBatch: 1,
+        };
+      },
+      close: () => session.close(),
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `batching bench: MLP 256→1024→1024→10, ${CALLERS} callers × ${CALLS} calls, best of ${ROUNDS} interleaved rounds, ${CORES} cores`,
+  );
+  const threadChoices = [...new Set([1, CORES])];
+  const raws = [];
+  for (const t of threadChoices) raws.push(await rawOrt(t));
+  for (const r of raws) console.log(`${r.name} first run (cold): ${r.firstMs.toFixed(1)} ms`);
+  const modes: Mode[] = [...raws];
+  // Default ModelBatcher concurrency is 2 × replicas (one batch running, one waiting per replica), so the closed
+  // loop of CALLERS fills every slot with batches of CALLERS / (2 × replicas) rows.
+  const perSlot = (replicas: number) => Math.ceil(CALLERS / (2 * replicas));
+  modes.push(await batcherMode("ModelBatcher 1×1", 1, 1, perSlot(1)));
+  if (CORES >= 2) {
+    modes.push(await batcherMode(`ModelBatcher 1×${CORES}`, 1, CORES, perSlot(1)));
+    modes.push(await batcherMode("ModelBatcher 2×1", 2, 1, perSlot(2)));
+  }
+  const single = await openSession(model.bytes, { replicas: 1, intraOpThreads: CORES, label: "bench-mlp-1" });
+  modes.push(...(await unbatchedModes(single, CORES)));
+
+  const best = new Map<string, Row>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const m of modes) {
+      const row = await m.round();
+      const prev = best.get(m.name);
+      if (!prev || row.rowsPerS > prev.rowsPerS) best.set(m.name, row);
+    }
+  }
+  for (const m of modes) await m.close();
+  const rows = [...best.values()];
+
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log(
+    `\n${pad("mode", 22)}${pad("rows/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("rows/run", 10)}config`,
+  );
+  for (const r of rows) {
+    console.log(
+      `${pad(r.name, 22)}${pad(r.rowsPerS.toFixed(0), 10)}${pad(r.p50.toFixed(2), 9)}${pad(r.p99.toFixed(2), 9)}${pad((r.meanBatch ?? 1).toFixed(1), 10)}${r.config}`,
+    );
+  }
+  const top = (prefix: string) =>
+    rows.filter((r) => r.name.startsWith(prefix)).sort((a, b) => b.rowsPerS - a.rowsPerS)[0]!;
+  const batched = top("ModelBatcher");
+  const raw = top("raw ORT");
+  const oneAtATime = top("one at a time");
+  const unbatched = top("unbatched concurrent");
+  console.log(
+    `\nbest ModelBatcher (${batched.name}) / best raw ORT batched (${raw.name}): ${(batched.rowsPerS / raw.rowsPerS).toFixed(2)}×  (target ≥ 0.85×)`,
+  );
+  console.log(
+    `best ModelBatcher / one at a time:        ${(batched.rowsPerS / oneAtATime.rowsPerS).toFixed(2)}×  (target ≥ 5×)`,
+  );
+  console.log(
+    `best ModelBatcher / unbatched concurrent: ${(batched.rowsPerS / unbatched.rowsPerS).toFixed(2)}×`,
+  );
+}
+
+await main();
