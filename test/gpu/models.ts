@@ -16,18 +16,25 @@ function weight(seed: number, shape: readonly number[], std: number): Tensor {
   return rng(seed).normal(shape, { std });
 }
 
-/** A small MLP classifier: 16 → 32 → 4 with ReLU and Softmax. */
+/** The MLP's float32 weights (seeded): w1 [16, 32], b1 [32], w2 [32, 4], b2 [4]. */
+export function mlpWeights(): { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor } {
+  return {
+    w1: weight(1, [16, 32], 0.5),
+    b1: weight(2, [32], 0.1),
+    w2: weight(3, [32, 4], 0.5),
+    b2: weight(4, [4], 0.1),
+  };
+}
+
+/** A small MLP classifier: 16 → 32 → 4 with ReLU and Softmax, all in `dtype` (weights cast to float16 for "float16"). */
 export function mlpModel(dtype: "float32" | "float16" = "float32"): Uint8Array {
   const g = new GraphBuilder({ name: `mlp_${dtype}`, opset: 17 });
-  const w = (name: string, seed: number, shape: number[], std: number) => {
-    const t = weight(seed, shape, std);
-    return g.initializer(name, dtype === "float16" ? cast(t, "float16") : t);
-  };
+  const w = mlpWeights();
+  const init = (name: keyof typeof w) =>
+    g.initializer(name, dtype === "float16" ? cast(w[name], "float16") : w[name]);
   g.input("x", dtype, ["batch", 16]);
-  const h = g.op("Relu", [
-    g.op("Add", [g.op("MatMul", ["x", w("w1", 1, [16, 32], 0.5)]), w("b1", 2, [32], 0.1)]),
-  ]);
-  const logits = g.op("Add", [g.op("MatMul", [h, w("w2", 3, [32, 4], 0.5)]), w("b2", 4, [4], 0.1)]);
+  const h = g.op("Relu", [g.op("Add", [g.op("MatMul", ["x", init("w1")]), init("b1")])]);
+  const logits = g.op("Add", [g.op("MatMul", [h, init("w2")]), init("b2")]);
   g.node("Softmax", [logits], ["probs"], { axis: -1 });
   g.output("probs", dtype, ["batch", 4]);
   return g.toBytes();

@@ -2,6 +2,9 @@
 // Skips (with the reason) when no Vulkan driver lets webgpu come up; CI installs Mesa lavapipe (.ci/run).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import { openSession } from "../../src/runtime/ort-session.ts";
 import { normalizeProviders, toOrtExecutionProviders } from "../../src/runtime/providers.ts";
@@ -78,6 +81,55 @@ describe("webgpu vs cpu: same models, same outputs", { skip }, () => {
     } finally {
       await gpu.close();
     }
+  });
+});
+
+/** Parses ORT's verbose "Node placements" report: provider → op types of the nodes placed on it. */
+function placements(log: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of log.split("\n")) {
+    const all = /All nodes placed on \[(\w+)\]/.exec(line);
+    const some = /Node\(s\) placed on \[(\w+)\]/.exec(line);
+    const node = /VerifyEachNodeIsAssignedToAnEp\] {3}(\w+) \(/.exec(line);
+    if (all?.[1]) {
+      out.set(all[1], ["*"]);
+      current = undefined;
+    } else if (some?.[1]) {
+      current = [];
+      out.set(some[1], current);
+    } else if (node?.[1] && current) current.push(node[1]);
+  }
+  return out;
+}
+
+describe("node placement on webgpu (ORT's verbose log, in a child process)", { skip }, () => {
+  const child = fileURLToPath(new URL("./fixtures/placement-child.ts", import.meta.url));
+  const place = async (model: string) => {
+    const { stderr, stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", child, model],
+      {
+        timeout: 60_000,
+        maxBuffer: 64 << 20,
+      },
+    );
+    return placements(stderr + stdout);
+  };
+
+  test("float16 MLP: every node on WebGPU", async () => {
+    const p = await place("mlp16");
+    assert.deepEqual(p.get("WebGpuExecutionProvider"), ["*"], JSON.stringify([...p]));
+  });
+
+  test("encoder: all compute on WebGPU; only int64 shape arithmetic and the mask Cast on CPU", async () => {
+    const p = await place("encoder");
+    const cpu = p.get("CPUExecutionProvider") ?? [];
+    const gpu = p.get("WebGpuExecutionProvider") ?? [];
+    for (const op of cpu)
+      assert.ok(["Shape", "Gather", "Range", "Unsqueeze", "Cast"].includes(op), `${op} on CPU`);
+    for (const op of ["MatMul", "Softmax", "LayerNormalization", "Gather"])
+      assert.ok(gpu.includes(op), `${op} on WebGPU`);
   });
 });
 
