@@ -27,6 +27,14 @@ export const COMMANDS: Record<
     summary: "run an .onnx model on inputs from .json, .npy or .safetensors",
     load: () => import("./commands/run.ts"),
   },
+  pull: {
+    summary: "download a text model folder from a Hugging Face-style hub (resumable, verified)",
+    load: () => import("./commands/pull.ts"),
+  },
+  embed: {
+    summary: "embed texts (arguments or JSONL on stdin) with a model folder",
+    load: () => import("./commands/embed.ts"),
+  },
   doctor: {
     summary: "check which execution providers (cpu, webgpu, ...) work on this machine",
     load: async () => {

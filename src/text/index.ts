@@ -7,3 +7,4 @@ export * from "./pooling.ts";
 export * from "./reranker.ts";
 export * from "./runner.ts";
 export * from "./tokenizer.ts";
+export * from "./hub.ts";

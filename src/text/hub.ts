@@ -1,0 +1,398 @@
+/**
+ * pullModel: downloads the files a text model needs from a Hugging Face-hub-style server.
+ *
+ * Layout the server must serve:
+ *   GET {endpoint}/api/models/{repo}/revision/{rev}   (optional) JSON `{ sha?, siblings: [{ rfilename, size?, lfs?: { sha256, size } }] }`
+ *   GET {endpoint}/{repo}/resolve/{rev}/{file}        the file, or a redirect to it; LFS files carry
+ *        `X-Linked-Etag: "<sha256>"` and `X-Linked-Size` on the first response (the hub's convention)
+ *
+ * Steps: offline check (a complete cache → return, no network) → list files (API, else a fixed
+ * list of what TextEmbedder reads) → per file: GET with `Range: bytes=<have>-` into `<file>.part`,
+ * append on 206 / restart on 200, verify size and sha256 (LFS) or the git blob sha1 (small files
+ * whose ETag is one), rename into place → write `.tessera-pull.json` (the manifest that makes the
+ * next call offline). A cut connection is retried from where it stopped (`retries`), and a later
+ * call resumes the `.part` files too.
+ */
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { TesseraError } from "../tensor/index.ts";
+
+export interface PullOptions {
+  /** "org/name". */
+  readonly repo: string;
+  /** Branch, tag or commit. Default "main". */
+  readonly revision?: string;
+  /** Default $HF_ENDPOINT or https://huggingface.co. */
+  readonly endpoint?: string;
+  /** Cache root; the model lands in `<cache>/<org>--<name>/<revision>`. Default $TESSERA_CACHE or ~/.cache/tessera/models. */
+  readonly cacheDir?: string;
+  /** Graph variant: "quantized" → onnx/model_quantized.onnx. */
+  readonly variant?: string;
+  /** Bearer token (default $HF_TOKEN). */
+  readonly token?: string;
+  /** Retries per file after a cut or failed transfer (resuming with Range). Default 3. */
+  readonly retries?: number;
+  /** Re-check the server even when the cache is complete. */
+  readonly refresh?: boolean;
+  readonly onProgress?: (event: PullEvent) => void;
+}
+
+export type PullEvent =
+  | {
+      readonly type: "file";
+      readonly path: string;
+      readonly size: number | undefined;
+      readonly resumeFrom: number;
+    }
+  | { readonly type: "done"; readonly path: string; readonly bytes: number }
+  | { readonly type: "retry"; readonly path: string; readonly attempt: number; readonly reason: string };
+
+export interface PulledFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256?: string;
+}
+
+export interface PullResult {
+  /** The model folder (load it with TextEmbedder.load). */
+  readonly dir: string;
+  readonly files: readonly PulledFile[];
+  /** True when the cache was complete and no request was made. */
+  readonly offline: boolean;
+}
+
+const MANIFEST = ".tessera-pull.json";
+
+/** Files TextEmbedder reads (all optional except tokenizer.json and one graph). */
+const CONFIG_FILES = [
+  "config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "modules.json",
+  "1_Pooling/config.json",
+  "sentence_bert_config.json",
+  "config_sentence_transformers.json",
+];
+
+function graphCandidates(variant: string | undefined): string[] {
+  return variant
+    ? [`onnx/model_${variant}.onnx`, `model_${variant}.onnx`]
+    : ["onnx/model.onnx", "model.onnx"];
+}
+
+function pullError(code: string, message: string, facts: Record<string, unknown>): TesseraError {
+  return new TesseraError(code, message, facts);
+}
+
+/** Default cache root. */
+export function defaultCacheDir(): string {
+  return process.env.TESSERA_CACHE ?? join(homedir(), ".cache", "tessera", "models");
+}
+
+/** Folder a (repo, revision) lands in. */
+export function cachePath(cacheDir: string, repo: string, revision: string): string {
+  return join(cacheDir, repo.replace("/", "--"), revision.replace(/[^\w.-]/g, "_"));
+}
+
+interface Manifest {
+  readonly repo: string;
+  readonly revision: string;
+  readonly files: PulledFile[];
+}
+
+interface Wanted {
+  readonly path: string;
+  readonly size?: number;
+  readonly sha256?: string;
+  readonly required: boolean;
+}
+
+function checkRepo(repo: string): void {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || repo.includes("..")) {
+    throw pullError("E_PULL_REPO", `repo must look like ORG/NAME, got ${JSON.stringify(repo)}`, { repo });
+  }
+}
+
+function readManifest(dir: string): Manifest | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+function complete(dir: string, m: Manifest): boolean {
+  return m.files.every((f) => {
+    try {
+      return statSync(join(dir, f.path)).size === f.size;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Downloads (or finds in the cache) the files of a text model. */
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  checkRepo(options.repo);
+  const revision = options.revision ?? "main";
+  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? "https://huggingface.co").replace(
+    /\/+$/,
+    "",
+  );
+  const dir = cachePath(options.cacheDir ?? defaultCacheDir(), options.repo, revision);
+  const cached = readManifest(dir);
+  if (cached && !options.refresh && complete(dir, cached)) return { dir, files: cached.files, offline: true };
+
+  const token = options.token ?? process.env.HF_TOKEN;
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const wanted = await listFiles(endpoint, options.repo, revision, options.variant, headers);
+  mkdirSync(dir, { recursive: true });
+  const files: PulledFile[] = [];
+  let graphFound = false;
+  for (const w of wanted) {
+    const got = await downloadFile(endpoint, options.repo, revision, w, dir, headers, options);
+    if (got) {
+      files.push(got);
+      if (w.path.endsWith(".onnx")) graphFound = true;
+    } else if (w.required) {
+      throw pullError("E_PULL_MISSING", `${options.repo}@${revision} has no ${w.path}`, {
+        repo: options.repo,
+        file: w.path,
+      });
+    }
+  }
+  if (!graphFound) {
+    throw pullError(
+      "E_PULL_MISSING",
+      `${options.repo}@${revision} has none of ${graphCandidates(options.variant).join(", ")}`,
+      {
+        repo: options.repo,
+      },
+    );
+  }
+  const manifest: Manifest = { repo: options.repo, revision, files };
+  writeFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { dir, files, offline: false };
+}
+
+async function listFiles(
+  endpoint: string,
+  repo: string,
+  revision: string,
+  variant: string | undefined,
+  headers: Record<string, string>,
+): Promise<Wanted[]> {
+  const graphs = graphCandidates(variant);
+  let siblings: { rfilename: string; size?: number; lfs?: { sha256?: string; size?: number } }[] | undefined;
+  try {
+    const r = await fetch(
+      `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`,
+      { headers },
+    );
+    if (r.ok) {
+      const j = (await r.json()) as { siblings?: unknown };
+      if (Array.isArray(j.siblings)) siblings = j.siblings as typeof siblings;
+    } else await r.body?.cancel();
+  } catch (e) {
+    throw pullError("E_PULL_NETWORK", `cannot reach ${endpoint}: ${(e as Error).message}`, { endpoint });
+  }
+  if (!siblings) {
+    // No listing API: ask for the fixed list; missing optional files are skipped (404).
+    return [
+      ...CONFIG_FILES.map((p) => ({ path: p, required: p === "tokenizer.json" })),
+      ...graphs.map((p) => ({ path: p, required: false })),
+    ];
+  }
+  const byName = new Map(siblings.map((s) => [s.rfilename, s]));
+  const out: Wanted[] = [];
+  const add = (p: string, required: boolean): void => {
+    const s = byName.get(p);
+    if (!s) {
+      if (required) throw pullError("E_PULL_MISSING", `${repo}@${revision} has no ${p}`, { repo, file: p });
+      return;
+    }
+    const size = s.lfs?.size ?? s.size;
+    out.push({
+      path: p,
+      required,
+      ...(size !== undefined ? { size } : {}),
+      ...(s.lfs?.sha256 ? { sha256: s.lfs.sha256 } : {}),
+    });
+  };
+  for (const p of CONFIG_FILES) add(p, p === "tokenizer.json");
+  const graph = graphs.find((g) => byName.has(g));
+  if (!graph)
+    throw pullError("E_PULL_MISSING", `${repo}@${revision} has none of ${graphs.join(", ")}`, { repo });
+  add(graph, true);
+  if (byName.has(`${graph}_data`)) add(`${graph}_data`, true);
+  return out;
+}
+
+function cleanTag(v: string | null): string | undefined {
+  if (!v) return undefined;
+  return v.replace(/^W\//, "").replace(/"/g, "").toLowerCase();
+}
+
+async function hashFile(path: string, algo: "sha256" | "sha1", prefix?: Buffer): Promise<string> {
+  const h = createHash(algo);
+  if (prefix) h.update(prefix);
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+/** Downloads one file into `dir`; undefined when the server has no such file (404). */
+async function downloadFile(
+  endpoint: string,
+  repo: string,
+  revision: string,
+  w: Wanted,
+  dir: string,
+  headers: Record<string, string>,
+  options: PullOptions,
+): Promise<PulledFile | undefined> {
+  const final = join(dir, w.path);
+  const part = `${final}.part`;
+  mkdirSync(dirname(final), { recursive: true });
+  const retries = options.retries ?? 3;
+  let lastError: unknown;
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    if (attempt > 0)
+      options.onProgress?.({
+        type: "retry",
+        path: w.path,
+        attempt,
+        reason: String((lastError as Error)?.message ?? lastError),
+      });
+    try {
+      return await downloadOnce(
+        `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${w.path}`,
+        w,
+        final,
+        part,
+        headers,
+        options,
+      );
+    } catch (e) {
+      lastError = e;
+      if (e instanceof TesseraError && (e.code === "E_PULL_VERIFY" || e.code === "E_PULL_HTTP")) throw e;
+    }
+  }
+  throw pullError(
+    "E_PULL_NETWORK",
+    `downloading ${w.path} failed after ${retries + 1} attempts: ${(lastError as Error)?.message ?? lastError}`,
+    {
+      file: w.path,
+      partialBytes: existsSync(part) ? statSync(part).size : 0,
+    },
+  );
+}
+
+async function downloadOnce(
+  url: string,
+  w: Wanted,
+  final: string,
+  part: string,
+  headers: Record<string, string>,
+  options: PullOptions,
+): Promise<PulledFile | undefined> {
+  const have = existsSync(part) ? statSync(part).size : 0;
+  const reqHeaders: Record<string, string> = { ...headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  let res = await fetch(url, { headers: reqHeaders, redirect: "manual" });
+  // The hub's first response (often a redirect to a CDN) carries the LFS hash and size.
+  let sha256 =
+    w.sha256 ??
+    (/^[0-9a-f]{64}$/.test(cleanTag(res.headers.get("x-linked-etag")) ?? "")
+      ? cleanTag(res.headers.get("x-linked-etag"))
+      : undefined);
+  const linkedSize = res.headers.get("x-linked-size");
+  let size = w.size ?? (linkedSize ? Number(linkedSize) : undefined);
+  for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
+    const loc = res.headers.get("location");
+    await res.body?.cancel();
+    if (!loc) throw pullError("E_PULL_HTTP", `${url}: redirect without Location`, { url });
+    res = await fetch(new URL(loc, url), { headers: reqHeaders, redirect: "manual" });
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (res.status === 416 && have > 0) {
+    // The part is already whole (or bigger than the file): verify it as is.
+    await res.body?.cancel();
+  } else if (res.status !== 200 && res.status !== 206) {
+    await res.body?.cancel();
+    throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}`, { url, status: res.status });
+  } else {
+    const etag = cleanTag(res.headers.get("etag"));
+    if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;
+    const append = res.status === 206;
+    if (size === undefined) {
+      const cr = res.headers.get("content-range");
+      const total = cr ? Number(cr.split("/")[1]) : Number.NaN;
+      const len = res.headers.get("content-length");
+      if (Number.isFinite(total)) size = total;
+      else if (!append && len) size = Number(len);
+    }
+    options.onProgress?.({ type: "file", path: w.path, size, resumeFrom: append ? have : 0 });
+    if (!res.body) throw pullError("E_PULL_HTTP", `${url}: empty body`, { url });
+    const out = createWriteStream(part, { flags: append ? "a" : "w" });
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", r));
+      }
+    } finally {
+      await new Promise<void>((r) => out.end(r));
+    }
+    const gitSha1 = !sha256 && etag && /^[0-9a-f]{40}$/.test(etag) ? etag : undefined;
+    return finish(w, final, part, size, sha256, gitSha1, options);
+  }
+  return finish(w, final, part, size, sha256, undefined, options);
+}
+
+async function finish(
+  w: Wanted,
+  final: string,
+  part: string,
+  size: number | undefined,
+  sha256: string | undefined,
+  gitSha1: string | undefined,
+  options: PullOptions,
+): Promise<PulledFile> {
+  const got = statSync(part).size;
+  if (size !== undefined && got < size) throw new Error(`transfer cut at ${got} of ${size} bytes`);
+  const bad = (what: string, facts: Record<string, unknown>): TesseraError => {
+    rmSync(part, { force: true });
+    return pullError("E_PULL_VERIFY", `${w.path}: ${what}; the partial file was deleted, pull again`, {
+      file: w.path,
+      ...facts,
+    });
+  };
+  if (size !== undefined && got !== size)
+    throw bad(`size ${got} != expected ${size}`, { size: got, expected: size });
+  let digest: string | undefined;
+  if (sha256) {
+    digest = await hashFile(part, "sha256");
+    if (digest !== sha256)
+      throw bad(`sha256 ${digest} != expected ${sha256}`, { sha256: digest, expected: sha256 });
+  } else if (gitSha1) {
+    const blob = await hashFile(part, "sha1", Buffer.from(`blob ${got}\0`));
+    if (blob !== gitSha1)
+      throw bad(`git blob sha1 ${blob} != ETag ${gitSha1}`, { sha1: blob, expected: gitSha1 });
+  }
+  renameSync(part, final);
+  options.onProgress?.({ type: "done", path: w.path, bytes: got });
+  return { path: w.path, size: got, ...(digest ? { sha256: digest } : {}) };
+}

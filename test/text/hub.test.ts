@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { pullModel } from "../../src/text/index.ts";
+
+/** A tiny hub: /api/models/{repo}/revision/{rev}, /{repo}/resolve/{rev}/{file} → 302 /cdn/{sha} for LFS files. */
+interface Hub {
+  server: Server;
+  url: string;
+  files: Map<string, Buffer>;
+  log: { path: string; range: string | undefined }[];
+  /** Cut the next response of this path after N bytes. */
+  cut: Map<string, number>;
+  listing: boolean;
+  corrupt: Set<string>;
+}
+
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+const gitSha1 = (b: Buffer): string =>
+  createHash("sha1")
+    .update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b]))
+    .digest("hex");
+
+function startHub(files: Record<string, Buffer>): Promise<Hub> {
+  const hub: Hub = {
+    server: createServer(),
+    url: "",
+    files: new Map(Object.entries(files)),
+    log: [],
+    cut: new Map(),
+    listing: true,
+    corrupt: new Set(),
+  };
+  const isLfs = (p: string) => p.endsWith(".onnx");
+  const serveBytes = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    body: Buffer,
+    headers: Record<string, string>,
+  ) => {
+    const range = req.headers.range;
+    let start = 0;
+    if (range) {
+      start = Number(/bytes=(\d+)-/.exec(range)?.[1] ?? 0);
+      if (start >= body.length) {
+        res.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
+        return;
+      }
+      res.writeHead(206, {
+        ...headers,
+        "content-length": String(body.length - start),
+        "content-range": `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
+    } else res.writeHead(200, { ...headers, "content-length": String(body.length) });
+    const payload = hub.corrupt.has(key) ? Buffer.from(body.subarray(start)).fill(7) : body.subarray(start);
+    const cutAt = hub.cut.get(key);
+    if (cutAt !== undefined) {
+      hub.cut.delete(key);
+      res.write(payload.subarray(0, cutAt), () => res.destroy());
+      return;
+    }
+    res.end(payload);
+  };
+  hub.server.on("request", (req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    hub.log.push({ path: url.pathname, range: req.headers.range });
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
+    if (api) {
+      if (!hub.listing) return void res.writeHead(404).end();
+      const siblings = [...hub.files].map(([p, b]) => ({
+        rfilename: p,
+        size: b.length,
+        ...(isLfs(p) ? { lfs: { sha256: sha256(b), size: b.length } } : {}),
+      }));
+      return void res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ sha: "abc", siblings }));
+    }
+    const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (cdn) {
+      const entry = [...hub.files].find(([, b]) => sha256(b) === cdn[1]);
+      if (!entry) return void res.writeHead(404).end();
+      return serveBytes(req, res, entry[0], entry[1], {});
+    }
+    const m = /^\/org\/mini\/resolve\/main\/(.+)$/.exec(url.pathname);
+    const body = m ? hub.files.get(m[1] as string) : undefined;
+    if (!m || !body) return void res.writeHead(404).end();
+    const file = m[1] as string;
+    if (isLfs(file)) {
+      return void res
+        .writeHead(302, {
+          location: `/cdn/${sha256(body)}`,
+          "x-linked-etag": `"${sha256(body)}"`,
+          "x-linked-size": String(body.length),
+          etag: `"${sha256(body)}"`,
+        })
+        .end();
+    }
+    serveBytes(req, res, file, body, { etag: `"${gitSha1(body)}"` });
+  });
+  return new Promise((resolve) =>
+    hub.server.listen(0, "127.0.0.1", () => {
+      hub.url = `http://127.0.0.1:${(hub.server.address() as AddressInfo).port}`;
+      resolve(hub);
+    }),
+  );
+}
+
+describe("pullModel against a local hub", () => {
+  let hub: Hub;
+  let cache: string;
+  const graph = Buffer.alloc(300_000);
+  for (let i = 0; i < graph.length; i++) graph[i] = (i * 7919) % 251;
+  const files = {
+    "config.json": Buffer.from('{"model_type":"bert"}'),
+    "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+    "tokenizer_config.json": Buffer.from('{"model_max_length":128}'),
+    "onnx/model.onnx": graph,
+    "onnx/model_quantized.onnx": graph.subarray(0, 1000),
+    "README.md": Buffer.from("not needed"),
+  };
+  before(async () => {
+    hub = await startHub(files);
+  });
+  beforeEach(() => {
+    cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    hub.log.length = 0;
+    hub.listing = true;
+  });
+  after(() => {
+    hub.server.close();
+    hub.server.closeAllConnections();
+  });
+
+  it("downloads only the needed files, verifies them, then works offline", async () => {
+    const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
+    assert.equal(r.offline, false);
+    assert.deepEqual(r.files.map((f) => f.path).sort(), [
+      "config.json",
+      "onnx/model.onnx",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+    assert.equal(r.files.find((f) => f.path === "onnx/model.onnx")?.sha256, sha256(graph));
+    assert.ok(!hub.log.some((l) => l.path.includes("README")));
+    hub.log.length = 0;
+    const again = await pullModel({ repo: "org/mini", endpoint: "http://127.0.0.1:1", cacheDir: cache });
+    assert.equal(again.offline, true);
+    assert.equal(hub.log.length, 0);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("resumes a download cut in the middle with a Range request", async () => {
+    hub.cut.set("onnx/model.onnx", 120_000);
+    await assert.rejects(
+      pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache, retries: 0 }),
+      /E_PULL_NETWORK|failed/,
+    );
+    const part = join(cache, "org--mini", "main", "onnx", "model.onnx.part");
+    assert.ok(existsSync(part));
+    const have = statSync(part).size;
+    assert.ok(have > 0 && have < graph.length, `partial ${have}`);
+    hub.log.length = 0;
+    const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
+    assert.ok(
+      hub.log.some((l) => l.path.startsWith("/cdn/") && l.range === `bytes=${have}-`),
+      JSON.stringify(hub.log),
+    );
+    assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+    assert.ok(!existsSync(part));
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("retries a cut transfer within one call", async () => {
+    hub.cut.set("onnx/model.onnx", 50_000);
+    const events: string[] = [];
+    const r = await pullModel({
+      repo: "org/mini",
+      endpoint: hub.url,
+      cacheDir: cache,
+      onProgress: (e) => events.push(e.type),
+    });
+    assert.ok(events.includes("retry"));
+    assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("rejects bytes whose sha256 does not match and deletes the part", async () => {
+    hub.corrupt.add("onnx/model.onnx");
+    try {
+      await assert.rejects(
+        pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache }),
+        (e: unknown) => (e as { code: string }).code === "E_PULL_VERIFY",
+      );
+      assert.ok(!existsSync(join(cache, "org--mini", "main", "onnx", "model.onnx.part")));
+    } finally {
+      hub.corrupt.delete("onnx/model.onnx");
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it("without the listing API falls back to the fixed file list; variant picks the quantized graph", async () => {
+    hub.listing = false;
+    const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache, variant: "quantized" });
+    assert.deepEqual(r.files.map((f) => f.path).sort(), [
+      "config.json",
+      "onnx/model_quantized.onnx",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    assert.equal(statSync(join(r.dir, "onnx/model_quantized.onnx")).size, 1000);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("names a missing repo file and a bad repo id", async () => {
+    await assert.rejects(
+      pullModel({ repo: "../etc", endpoint: hub.url, cacheDir: cache }),
+      (e: unknown) => (e as { code: string }).code === "E_PULL_REPO",
+    );
+    writeFileSync(join(cache, "x"), "");
+    await assert.rejects(
+      pullModel({ repo: "org/other", endpoint: hub.url, cacheDir: cache }),
+      (e: unknown) => (e as { code: string }).code === "E_PULL_MISSING",
+    );
+    rmSync(cache, { recursive: true, force: true });
+  });
+});
