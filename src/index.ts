@@ -1,2 +1,3 @@
 export * from "./tensor/index.ts";
 export * as onnx from "./onnx/index.ts";
+export * as server from "./server/index.ts";
