@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { openSession } from "../../src/runtime/ort-session.ts";
+import { openSession } from "../../src/runtime/index.ts";
 import { mlpInput, mlpModel } from "./models.ts";
 
 const run = promisify(execFile);

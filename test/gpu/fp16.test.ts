@@ -2,7 +2,7 @@
 // Runs on cpu everywhere; test/gpu/webgpu.test.ts runs the same model on webgpu.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { openSession } from "../../src/runtime/ort-session.ts";
+import { openSession } from "../../src/runtime/index.ts";
 import { cast, f16ArrayToF32, Tensor } from "../../src/tensor/index.ts";
 import { assertClose } from "./helpers.ts";
 import { mlpInput, mlpModel, mlpWeights } from "./models.ts";

@@ -3,7 +3,7 @@
  * comparison with a tolerance per dtype.
  */
 import assert from "node:assert/strict";
-import { probeProvider } from "../../src/runtime/providers.ts";
+import { probeProvider } from "../../src/runtime/index.ts";
 import { f16ArrayToF32, type Tensor } from "../../src/tensor/index.ts";
 
 let probed: Promise<string | undefined> | undefined;

@@ -10,8 +10,8 @@ import {
   parseProvidersFlag,
   runExclusive,
   toOrtExecutionProviders,
-} from "../../src/runtime/providers.ts";
-import type { ProviderSpec } from "../../src/runtime/session.ts";
+} from "../../src/runtime/index.ts";
+import type { ProviderSpec } from "../../src/runtime/index.ts";
 import { TesseraError } from "../../src/tensor/index.ts";
 
 function codeOf(fn: () => unknown): { code: string; message: string; facts: Record<string, unknown> } {

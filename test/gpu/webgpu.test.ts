@@ -6,9 +6,10 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
-import { openSession } from "../../src/runtime/ort-session.ts";
-import { normalizeProviders, toOrtExecutionProviders } from "../../src/runtime/providers.ts";
-import type { InferenceSession, ProviderSpec, TensorMap } from "../../src/runtime/session.ts";
+import { bertEncoder } from "../../src/onnx/index.ts";
+import { openSession } from "../../src/runtime/index.ts";
+import { normalizeProviders, toOrtExecutionProviders } from "../../src/runtime/index.ts";
+import type { InferenceSession, ProviderSpec, TensorMap } from "../../src/runtime/index.ts";
 import { assertClose, webgpuSkipReason } from "./helpers.ts";
 import { encoderInputs, encoderModel, mlpInput, mlpModel, SMALL_ENCODER } from "./models.ts";
 
@@ -28,6 +29,13 @@ const CASES: readonly Case[] = [
     name: "encoder with padding mask",
     model: () => encoderModel(),
     inputs: () => ({ ...encoderInputs(4, 12, SMALL_ENCODER.vocab) }),
+    output: "last_hidden_state",
+  },
+  {
+    // The zoo's HF-exact BERT (mask fill = float32 min, random LayerNorm gains).
+    name: "zoo bertEncoder",
+    model: () => bertEncoder({ layers: 2 }).bytes,
+    inputs: () => ({ ...encoderInputs(3, 16, 1000) }),
     output: "last_hidden_state",
   },
   {

@@ -15,7 +15,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { isProviderName, listProviders, type ProviderAvailability } from "../../runtime/providers.ts";
+import { isProviderName, listProviders, type ProviderAvailability } from "../../runtime/index.ts";
 
 /** One Vulkan installable client driver (ICD) manifest found on disk. */
 export interface VulkanIcd {
