@@ -85,6 +85,9 @@ export interface Batched<Result> {
 
 type State = "queued" | "running" | "done";
 
+/** The longest delay setTimeout supports. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Entry<Item, Result> {
   readonly item: Item;
   readonly cost: number;
@@ -253,24 +256,31 @@ export class DynamicBatcher<Item, Result> {
     if (deadline !== undefined && !(deadline > Date.now())) {
       return Promise.reject(deadlineError("submit", deadline));
     }
-    const cost = this.opts.cost ? this.opts.cost(item) : 1;
-    if (this.opts.maxBatchCost !== undefined) {
-      const alone = this.opts.batchCost ? this.opts.batchCost([item]) : cost;
-      if (alone > this.opts.maxBatchCost) {
-        return Promise.reject(
-          new TesseraError(
-            "E_BATCH_COST_EXCEEDED",
-            `batcher: one item costs ${alone}, more than maxBatchCost ${this.opts.maxBatchCost}; split it or raise maxBatchCost`,
-            { cost: alone, maxBatchCost: this.opts.maxBatchCost },
-          ),
-        );
-      }
+    let cost: number;
+    let key: number;
+    let alone: number;
+    try {
+      cost = this.opts.cost ? this.opts.cost(item) : 1;
+      key = this.opts.sortKey ? this.opts.sortKey(item) : 0;
+      alone =
+        this.opts.maxBatchCost !== undefined && this.opts.batchCost ? this.opts.batchCost([item]) : cost;
+    } catch (err) {
+      return Promise.reject(err); // a throwing cost/sortKey/batchCost callback fails this request only
+    }
+    if (this.opts.maxBatchCost !== undefined && alone > this.opts.maxBatchCost) {
+      return Promise.reject(
+        new TesseraError(
+          "E_BATCH_COST_EXCEEDED",
+          `batcher: one item costs ${alone}, more than maxBatchCost ${this.opts.maxBatchCost}; split it or raise maxBatchCost`,
+          { cost: alone, maxBatchCost: this.opts.maxBatchCost },
+        ),
+      );
     }
     return new Promise<Batched<Result>>((resolve, reject) => {
       const e: Entry<Item, Result> = {
         item,
         cost,
-        key: this.opts.sortKey ? this.opts.sortKey(item) : 0,
+        key,
         enqueuedAt: performance.now(),
         deadline,
         high: options.priority === "high",
@@ -291,7 +301,8 @@ export class DynamicBatcher<Item, Result> {
           );
         signal.addEventListener("abort", e.onAbort, { once: true });
       }
-      if (deadline !== undefined) {
+      // setTimeout cannot wait longer than 2^31-1 ms; later deadlines are still checked when batches are cut.
+      if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
         e.timer = setTimeout(
           () =>
             this.settle(e, undefined, deadlineError(e.state === "running" ? "running" : "queued", deadline)),
@@ -342,7 +353,15 @@ export class DynamicBatcher<Item, Result> {
     for (;;) {
       if (this.closing && this.queued === 0 && this.running === 0) break;
       if (this.queued > 0 && this.running < this.concurrency) {
-        const plan = this.plan();
+        let plan: Plan<Item, Result>;
+        try {
+          plan = this.plan();
+        } catch (err) {
+          // A user callback (batchCost) threw: fail the request at the head so the loop keeps making progress.
+          const head = this.high.first() ?? this.normal.first();
+          if (head) this.settle(head, undefined, err);
+          continue;
+        }
         if (plan.batch.length > 0) {
           const oldest = this.oldestEnqueuedAt();
           const now = performance.now();
@@ -521,7 +540,14 @@ export class DynamicBatcher<Item, Result> {
     this.queued -= batch.length;
     this.running++;
     this.runningItems += batch.length;
-    const cost = this.opts.batchCost ? this.opts.batchCost(items) : sum;
+    let cost = sum;
+    if (this.opts.batchCost) {
+      try {
+        cost = this.opts.batchCost(items);
+      } catch {
+        // stats only; the plan already evaluated batchCost for these items
+      }
+    }
     let p: Promise<Result[]>;
     try {
       p = Promise.resolve(this.opts.run(items, { signal: ctrl.signal }));

@@ -391,6 +391,35 @@ describe("DynamicBatcher failures and concurrency", () => {
     assert.equal((await running).value, 2, "running batches complete before close resolves");
   });
 
+  test("throwing cost/batchCost callbacks fail one request, never the loop", async () => {
+    const b = new DynamicBatcher<number, number>({
+      maxBatchSize: 10,
+      maxQueueDelayMs: 0,
+      maxQueueSize: 10,
+      cost: (x) => {
+        if (x === 1) throw new Error("bad cost");
+        return x;
+      },
+      // Throws only for a pair containing 7: the plan fails, the head request is rejected, the rest go on.
+      batchCost: (xs) => {
+        if (xs.length > 1 && xs.includes(7)) throw new Error("bad batchCost");
+        return xs.reduce((a, v) => a + v, 0);
+      },
+      maxBatchCost: 100,
+      run: async (xs) => xs,
+    });
+    await assert.rejects(b.submit(1), /bad cost/);
+    const ps = [7, 2, 3].map((x) =>
+      b.submit(x).then(
+        (r) => r.value,
+        (e: Error) => e.message,
+      ),
+    );
+    assert.deepEqual(await Promise.all(ps), ["bad batchCost", 2, 3]);
+    assert.equal((await b.submit(4)).value, 4);
+    await b.close();
+  });
+
   test("invalid options throw E_BATCHER_CONFIG", () => {
     const run = async (xs: number[]) => xs;
     assert.throws(
