@@ -122,7 +122,7 @@ test("matmul dtypes, out, errors and the backend hook", () => {
   assert.throws(() => T.matmul(T.zeros([2, 2, 3]), T.zeros([3, 3, 4])), { code: "E_SHAPE_BROADCAST" });
   assert.throws(() => T.matmul(T.scalar(1), T.zeros([1])), { code: "E_MATMUL_RANK" });
   const calls: number[][] = [];
-  const prev = T.setMatmulBackend((x, y, c, M, N, K) => {
+  const prev = T.setMatmulBackend((_x, _y, c, M, N, K) => {
     calls.push([M, N, K]);
     if (M < 3) return false;
     c.fill(42);
