@@ -103,7 +103,35 @@ function int64Out(v: number | bigint): number {
   return (typeof v === "bigint" ? v.toString() : v) as number;
 }
 
+const CHECKS: Readonly<Record<TypedAttribute["type"], (v: unknown) => boolean>> = {
+  float: (v) => typeof v === "number",
+  int: (v) => typeof v === "number" || typeof v === "bigint",
+  string: (v) => typeof v === "string",
+  tensor: (v) => v instanceof Tensor,
+  graph: isGraphLike,
+  floats: (v) => Array.isArray(v) && v.every((x) => typeof x === "number"),
+  ints: (v) => Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint"),
+  strings: (v) => Array.isArray(v) && v.every((x) => typeof x === "string"),
+  tensors: (v) => Array.isArray(v) && v.every((x) => x instanceof Tensor),
+  graphs: (v) => Array.isArray(v) && v.every(isGraphLike),
+};
+
 function encodeTyped(name: string, a: TypedAttribute): AttributeProto {
+  const check = CHECKS[a.type];
+  if (check === undefined) {
+    throw buildError(`attribute ${name}: unknown attribute type ${JSON.stringify(a.type)}`, {
+      attribute: name,
+    });
+  }
+  if (!check(a.value)) {
+    throw buildError(
+      `attribute ${name}: value ${JSON.stringify(String(a.value))} does not match type ${JSON.stringify(a.type)}`,
+      {
+        attribute: name,
+        type: a.type,
+      },
+    );
+  }
   switch (a.type) {
     case "float":
       return { name, type: T.FLOAT, f: a.value };

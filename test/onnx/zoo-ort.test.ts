@@ -194,7 +194,8 @@ describe("zoo models in onnxruntime-node", () => {
     for (let it = 0; it < 5; it++) {
       S = S.map((row) => {
         const o = new Float64Array(size);
-        for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) o[j] = o[j]! + row[k]! * wl[k * size + j]!;
+        for (let k = 0; k < size; k++)
+          for (let j = 0; j < size; j++) o[j] = o[j]! + row[k]! * wl[k * size + j]!;
         return o.map(Math.tanh);
       });
     }
