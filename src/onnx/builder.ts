@@ -391,7 +391,18 @@ export class GraphBuilder implements GraphLike {
   }
 }
 
-/** Encodes a ModelProto object to `.onnx` bytes. */
+/**
+ * Encodes a ModelProto object to `.onnx` bytes. The result is a plain Uint8Array that owns its whole
+ * ArrayBuffer (never a slice of Node's shared Buffer pool), so it can be transferred to a worker safely.
+ */
 export function encodeModel(model: ModelProto): Uint8Array {
-  return ModelProtoType.encode(model).finish();
+  const out = ModelProtoType.encode(model).finish();
+  if (
+    out.byteOffset === 0 &&
+    out.buffer.byteLength === out.byteLength &&
+    !(out.buffer instanceof SharedArrayBuffer)
+  ) {
+    return new Uint8Array(out.buffer, 0, out.byteLength);
+  }
+  return new Uint8Array(out); // small models come from the pool: copy them out
 }

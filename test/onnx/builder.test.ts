@@ -2,6 +2,7 @@
 // with subgraphs and every dtype loaded in a real onnxruntime-node session.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { MessageChannel } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import {
   decodeModel,
@@ -288,4 +289,23 @@ describe("GraphBuilder models in onnxruntime-node", () => {
     assert.deepEqual([...(out.a!.data as Float32Array)], [-2, 3]);
     assert.ok(Math.abs((out.b!.data as Float32Array)[0]! - (Math.exp(-1) - 1)) < 1e-6);
   });
+});
+
+test("toBytes returns a plain Uint8Array owning its ArrayBuffer (safe to transfer), even for tiny models", () => {
+  const g = new GraphBuilder();
+  g.input("x", "float32", [1]);
+  g.node("Relu", ["x"], ["y"]);
+  g.output("y", "float32", [1]);
+  const bytes = g.toBytes();
+  assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+  assert.equal(bytes.byteOffset, 0);
+  assert.equal(bytes.buffer.byteLength, bytes.byteLength);
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(bytes, [bytes.buffer as ArrayBuffer]); // would detach Node's Buffer pool if pooled
+  assert.equal(bytes.byteLength, 0);
+  port1.close();
+  port2.close();
+  const again = g.toBytes();
+  assert.ok(again.byteLength > 0);
+  assert.equal(decodeModel(again).inputs[0]!.name, "x");
 });
