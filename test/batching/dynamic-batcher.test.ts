@@ -69,26 +69,29 @@ function recorder(opts: Partial<ConstructorParameters<typeof DynamicBatcher<numb
 
 describe("DynamicBatcher closing rules", () => {
   test("closes on maxBatchSize without waiting for the delay", async () => {
-    const r = recorder({ maxBatchSize: 4, maxQueueDelayMs: 60 });
-    const t0 = performance.now();
-    const out = await Promise.all(Array.from({ length: 10 }, (_, i) => r.b.submit(i)));
-    assert.deepEqual(
-      out.map((o) => o.value),
-      Array.from({ length: 10 }, (_, i) => i * 2),
-    );
+    const r = recorder({ maxBatchSize: 4, maxQueueDelayMs: 60_000 });
+    const ps = Array.from({ length: 10 }, (_, i) => r.b.submit(i));
+    const full = await Promise.all(ps.slice(0, 8));
+    // The two full batches went at once; the partial one is still waiting for its (one-minute) delay.
     assert.deepEqual(r.batches, [
       [0, 1, 2, 3],
       [4, 5, 6, 7],
-      [8, 9],
     ]);
-    // The two full batches went at once; the partial one waited for the delay.
-    assert.ok(r.starts[1]! - t0 < 40, `second full batch started after ${r.starts[1]! - t0} ms`);
-    assert.ok(r.starts[2]! - t0 >= 55, `partial batch started after ${r.starts[2]! - t0} ms`);
+    assert.equal(r.b.queueDepth, 2);
     assert.deepEqual(
-      out.map((o) => o.batchSize),
-      [4, 4, 4, 4, 4, 4, 4, 4, 2, 2],
+      full.map((o) => [o.value, o.batchSize]),
+      Array.from({ length: 8 }, (_, i) => [i * 2, 4]),
     );
-    await r.b.close();
+    await r.b.close({ drain: true });
+    const rest = await Promise.all(ps.slice(8));
+    assert.deepEqual(
+      rest.map((o) => [o.value, o.batchSize]),
+      [
+        [16, 2],
+        [18, 2],
+      ],
+    );
+    assert.deepEqual(r.batches[2], [8, 9]);
   });
 
   test("closes on maxQueueDelayMs since the oldest item", async () => {
@@ -200,7 +203,7 @@ describe("DynamicBatcher queue bound, abort, deadline, priority", () => {
     const t0 = performance.now();
     ac.abort(new Error("client went away"));
     const err = await rejectsWith(victim, "E_ABORTED");
-    assert.ok(performance.now() - t0 < 20);
+    assert.ok(performance.now() - t0 < 200);
     assert.equal((err.cause as Error).message, "client went away");
     assert.equal(r.b.queueDepth, 1);
     r.release();
@@ -344,7 +347,7 @@ describe("DynamicBatcher failures and concurrency", () => {
     await Promise.all([first, ...more]);
     assert.deepEqual(sizes, [1, 3]);
     const gap = starts[1]! - ends[0]!;
-    assert.ok(gap < 25, `second batch started ${gap} ms after the first finished`);
+    assert.ok(gap < 100, `second batch started ${gap} ms after the first finished`);
     await b.close();
   });
 
