@@ -123,6 +123,7 @@ export class ModelRegistry extends EventEmitter {
   private readonly opts: ModelRegistryOptions;
   private readonly log: RegistryLogger;
   private readonly models = new Map<string, ModelEntry>();
+  private readonly scanning = new Map<string, Promise<ModelEntry | undefined>>();
   private indexed = false;
   private autoload = false;
   private closed = false;
@@ -182,8 +183,19 @@ export class ModelRegistry extends EventEmitter {
     return [...this.models.keys()].sort().flatMap((n) => this.status(n));
   }
 
-  /** (Re)reads one model folder from disk; merges with known versions (keeping their states). */
-  private async scan(name: string): Promise<ModelEntry | undefined> {
+  /**
+   * (Re)reads one model folder from disk; merges with known versions (keeping their states).
+   * Concurrent scans of one name share a single read, so they agree on the version entries.
+   */
+  private scan(name: string): Promise<ModelEntry | undefined> {
+    const running = this.scanning.get(name);
+    if (running) return running;
+    const p = this.scanNow(name).finally(() => this.scanning.delete(name));
+    this.scanning.set(name, p);
+    return p;
+  }
+
+  private async scanNow(name: string): Promise<ModelEntry | undefined> {
     const dir = join(this.root, name);
     let isDir = false;
     try {
@@ -191,9 +203,9 @@ export class ModelRegistry extends EventEmitter {
     } catch {
       isDir = false;
     }
-    const prev = this.models.get(name);
     if (!isDir) {
-      if (prev && !this.hasLiveVersions(prev)) this.models.delete(name);
+      const gone = this.models.get(name);
+      if (gone && !this.hasLiveVersions(gone)) this.models.delete(name);
       return undefined;
     }
     const cfg = loadModelConfig(dir);
@@ -223,15 +235,20 @@ export class ModelRegistry extends EventEmitter {
       problem = `no version folder with a model.onnx in ${dir} (expected ${dir}${sep}<number>${sep}model.onnx)`;
     }
     const { selected, missing } = selectVersions(config.versionPolicy, [...found.keys()]);
+    const sizes = new Map<string, number>();
+    for (const [v, p] of found) {
+      try {
+        sizes.set(v, (await stat(p)).size);
+      } catch {
+        sizes.set(v, 0);
+      }
+    }
+    // No awaits from here on: merge with the entry as it is now.
+    const prev = this.models.get(name);
     const versions = new Map<string, VersionEntry>();
     for (const [v, p] of found) {
       const old = prev?.versions.get(v);
-      let byteSize = 0;
-      try {
-        byteSize = (await stat(p)).size;
-      } catch {
-        byteSize = 0;
-      }
+      const byteSize = sizes.get(v) ?? 0;
       if (old) {
         old.modelPath = p;
         old.byteSize = byteSize;
