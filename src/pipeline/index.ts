@@ -7,3 +7,8 @@ export * from "./batch.ts";
 export * from "./errors.ts";
 export * from "./sinks/index.ts";
 export * from "./sources/index.ts";
+export * from "./atomic.ts";
+export * from "./mapping.ts";
+export * from "./progress.ts";
+export * from "./rebatch.ts";
+export * from "./score.ts";

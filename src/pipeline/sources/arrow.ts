@@ -82,7 +82,14 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
             batch = sliceBatch(batch, skip, b.numRows);
           }
           const bytesRead = total > 0 ? Math.round((sizeBytes * index) / total) : bytes();
-          yield { batch, firstRow: start + skip, end: { rows }, bytesRead };
+          const first = start + skip;
+          yield {
+            batch,
+            firstRow: first,
+            end: { rows },
+            cursorAt: (i: number) => ({ rows: first + i }),
+            bytesRead,
+          };
         }
       } finally {
         await close();

@@ -196,6 +196,7 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
           batch: { numRows: groupEnd - start, columns: cols },
           firstRow: start,
           end: { rows: groupEnd },
+          cursorAt: (i: number) => ({ rows: start + i }),
           bytesRead: Math.min(bytesRead, sizeBytes),
         };
         groupStart = groupEnd;

@@ -28,6 +28,7 @@ function recordBoundary(buf: Buffer, csv: boolean): number {
 
 interface TextPiece {
   readonly text: string;
+  /** Byte offset of the piece (of `text[0]`, after a byte order mark). */
   readonly startByte: number;
   readonly endByte: number;
 }
@@ -59,7 +60,7 @@ async function* textPieces(
       }
       if (carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
         // UTF-8 byte order mark
-        yield { text: data.toString("utf8", 3, cut), startByte: carryStart, endByte: carryStart + cut };
+        yield { text: data.toString("utf8", 3, cut), startByte: carryStart + 3, endByte: carryStart + cut };
       } else {
         yield { text: data.toString("utf8", 0, cut), startByte: carryStart, endByte: carryStart + cut };
       }
@@ -82,6 +83,8 @@ interface ParsedRecords {
   readonly problems: RowProblem[];
   /** 1-based line of each row's start. */
   readonly lines: number[];
+  /** Char index in `text` where each row starts. */
+  readonly starts: number[];
   readonly linesConsumed: number;
 }
 
@@ -101,6 +104,7 @@ export function parseCsv(
   const fields: (string | undefined)[][] = Array.from({ length: nWanted }, () => []);
   const problems: RowProblem[] = [];
   const lines: number[] = [];
+  const starts: number[] = [];
   const d = delimiter.charCodeAt(0);
   const n = text.length;
   let i = 0;
@@ -115,6 +119,7 @@ export function parseCsv(
       continue;
     }
     const rowLine = line;
+    starts.push(i);
     let col = 0;
     let problem: string | null = null;
     const values: (string | undefined)[] = new Array(nWanted);
@@ -183,7 +188,7 @@ export function parseCsv(
     lines.push(rowLine);
     rows++;
   }
-  return { fields, rows, problems, lines, linesConsumed: line - firstLine };
+  return { fields, rows, problems, lines, starts, linesConsumed: line - firstLine };
 }
 
 // ---------------------------------------------------------------- values → columns
@@ -202,46 +207,42 @@ function describe(v: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-/** Infers a kind from sample values (strings from CSV, JSON values from JSONL). */
+/** Share of non-null samples that must fit a kind for it to be inferred; the misfits become row problems. */
+const INFER_SHARE = 0.9;
+
+/**
+ * Infers a kind from sample values (strings from CSV, JSON values from JSONL): float64 when at least 90% of
+ * the non-null samples are numbers, else bool, else a vector (numeric lists of one length, the most common),
+ * else utf8. A few stray values therefore do not turn a numeric column into text; they are reported as bad rows.
+ */
 export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size?: number } {
-  let numeric = true;
-  let bool = true;
-  let vectorSize = -1;
-  let vector = true;
+  let numeric = 0;
+  let bool = 0;
+  const vectorSizes = new Map<number, number>();
   let seen = 0;
   for (const v of samples) {
     if (v === undefined || v === null) continue;
     seen++;
+    let arr: unknown = v;
     if (typeof v === "string") {
-      if (numeric && parseNumber(v) === null) numeric = false;
+      if (parseNumber(v) !== null) numeric++;
       const t = v.trim().toLowerCase();
-      if (bool && t !== "true" && t !== "false") bool = false;
-      if (vector) {
-        const arr = t.startsWith("[") ? safeJson(v) : null;
-        if (
-          !Array.isArray(arr) ||
-          !arr.every((x) => typeof x === "number") ||
-          (vectorSize >= 0 && arr.length !== vectorSize)
-        )
-          vector = false;
-        else vectorSize = arr.length;
-      }
+      if (t === "true" || t === "false") bool++;
+      arr = t.startsWith("[") ? safeJson(v) : null;
     } else {
-      if (typeof v !== "number") numeric = false;
-      if (typeof v !== "boolean") bool = false;
-      if (
-        !Array.isArray(v) ||
-        !v.every((x) => typeof x === "number") ||
-        (vectorSize >= 0 && v.length !== vectorSize)
-      )
-        vector = false;
-      else vectorSize = v.length;
+      if (typeof v === "number") numeric++;
+      if (typeof v === "boolean") bool++;
+    }
+    if (Array.isArray(arr) && arr.length > 0 && arr.every((x) => typeof x === "number")) {
+      vectorSizes.set(arr.length, (vectorSizes.get(arr.length) ?? 0) + 1);
     }
   }
   if (seen === 0) return { kind: "utf8" };
-  if (numeric) return { kind: "float64" };
-  if (bool) return { kind: "bool" };
-  if (vector && vectorSize > 0) return { kind: "vector", size: vectorSize };
+  const need = Math.max(1, Math.ceil(seen * INFER_SHARE));
+  if (numeric >= need) return { kind: "float64" };
+  if (bool >= need) return { kind: "bool" };
+  const [size, count] = [...vectorSizes].sort((a, b) => b[1] - a[1])[0] ?? [0, 0];
+  if (count >= need) return { kind: "vector", size };
   return { kind: "utf8" };
 }
 
@@ -399,6 +400,21 @@ function resolveFields(
   });
 }
 
+/** cursorAt for a text piece: byte offset of row i from its char index (computed only when asked). */
+function textCursor(
+  piece: TextPiece,
+  firstRow: number,
+  starts: readonly number[],
+): (i: number) => SourceCursor {
+  return (i) => {
+    if (i >= starts.length) return { rows: firstRow + starts.length, byte: piece.endByte };
+    return {
+      rows: firstRow + i,
+      byte: piece.startByte + Buffer.byteLength(piece.text.slice(0, starts[i]!), "utf8"),
+    };
+  };
+}
+
 // ---------------------------------------------------------------- CSV source
 
 async function readCsvHeader(path: string, delimiter: string): Promise<{ names: string[]; endByte: number }> {
@@ -483,6 +499,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
           batch: { numRows: parsed.rows, columns, problems },
           firstRow: rows,
           end: { rows: rows + parsed.rows, byte: piece.endByte },
+          cursorAt: textCursor(piece, rows, parsed.starts),
           bytesRead: piece.endByte,
         };
         rows += parsed.rows;
@@ -516,8 +533,12 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
         const problems: RowProblem[] = [];
         const textLines = piece.text.split("\n");
         if (textLines[textLines.length - 1] === "") textLines.pop();
+        const starts: number[] = [];
+        let at = 0;
         for (const raw of textLines) {
           const l = line++;
+          const lineStart = at;
+          at += raw.length + 1;
           const t = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
           if (t.trim() === "") continue;
           let v: unknown;
@@ -532,6 +553,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
             });
             records.push(undefined);
             lines.push(l);
+            starts.push(lineStart);
             continue;
           }
           if (v === null || typeof v !== "object" || Array.isArray(v)) {
@@ -544,6 +566,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
             records.push(undefined);
           } else records.push(v as Record<string, unknown>);
           lines.push(l);
+          starts.push(lineStart);
         }
         if (records.length === 0) continue;
         if (fields === null) {
@@ -579,6 +602,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
           batch: { numRows: records.length, columns, problems },
           firstRow: rows,
           end: { rows: rows + records.length, byte: piece.endByte },
+          cursorAt: textCursor(piece, rows, starts),
           bytesRead: piece.endByte,
         };
         rows += records.length;

@@ -15,6 +15,8 @@ export interface SourceChunk {
   readonly firstRow: number;
   /** Cursor just after this chunk: resuming from it continues with the next row. */
   readonly end: SourceCursor;
+  /** Cursor before row `index` of this chunk (`index === batch.numRows` gives `end`). */
+  cursorAt(index: number): SourceCursor;
   /** Bytes of the file consumed so far (text formats), or an estimate from row groups / batches. */
   readonly bytesRead: number;
 }

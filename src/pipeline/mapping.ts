@@ -1,0 +1,293 @@
+/**
+ * Column mapping: record-batch columns → model input tensors, and model outputs → columns.
+ *
+ * Feature tensors are built column-wise straight from the column buffers into one `[rows, width]` float32
+ * array (one strided write loop per column, no per-row JS objects). Outputs of shape `[rows]` / `[rows, 1]`
+ * become scalar columns, `[rows, k]` (or higher rank, flattened) become vector columns (fixed-size lists);
+ * with labels, the argmax of the matching output becomes `label_index` + `label`.
+ */
+import type { ModelDescription, TensorMap } from "../runtime/index.ts";
+import type { Tensor } from "../tensor/index.ts";
+import type { Column, ColumnKind, FieldSpec, RecordBatch } from "./batch.ts";
+import { PipelineError } from "./errors.ts";
+
+/** One model input fed from one or more columns. */
+export interface InputPlan {
+  readonly input: string;
+  readonly columns: readonly { readonly name: string; readonly width: number }[];
+  /** Sum of the column widths: the feature dimension. */
+  readonly width: number;
+}
+
+const NUMERIC: ReadonlySet<ColumnKind> = new Set(["float32", "float64", "int32", "int64", "bool", "vector"]);
+
+/**
+ * Plans how columns feed model inputs. `mapping` is input name → column names; when absent, `columns` (or every
+ * numeric/vector column of the input not in `exclude`) feeds the model's single input.
+ */
+export function planInputs(
+  description: Pick<ModelDescription, "inputs">,
+  fields: readonly FieldSpec[],
+  options: {
+    mapping?: Readonly<Record<string, readonly string[]>>;
+    columns?: readonly string[];
+    exclude?: readonly string[];
+  },
+): InputPlan[] {
+  let mapping = options.mapping;
+  if (!mapping) {
+    const first = description.inputs[0];
+    if (!first || description.inputs.length !== 1) {
+      throw new PipelineError(
+        "E_PIPELINE_FEATURES",
+        `the model has ${description.inputs.length} inputs (${description.inputs.map((i) => i.name).join(", ")}); map columns to each one`,
+        { inputs: description.inputs.map((i) => i.name) },
+      );
+    }
+    const cols =
+      options.columns ??
+      fields
+        .filter((f) => NUMERIC.has(f.kind) && !(options.exclude ?? []).includes(f.name))
+        .map((f) => f.name);
+    mapping = { [first.name]: cols };
+  }
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  return Object.entries(mapping).map(([input, names]) => {
+    const spec = description.inputs.find((i) => i.name === input);
+    if (!spec) {
+      throw new PipelineError(
+        "E_PIPELINE_FEATURES",
+        `the model has no input "${input}" (has ${description.inputs.map((i) => i.name).join(", ")})`,
+        {
+          input,
+        },
+      );
+    }
+    if (names.length === 0)
+      throw new PipelineError("E_PIPELINE_FEATURES", `no columns map to model input "${input}"`, { input });
+    const columns = names.map((name) => {
+      const f = byName.get(name);
+      if (!f) {
+        throw new PipelineError(
+          "E_PIPELINE_MISSING_COLUMN",
+          `column "${name}" (for input "${input}") is not in the input`,
+          {
+            column: name,
+            available: [...byName.keys()],
+          },
+        );
+      }
+      if (!NUMERIC.has(f.kind)) {
+        throw new PipelineError(
+          "E_PIPELINE_FEATURES",
+          `column "${name}" is ${f.kind}; model input "${input}" needs numbers or vectors`,
+          {
+            column: name,
+            kind: f.kind,
+          },
+        );
+      }
+      return { name, width: f.kind === "vector" ? (f.size ?? 0) : 1 };
+    });
+    const width = columns.reduce((s, c) => s + c.width, 0);
+    const last = spec.shape[spec.shape.length - 1];
+    if (spec.shape.length !== 2 || (typeof last === "number" && last !== width)) {
+      throw new PipelineError(
+        "E_PIPELINE_FEATURES",
+        `model input "${input}" has shape [${spec.shape.join(",")}]; the mapped columns give [rows, ${width}]`,
+        { input, expected: spec.shape, got: width },
+      );
+    }
+    if (spec.dtype !== "float32") {
+      throw new PipelineError(
+        "E_PIPELINE_FEATURES",
+        `model input "${input}" is ${spec.dtype}; the pipeline feeds float32 features`,
+        {
+          input,
+          dtype: spec.dtype,
+        },
+      );
+    }
+    return { input, columns, width };
+  });
+}
+
+/**
+ * Writes the kept rows (`keep[row] === 1`, or all rows when `keep` is null) of the planned columns into a new
+ * `[kept, width]` float32 array, column by column (strided writes from each column's buffer).
+ */
+export function buildFeatures(
+  batch: RecordBatch,
+  plan: InputPlan,
+  keep: Uint8Array | null,
+  kept: number,
+): Float32Array {
+  const out = new Float32Array(kept * plan.width);
+  const w = plan.width;
+  let offset = 0;
+  for (const { name, width } of plan.columns) {
+    const col = batch.columns.get(name)!;
+    const n = col.length;
+    if (col.kind === "vector") {
+      const s = col.size;
+      for (let i = 0, j = 0; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        out.set(col.values.subarray(i * s, i * s + s), j * w + offset);
+        j++;
+      }
+    } else if (col.kind === "int64") {
+      const v = col.values;
+      for (let i = 0, j = offset; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        out[j] = Number(v[i]!);
+        j += w;
+      }
+    } else if (col.kind !== "utf8") {
+      const v = col.values;
+      if (keep === null) {
+        for (let i = 0, j = offset; i < n; i++, j += w) out[j] = v[i]!;
+      } else {
+        for (let i = 0, j = offset; i < n; i++) {
+          if (keep[i] === 0) continue;
+          out[j] = v[i]!;
+          j += w;
+        }
+      }
+    }
+    offset += width;
+  }
+  return out;
+}
+
+/** Output columns: a name, which output it comes from, and how. */
+export interface OutputPlan {
+  readonly fields: readonly FieldSpec[];
+  readonly labelsFrom: string | null;
+}
+
+function widthOf(t: Tensor): number {
+  return t.shape.slice(1).reduce((a, b) => a * b, 1);
+}
+
+/** Decides output columns from the first result's tensors (`names` in order). */
+export function planOutputs(
+  outputs: TensorMap,
+  names: readonly string[],
+  labels: readonly string[] | undefined,
+): OutputPlan {
+  const fields: FieldSpec[] = [];
+  let labelsFrom: string | null = null;
+  for (const name of names) {
+    const t = outputs[name];
+    if (!t)
+      throw new PipelineError("E_PIPELINE_OUTPUT", `the model returned no output "${name}"`, {
+        output: name,
+      });
+    if (t.ndim === 0)
+      throw new PipelineError("E_PIPELINE_OUTPUT", `output "${name}" is a scalar; expected [rows, ...]`, {
+        output: name,
+      });
+    const w = widthOf(t);
+    if (w === 1)
+      fields.push({
+        name,
+        kind:
+          t.dtype === "int64"
+            ? "int64"
+            : t.dtype === "int32"
+              ? "int32"
+              : t.dtype === "float64"
+                ? "float64"
+                : "float32",
+      });
+    else fields.push({ name, kind: "vector", size: w });
+    if (labels && labels.length > 1 && w === labels.length && (labelsFrom === null || /prob/i.test(name)))
+      labelsFrom = name;
+  }
+  if (labelsFrom !== null)
+    fields.push({ name: "label_index", kind: "int32" }, { name: "label", kind: "utf8" });
+  return { fields, labelsFrom };
+}
+
+/** The output buffer itself when it is float32 (outputs are fresh per run, so no copy is needed), else a converted copy. */
+function asF32(data: ArrayLike<number | bigint>): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+}
+
+/** Turns one result's output tensors (rows = `rows`) into columns following `plan`. Float32 outputs are used in place; other dtypes are copied. */
+export function outputColumns(
+  outputs: TensorMap,
+  plan: OutputPlan,
+  rows: number,
+  labels: readonly string[] | undefined,
+): Map<string, Column> {
+  const cols = new Map<string, Column>();
+  for (const f of plan.fields) {
+    if (f.name === "label_index" || f.name === "label") continue;
+    const t = outputs[f.name]!;
+    if (t.shape[0] !== rows || (f.kind === "vector" ? widthOf(t) !== f.size : widthOf(t) !== 1)) {
+      throw new PipelineError(
+        "E_PIPELINE_OUTPUT",
+        `output "${f.name}" has shape [${t.shape.join(",")}], expected [${rows}, ${f.size ?? 1}]`,
+        {
+          output: f.name,
+          shape: [...t.shape],
+        },
+      );
+    }
+    const data = t.contiguous().data;
+    switch (f.kind) {
+      case "vector":
+        cols.set(f.name, { kind: "vector", size: f.size!, length: rows, valid: null, values: asF32(data) });
+        break;
+      case "int64":
+        cols.set(f.name, {
+          kind: "int64",
+          length: rows,
+          valid: null,
+          values: BigInt64Array.from(data as BigInt64Array),
+        });
+        break;
+      case "int32":
+        cols.set(f.name, {
+          kind: "int32",
+          length: rows,
+          valid: null,
+          values: Int32Array.from(data as Int32Array),
+        });
+        break;
+      case "float64":
+        cols.set(f.name, {
+          kind: "float64",
+          length: rows,
+          valid: null,
+          values: Float64Array.from(data as Float64Array),
+        });
+        break;
+      default:
+        cols.set(f.name, { kind: "float32", length: rows, valid: null, values: asF32(data) });
+    }
+  }
+  if (plan.labelsFrom !== null && labels) {
+    const src = cols.get(plan.labelsFrom) as { values: Float32Array; size: number };
+    const k = src.size;
+    const idx = new Int32Array(rows);
+    const names: string[] = new Array<string>(rows);
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      let bv = src.values[r * k]!;
+      for (let j = 1; j < k; j++) {
+        const v = src.values[r * k + j]!;
+        if (v > bv) {
+          bv = v;
+          best = j;
+        }
+      }
+      idx[r] = best;
+      names[r] = labels[best]!;
+    }
+    cols.set("label_index", { kind: "int32", length: rows, valid: null, values: idx });
+    cols.set("label", { kind: "utf8", length: rows, valid: null, values: names });
+  }
+  return cols;
+}

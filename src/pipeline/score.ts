@@ -1,0 +1,861 @@
+/**
+ * scoreFiles: stream input files through a model into an output file, in bounded memory, resumably.
+ *
+ * Steps per model batch: read (source chunk → exact-size slice) → validate (problems, nulls in input
+ * columns → rejects or stop) → build features column-wise → run on a worker session (up to `inFlight`
+ * batches at once; the next batch is decoded while they run) → outputs + key columns → part sink.
+ *
+ * Output layout while running (`<output>.parts/`):
+ *   part-00000.<ext>            rows of consecutive model batches, committed atomically (tmp, fsync, rename, fsync dir)
+ *   part-00000.rejects.jsonl    rejected rows of that part, committed before the part
+ *   checkpoint.json             written atomically after each part: parts, input cursor, counters, timings
+ * At the end the parts are merged in order into `<output>` (tmp + rename), `<output>.manifest.json` and
+ * `<output>.rejects.jsonl` are written, and the parts folder is removed. `resume: true` continues from the
+ * last committed part; batches are cut at the same rows as in a clean run, so the output is identical.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
+import { Tensor } from "../tensor/index.ts";
+import { commitFile, fsyncDir, writeFileAtomic } from "./atomic.ts";
+import {
+  type Column,
+  cellValue,
+  type FieldSpec,
+  filterBatch,
+  type RecordBatch,
+  schemaOf,
+  sliceBatch,
+} from "./batch.ts";
+import { PipelineError } from "./errors.ts";
+import {
+  buildFeatures,
+  type InputPlan,
+  type OutputPlan,
+  outputColumns,
+  planInputs,
+  planOutputs,
+} from "./mapping.ts";
+import { type ProgressOptions, ProgressReporter, type ProgressState } from "./progress.ts";
+import { rebatch, type Slice } from "./rebatch.ts";
+import { fsyncPath, openSink, type Sink } from "./sinks/index.ts";
+import {
+  type FileFormat,
+  formatOf,
+  openSource,
+  type Source,
+  type SourceCursor,
+  type SourceOptions,
+} from "./sources/index.ts";
+
+/** What the run manifest records about the model. */
+export interface ScoreModelInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly path?: string;
+  /** Class labels (index → label): adds `label_index` and `label` columns. */
+  readonly labels?: readonly string[];
+}
+
+/** A text embedder (src/text TextEmbedder fits): texts → `[n, dim]` float32. */
+export interface TextEmbedderLike {
+  embed(texts: readonly string[], options?: { truncate?: boolean }): Promise<Tensor<"float32">>;
+}
+
+export interface ScoreOptions {
+  /** Numeric model session (use this or `embedder`). */
+  readonly session?: InferenceSession;
+  /** Text embedder scoring `textColumn` into an `embedding` vector column. */
+  readonly embedder?: TextEmbedderLike;
+  readonly model: ScoreModelInfo;
+  /** Input files, scored in this order (expand globs first, see `expandInputs`). */
+  readonly inputs: readonly string[];
+  readonly output: string;
+  /** Output format; default from the output's extension. */
+  readonly outputFormat?: FileFormat;
+  /** Feature columns for the model's single input, in order. Default: every numeric/vector column not a key. */
+  readonly columns?: readonly string[];
+  /** Model input name → feature columns, for models with several inputs. */
+  readonly mapping?: Readonly<Record<string, readonly string[]>>;
+  /** Text column for `embedder`. */
+  readonly textColumn?: string;
+  /** Columns copied to the output before the predictions. */
+  readonly keyColumns?: readonly string[];
+  /** Model outputs to keep (default: all). */
+  readonly outputs?: readonly string[];
+  /** Rows per model call. Default 4096. */
+  readonly batchSize?: number;
+  /** Model batches in flight at once. Default 2 × session replicas. */
+  readonly inFlight?: number;
+  /** Input rows per committed part (rounded up to whole batches). Default 262144. */
+  readonly partRows?: number;
+  readonly resume?: boolean;
+  readonly overwrite?: boolean;
+  /** "fail" (default): stop at the first bad row; "skip": write it to the rejects file and go on. */
+  readonly onError?: "fail" | "skip";
+  /** Keep `<output>.parts/` after merging. Default false. */
+  readonly keepParts?: boolean;
+  /** CSV/JSONL reading options (chunk size, schema, delimiter). */
+  readonly source?: Pick<SourceOptions, "chunkBytes" | "schema" | "delimiter">;
+  /** Progress reporting; `false` turns it off. Default: stderr (bar on a TTY, JSON lines otherwise). */
+  readonly progress?: false | Partial<Omit<ProgressOptions, "totalRows" | "totalBytes">>;
+  /** Recorded in the manifest (scoring itself is deterministic). Default 0. */
+  readonly seed?: number;
+  /** Stops after the batches in flight, commits them, and rejects with `E_ABORTED`. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ScoreSummary {
+  readonly output: string;
+  readonly manifest: string;
+  readonly rejects: string | null;
+  readonly rowsRead: number;
+  readonly rowsScored: number;
+  readonly rowsRejected: number;
+  readonly parts: number;
+  readonly seconds: number;
+  /** True when --resume found the job already finished. */
+  readonly alreadyComplete?: boolean;
+}
+
+interface Cursor extends SourceCursor {
+  readonly file: number;
+}
+
+interface PartRecord {
+  readonly index: number;
+  readonly file: string | null;
+  readonly rejectsFile: string | null;
+  readonly rowsRead: number;
+  readonly rowsScored: number;
+  readonly rowsRejected: number;
+  readonly bytes: number;
+  readonly cursor: Cursor;
+}
+
+interface Timings {
+  readMs: number;
+  prepareMs: number;
+  inferMs: number;
+  writeMs: number;
+  mergeMs: number;
+  wallMs: number;
+}
+
+interface Checkpoint {
+  readonly version: 1;
+  readonly fingerprint: string;
+  readonly format: FileFormat;
+  /** Output schema (keys + predictions), fixed by the first result. */
+  fields: FieldSpec[] | null;
+  /** How outputs become columns (fixed by the first result, reused on resume). */
+  outputPlan: OutputPlan | null;
+  parts: PartRecord[];
+  cursor: Cursor;
+  finished: boolean;
+  runs: number;
+  timings: Timings;
+  startedAt: string;
+}
+
+interface RejectRecord {
+  readonly file: string;
+  readonly row: number;
+  readonly line?: number;
+  readonly column: string | null;
+  readonly reason: string;
+  readonly keys: Record<string, unknown>;
+}
+
+const EXT: Record<FileFormat, string> = {
+  parquet: "parquet",
+  arrow: "arrow",
+  arrows: "arrows",
+  csv: "csv",
+  jsonl: "jsonl",
+};
+
+/** Tessera's package version (for manifests). */
+export function tesseraVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Expands files and simple globs (`*`, `?`, `**`) into a sorted, de-duplicated file list. */
+export function expandInputs(patterns: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of patterns) {
+    if (!/[*?[]/.test(p)) {
+      if (!fs.existsSync(p))
+        throw new PipelineError("E_PIPELINE_NO_INPUT", `input ${p} does not exist`, { input: p });
+      out.add(p);
+      continue;
+    }
+    const nodeGlob = (fs as unknown as { globSync?: (pattern: string) => string[] }).globSync;
+    const matches = nodeGlob ? nodeGlob(p) : globFallback(p);
+    const files = matches.filter((f) => fs.statSync(f).isFile()).sort();
+    if (files.length === 0)
+      throw new PipelineError("E_PIPELINE_NO_INPUT", `input pattern ${p} matched no file`, { input: p });
+    for (const f of files) out.add(f);
+  }
+  return [...out];
+}
+
+function globFallback(pattern: string): string[] {
+  const abs = path.isAbsolute(pattern);
+  const parts = pattern.split("/");
+  let roots = [abs ? "/" : "."];
+  for (const [i, part] of parts.entries()) {
+    if (part === "" && i === 0) continue;
+    const re = new RegExp(
+      `^${part
+        .replace(/[.+^${}()|\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".")}$`,
+    );
+    const next: string[] = [];
+    for (const r of roots) {
+      if (!/[*?]/.test(part)) {
+        next.push(path.join(r, part));
+        continue;
+      }
+      if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) continue;
+      for (const e of fs.readdirSync(r)) if (re.test(e)) next.push(path.join(r, e));
+    }
+    roots = next;
+  }
+  return roots.filter((r) => fs.existsSync(r));
+}
+
+function hashFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash("sha256");
+    fs.createReadStream(file, { highWaterMark: 1 << 20 })
+      .on("data", (d) => h.update(d))
+      .on("error", reject)
+      .on("end", () => resolve(h.digest("hex")));
+  });
+}
+
+function partName(i: number): string {
+  return `part-${String(i).padStart(5, "0")}`;
+}
+
+/** What decides whether a checkpoint can be resumed: inputs (size, mtime), model, options that shape the output. */
+function fingerprintOf(
+  o: ScoreOptions,
+  format: FileFormat,
+  batchSize: number,
+): { key: string; inputs: { path: string; size: number; mtimeMs: number }[] } {
+  const inputs = o.inputs.map((p) => {
+    const st = fs.statSync(p);
+    return { path: path.resolve(p), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+  });
+  const basis = {
+    inputs,
+    model: o.model.sha256,
+    format,
+    columns: o.columns ?? null,
+    mapping: o.mapping ?? null,
+    textColumn: o.textColumn ?? null,
+    keyColumns: o.keyColumns ?? [],
+    outputs: o.outputs ?? null,
+    labels: o.model.labels ?? null,
+    batchSize,
+    source: o.source ?? null,
+  };
+  return { key: createHash("sha256").update(JSON.stringify(basis)).digest("hex"), inputs };
+}
+
+/** A model call in flight, in input order. */
+interface InFlight {
+  readonly run: Promise<{ outputs: TensorMap; inferMs: number }> | null;
+  readonly keys: RecordBatch;
+  readonly kept: number;
+  readonly inputRows: number;
+  readonly rejects: RejectRecord[];
+  readonly end: Cursor;
+}
+
+/** Scores the inputs into `options.output`. See the module comment for the file layout. */
+export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
+  const t0 = performance.now();
+  const output = path.resolve(options.output);
+  const format = options.outputFormat ?? formatOf(output);
+  const partsDir = `${output}.parts`;
+  const ckptPath = path.join(partsDir, "checkpoint.json");
+  const manifestPath = `${output}.manifest.json`;
+  const rejectsPath = `${output}.rejects.jsonl`;
+  const batchSize = options.batchSize ?? 4096;
+  const partRows = options.partRows ?? 262144;
+  const onError = options.onError ?? "fail";
+  const keyColumns = options.keyColumns ?? [];
+  if (!options.session === !options.embedder) {
+    throw new PipelineError(
+      "E_PIPELINE_FEATURES",
+      "give exactly one of `session` (numeric model) or `embedder` (text model)",
+      {},
+    );
+  }
+  if (options.embedder && !options.textColumn) {
+    throw new PipelineError("E_PIPELINE_TEXT", "an embedder needs `textColumn`", {});
+  }
+  if (options.textColumn && !options.embedder) {
+    throw new PipelineError(
+      "E_PIPELINE_TEXT",
+      `text column "${options.textColumn}" needs a text embedder (a Hugging Face text model)`,
+      {
+        column: options.textColumn,
+      },
+    );
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new PipelineError("E_PIPELINE_FEATURES", `batchSize must be a positive integer, got ${batchSize}`, {
+      batchSize,
+    });
+  }
+  if (options.inputs.length === 0) throw new PipelineError("E_PIPELINE_NO_INPUT", "no input files", {});
+  const fp = fingerprintOf(options, format, batchSize);
+
+  // ---- start or resume
+  let ckpt: Checkpoint;
+  if (options.resume) {
+    if (!fs.existsSync(ckptPath)) {
+      if (fs.existsSync(output) && fs.existsSync(manifestPath)) {
+        const m = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as {
+          rows: { read: number; scored: number; rejected: number };
+          parts: number;
+        };
+        return {
+          output,
+          manifest: manifestPath,
+          rejects: fs.existsSync(rejectsPath) ? rejectsPath : null,
+          rowsRead: m.rows.read,
+          rowsScored: m.rows.scored,
+          rowsRejected: m.rows.rejected,
+          parts: m.parts,
+          seconds: 0,
+          alreadyComplete: true,
+        };
+      }
+      throw new PipelineError("E_PIPELINE_RESUME", `nothing to resume: ${ckptPath} does not exist`, {
+        checkpoint: ckptPath,
+      });
+    }
+    ckpt = JSON.parse(fs.readFileSync(ckptPath, "utf8")) as Checkpoint;
+    if (ckpt.fingerprint !== fp.key) {
+      throw new PipelineError(
+        "E_PIPELINE_RESUME",
+        `${ckptPath} was written for other inputs, model or options (inputs changed size or time, or a flag differs); rerun with --overwrite to start over`,
+        { checkpoint: ckptPath },
+      );
+    }
+    // drop anything not recorded in the checkpoint (a part renamed just before a crash, tmp files)
+    const keep = new Set([
+      "checkpoint.json",
+      ...ckpt.parts.flatMap((p) => [p.file, p.rejectsFile].filter((x): x is string => x !== null)),
+    ]);
+    for (const f of fs.readdirSync(partsDir))
+      if (!keep.has(f)) fs.rmSync(path.join(partsDir, f), { force: true });
+    ckpt.runs++;
+  } else {
+    if (fs.existsSync(output) && !options.overwrite) {
+      throw new PipelineError(
+        "E_PIPELINE_OUTPUT_EXISTS",
+        `${output} exists; pass --overwrite to replace it`,
+        { output },
+      );
+    }
+    if (fs.existsSync(partsDir)) {
+      if (!options.overwrite) {
+        throw new PipelineError(
+          "E_PIPELINE_OUTPUT_EXISTS",
+          `${partsDir} holds an unfinished run; pass --resume to continue it or --overwrite to start over`,
+          { output, parts: partsDir },
+        );
+      }
+      fs.rmSync(partsDir, { recursive: true, force: true });
+    }
+    fs.mkdirSync(partsDir, { recursive: true });
+    ckpt = {
+      version: 1,
+      fingerprint: fp.key,
+      format,
+      fields: null,
+      outputPlan: null,
+      parts: [],
+      cursor: { file: 0, rows: 0 },
+      finished: false,
+      runs: 1,
+      timings: { readMs: 0, prepareMs: 0, inferMs: 0, writeMs: 0, mergeMs: 0, wallMs: 0 },
+      startedAt: new Date().toISOString(),
+    };
+    writeFileAtomic(ckptPath, JSON.stringify(ckpt));
+  }
+  const timings = ckpt.timings;
+  const wallBefore = timings.wallMs;
+  const hashes = options.inputs.map((f) => hashFile(f));
+  hashes.forEach((h) => h.catch(() => undefined));
+
+  let totals = ckpt.parts.reduce(
+    (t, p) => ({
+      read: t.read + p.rowsRead,
+      scored: t.scored + p.rowsScored,
+      rejected: t.rejected + p.rowsRejected,
+    }),
+    { read: 0, scored: 0, rejected: 0 },
+  );
+
+  // ---- progress
+  const sources: Source[] = [];
+  for (const f of options.inputs)
+    sources.push(await openSource(f, { ...options.source, columns: neededColumns(options) }));
+  const totalRows = sources.every((s) => s.totalRows !== null)
+    ? sources.reduce((a, s) => a + s.totalRows!, 0)
+    : null;
+  const totalBytes = sources.reduce((a, s) => a + s.sizeBytes, 0);
+  const progress =
+    options.progress === false ? null : new ProgressReporter({ ...options.progress, totalRows, totalBytes });
+  let bytesDone = sources.slice(0, ckpt.cursor.file).reduce((a, s) => a + s.sizeBytes, 0);
+  let bytesCurrent = 0;
+  progress?.setBaseline(totals.read, bytesDone + (ckpt.cursor.byte ?? 0));
+  const state = (): ProgressState => ({
+    rowsRead: totals.read + part.rowsRead,
+    rowsScored: totals.scored + part.rowsScored,
+    rowsRejected: totals.rejected + part.rowsRejected,
+    bytesRead: bytesDone + bytesCurrent,
+    partsWritten: ckpt.parts.length,
+  });
+
+  // ---- current part
+  let part = newPart(ckpt.parts.length);
+  function newPart(index: number) {
+    return {
+      index,
+      sink: null as Sink | null,
+      tmp: "",
+      rowsRead: 0,
+      rowsScored: 0,
+      rowsRejected: 0,
+      rejects: [] as string[],
+    };
+  }
+  const outFields = (): FieldSpec[] => ckpt.fields ?? [];
+  async function writeResult(item: InFlight, outputs: TensorMap | null): Promise<void> {
+    const tw = performance.now();
+    if (outputs !== null && item.kept > 0) {
+      if (ckpt.outputPlan === null) {
+        const plan = planOutputs(outputs, outputNames(outputs), options.model.labels);
+        ckpt.outputPlan = plan;
+        ckpt.fields = [...schemaOf(item.keys), ...plan.fields];
+      }
+      const outputPlan = ckpt.outputPlan;
+      if (part.sink === null) {
+        part.tmp = path.join(partsDir, `${partName(part.index)}.${EXT[format]}.tmp`);
+        part.sink = await openSink(part.tmp, format, outFields(), { header: false });
+      }
+      const cols = new Map<string, Column>(item.keys.columns);
+      for (const [k, v] of outputColumns(outputs, outputPlan, item.kept, options.model.labels))
+        cols.set(k, v);
+      await part.sink.write({ numRows: item.kept, columns: cols });
+    }
+    part.rowsRead += item.inputRows;
+    part.rowsScored += item.kept;
+    part.rowsRejected += item.rejects.length;
+    for (const r of item.rejects) part.rejects.push(JSON.stringify(r));
+    timings.writeMs += performance.now() - tw;
+  }
+  async function commitPart(cursor: Cursor): Promise<void> {
+    if (part.rowsRead === 0) return;
+    const tw = performance.now();
+    const name = partName(part.index);
+    let file: string | null = null;
+    let bytes = 0;
+    let rejectsFile: string | null = null;
+    if (part.rejects.length > 0) {
+      rejectsFile = `${name}.rejects.jsonl`;
+      const tmp = path.join(partsDir, `${rejectsFile}.tmp`);
+      fs.writeFileSync(tmp, part.rejects.join("\n") + "\n");
+      fsyncPath(tmp);
+      commitFile(tmp, path.join(partsDir, rejectsFile));
+    }
+    if (part.sink !== null) {
+      bytes = await part.sink.close();
+      file = `${name}.${EXT[format]}`;
+      commitFile(part.tmp, path.join(partsDir, file));
+    }
+    ckpt.parts.push({
+      index: part.index,
+      file,
+      rejectsFile,
+      rowsRead: part.rowsRead,
+      rowsScored: part.rowsScored,
+      rowsRejected: part.rowsRejected,
+      bytes,
+      cursor,
+    });
+    ckpt.cursor = cursor;
+    totals = {
+      read: totals.read + part.rowsRead,
+      scored: totals.scored + part.rowsScored,
+      rejected: totals.rejected + part.rowsRejected,
+    };
+    timings.writeMs += performance.now() - tw;
+    timings.wallMs = wallBefore + (performance.now() - t0);
+    writeFileAtomic(ckptPath, JSON.stringify(ckpt));
+    part = newPart(part.index + 1);
+  }
+
+  // ---- scoring loop
+  let plans: InputPlan[] | null = null;
+  let keyFields: FieldSpec[] | null = null;
+  const queue: InFlight[] = [];
+  const inFlight = Math.max(1, options.inFlight ?? (options.session ? options.session.replicas * 2 : 2));
+  let lastEnd: Cursor = ckpt.cursor;
+
+  async function completeOldest(): Promise<void> {
+    const item = queue.shift()!;
+    let outputs: TensorMap | null = null;
+    if (item.run) {
+      const r = await item.run;
+      timings.inferMs += r.inferMs;
+      outputs = r.outputs;
+    }
+    await writeResult(item, outputs);
+    lastEnd = item.end;
+    if (part.rowsRead >= partRows) await commitPart(item.end);
+    progress?.update(state());
+  }
+  async function drain(): Promise<void> {
+    while (queue.length > 0) await completeOldest();
+  }
+  function submit(
+    slice: Slice,
+    batch: RecordBatch,
+    keep: Uint8Array | null,
+    kept: number,
+    rejects: RejectRecord[],
+    end: Cursor,
+  ): void {
+    const tp = performance.now();
+    let run: InFlight["run"] = null;
+    if (kept > 0) {
+      if (options.session) {
+        const inputs: TensorMap = {};
+        for (const plan of plans!)
+          inputs[plan.input] = Tensor.wrap(buildFeatures(batch, plan, keep, kept), [kept, plan.width]);
+        const runOptions: RunOptions & { transferInputs: boolean } = {
+          transferInputs: true,
+          outputs: options.outputs,
+        };
+        run = options.session
+          .run(inputs, runOptions)
+          .then((r) => ({ outputs: r.outputs, inferMs: r.inferMs }));
+      } else {
+        const textCol = batch.columns.get(options.textColumn!)!;
+        const texts: string[] = [];
+        for (let i = 0; i < batch.numRows; i++)
+          if (keep === null || keep[i] === 1) texts.push(textCol.values[i] as string);
+        const ts = performance.now();
+        run = options
+          .embedder!.embed(texts)
+          .then((t) => ({ outputs: { embedding: t }, inferMs: performance.now() - ts }));
+      }
+      run.catch(() => undefined); // surfaced when awaited in order
+    }
+    const keyBatch: RecordBatch = {
+      numRows: batch.numRows,
+      columns: new Map(keyColumns.map((k) => [k, batch.columns.get(k)!])),
+    };
+    const keys = keep === null ? keyBatch : filterBatch(keyBatch, keep, kept);
+    queue.push({ run, keys, kept, inputRows: batch.numRows, rejects, end });
+    void slice;
+    timings.prepareMs += performance.now() - tp;
+  }
+
+  try {
+    if (!ckpt.finished) {
+      for (let fi = ckpt.cursor.file; fi < sources.length; fi++) {
+        const source = sources[fi]!;
+        const from: SourceCursor = fi === ckpt.cursor.file ? ckpt.cursor : { rows: 0 };
+        bytesCurrent = from.byte ?? 0;
+        const iter = rebatch(source.chunks(from), batchSize)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            if (options.signal?.aborted) {
+              await drain();
+              await commitPart(lastEnd);
+              throw new PipelineError(
+                "E_PIPELINE_RESUME",
+                "scoring was interrupted; rerun with --resume to continue",
+                { aborted: true },
+              );
+            }
+            const tr = performance.now();
+            const next = await iter.next();
+            timings.readMs += performance.now() - tr;
+            if (next.done) break;
+            const slice = next.value;
+            bytesCurrent = slice.bytesRead;
+            const batch = slice.batch;
+            if (plans === null && options.session) {
+              plans = planInputs(options.session.description, schemaOf(batch), {
+                mapping: options.mapping,
+                columns: options.columns,
+                exclude: keyColumns,
+              });
+            }
+            if (keyFields === null) {
+              keyFields = schemaOf({
+                numRows: 0,
+                columns: new Map(keyColumns.map((k) => [k, batch.columns.get(k)!])),
+              });
+            }
+            const inputCols = options.session
+              ? plans!.flatMap((p) => p.columns.map((c) => c.name))
+              : [options.textColumn!];
+            const { keep, kept, bad } = validate(batch, inputCols);
+            const rejects = bad.map((b) => rejectRecord(source.path, slice, batch, b, keyColumns));
+            if (bad.length > 0 && onError === "fail") {
+              const first = bad[0]!;
+              // score and commit every row before the bad one, then stop
+              if (first.index > 0) {
+                const head = sliceBatch(batch, 0, first.index);
+                submit(slice, head, null, first.index, [], { file: fi, ...slice.cursorAt(first.index) });
+              }
+              await drain();
+              lastEnd = { file: fi, ...slice.cursorAt(first.index) };
+              await commitPart(lastEnd);
+              const r = rejects[0]!;
+              throw new PipelineError(
+                "E_PIPELINE_BAD_ROW",
+                `${r.file}: row ${r.row}${r.line !== undefined ? ` (line ${r.line})` : ""}${r.column !== null ? `, column "${r.column}"` : ""}: ${r.reason}; ${totals.read} rows before it are committed (use --on-error skip to write bad rows to a rejects file, then --resume)`,
+                {
+                  file: r.file,
+                  row: r.row,
+                  line: r.line ?? null,
+                  column: r.column,
+                  reason: r.reason,
+                  committedRows: totals.read,
+                },
+              );
+            }
+            submit(slice, batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) });
+            while (queue.length >= inFlight) await completeOldest();
+          }
+        } finally {
+          await iter.return?.(undefined); // closes the file when we stop early
+        }
+        await drain();
+        const endCursor: Cursor = { file: fi + 1, rows: 0 };
+        lastEnd = endCursor;
+        bytesDone += source.sizeBytes;
+        bytesCurrent = 0;
+        if (fi === sources.length - 1 || part.rowsRead >= partRows) await commitPart(endCursor);
+        else if (part.rowsRead === 0) ckpt.cursor = endCursor;
+      }
+      await drain();
+      await commitPart(lastEnd);
+      ckpt.finished = true;
+      writeFileAtomic(ckptPath, JSON.stringify(ckpt));
+    }
+  } finally {
+    // a failure leaves the uncommitted part's tmp file behind; resume deletes it
+    await Promise.allSettled(queue.map((q) => q.run));
+    if (part.sink !== null && !ckpt.finished) await part.sink.close().catch(() => undefined);
+  }
+  progress?.update(state(), true);
+
+  // ---- merge parts → output, rejects, manifest
+  const tm = performance.now();
+  await mergeParts(ckpt, partsDir, output, format);
+  const rejectFiles = ckpt.parts.filter((p) => p.rejectsFile !== null);
+  if (rejectFiles.length > 0) {
+    const tmp = `${rejectsPath}.tmp`;
+    const fd = fs.openSync(tmp, "w");
+    for (const p of rejectFiles) fs.writeSync(fd, fs.readFileSync(path.join(partsDir, p.rejectsFile!)));
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    commitFile(tmp, rejectsPath);
+  } else fs.rmSync(rejectsPath, { force: true });
+  timings.mergeMs += performance.now() - tm;
+  timings.wallMs = wallBefore + (performance.now() - t0);
+
+  const inputsInfo = await Promise.all(
+    fp.inputs.map(async (f, i) => ({
+      path: f.path,
+      bytes: f.size,
+      sha256: await hashes[i]!,
+      rows: null as number | null,
+    })),
+  );
+  const manifest = {
+    tessera: { version: tesseraVersion() },
+    model: {
+      name: options.model.name,
+      version: options.model.version,
+      sha256: options.model.sha256,
+      path: options.model.path ?? null,
+    },
+    inputs: inputsInfo,
+    output: { path: output, format, fields: ckpt.fields ?? [], bytes: fs.statSync(output).size },
+    rejects: rejectFiles.length > 0 ? rejectsPath : null,
+    options: {
+      columns: options.columns ?? plans?.flatMap((p) => p.columns.map((c) => c.name)) ?? null,
+      mapping: options.mapping ?? null,
+      textColumn: options.textColumn ?? null,
+      keyColumns,
+      outputs: options.outputs ?? null,
+      batchSize,
+      partRows,
+      inFlight,
+      onError,
+    },
+    seed: options.seed ?? 0,
+    rows: { read: totals.read, scored: totals.scored, rejected: totals.rejected },
+    parts: ckpt.parts.length,
+    runs: ckpt.runs,
+    startedAt: ckpt.startedAt,
+    finishedAt: new Date().toISOString(),
+    timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+  };
+  writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  if (!options.keepParts) fs.rmSync(partsDir, { recursive: true, force: true });
+  const summary: ScoreSummary = {
+    output,
+    manifest: manifestPath,
+    rejects: manifest.rejects,
+    rowsRead: totals.read,
+    rowsScored: totals.scored,
+    rowsRejected: totals.rejected,
+    parts: ckpt.parts.length,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  progress?.finish({ ...summary });
+  return summary;
+}
+
+function neededColumns(o: ScoreOptions): string[] | undefined {
+  if (o.textColumn) return [...new Set([...(o.keyColumns ?? []), o.textColumn])];
+  if (o.mapping) return [...new Set([...(o.keyColumns ?? []), ...Object.values(o.mapping).flat()])];
+  if (o.columns) return [...new Set([...(o.keyColumns ?? []), ...o.columns])];
+  return undefined;
+}
+
+function outputNames(outputs: TensorMap): string[] {
+  return Object.keys(outputs);
+}
+
+interface BadRow {
+  readonly index: number;
+  readonly column: string | null;
+  readonly reason: string;
+  readonly line?: number;
+}
+
+/** Rows to score (`keep`) and rows to reject with a reason: decode problems first, then nulls in input columns. */
+function validate(
+  batch: RecordBatch,
+  inputCols: readonly string[],
+): { keep: Uint8Array | null; kept: number; bad: BadRow[] } {
+  const badByRow = new Map<number, BadRow>();
+  for (const p of batch.problems ?? []) {
+    if (!badByRow.has(p.index) && (p.column === null || inputCols.includes(p.column)))
+      badByRow.set(p.index, p);
+  }
+  for (const name of inputCols) {
+    const c = batch.columns.get(name);
+    if (!c) {
+      throw new PipelineError("E_PIPELINE_MISSING_COLUMN", `input has no column "${name}"`, { column: name });
+    }
+    if (c.valid === null) continue;
+    for (let i = 0; i < c.length; i++) {
+      if (c.valid[i] === 0 && !badByRow.has(i))
+        badByRow.set(i, { index: i, column: name, reason: "null value" });
+    }
+  }
+  if (badByRow.size === 0) return { keep: null, kept: batch.numRows, bad: [] };
+  const keep = new Uint8Array(batch.numRows).fill(1);
+  for (const i of badByRow.keys()) keep[i] = 0;
+  const bad = [...badByRow.values()].sort((a, b) => a.index - b.index);
+  return { keep, kept: batch.numRows - bad.length, bad };
+}
+
+function rejectRecord(
+  file: string,
+  slice: Slice,
+  batch: RecordBatch,
+  b: BadRow,
+  keyColumns: readonly string[],
+): RejectRecord {
+  const keys: Record<string, unknown> = {};
+  for (const k of keyColumns) {
+    const c = batch.columns.get(k);
+    const v = c ? cellValue(c, b.index) : null;
+    keys[k] = typeof v === "bigint" ? v.toString() : v;
+  }
+  const r: RejectRecord = {
+    file,
+    row: slice.firstRow + b.index + 1,
+    column: b.column,
+    reason: b.reason,
+    keys,
+  };
+  return b.line !== undefined ? { ...r, line: b.line } : r;
+}
+
+/** Writes the parts, in order, into `output` (tmp + fsync + rename). Text formats are concatenated byte for byte. */
+async function mergeParts(
+  ckpt: Checkpoint,
+  partsDir: string,
+  output: string,
+  format: FileFormat,
+): Promise<void> {
+  const tmp = `${output}.tmp-${process.pid}`;
+  const files = ckpt.parts.filter((p) => p.file !== null).map((p) => path.join(partsDir, p.file!));
+  const fields = ckpt.fields ?? [];
+  if (format === "csv" || format === "jsonl") {
+    const fd = fs.openSync(tmp, "w");
+    try {
+      if (format === "csv") {
+        const header = await openSink(`${tmp}.header`, "csv", fields, { header: true });
+        await header.close();
+        fs.writeSync(fd, fs.readFileSync(`${tmp}.header`));
+        fs.rmSync(`${tmp}.header`);
+      }
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (const f of files) {
+        const src = fs.openSync(f, "r");
+        try {
+          for (;;) {
+            const n = fs.readSync(src, buf, 0, buf.length, null);
+            if (n === 0) break;
+            fs.writeSync(fd, buf, 0, n);
+          }
+        } finally {
+          fs.closeSync(src);
+        }
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } else {
+    const sink = await openSink(tmp, format, fields);
+    for (const f of files) {
+      const src = await openSource(f, { format });
+      for await (const c of src.chunks()) await sink.write(c.batch);
+    }
+    await sink.close();
+  }
+  commitFile(tmp, output);
+  fsyncDir(path.dirname(output));
+}

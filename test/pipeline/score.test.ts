@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import {
+  type Column,
+  type FieldSpec,
+  openSink,
+  openSource,
+  type RecordBatch,
+  scoreFiles,
+  sliceBatch,
+} from "../../src/pipeline/index.ts";
+import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
+import { Tensor } from "../../src/tensor/index.ts";
+import { lcg, rowsOf, tmpDir } from "./helpers.ts";
+
+const F = 6;
+const LABELS = ["cat", "dog", "eel"];
+const dir = tmpDir();
+let session: InferenceSession;
+const model = mlpClassifier({ inputDim: F, hidden: [16], classes: 3, seed: 7 });
+const info = { name: "mlp", version: "1", sha256: "test", labels: LABELS };
+
+before(async () => {
+  session = await openSession(model.bytes, { replicas: 2, intraOpThreads: 1 });
+});
+after(async () => {
+  await session.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** n rows: id (int64), x0..x(F-1) float32 (x2 also as float64), a name column. */
+function inputBatch(n: number, seed = 3): { batch: RecordBatch; fields: FieldSpec[] } {
+  const rnd = lcg(seed);
+  const cols = new Map<string, Column>();
+  const id = new BigInt64Array(n).map((_, i) => BigInt(i + 1000));
+  cols.set("id", { kind: "int64", length: n, valid: null, values: id });
+  for (let f = 0; f < F; f++) {
+    if (f === 2)
+      cols.set(`x${f}`, {
+        kind: "float64",
+        length: n,
+        valid: null,
+        values: new Float64Array(n).map(() => rnd() * 4 - 2),
+      });
+    else
+      cols.set(`x${f}`, {
+        kind: "float32",
+        length: n,
+        valid: null,
+        values: new Float32Array(n).map(() => rnd() * 4 - 2),
+      });
+  }
+  cols.set("name", {
+    kind: "utf8",
+    length: n,
+    valid: null,
+    values: Array.from({ length: n }, (_, i) => `row ${i}`),
+  });
+  const fields = [...cols].map(([name, c]) => ({ name, kind: c.kind }) as FieldSpec);
+  return { batch: { numRows: n, columns: cols }, fields };
+}
+
+async function writeInput(
+  file: string,
+  format: "parquet" | "csv" | "jsonl" | "arrow",
+  batch: RecordBatch,
+  fields: FieldSpec[],
+  step = 1000,
+) {
+  const sink = await openSink(file, format, fields, { rowGroupRows: step });
+  for (let i = 0; i < batch.numRows; i += step)
+    await sink.write(sliceBatch(batch, i, Math.min(batch.numRows, i + step)));
+  await sink.close();
+}
+
+/** Reference: the whole feature matrix through session.run at once. */
+async function reference(batch: RecordBatch): Promise<Float32Array> {
+  const n = batch.numRows;
+  const x = new Float32Array(n * F);
+  for (let f = 0; f < F; f++) {
+    const c = batch.columns.get(`x${f}`)!;
+    for (let i = 0; i < n; i++) x[i * F + f] = Number(c.values[i]);
+  }
+  const r = await session.run({ input: Tensor.wrap(x, [n, F]) });
+  return r.outputs.probabilities!.data as Float32Array;
+}
+
+async function readRows(file: string): Promise<RecordBatch[]> {
+  const src = await openSource(file);
+  const out: RecordBatch[] = [];
+  for await (const c of src.chunks()) out.push(c.batch);
+  return out;
+}
+
+describe("scoreFiles", () => {
+  test("parquet → parquet: predictions equal session.run on all rows; keys, labels, manifest", async () => {
+    const { batch, fields } = inputBatch(5000);
+    const input = path.join(dir, "in.parquet");
+    await writeInput(input, "parquet", batch, fields, 1500);
+    const output = path.join(dir, "out.parquet");
+    const summary = await scoreFiles({
+      session,
+      model: info,
+      inputs: [input],
+      output,
+      columns: ["x0", "x1", "x2", "x3", "x4", "x5"],
+      keyColumns: ["id"],
+      batchSize: 700,
+      partRows: 2000,
+      progress: false,
+    });
+    assert.equal(summary.rowsRead, 5000);
+    assert.equal(summary.rowsScored, 5000);
+    assert.equal(summary.rowsRejected, 0);
+    assert.equal(summary.parts, 3);
+    assert.ok(!fs.existsSync(`${output}.parts`));
+    const out = await readRows(output);
+    const names = [...out[0]!.columns.keys()];
+    assert.deepEqual(names, ["id", "logits", "probabilities", "label_index", "label"]);
+    const probs = rowsOf(out, ["probabilities"]).map((r) => r[0] as number[]);
+    const ref = await reference(batch);
+    for (let i = 0; i < 5000; i++) {
+      for (let k = 0; k < 3; k++) assert.ok(Math.abs(probs[i]![k]! - ref[i * 3 + k]!) < 1e-6, `row ${i}`);
+    }
+    const rows = rowsOf(out, ["id", "label_index", "label"]);
+    assert.equal(rows[0]![0], 1000n);
+    for (const [i, r] of rows.entries()) {
+      const p = probs[i]!;
+      const best = p.indexOf(Math.max(...p));
+      assert.equal(r[1], best);
+      assert.equal(r[2], LABELS[best]);
+    }
+    const m = JSON.parse(fs.readFileSync(summary.manifest, "utf8"));
+    assert.equal(m.model.name, "mlp");
+    assert.equal(m.rows.read, 5000);
+    assert.equal(m.inputs[0].bytes, fs.statSync(input).size);
+    assert.match(m.inputs[0].sha256, /^[0-9a-f]{64}$/);
+    assert.equal(m.tessera.version, "0.1.0");
+    assert.ok(m.timings.inferMs >= 0);
+  });
+
+  test("the default feature columns are every numeric column not a key; an existing output is kept without --overwrite", async () => {
+    const { batch, fields } = inputBatch(300);
+    const input = path.join(dir, "in2.csv");
+    await writeInput(input, "csv", batch, fields);
+    const output = path.join(dir, "out2.jsonl");
+    await scoreFiles({
+      session,
+      model: info,
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      outputs: ["probabilities"],
+      progress: false,
+    });
+    const lines = fs
+      .readFileSync(output, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 300);
+    assert.deepEqual(Object.keys(lines[0]), ["id", "probabilities", "label_index", "label"]);
+    await assert.rejects(
+      scoreFiles({ session, model: info, inputs: [input], output, keyColumns: ["id"], progress: false }),
+      { code: "E_PIPELINE_OUTPUT_EXISTS" },
+    );
+    await scoreFiles({
+      session,
+      model: info,
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      overwrite: true,
+      progress: false,
+    });
+  });
+
+  test("bad rows: fail stops with file, row, column and reason after committing the rows before; skip writes rejects", async () => {
+    const input = path.join(dir, "bad.csv");
+    const lines = ["id,x0,x1,x2,x3,x4,x5"];
+    for (let i = 0; i < 100; i++) lines.push([i, 1, 2, 3, 4, 5, i / 10].join(","));
+    lines[51] = "50,1,2,oops,4,5,6"; // row 51 (line 52)
+    lines[81] = "80,1,2,3,,5,6"; // null in x3
+    lines[91] = "90,1,2"; // malformed
+    fs.writeFileSync(input, lines.join("\n") + "\n");
+    const output = path.join(dir, "bad.parquet");
+    const opts = {
+      session,
+      model: info,
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      batchSize: 16,
+      partRows: 32,
+      progress: false,
+    } as const;
+    await assert.rejects(
+      scoreFiles(opts),
+      (e: Error & { code?: string; facts?: Record<string, unknown> }) => {
+        assert.equal(e.code, "E_PIPELINE_BAD_ROW");
+        assert.equal(e.facts!.row, 51);
+        assert.equal(e.facts!.line, 52);
+        assert.equal(e.facts!.column, "x2");
+        assert.equal(e.facts!.reason, 'expected a number, got "oops"');
+        assert.equal(e.facts!.committedRows, 50);
+        return true;
+      },
+    );
+    const ckpt = JSON.parse(fs.readFileSync(`${output}.parts/checkpoint.json`, "utf8"));
+    assert.equal(
+      ckpt.parts.reduce((s: number, p: { rowsScored: number }) => s + p.rowsScored, 0),
+      50,
+    );
+    // continue the same job, now skipping bad rows
+    const s = await scoreFiles({ ...opts, resume: true, onError: "skip" });
+    assert.equal(s.rowsRead, 100);
+    assert.equal(s.rowsScored, 97);
+    assert.equal(s.rowsRejected, 3);
+    const rejects = fs
+      .readFileSync(s.rejects!, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rejects.map((r) => [r.row, r.column, r.keys.id]),
+      [
+        [51, "x2", 50],
+        [81, "x3", 80],
+        [91, null, null],
+      ],
+    );
+    const ids = rowsOf(await readRows(output), ["id"]).map((r) => r[0]);
+    assert.deepEqual(
+      ids,
+      [...Array(100).keys()].filter((i) => i !== 50 && i !== 80 && i !== 90),
+    );
+    const m = JSON.parse(fs.readFileSync(s.manifest, "utf8"));
+    assert.deepEqual(m.rows, { read: 100, scored: 97, rejected: 3 });
+  });
+
+  test("several inputs (glob order), every output format gives the same predictions", async () => {
+    const { batch, fields } = inputBatch(900, 11);
+    const a = path.join(dir, "multi-a.arrow");
+    const b = path.join(dir, "multi-b.jsonl");
+    await writeInput(a, "arrow", sliceBatch(batch, 0, 400), fields, 128);
+    await writeInput(b, "jsonl", sliceBatch(batch, 400, 900), fields);
+    const ref = await reference(batch);
+    for (const ext of ["parquet", "arrow", "arrows", "csv", "jsonl"]) {
+      const output = path.join(dir, `multi-out.${ext}`);
+      const s = await scoreFiles({
+        session,
+        model: info,
+        inputs: [a, b],
+        output,
+        columns: ["x0", "x1", "x2", "x3", "x4", "x5"],
+        keyColumns: ["id", "name"],
+        outputs: ["probabilities"],
+        batchSize: 256,
+        partRows: 300,
+        progress: false,
+        source: { schema: fields },
+      });
+      assert.equal(s.rowsScored, 900);
+      const out = await readRows(output);
+      const rows = rowsOf(out, ["id", "name", "probabilities"]);
+      assert.equal(rows.length, 900, ext);
+      for (let i = 0; i < 900; i++) {
+        assert.equal(Number(rows[i]![0]), i + 1000, ext);
+        assert.equal(rows[i]![1], `row ${i}`);
+        const p = rows[i]![2] as number[];
+        for (let k = 0; k < 3; k++) assert.ok(Math.abs(p[k]! - ref[i * 3 + k]!) < 1e-6, `${ext} row ${i}`);
+      }
+    }
+  });
+});
