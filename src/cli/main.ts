@@ -3,6 +3,7 @@
  * `tessera`: the command-line entry. COMMANDS is a plain map of name → lazy module loader; add a
  * command by adding one line (the module exports `run(argv): Promise<number>` and a `help` string).
  */
+import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type CommandModule, EXIT, EXIT_CODES_HELP, type Io, stdio } from "./args.ts";
 
@@ -64,6 +65,15 @@ examples:
 
 ${EXIT_CODES_HELP}`;
 
+/** True when `argv1` (possibly a symlink) is this file: `tsx src/cli/main.ts ...` runs the CLI, an import does not. */
+function isEntry(argv1: string): boolean {
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [name, ...rest] = argv;
@@ -84,7 +94,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   return mod.run(rest);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && isEntry(process.argv[1])) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -110,6 +110,11 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     }
   });
 
+  // While draining, every response closes its connection, so keep-alive sockets do not hold the close up.
+  app.addHook("onSend", async (_req, reply) => {
+    if (lifecycle.draining) reply.header("connection", "close");
+  });
+
   const endRequest = new WeakMap<object, ReturnType<ServerMetrics["startRequest"]>>();
   app.addHook("onRequest", async (req) => {
     endRequest.set(req, metrics.startRequest());

@@ -62,6 +62,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       const deadline = new Promise<"deadline">((r) => {
         timer = setTimeout(() => r("deadline"), config.drainTimeoutMs);
       });
+      // Connections that were busy when the listener closed go idle later: close them as they do.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       const closed = app.close().then(
         () => "closed" as const,
         (err: unknown) => {
@@ -71,6 +73,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       );
       const how = await Promise.race([closed, deadline]);
       clearTimeout(timer);
+      clearInterval(sweep);
       const code = how === "closed" ? 0 : 1;
       log.info({ how, code }, "stopped");
       resolveDone(code);

@@ -1,0 +1,59 @@
+/**
+ * SIGTERM during load, against `tessera serve` as a child process: readiness flips at once, in-flight
+ * requests complete, new ones are refused, the process exits 0.
+ */
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { after, test } from "node:test";
+import { slowModel } from "../../src/onnx/index.ts";
+import { writeRepo } from "../server/helpers.ts";
+import { BIN, spawnChild } from "./spawn.ts";
+
+const root = writeRepo([
+  {
+    name: "slow",
+    bytes: slowModel({ ms: 400, size: 128 }).bytes,
+    config: { replicas: 1, intraOpThreads: 1, batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 } },
+  },
+]);
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const body = JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }] });
+
+test("SIGTERM: ready 503 at once, in-flight requests finish, new ones are refused, exit 0", async () => {
+  const child = spawnChild(process.execPath, [BIN, "serve", "--models", root, "--port", "0", "--drain-delay-ms", "300", "--log-level", "warn"]);
+  try {
+    const url = await child.url;
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`${url}/v2/health/ready`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
+    // 6 requests in flight: one batch running, the rest queued behind it
+    const inflight = Array.from({ length: 6 }, () =>
+      fetch(`${url}/v2/models/slow/infer`, { method: "POST", body, headers: { "content-type": "application/json" } }).then(async (r) => ({
+        status: r.status,
+        text: await r.text(),
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 100));
+    const ready = await fetch(`${url}/v2/health/ready`);
+    assert.equal(ready.status, 503, "not ready once SIGTERM arrived");
+    const refused = await fetch(`${url}/v2/models/slow/infer`, { method: "POST", body, headers: { "content-type": "application/json" } })
+      .then((r) => r.status)
+      .catch(() => "connection refused");
+    assert.ok(refused === 503 || refused === "connection refused", `new request refused, got ${refused}`);
+    const results = await Promise.all(inflight);
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    assert.equal(await child.exited, 0, child.stderr());
+    const late = await fetch(`${url}/v2/health/live`).then(
+      () => "answered",
+      () => "refused",
+    );
+    assert.equal(late, "refused");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
