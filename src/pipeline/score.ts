@@ -403,7 +403,7 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   const timings = ckpt.timings;
   const wallBefore = timings.wallMs;
   const hashes = options.inputs.map((f) => hashFile(f));
-  hashes.forEach((h) => h.catch(() => undefined));
+  for (const h of hashes) h.catch(() => undefined);
 
   let totals = ckpt.parts.reduce(
     (t, p) => ({

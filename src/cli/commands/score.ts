@@ -1,0 +1,266 @@
+/** `tessera score`: stream files through a model into an output file (bounded memory, resumable). */
+import * as path from "node:path";
+import { expandInputs, PipelineError, type ScoreOptions, scoreFiles } from "../../pipeline/index.ts";
+import { type InferenceSession, ModelRegistry, openSession } from "../../runtime/index.ts";
+import { TextEmbedder } from "../../text/index.ts";
+import { TesseraError } from "../../tensor/index.ts";
+import { EXIT, EXIT_CODES_HELP, type Io, parseFlags, reportError, stdio } from "../args.ts";
+
+export const help = `usage: tessera score --model (NAME --models DIR | PATH.onnx) --input FILE|GLOB --output FILE [flags]
+
+Scores every row of the input files with the model and writes predictions beside key columns.
+Inputs are read as a stream of record batches (Parquet by row group, Arrow IPC, CSV/JSONL in chunks), so
+memory stays flat whatever the input size. Formats come from the extensions: .parquet .arrow/.feather
+(Arrow IPC file) .arrows (Arrow IPC stream) .csv .jsonl/.ndjson.
+
+While running, numbered parts are committed atomically to OUTPUT.parts/ with a checkpoint; at the end they
+are merged into OUTPUT, and OUTPUT.manifest.json (model, inputs with sha256, options, row counts, timings)
+and, if rows were rejected, OUTPUT.rejects.jsonl are written. After a crash or Ctrl-C, rerun the same
+command with --resume: the result is identical to an uninterrupted run.
+
+flags:
+  --model NAME|PATH      a model name in --models DIR, or a path to an .onnx file
+  --models DIR           model repository (for --model NAME)
+  --model-version N      version of a repository model (default: latest)
+  --input FILE|GLOB      input file or glob; repeat for several (scored in sorted order)
+  --output FILE          output file (its extension picks the format)
+  --columns a,b,c        feature columns for the model input, in order (default: every numeric or list
+                         column that is not a key column)
+  --text-column NAME     score a text column with a text embedding model (a Hugging Face model folder
+                         in the repository); writes an "embedding" column
+  --key-columns id,...   columns copied to the output before the predictions
+  --outputs a,b          model outputs to write (default: all); with labels in the model config (or
+                         --labels) the argmax is added as label_index and label
+  --labels a,b,c         class labels for an .onnx path model
+  --batch-size N         rows per model call (default 4096)
+  --part-rows N          input rows per committed part (default 262144)
+  --replicas N           worker sessions (default: from the CPU count)
+  --in-flight N          model batches in flight (default 2 x replicas)
+  --on-error fail|skip   fail (default): stop at the first bad row, naming file, row, column and reason,
+                         after committing every row before it; skip: write bad rows to OUTPUT.rejects.jsonl
+  --resume               continue an interrupted run from its last committed part
+  --overwrite            replace an existing output (and discard an unfinished run)
+  --keep-parts           keep OUTPUT.parts/ after merging
+  --delimiter C          CSV delimiter (default ,)
+  --progress MODE        auto (default: bar on a terminal, JSON lines otherwise), bar, json or none
+
+examples:
+  tessera score --model ./model.onnx --input 'data/*.parquet' --output scores.parquet --key-columns id
+  tessera score --model churn --models ./models --input users.csv --output scores.jsonl --on-error skip
+  tessera score --model churn --models ./models --input users.csv --output scores.jsonl --resume
+
+${EXIT_CODES_HELP}
+  130 interrupted (Ctrl-C); rerun with --resume`;
+
+const FLAGS = {
+  model: { type: "string" },
+  models: { type: "string" },
+  "model-version": { type: "string" },
+  input: { type: "string", multiple: true },
+  output: { type: "string" },
+  columns: { type: "string" },
+  "text-column": { type: "string" },
+  "key-columns": { type: "string" },
+  outputs: { type: "string" },
+  labels: { type: "string" },
+  "batch-size": { type: "string" },
+  "part-rows": { type: "string" },
+  replicas: { type: "string" },
+  "in-flight": { type: "string" },
+  "on-error": { type: "string" },
+  resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
+  "keep-parts": { type: "boolean" },
+  delimiter: { type: "string" },
+  progress: { type: "string" },
+} as const;
+
+export interface ScoreCliOptions {
+  readonly model: string;
+  readonly models?: string;
+  readonly modelVersion?: string;
+  readonly inputs: readonly string[];
+  readonly output: string;
+  readonly columns?: readonly string[];
+  readonly textColumn?: string;
+  readonly keyColumns: readonly string[];
+  readonly outputs?: readonly string[];
+  readonly labels?: readonly string[];
+  readonly batchSize?: number;
+  readonly partRows?: number;
+  readonly replicas?: number;
+  readonly inFlight?: number;
+  readonly onError: "fail" | "skip";
+  readonly resume: boolean;
+  readonly overwrite: boolean;
+  readonly keepParts: boolean;
+  readonly delimiter?: string;
+  readonly progress: "auto" | "bar" | "json" | "none";
+}
+
+export interface Issue {
+  readonly path: string;
+  readonly message: string;
+}
+
+type Values = { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]["type"] extends "boolean" ? boolean : string };
+
+function list(s: string | undefined): string[] | undefined {
+  if (s === undefined) return undefined;
+  return s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+}
+
+/** Validates the parsed flags; every problem is reported. */
+export function parseScoreFlags(v: Values): { ok: true; value: ScoreCliOptions } | { ok: false; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const int = (name: keyof Values, min: number): number | undefined => {
+    const raw = v[name] as string | undefined;
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      issues.push({ path: `--${name}`, message: `expected an integer ≥ ${min}, got ${JSON.stringify(raw)}` });
+      return undefined;
+    }
+    return n;
+  };
+  if (!v.model) issues.push({ path: "--model", message: "required: a model name (with --models DIR) or a path to an .onnx file" });
+  if (!v.input || v.input.length === 0) issues.push({ path: "--input", message: "required: an input file or glob" });
+  if (!v.output) issues.push({ path: "--output", message: "required: the output file" });
+  if (v.model && !v.models && !v.model.endsWith(".onnx")) {
+    issues.push({ path: "--model", message: `"${v.model}" is not an .onnx path; give --models DIR to look up a model name` });
+  }
+  if (v.columns !== undefined && v["text-column"] !== undefined) {
+    issues.push({ path: "--columns", message: "use either --columns or --text-column, not both" });
+  }
+  if (v.columns !== undefined && (list(v.columns) ?? []).length === 0) issues.push({ path: "--columns", message: "empty column list" });
+  const onError = v["on-error"] ?? "fail";
+  if (onError !== "fail" && onError !== "skip") issues.push({ path: "--on-error", message: `expected fail or skip, got ${JSON.stringify(onError)}` });
+  const progress = v.progress ?? "auto";
+  if (!["auto", "bar", "json", "none"].includes(progress)) {
+    issues.push({ path: "--progress", message: `expected auto, bar, json or none, got ${JSON.stringify(progress)}` });
+  }
+  if (v.resume && v.overwrite) issues.push({ path: "--resume", message: "--resume and --overwrite exclude each other" });
+  if (v.delimiter !== undefined && v.delimiter.length !== 1) issues.push({ path: "--delimiter", message: "expected one character" });
+  const batchSize = int("batch-size", 1);
+  const partRows = int("part-rows", 1);
+  const replicas = int("replicas", 1);
+  const inFlight = int("in-flight", 1);
+  if (issues.length > 0) return { ok: false, issues };
+  return {
+    ok: true,
+    value: {
+      model: v.model!,
+      models: v.models,
+      modelVersion: v["model-version"],
+      inputs: v.input!,
+      output: v.output!,
+      columns: list(v.columns),
+      textColumn: v["text-column"],
+      keyColumns: list(v["key-columns"]) ?? [],
+      outputs: list(v.outputs),
+      labels: list(v.labels),
+      batchSize,
+      partRows,
+      replicas,
+      inFlight,
+      onError: onError as "fail" | "skip",
+      resume: v.resume ?? false,
+      overwrite: v.overwrite ?? false,
+      keepParts: v["keep-parts"] ?? false,
+      delimiter: v.delimiter,
+      progress: progress as ScoreCliOptions["progress"],
+    },
+  };
+}
+
+export async function run(argv: string[], io: Io = stdio): Promise<number> {
+  const parsed = parseFlags(argv, FLAGS, help, io);
+  if (typeof parsed === "number") return parsed;
+  if (parsed.positionals.length > 0) {
+    io.err(`error: unexpected argument ${JSON.stringify(parsed.positionals[0])} (see tessera score --help)`);
+    return EXIT.USAGE;
+  }
+  const r = parseScoreFlags(parsed.values as Values);
+  if (!r.ok) {
+    io.err(`error: invalid flags:\n${r.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
+    return EXIT.CONFIG;
+  }
+  const o = r.value;
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  let registry: ModelRegistry | null = null;
+  let session: InferenceSession | null = null;
+  let embedder: TextEmbedder | null = null;
+  try {
+    const inputs = expandInputs(o.inputs);
+    const base: Omit<ScoreOptions, "model" | "session" | "embedder"> = {
+      inputs,
+      output: o.output,
+      columns: o.columns,
+      textColumn: o.textColumn,
+      keyColumns: o.keyColumns,
+      outputs: o.outputs,
+      batchSize: o.batchSize,
+      partRows: o.partRows,
+      inFlight: o.inFlight,
+      resume: o.resume,
+      overwrite: o.overwrite,
+      onError: o.onError,
+      keepParts: o.keepParts,
+      source: o.delimiter ? { delimiter: o.delimiter } : undefined,
+      progress: o.progress === "none" ? false : o.progress === "auto" ? {} : { tty: o.progress === "bar" },
+      signal: controller.signal,
+    };
+    let options: ScoreOptions;
+    if (o.models) {
+      registry = new ModelRegistry({ root: o.models, sessionDefaults: o.replicas ? { replicas: o.replicas } : undefined });
+      const loaded = await registry.get(o.model, o.modelVersion);
+      const model = {
+        name: loaded.name,
+        version: loaded.version,
+        sha256: loaded.description.sha256,
+        path: loaded.modelPath,
+        labels: o.labels ?? loaded.config.labels,
+      };
+      if (o.textColumn) {
+        embedder = await TextEmbedder.load(loaded);
+        options = { ...base, model, embedder };
+      } else options = { ...base, model, session: loaded.session };
+    } else {
+      if (o.textColumn) {
+        throw new PipelineError("E_PIPELINE_TEXT", "--text-column needs a text model from a repository (--models DIR)", {});
+      }
+      session = await openSession(o.model, { label: o.model, ...(o.replicas ? { replicas: o.replicas } : {}) });
+      const model = {
+        name: path.basename(o.model, ".onnx"),
+        version: "file",
+        sha256: session.description.sha256,
+        path: path.resolve(o.model),
+        labels: o.labels,
+      };
+      options = { ...base, model, session };
+    }
+    const s = await scoreFiles(options);
+    if (s.alreadyComplete) io.err(`${s.output} is already complete (${s.rowsScored} rows scored); nothing to resume`);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof TesseraError && e.facts.aborted === true) {
+      io.err(`interrupted: committed parts are kept; rerun the same command with --resume to continue`);
+      return 130;
+    }
+    if (e instanceof TesseraError && e.code === "E_PIPELINE_NO_INPUT") {
+      io.err(`error ${e.code}: ${e.message}`);
+      return EXIT.NOT_FOUND;
+    }
+    return reportError(e, io);
+  } finally {
+    process.off("SIGINT", onSigint);
+    await embedder?.close().catch(() => undefined);
+    await session?.close().catch(() => undefined);
+    await registry?.close().catch(() => undefined);
+  }
+}
