@@ -144,3 +144,33 @@ test("matmul dtypes, out, errors and the backend hook", () => {
   }
   assert.notEqual(T.matmulBackendName(), "test");
 });
+
+test("WASM SIMD and JS kernels agree with the reference on edge-tile sizes", () => {
+  assert.ok(T.matmulBackendName() === "wasm-simd", "the committed gemm.wasm loads");
+  for (const [M, K, N] of [
+    [1, 3, 5],
+    [3, 1, 9],
+    [7, 300, 13],
+    [9, 513, 600],
+    [4, 8, 8],
+    [0, 4, 4],
+    [4, 0, 4],
+  ] as const) {
+    const a = g.uniform([M, K], { low: -1, high: 1 }).data as Float32Array;
+    const b = g.uniform([K, N], { low: -1, high: 1 }).data as Float32Array;
+    const cw = new Float32Array(M * N).fill(Number.NaN);
+    const cj = new Float32Array(M * N).fill(Number.NaN);
+    T.gemmBuiltin(a, b, cw, M, N, K);
+    T.gemmJS(a, 0, b, 0, cj, 0, M, N, K);
+    const ref = refMatmul(T.Tensor.wrap(a, [M, K]), T.Tensor.wrap(b, [K, N])).vals;
+    assertClose(Array.from(cw), ref, 1e-5, 1e-5, `wasm ${M}x${K}x${N}`);
+    assertClose(Array.from(cj), ref, 1e-5, 1e-5, `js ${M}x${K}x${N}`);
+  }
+  T.setWasmGemmEnabled(false);
+  try {
+    assert.equal(T.matmulBackendName(), "js");
+    assert.deepEqual(T.matmul(T.ones([5, 3]), T.ones([3, 9])).toArray(), T.full([5, 9], 3).toArray());
+  } finally {
+    T.setWasmGemmEnabled(true);
+  }
+});

@@ -1,17 +1,85 @@
 /**
- * WASM SIMD GEMM (placeholder until the module is built): reports unavailable, so the JS kernel runs.
+ * Loader for the WASM SIMD GEMM (`wasm/gemm.as`, built by `node src/tensor/kernels/wasm/build.mjs` into the
+ * committed `wasm/gemm.wasm`, ~1.3 KB).
+ *
+ * The module imports one linear memory that this file owns and grows on demand. A call copies A and B in,
+ * runs `sgemm`, and copies C out: O(n²) copies against O(n³) work. When the module cannot load (no SIMD
+ * support, file missing) or a problem needs more than MAX_BYTES, callers fall back to the JS kernel.
  */
-export function wasmGemmAvailable(): boolean {
-  return false;
+import { readFileSync } from "node:fs";
+
+const MAX_BYTES = 1 << 30;
+
+// The tsconfig lib has no WebAssembly declarations; these are the few members used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const PAGE = 65536;
+
+interface GemmModule {
+  memory: WasmMemory;
+  sgemm: (a: number, b: number, c: number, M: number, N: number, K: number, panel: number) => void;
+  panelBytes: number;
 }
 
+let mod: GemmModule | null | undefined;
+let enabled = true;
+
+function load(): GemmModule | null {
+  if (mod !== undefined) return mod;
+  try {
+    const bytes = readFileSync(new URL("./wasm/gemm.wasm", import.meta.url));
+    const memory = new WA.Memory({ initial: 16 });
+    const inst = new WA.Instance(new WA.Module(bytes), { env: { memory } });
+    const ex = inst.exports as unknown as { sgemm: GemmModule["sgemm"]; PANEL_FLOATS: { value: number } };
+    mod = { memory, sgemm: ex.sgemm, panelBytes: Number(ex.PANEL_FLOATS.value) * 4 };
+  } catch {
+    mod = null;
+  }
+  return mod;
+}
+
+/** True when the WASM SIMD kernel loaded and is enabled. */
+export function wasmGemmAvailable(): boolean {
+  return enabled && load() !== null;
+}
+
+/** Turns the WASM kernel off (true → on again). For benchmarks and tests comparing kernels. */
+export function setWasmGemmEnabled(on: boolean): void {
+  enabled = on;
+}
+
+const align = (n: number) => Math.ceil(n / 64) * 64;
+
+/** C = A·B with the WASM kernel. Returns false (C untouched) when the kernel is unavailable or too large. */
 export function gemmWasm(
-  _a: Float32Array,
-  _b: Float32Array,
-  _c: Float32Array,
-  _M: number,
-  _N: number,
-  _K: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  M: number,
+  N: number,
+  K: number,
 ): boolean {
-  return false;
+  const m = enabled ? load() : null;
+  if (m === null) return false;
+  const pa = align(m.panelBytes);
+  const pb = pa + align(M * K * 4);
+  const pc = pb + align(K * N * 4);
+  const end = pc + align(M * N * 4);
+  if (end > MAX_BYTES) return false;
+  const have = m.memory.buffer.byteLength;
+  if (end > have) m.memory.grow(Math.ceil((end - have) / PAGE));
+  const buf = m.memory.buffer;
+  new Float32Array(buf, pa, M * K).set(a.subarray(0, M * K));
+  new Float32Array(buf, pb, K * N).set(b.subarray(0, K * N));
+  m.sgemm(pa, pb, pc, M, N, K, 0);
+  c.set(new Float32Array(buf, pc, M * N));
+  return true;
 }

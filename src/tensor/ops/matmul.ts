@@ -51,6 +51,9 @@ export function matmulBackendName(): string {
 }
 
 /** Built-in float32 GEMM (WASM SIMD when the module loads, else JS). Exposed for benchmarks. */
+export { setWasmGemmEnabled } from "../kernels/gemm-wasm.ts";
+export { gemmJS } from "../kernels/gemm-js.ts";
+
 export function gemmBuiltin(
   a: Float32Array,
   b: Float32Array,
