@@ -135,6 +135,7 @@ export class GraphBuilder implements GraphLike {
   private readonly nodes: NodeProto[] = [];
   private readonly metadataProps = new Map<string, string>();
 
+  /** A root graph. (`parent` is for `subgraph()`; create body graphs with `g.subgraph(name)`.) */
   constructor(options: GraphBuilderOptions = {}, parent: GraphBuilder | null = null) {
     this.options = options;
     this.name = options.name ?? "graph";
@@ -222,6 +223,11 @@ export class GraphBuilder implements GraphLike {
   /** Records the type of an intermediate value (GraphProto.value_info); optional, helps tools and ORT. */
   valueInfo(name: string, dtype: DType, dims?: readonly Dim[]): this {
     checkName("valueInfo", name);
+    if (!isDType(dtype))
+      throw buildError(`valueInfo ${JSON.stringify(name)}: unknown dtype ${JSON.stringify(dtype)}`, {
+        name,
+        dtype,
+      });
     if (dims !== undefined) checkDims(`valueInfo ${JSON.stringify(name)}`, dims);
     this.valueInfos.push(tensorValueInfo(name, dtype, dims));
     return this;
