@@ -36,7 +36,10 @@ export const COMMANDS: Record<
     summary: "embed texts (arguments or JSONL on stdin) with a model folder",
     load: () => import("./commands/embed.ts"),
   },
-  score: { summary: "score Parquet/Arrow/CSV/JSONL files with a model (streaming, resumable)", load: () => import("./commands/score.ts") },
+  score: {
+    summary: "score Parquet/Arrow/CSV/JSONL files with a model (streaming, resumable)",
+    load: () => import("./commands/score.ts"),
+  },
   doctor: {
     summary: "check which execution providers (cpu, webgpu, ...) work on this machine",
     load: async () => {

@@ -13,15 +13,32 @@ const root = writeRepo([
   {
     name: "slow",
     bytes: slowModel({ ms: 400, size: 128 }).bytes,
-    config: { replicas: 1, intraOpThreads: 1, batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 } },
+    config: {
+      replicas: 1,
+      intraOpThreads: 1,
+      batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 },
+    },
   },
 ]);
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const body = JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }] });
+const body = JSON.stringify({
+  inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+});
 
 test("SIGTERM: ready 503 at once, in-flight requests finish, new ones are refused, exit 0", async () => {
-  const child = spawnChild(process.execPath, [BIN, "serve", "--models", root, "--port", "0", "--drain-delay-ms", "300", "--log-level", "warn"]);
+  const child = spawnChild(process.execPath, [
+    BIN,
+    "serve",
+    "--models",
+    root,
+    "--port",
+    "0",
+    "--drain-delay-ms",
+    "300",
+    "--log-level",
+    "warn",
+  ]);
   try {
     const url = await child.url;
     for (let i = 0; i < 100; i++) {
@@ -31,7 +48,11 @@ test("SIGTERM: ready 503 at once, in-flight requests finish, new ones are refuse
     assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
     // 6 requests in flight: one batch running, the rest queued behind it
     const inflight = Array.from({ length: 6 }, () =>
-      fetch(`${url}/v2/models/slow/infer`, { method: "POST", body, headers: { "content-type": "application/json" } }).then(async (r) => ({
+      fetch(`${url}/v2/models/slow/infer`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      }).then(async (r) => ({
         status: r.status,
         text: await r.text(),
       })),
@@ -41,7 +62,11 @@ test("SIGTERM: ready 503 at once, in-flight requests finish, new ones are refuse
     await new Promise((r) => setTimeout(r, 100));
     const ready = await fetch(`${url}/v2/health/ready`);
     assert.equal(ready.status, 503, "not ready once SIGTERM arrived");
-    const refused = await fetch(`${url}/v2/models/slow/infer`, { method: "POST", body, headers: { "content-type": "application/json" } })
+    const refused = await fetch(`${url}/v2/models/slow/infer`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    })
       .then((r) => r.status)
       .catch(() => "connection refused");
     assert.ok(refused === 503 || refused === "connection refused", `new request refused, got ${refused}`);

@@ -16,7 +16,11 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnChild(command: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Child {
+export function spawnChild(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Child {
   const proc = spawn(command, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },

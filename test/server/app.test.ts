@@ -12,7 +12,12 @@ import { LABELS, type Running, standardRepo, startApp } from "./helpers.ts";
 
 let srv: Running;
 
-async function call(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) {
+async function call(
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(srv.url + path, {
     method,
     ...(body !== undefined ? { body } : {}),
@@ -39,7 +44,11 @@ async function infer(model: string, req: ClientRequest, path = `/v2/models/${mod
 
 const row = (k: number) => Float32Array.from({ length: 8 }, (_, i) => (i - 3) * 0.25 + k * 0.1);
 
-async function expectError(p: Promise<{ status: number; json: Record<string, unknown> }>, status: number, pattern: RegExp) {
+async function expectError(
+  p: Promise<{ status: number; json: Record<string, unknown> }>,
+  status: number,
+  pattern: RegExp,
+) {
   const r = await p;
   assert.equal(r.status, status, JSON.stringify(r.json));
   assert.match(String(r.json.error), pattern);
@@ -47,7 +56,11 @@ async function expectError(p: Promise<{ status: number; json: Record<string, unk
 }
 
 before(async () => {
-  srv = await startApp(standardRepo(), { maxItemsPerRequest: 16, bodyLimitBytes: 64 * 1024, requestTimeoutMs: 5000 });
+  srv = await startApp(standardRepo(), {
+    maxItemsPerRequest: 16,
+    bodyLimitBytes: 64 * 1024,
+    requestTimeoutMs: 5000,
+  });
 });
 after(async () => {
   await srv.close();
@@ -103,7 +116,10 @@ describe("health and metadata", () => {
 describe("infer", () => {
   test("JSON with and without version; id echoed; nested data", async () => {
     const data = [Array.from(row(0)), Array.from(row(1))];
-    const body = JSON.stringify({ id: "req-7", inputs: [{ name: "input", datatype: "FP32", shape: [2, 8], data }] });
+    const body = JSON.stringify({
+      id: "req-7",
+      inputs: [{ name: "input", datatype: "FP32", shape: [2, 8], data }],
+    });
     const a = await call("POST", "/v2/models/mlp/infer", body);
     const b = await call("POST", "/v2/models/mlp/versions/1/infer", body);
     assert.equal(a.status, 200, JSON.stringify(a.json));
@@ -169,8 +185,14 @@ describe("infer", () => {
     });
     assert.equal(r.status, 200, r.buf.toString());
     const out = Object.fromEntries(r.decoded!.outputs.map((o) => [o.name, o]));
-    assert.deepEqual(Array.from(out.y!.data as Float32Array), Array.from(x, (v) => 2 * v + 1));
-    assert.deepEqual(Array.from(out.ids_plus_one!.data as BigInt64Array), Array.from(ids, (v) => v + 1n));
+    assert.deepEqual(
+      Array.from(out.y!.data as Float32Array),
+      Array.from(x, (v) => 2 * v + 1),
+    );
+    assert.deepEqual(
+      Array.from(out.ids_plus_one!.data as BigInt64Array),
+      Array.from(ids, (v) => v + 1n),
+    );
     assert.deepEqual(Array.from(out.not_flag!.data as Uint8Array), [0, 1]);
     assert.equal(out.half_doubled!.datatype, "FP16");
     assert.deepEqual(Array.from(f16ArrayToF32(out.half_doubled!.data as Uint16Array)), [1, -3, 4, 2000]);
@@ -185,7 +207,12 @@ describe("infer", () => {
         const e = encodeInferRequest({
           inputs: [
             { name: "x", datatype: "FP32", shape: [1, 4], data: new Float32Array(4) },
-            { name: "ids", datatype: "INT64", shape: [1, 3], data: BigInt64Array.from([9007199254740993n, 0n, 1n]) },
+            {
+              name: "ids",
+              datatype: "INT64",
+              shape: [1, 3],
+              data: BigInt64Array.from([9007199254740993n, 0n, 1n]),
+            },
             { name: "flag", datatype: "BOOL", shape: [1], data: Uint8Array.from([1]) },
             { name: "half", datatype: "FP16", shape: [1, 2], data: new Uint16Array(2) },
           ],
@@ -196,16 +223,26 @@ describe("infer", () => {
     assert.equal(res.status, 200, res.buf.toString());
     const h = Number(res.headers.get("inference-header-content-length"));
     const header = res.buf.subarray(0, h).toString();
-    assert.match(header, /"name":"ids_plus_one","datatype":"INT64","shape":\[1,3\],"data":\[9007199254740994,1,2\]/);
-    assert.match(header, /"name":"half_doubled","datatype":"FP16","shape":\[1,2\],"parameters":\{"binary_data_size":4\}/);
+    assert.match(
+      header,
+      /"name":"ids_plus_one","datatype":"INT64","shape":\[1,3\],"data":\[9007199254740994,1,2\]/,
+    );
+    assert.match(
+      header,
+      /"name":"half_doubled","datatype":"FP16","shape":\[1,2\],"parameters":\{"binary_data_size":4\}/,
+    );
   });
 
   test("BF16 is widened to FP32 for an FP32 input, and refused elsewhere", async () => {
     const x = row(3);
     const bits = new Uint16Array(new Uint32Array(x.buffer).map((u) => u >>> 16));
     const exact = new Float32Array(new Uint32Array(Array.from(bits, (b) => b << 16)).buffer);
-    const viaBf16 = await infer("mlp", { inputs: [{ name: "input", datatype: "BF16", shape: [1, 8], data: bits }] });
-    const viaF32 = await infer("mlp", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: exact }] });
+    const viaBf16 = await infer("mlp", {
+      inputs: [{ name: "input", datatype: "BF16", shape: [1, 8], data: bits }],
+    });
+    const viaF32 = await infer("mlp", {
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: exact }],
+    });
     assert.equal(viaBf16.status, 200, viaBf16.buf.toString());
     assert.deepEqual(viaBf16.decoded!.outputs, viaF32.decoded!.outputs);
     const bad = await infer("multi", {
@@ -222,10 +259,15 @@ describe("infer", () => {
 });
 
 describe("bad input never gives a 500", () => {
-  const mlpBody = (input: Record<string, unknown>) => JSON.stringify({ inputs: [{ name: "input", ...input }] });
+  const mlpBody = (input: Record<string, unknown>) =>
+    JSON.stringify({ inputs: [{ name: "input", ...input }] });
 
   test("unknown model 404, invalid name 400", async () => {
-    await expectError(call("POST", "/v2/models/nope/infer", mlpBody({ datatype: "FP32", shape: [1], data: [1] })), 404, /"nope" not found/);
+    await expectError(
+      call("POST", "/v2/models/nope/infer", mlpBody({ datatype: "FP32", shape: [1], data: [1] })),
+      404,
+      /"nope" not found/,
+    );
     await expectError(call("GET", "/v2/models/..%2F..%2Fetc"), 400, /model name .* is invalid/);
     await expectError(call("GET", "/v2/models/mlp/versions/abc"), 400, /version/);
   });
@@ -237,12 +279,20 @@ describe("bad input never gives a 500", () => {
 
   test("wrong shape, wrong dtype, count mismatch, BYTES where a number is expected: 400 naming the tensor", async () => {
     await expectError(
-      call("POST", "/v2/models/mlp/infer", mlpBody({ datatype: "FP32", shape: [1, 5], data: [1, 2, 3, 4, 5] })),
+      call(
+        "POST",
+        "/v2/models/mlp/infer",
+        mlpBody({ datatype: "FP32", shape: [1, 5], data: [1, 2, 3, 4, 5] }),
+      ),
       400,
       /input/,
     );
     await expectError(
-      call("POST", "/v2/models/mlp/infer", mlpBody({ datatype: "INT32", shape: [1, 8], data: [1, 2, 3, 4, 5, 6, 7, 8] })),
+      call(
+        "POST",
+        "/v2/models/mlp/infer",
+        mlpBody({ datatype: "INT32", shape: [1, 8], data: [1, 2, 3, 4, 5, 6, 7, 8] }),
+      ),
       400,
       /input "input": expected FP32, got INT32/,
     );
@@ -262,7 +312,11 @@ describe("bad input never gives a 500", () => {
       /input "input": expected FP32, got BYTES/,
     );
     await expectError(
-      call("POST", "/v2/models/mlp/infer", JSON.stringify({ inputs: [{ name: "other", datatype: "FP32", shape: [1], data: [1] }] })),
+      call(
+        "POST",
+        "/v2/models/mlp/infer",
+        JSON.stringify({ inputs: [{ name: "other", datatype: "FP32", shape: [1], data: [1] }] }),
+      ),
       400,
       /unknown input "other".*missing input "input"/,
     );
@@ -270,7 +324,10 @@ describe("bad input never gives a 500", () => {
       call(
         "POST",
         "/v2/models/mlp/infer",
-        JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: Array.from(row(0)) }], outputs: [{ name: "nah" }] }),
+        JSON.stringify({
+          inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: Array.from(row(0)) }],
+          outputs: [{ name: "nah" }],
+        }),
       ),
       400,
       /unknown output "nah"/,
@@ -278,16 +335,28 @@ describe("bad input never gives a 500", () => {
   });
 
   test("a binary header that lies about lengths 400", async () => {
-    const { body, headers } = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(0), binary: true }] });
+    const { body, headers } = encodeInferRequest({
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(0), binary: true }],
+    });
     const h = Number(headers["inference-header-content-length"]);
     await expectError(
-      call("POST", "/v2/models/mlp/infer", body, { ...headers, "inference-header-content-length": String(body.length + 10) }),
+      call("POST", "/v2/models/mlp/infer", body, {
+        ...headers,
+        "inference-header-content-length": String(body.length + 10),
+      }),
       400,
       /Inference-Header-Content-Length/,
     );
-    await expectError(call("POST", "/v2/models/mlp/infer", body.subarray(0, body.length - 8), headers), 400, /binary_data_size 32 runs past the end/);
     await expectError(
-      call("POST", "/v2/models/mlp/infer", body, { ...headers, "inference-header-content-length": String(h - 3) }),
+      call("POST", "/v2/models/mlp/infer", body.subarray(0, body.length - 8), headers),
+      400,
+      /binary_data_size 32 runs past the end/,
+    );
+    await expectError(
+      call("POST", "/v2/models/mlp/infer", body, {
+        ...headers,
+        "inference-header-content-length": String(h - 3),
+      }),
       400,
       /malformed JSON/,
     );
@@ -298,7 +367,11 @@ describe("bad input never gives a 500", () => {
     await expectError(call("POST", "/v2/models/mlp/infer", big), 413, /larger than the limit/);
     const rows = 17;
     await expectError(
-      call("POST", "/v2/models/mlp/infer", mlpBody({ datatype: "FP32", shape: [rows, 8], data: new Array(rows * 8).fill(0) })),
+      call(
+        "POST",
+        "/v2/models/mlp/infer",
+        mlpBody({ datatype: "FP32", shape: [rows, 8], data: new Array(rows * 8).fill(0) }),
+      ),
       413,
       /17 rows .* at most 16/,
     );
@@ -306,7 +379,13 @@ describe("bad input never gives a 500", () => {
 
   test("overload 429 with Retry-After; timeout 504", async () => {
     const slowReq = () =>
-      call("POST", "/v2/models/slow/infer", JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }] }));
+      call(
+        "POST",
+        "/v2/models/slow/infer",
+        JSON.stringify({
+          inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+        }),
+      );
     const results = await Promise.all(Array.from({ length: 8 }, slowReq));
     const statuses = results.map((r) => r.status);
     assert.ok(statuses.includes(200), `some succeed: ${statuses}`);
@@ -318,7 +397,10 @@ describe("bad input never gives a 500", () => {
     const t = await call(
       "POST",
       "/v2/models/slow/infer",
-      JSON.stringify({ parameters: { timeout: 20_000 }, inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }] }),
+      JSON.stringify({
+        parameters: { timeout: 20_000 },
+        inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+      }),
     );
     assert.equal(t.status, 504, JSON.stringify(t.json));
     assert.match(String(t.json.error), /deadline/);
@@ -340,7 +422,9 @@ describe("batching, disconnects, repository and metrics", () => {
     const res = await Promise.all(reqs);
     assert.ok(res.every((r) => r.status === 200));
     // each request's answer is its own row: compare with one-at-a-time results
-    const single = await infer("mlp", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(5) }] });
+    const single = await infer("mlp", {
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(5) }],
+    });
     assert.deepEqual(res[5]!.decoded!.outputs, single.decoded!.outputs);
     const text = (await call("GET", "/metrics")).buf.toString();
     const batches = metric(text, 'tessera_batch_size_count{model="mlp"}') - count0;
@@ -354,18 +438,29 @@ describe("batching, disconnects, repository and metrics", () => {
   test("a request whose client disconnected is dropped from the queue", async () => {
     const text0 = (await call("GET", "/metrics")).buf.toString();
     const runs0 = metric(text0, 'tessera_batch_size_count{model="slow"}');
-    const body = JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }] });
+    const body = JSON.stringify({
+      inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+    });
     const first = call("POST", "/v2/models/slow/infer", body);
     await new Promise((r) => setTimeout(r, 50));
     const ac = new AbortController();
-    const second = fetch(`${srv.url}/v2/models/slow/infer`, { method: "POST", body, signal: ac.signal, headers: { "content-type": "application/json" } });
+    const second = fetch(`${srv.url}/v2/models/slow/infer`, {
+      method: "POST",
+      body,
+      signal: ac.signal,
+      headers: { "content-type": "application/json" },
+    });
     await new Promise((r) => setTimeout(r, 50));
     ac.abort();
     await assert.rejects(second);
     assert.equal((await first).status, 200);
     await new Promise((r) => setTimeout(r, 400));
     const text = (await call("GET", "/metrics")).buf.toString();
-    assert.equal(metric(text, 'tessera_batch_size_count{model="slow"}') - runs0, 1, "only the first request ran");
+    assert.equal(
+      metric(text, 'tessera_batch_size_count{model="slow"}') - runs0,
+      1,
+      "only the first request ran",
+    );
     assert.ok(metric(text, 'tessera_rejected_requests_total{model="slow",reason="client_gone"}') >= 1);
   });
 
@@ -384,17 +479,28 @@ describe("batching, disconnects, repository and metrics", () => {
     assert.equal(ready.status, 503);
     await expectError(call("GET", "/v2/models/multi/ready"), 503, /not ready|unavailable/i);
     await expectError(
-      call("POST", "/v2/models/multi/infer", JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] })),
+      call(
+        "POST",
+        "/v2/models/multi/infer",
+        JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] }),
+      ),
       503,
       /multi/,
     );
     const onlyReady = await call("POST", "/v2/repository/index", JSON.stringify({ ready: true }));
-    assert.deepEqual((onlyReady.json as unknown as { name: string }[]).map((m) => m.name), ["mlp", "slow"]);
+    assert.deepEqual(
+      (onlyReady.json as unknown as { name: string }[]).map((m) => m.name),
+      ["mlp", "slow"],
+    );
     assert.equal((await call("POST", "/v2/repository/models/multi/load", "")).status, 200);
     assert.equal((await call("GET", "/v2/models/multi/ready")).status, 200);
     assert.equal((await call("GET", "/v2/health/ready")).status, 200);
     await expectError(call("POST", "/v2/repository/models/ghost/load", ""), 404, /ghost/);
-    await expectError(call("POST", "/v2/repository/models/mlp/load", JSON.stringify({ parameters: { config: "{}" } })), 400, /not supported/);
+    await expectError(
+      call("POST", "/v2/repository/models/mlp/load", JSON.stringify({ parameters: { config: "{}" } })),
+      400,
+      /not supported/,
+    );
   });
 
   test("/metrics has the operational series", async () => {

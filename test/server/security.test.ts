@@ -7,17 +7,32 @@ import { checkModelName } from "../../src/server/index.ts";
 import { type Running, startApp, writeRepo } from "./helpers.ts";
 
 let srv: Running;
-const body = JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] });
+const body = JSON.stringify({
+  inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }],
+});
 
 async function call(method: string, path: string, headers: Record<string, string> = {}, payload?: string) {
-  const res = await fetch(srv.url + path, { method, headers: { "content-type": "application/json", ...headers }, ...(payload ? { body: payload } : {}) });
+  const res = await fetch(srv.url + path, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(payload ? { body: payload } : {}),
+  });
   const text = await res.text();
-  const json = res.headers.get("content-type")?.includes("json") && text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const json =
+    res.headers.get("content-type")?.includes("json") && text
+      ? (JSON.parse(text) as Record<string, unknown>)
+      : {};
   return { status: res.status, headers: res.headers, json };
 }
 
 before(async () => {
-  const root = writeRepo([{ name: "m", bytes: mlpClassifier({ inputDim: 4, hidden: [8], classes: 2 }).bytes, config: { replicas: 1, intraOpThreads: 1 } }]);
+  const root = writeRepo([
+    {
+      name: "m",
+      bytes: mlpClassifier({ inputDim: 4, hidden: [8], classes: 2 }).bytes,
+      config: { replicas: 1, intraOpThreads: 1 },
+    },
+  ]);
   srv = await startApp(root, { apiKeys: ["k-one", "k-two"], corsOrigins: ["https://app.example"] });
 });
 after(async () => {
@@ -46,8 +61,14 @@ describe("API keys", () => {
   });
 
   test("either configured key works", async () => {
-    assert.equal((await call("POST", "/v2/models/m/infer", { authorization: "Bearer k-one" }, body)).status, 200);
-    assert.equal((await call("POST", "/v2/repository/index", { authorization: "bearer k-two" }, "{}")).status, 200);
+    assert.equal(
+      (await call("POST", "/v2/models/m/infer", { authorization: "Bearer k-one" }, body)).status,
+      200,
+    );
+    assert.equal(
+      (await call("POST", "/v2/repository/index", { authorization: "bearer k-two" }, "{}")).status,
+      200,
+    );
   });
 
   test("ApiKeys compares digests of equal length (no length leak) and rejects empty keys", () => {

@@ -1,0 +1,108 @@
+/** The `tessera` CLI as a child process: help, exit codes, inspect, run, models, config validation. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ensureDemoRepository } from "../../src/server/index.ts";
+import { writeNpy, tensor } from "../../src/tensor/index.ts";
+import { tessera } from "./spawn.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tessera-cli-"));
+const models = join(dir, "models");
+const mlp = join(models, "demo-mlp", "1", "model.onnx");
+before(async () => {
+  await ensureDemoRepository(models);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("tessera", () => {
+  test("--help lists commands and exit codes; no command or an unknown one is a usage error (2)", async () => {
+    const help = await tessera(["--help"]);
+    assert.equal(help.code, 0);
+    for (const c of ["serve", "inspect", "run", "models", "doctor", "Exit codes"])
+      assert.match(help.stdout, new RegExp(c));
+    assert.equal((await tessera([])).code, 2);
+    const unknown = await tessera(["fly"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "fly"/);
+  });
+
+  test("every command has --help with examples", async () => {
+    for (const c of ["serve", "inspect", "run", "models"]) {
+      const r = await tessera([c, "--help"]);
+      assert.equal(r.code, 0, c);
+      assert.match(r.stdout, /examples:/, c);
+    }
+  });
+
+  test("inspect prints inputs/outputs with symbolic dims, opset, ops, size and sha256", async () => {
+    const r = await tessera(["inspect", mlp]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sha256\s+[0-9a-f]{64}/);
+    assert.match(r.stdout, /input\s+float32\s+\[batch, 4\]/);
+    assert.match(r.stdout, /probabilities\s+float32\s+\[batch, 3\]/);
+    assert.match(r.stdout, /opsets\s+ai\.onnx=17/);
+    assert.match(r.stdout, /MatMul\s+ai\.onnx\s+2/);
+    const json = JSON.parse((await tessera(["inspect", mlp, "--json"])).stdout) as {
+      inputs: { dims: unknown[] }[];
+    };
+    assert.deepEqual(json.inputs[0]!.dims, ["batch", 4]);
+    assert.equal((await tessera(["inspect", join(dir, "missing.onnx")])).code, 4);
+    assert.equal((await tessera(["inspect"])).code, 2);
+  });
+
+  test("run takes .json (by name and OIP form) and .npy, and prints outputs", async () => {
+    const byName = join(dir, "x.json");
+    writeFileSync(byName, JSON.stringify({ input: [[0.1, 0.2, 0.3, 0.4]] }));
+    const a = await tessera(["run", mlp, "--input", byName, "--json"]);
+    assert.equal(a.code, 0, a.stderr);
+    const out = JSON.parse(a.stdout) as Record<string, { shape: number[]; data: number[] }>;
+    assert.deepEqual(out.probabilities!.shape, [1, 3]);
+    const oip = join(dir, "oip.json");
+    writeFileSync(
+      oip,
+      JSON.stringify({
+        inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [0.1, 0.2, 0.3, 0.4] }],
+      }),
+    );
+    const b = JSON.parse((await tessera(["run", mlp, "--input", oip, "--json"])).stdout) as typeof out;
+    assert.deepEqual(b, out);
+    const npy = join(dir, "x.npy");
+    writeFileSync(npy, writeNpy(tensor([[0.1, 0.2, 0.3, 0.4]], "float32")));
+    const c = await tessera(["run", mlp, "--input", npy]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /probabilities {2}float32 \[1, 3\]/);
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ nope: [1] }));
+    const d = await tessera(["run", mlp, "--input", bad]);
+    assert.equal(d.code, 1);
+    assert.match(d.stderr, /unknown input "nope"/);
+    assert.equal((await tessera(["run", mlp])).code, 2);
+  });
+
+  test("models lists the repository with versions and state", async () => {
+    const r = await tessera(["models", "--models", models, "--load"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /demo-encoder\s+1\s+READY/);
+    assert.match(r.stdout, /demo-mlp\s+1\s+READY/);
+    assert.equal((await tessera(["models", "--models", join(dir, "none")])).code, 4);
+  });
+
+  test("serve: bad flags are usage errors (2); bad values report every problem (3)", async () => {
+    const flag = await tessera(["serve", "--models", models, "--nope"]);
+    assert.equal(flag.code, 2);
+    const cfg = join(dir, "server.json");
+    writeFileSync(cfg, JSON.stringify({ port: 99999, colour: "red" }));
+    const r = await tessera(["serve", "--config", cfg, "--timeout-ms", "soon"], {
+      env: { TESSERA_LOG_LEVEL: "loud" },
+    });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /4 problems/);
+    for (const p of [/server\.json: colour/, /server\.json: port/, /env TESSERA_LOG_LEVEL/, /--timeout-ms/])
+      assert.match(r.stderr, p);
+    const missing = await tessera(["serve", "--models", join(dir, "absent")]);
+    assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /--demo/);
+  });
+});
