@@ -25,6 +25,12 @@ export interface BatchingOptions {
   readonly maxQueueSize?: number;
   /** Batches in flight at once. Default: the session's replica count. */
   readonly concurrency?: number;
+  /**
+   * Most padding a batch may carry, as a share of its real tokens (plus one token per row).
+   * Default 0.1: batches are (near) exact-length groups, so almost no compute goes to padding.
+   * Set Infinity to batch by the token budget alone.
+   */
+  readonly maxPaddingRatio?: number;
 }
 
 /** What to compute for one sequence. */
@@ -98,16 +104,24 @@ export class EncoderRunner {
     this.#padId = padId;
     this.maxBatchTokens = options.maxBatchTokens ?? 4096;
     const maxBatchSize = options.maxBatchSize ?? 64;
+    const maxPadding = options.maxPaddingRatio ?? 0.1;
     this.#batcher = new DynamicBatcher<Item, Float32Array>({
       run: (items) => this.#run(items),
       maxBatchSize,
       maxQueueDelayMs: options.maxQueueDelayMs ?? 2,
       maxQueueSize: options.maxQueueSize ?? 100_000,
       cost: (it) => it.enc.ids.length,
+      // Padded tokens (longest × count); a batch that would waste more than maxPaddingRatio on
+      // padding costs Infinity, so the length-sorted cut closes before mixing distant lengths.
       batchCost: (items) => {
         let m = 0;
-        for (const it of items) m = Math.max(m, it.enc.ids.length);
-        return m * items.length;
+        let sum = 0;
+        for (const it of items) {
+          m = Math.max(m, it.enc.ids.length);
+          sum += it.enc.ids.length;
+        }
+        const padded = m * items.length;
+        return padded - sum > maxPadding * sum + items.length ? Number.POSITIVE_INFINITY : padded;
       },
       maxBatchCost: this.maxBatchTokens,
       sortKey: (it) => it.enc.ids.length,
