@@ -14,7 +14,7 @@
 import { Tensor } from "../tensor/index.ts";
 import { buildError } from "./errors.ts";
 import type { AttributeProto, GraphProto } from "./proto-types.ts";
-import { AttributeType_ as T } from "./schema.ts";
+import { AttributeType as T } from "./schema.ts";
 import { tensorToProto } from "./tensor-proto.ts";
 
 /** Anything that encodes to a GraphProto: a subgraph builder (`GraphBuilder.subgraph`). */

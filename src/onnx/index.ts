@@ -8,6 +8,13 @@ export * from "./decode.ts";
 export * from "./dtypes.ts";
 export * from "./errors.ts";
 export * from "./proto-types.ts";
-export { DataType, GraphProtoType, ModelProtoType, ONNX_DESCRIPTOR, TensorProtoType } from "./schema.ts";
+export {
+  AttributeType,
+  DataType,
+  GraphProtoType,
+  ModelProtoType,
+  ONNX_DESCRIPTOR,
+  TensorProtoType,
+} from "./schema.ts";
 export * from "./tensor-proto.ts";
 export * from "./zoo.ts";

@@ -38,7 +38,8 @@ const AttributeProto: Fields = {
   type_protos: rep("TypeProto", 15),
 };
 
-const AttributeType = {
+/** AttributeProto.AttributeType codes. */
+export const AttributeType = {
   UNDEFINED: 0,
   FLOAT: 1,
   INT: 2,
@@ -54,7 +55,7 @@ const AttributeType = {
   GRAPHS: 10,
   SPARSE_TENSORS: 12,
   TYPE_PROTOS: 14,
-};
+} as const;
 
 const ValueInfoProto: Fields = {
   name: str(1),
@@ -264,6 +265,3 @@ export const ModelProtoType: protobuf.Type = root.lookupType("onnx.ModelProto");
 export const TensorProtoType: protobuf.Type = root.lookupType("onnx.TensorProto");
 /** The protobufjs message type of one graph (used by tests to encode subgraphs alone). */
 export const GraphProtoType: protobuf.Type = root.lookupType("onnx.GraphProto");
-
-/** AttributeProto.AttributeType codes. */
-export const AttributeType_ = AttributeType;

@@ -5,6 +5,7 @@ import { after, describe, test } from "node:test";
 import { MessageChannel } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import {
+  AttributeType,
   decodeModel,
   decodeModelProto,
   GraphBuilder,
@@ -126,7 +127,9 @@ describe("GraphBuilder encoding", () => {
     );
     g.output("y", "float32", [2]);
     const a = attrsOf(g.toBytes(), "Custom");
+    // onnx.proto AttributeType codes, written out so that a wrong code in schema.ts fails here.
     const T = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 };
+    assert.equal(AttributeType.FLOATS, T.FLOATS);
     const types = Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v.type]));
     assert.deepEqual(types, {
       axis: T.INT,
