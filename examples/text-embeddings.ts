@@ -50,7 +50,7 @@ const scores = docs.map((_, i) => {
   for (let d = 0; d < embedder.dim; d++) dot += (row.get(d) as number) * (query.get(d) as number);
   return dot;
 });
-scores.forEach((s, i) => console.log(`cosine(query, doc ${i}) = ${s.toFixed(4)}`));
+for (const [i, s] of scores.entries()) console.log(`cosine(query, doc ${i}) = ${s.toFixed(4)}`);
 
 const short = await embedder.embed(docs, { dimensions: 8 }); // Matryoshka: first 8 dims, renormalized
 console.log(`matryoshka: shape [${short.shape.join(",")}]`);
