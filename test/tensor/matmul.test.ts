@@ -174,3 +174,29 @@ test("WASM SIMD and JS kernels agree with the reference on edge-tile sizes", () 
     T.setWasmGemmEnabled(true);
   }
 });
+
+test("matmulAsync delegates float32 GEMMs to the async backend and falls back when it declines", async () => {
+  const a = g.uniform([2, 3, 4]);
+  const b = g.uniform([4, 5]);
+  const want = flat(T.matmul(a, b));
+  const seen: number[][] = [];
+  const prev = T.setAsyncMatmulBackend(async (x, y, c, M, N, K) => {
+    seen.push([M, N, K]);
+    if (seen.length === 1) return false; // decline the first batch: the sync kernel runs it
+    T.gemmJS(x, 0, y, 0, c, 0, M, N, K);
+    return true;
+  });
+  try {
+    const r = await T.matmulAsync(a, b);
+    assert.deepEqual(r.shape, [2, 3, 5]);
+    assertClose(flat(r), want, 1e-6, 1e-6, "matmulAsync");
+    assert.deepEqual(seen, [
+      [3, 5, 4],
+      [3, 5, 4],
+    ]);
+    assert.deepEqual((await T.matmulAsync(T.tensor([1, 2], "int32"), T.tensor([3, 4], "int32"))).item(), 11);
+    await assert.rejects(T.matmulAsync(T.zeros([2, 3]), T.zeros([4, 5])), { code: "E_MATMUL_INNER" });
+  } finally {
+    T.setAsyncMatmulBackend(prev);
+  }
+});

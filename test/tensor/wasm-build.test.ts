@@ -9,7 +9,9 @@ test("gemm.as rebuilds to the committed gemm.wasm byte for byte", () => {
   const dir = mkdtempSync(join(tmpdir(), "tessera-wasm-"));
   try {
     const out = join(dir, "gemm.wasm");
-    const r = spawnSync(process.execPath, ["src/tensor/kernels/wasm/build.mjs", "--out", out], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["src/tensor/kernels/wasm/build.mjs", "--out", out], {
+      encoding: "utf8",
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readFileSync(out), readFileSync("src/tensor/kernels/wasm/gemm.wasm"));
   } finally {

@@ -2,10 +2,12 @@
  * `matmul(a, b)`: matrix product with NumPy semantics — 1-D operands are promoted to a row / column and the
  * added axis removed afterwards; leading (batch) axes broadcast. Returns a new tensor or writes `opts.out`.
  *
- * Kernels: float32/float64 run a GEMM per batch matrix. Which GEMM is chosen by `setMatmulBackend`: the
- * default is the built-in kernel (WASM SIMD when available, else the blocked JS kernel); the runtime module
- * can register a faster float32 backend (e.g. a cached ONNX Runtime MatMul) without tensor importing it.
- * Other dtypes are computed in float64 and converted.
+ * Kernels: float32/float64 run a GEMM per batch matrix. float32 uses, in order: a sync backend registered with
+ * `setMatmulBackend`, else the WASM SIMD kernel (kernels/wasm/gemm.as; ~40 GFLOP/s on one core here), else the
+ * blocked JS kernel (~6 GFLOP/s). `matmulAsync` first tries an async backend registered with
+ * `setAsyncMatmulBackend`: that is the hook through which the runtime module hands large GEMMs to a cached
+ * single-MatMul ONNX Runtime session (ORT's `run` is async, so it cannot back the sync `matmul`), without
+ * tensor importing ORT. Other dtypes are computed in float64 and converted.
  *
  * @example matmul(ones([2, 3]), ones([3, 4])).shape // [2, 4]
  */
@@ -71,15 +73,27 @@ function gemm32(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N:
   gemmBuiltin(a, b, c, M, N, K);
 }
 
-export function matmul(a: Tensor, b: Tensor, opts: OutOptions = {}): Tensor {
+interface MatmulPlan {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** Number of batch matrices in the result. */
+  readonly nb: number;
+  readonly f32: boolean;
+  /** Operand views of batch matrix i (float32 or float64, dense row-major). */
+  a(i: number): Float32Array | Float64Array;
+  b(i: number): Float32Array | Float64Array;
+  c(i: number): Float32Array | Float64Array;
+  /** Writes the result into the output tensor (when it was not computed in place) and returns it. */
+  finish(): Tensor;
+}
+
+function planMatmul(a: Tensor, b: Tensor, opts: OutOptions): MatmulPlan {
   if (a.ndim === 0 || b.ndim === 0) {
     throw new ShapeError(
       "E_MATMUL_RANK",
       `matmul: operands must have at least 1 dimension, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`,
-      {
-        lhs: [...a.shape],
-        rhs: [...b.shape],
-      },
+      { lhs: [...a.shape], rhs: [...b.shape] },
     );
   }
   const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
@@ -99,8 +113,7 @@ export function matmul(a: Tensor, b: Tensor, opts: OutOptions = {}): Tensor {
     );
   }
   const batch = broadcastShapes(a2.shape.slice(0, -2), b2.shape.slice(0, -2), "matmul");
-  const full = [...batch, M, N];
-  let shape = full;
+  let shape = [...batch, M, N];
   if (a.ndim === 1 && b.ndim === 1) shape = [];
   else if (a.ndim === 1) shape = [...batch, N];
   else if (b.ndim === 1) shape = [...batch, M];
@@ -109,34 +122,76 @@ export function matmul(a: Tensor, b: Tensor, opts: OutOptions = {}): Tensor {
   const target = new OutTarget("matmul", shape, dtype, opts.out);
   const nb = shapeSize(batch);
   const f32 = dtype === "float32";
-  // dense operands broadcast over the batch: [..batch, M, K]
+  // dense operands; broadcast batches are not materialised
   const ab = denseBatch(a2, [...batch, M, K], f32);
   const bb = denseBatch(b2, [...batch, K, N], f32);
-  const direct =
-    f32 && target.tensor.isContiguous() && target.tensor.dtype === "float32"
-      ? (target.tensor.data as Float32Array)
-      : null;
+  const out = target.tensor;
+  const direct = f32 && out.isContiguous() && out.dtype === "float32" ? (out.data as Float32Array) : null;
   const cBuf = direct ?? (f32 ? new Float32Array(nb * M * N) : new Float64Array(nb * M * N));
   const aStride = ab.batchStrideZero ? 0 : M * K;
   const bStride = bb.batchStrideZero ? 0 : K * N;
-  for (let i = 0; i < nb; i++) {
-    const aOff = ab.index(i) * aStride;
-    const bOff = bb.index(i) * bStride;
-    if (f32) {
-      gemm32(
-        (ab.data as Float32Array).subarray(aOff, aOff + M * K),
-        (bb.data as Float32Array).subarray(bOff, bOff + K * N),
-        (cBuf as Float32Array).subarray(i * M * N, (i + 1) * M * N),
-        M,
-        N,
-        K,
-      );
-    } else {
-      gemmJS(ab.data, aOff, bb.data, bOff, cBuf, i * M * N, M, N, K);
-    }
+  return {
+    M,
+    N,
+    K,
+    nb,
+    f32,
+    a: (i) => ab.data.subarray(ab.index(i) * aStride, ab.index(i) * aStride + M * K),
+    b: (i) => bb.data.subarray(bb.index(i) * bStride, bb.index(i) * bStride + K * N),
+    c: (i) => cBuf.subarray(i * M * N, (i + 1) * M * N),
+    finish: () => {
+      if (direct === null) writeNumbers(out, cBuf);
+      return out;
+    },
+  };
+}
+
+/** Matrix product (see the module doc). Synchronous: uses the registered sync backend or the built-in kernels. */
+export function matmul(a: Tensor, b: Tensor, opts: OutOptions = {}): Tensor {
+  const p = planMatmul(a, b, opts);
+  for (let i = 0; i < p.nb; i++) {
+    if (p.f32) gemm32(p.a(i) as Float32Array, p.b(i) as Float32Array, p.c(i) as Float32Array, p.M, p.N, p.K);
+    else gemmJS(p.a(i), 0, p.b(i), 0, p.c(i), 0, p.M, p.N, p.K);
   }
-  if (direct === null) writeNumbers(target.tensor, cBuf);
-  return target.tensor;
+  return p.finish();
+}
+
+/**
+ * An asynchronous float32 GEMM (same contract as `MatmulBackend`), e.g. a cached single-op ONNX Runtime
+ * session registered by the runtime module. Resolve `false` to decline.
+ */
+export type AsyncMatmulBackend = (
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+) => Promise<boolean>;
+
+let asyncBackend: AsyncMatmulBackend | null = null;
+
+/** Registers the backend `matmulAsync` tries first for float32 (null removes it). Returns the previous one. */
+export function setAsyncMatmulBackend(fn: AsyncMatmulBackend | null): AsyncMatmulBackend | null {
+  const prev = asyncBackend;
+  asyncBackend = fn;
+  return prev;
+}
+
+/**
+ * `matmul` that may hand float32 GEMMs to the async backend (falling back to the sync kernels when there is
+ * none or it declines). Same shapes, dtypes, `out` and errors as `matmul`.
+ */
+export async function matmulAsync(a: Tensor, b: Tensor, opts: OutOptions = {}): Promise<Tensor> {
+  const p = planMatmul(a, b, opts);
+  for (let i = 0; i < p.nb; i++) {
+    if (p.f32) {
+      const [x, y, z] = [p.a(i) as Float32Array, p.b(i) as Float32Array, p.c(i) as Float32Array];
+      if (asyncBackend !== null && (await asyncBackend(x, y, z, p.M, p.N, p.K))) continue;
+      gemm32(x, y, z, p.M, p.N, p.K);
+    } else gemmJS(p.a(i), 0, p.b(i), 0, p.c(i), 0, p.M, p.N, p.K);
+  }
+  return p.finish();
 }
 
 interface DenseBatch {
