@@ -7,7 +7,7 @@
  * Concurrent callers share batches; while one batch runs on a worker, the main thread is free
  * to tokenize and queue the next ones.
  */
-import { type Batched, DynamicBatcher, type SubmitOptions } from "../batching/index.ts";
+import { type Batched, type BatchStats, DynamicBatcher, type SubmitOptions } from "../batching/index.ts";
 import type { InferenceSession, RunOptions } from "../runtime/index.ts";
 import { Tensor, TesseraError } from "../tensor/index.ts";
 import type { Pooling } from "./hf-folder.ts";
@@ -31,6 +31,8 @@ export interface BatchingOptions {
    * Set Infinity to batch by the token budget alone.
    */
   readonly maxPaddingRatio?: number;
+  /** Called after each forward pass with its size (sequences), padded tokens and timings. */
+  readonly onBatch?: (stats: BatchStats) => void;
 }
 
 /** What to compute for one sequence. */
@@ -127,6 +129,7 @@ export class EncoderRunner {
       sortKey: (it) => it.enc.ids.length,
       sortWindow: Math.max(4 * maxBatchSize, 1024),
       concurrency: options.concurrency ?? Math.max(1, session.replicas),
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
   }
 

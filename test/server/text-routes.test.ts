@@ -29,6 +29,17 @@ describe("text routes (OpenAI + TEI)", () => {
       join(root, "mini", "config.json"),
       JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, maxInputs: 16 }),
     );
+    mkdirSync(join(root, "small-queue"));
+    writeFileSync(
+      join(root, "small-queue", "config.json"),
+      JSON.stringify({
+        kind: "hf",
+        source: emb.dir,
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: { maxQueueSize: 2, maxBatchSize: 1 },
+      }),
+    );
     mkdirSync(join(root, "rr"));
     writeFileSync(
       join(root, "rr", "config.json"),
@@ -115,7 +126,7 @@ describe("text routes (OpenAI + TEI)", () => {
     const r = await app.inject({ method: "GET", url: "/v1/models" });
     const j = r.json() as { object: string; data: { id: string; object: string }[] };
     assert.equal(j.object, "list");
-    assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr"]);
+    assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr", "small-queue"]);
   });
 
   it("OpenAI errors: nested body and status codes", async () => {
@@ -209,5 +220,21 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.deepEqual(info.model_type, { embedding: { pooling: "mean" } });
     assert.equal(info.max_input_length, 256);
     assert.equal(info.max_client_batch_size, 16);
+  });
+
+  it("a full queue answers 429 with Retry-After and OpenAI's error body", async () => {
+    const long = TEXTS.slice(0, 6).join(" ");
+    const rs = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        post("/v1/embeddings", { input: long, model: "small-queue", encoding_format: "float" }),
+      ),
+    );
+    const codes = rs.map((r) => r.status);
+    assert.ok(codes.includes(429), `statuses ${codes.join(",")}`);
+    assert.ok(codes.includes(200));
+    assert.ok(codes.every((c) => c === 200 || c === 429));
+    const e = rs.find((r) => r.status === 429)?.json as { error: { code: string; type: string } };
+    assert.equal(e.error.code, "E_QUEUE_FULL");
+    assert.equal(e.error.type, "rate_limit_error");
   });
 });

@@ -16,6 +16,7 @@
  * body over the limit 413, queue full 429, rerank on an embedding model 424, not ready 503.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { BatchStats } from "../../batching/index.ts";
 import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import { parseHfFolder, Reranker, TextEmbedder, type TruncationDirection } from "../../text/index.ts";
@@ -327,6 +328,11 @@ class TextModels {
       ...(b.maxBatchSize !== undefined ? { maxBatchSize: b.maxBatchSize } : {}),
       ...(b.maxQueueDelayMs !== undefined ? { maxQueueDelayMs: b.maxQueueDelayMs } : {}),
       maxQueueSize: b.maxQueueSize ?? this.#ctx.config.batching.maxQueueSize,
+      onBatch: (st: BatchStats) => {
+        if (st.error !== undefined) return;
+        this.#ctx.metrics.observeBatch(m.name, { size: st.size, inferMs: st.inferMs, queueMs: st.queueMs });
+        for (const q of st.queueMs) this.#ctx.metrics.observeQueue(m.name, q);
+      },
     };
     const maxInputs = m.config.maxInputs ?? DEFAULT_MAX_INPUTS;
     const archIsReranker = isRerankerFolder(m);
