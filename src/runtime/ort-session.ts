@@ -33,15 +33,8 @@ import type {
 import { assertValidInputs } from "./validate.ts";
 import type { FromWorker, ToWorker, WireValueMeta, WorkerInit } from "./worker-protocol.ts";
 
-/** Extra run options of the ORT implementation (additive to `RunOptions`). */
-export interface OrtRunOptions extends RunOptions {
-  /**
-   * Hand input buffers to the worker instead of copying them: zero-copy, but each input tensor that
-   * owns its whole ArrayBuffer is detached (unusable) in the caller afterwards. Default false: inputs
-   * are copied (one memcpy each) into fresh buffers that are transferred.
-   */
-  readonly transferInputs?: boolean;
-}
+/** Run options of the ORT implementation (`RunOptions`, kept as an alias for existing imports). */
+export type OrtRunOptions = RunOptions;
 
 /** Replica count and threads per replica chosen from the machine when the options leave them out. */
 export function defaultParallelism(
@@ -314,7 +307,7 @@ export class OrtSession implements InferenceSession {
 
   /**
    * Runs the model on the least busy replica. Inputs are validated first (`E_INPUT_INVALID`); inputs are
-   * copied into fresh buffers and transferred (see `OrtRunOptions.transferInputs` for zero-copy);
+   * copied into fresh buffers and transferred (see `RunOptions.transferInputs` for zero-copy);
    * outputs are Tensors over the buffers transferred back (no copy). An abort before or during the
    * run rejects with `E_ABORTED` (a run already inside ORT finishes in the worker and is discarded).
    */

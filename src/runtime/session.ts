@@ -57,6 +57,12 @@ export interface RunOptions {
   readonly outputs?: readonly string[];
   /** Aborting before the run starts rejects with `E_ABORTED`; a started run completes and is discarded. */
   readonly signal?: AbortSignal;
+  /**
+   * Hand input buffers to the worker instead of copying them: zero-copy, but each input tensor that
+   * owns its whole ArrayBuffer is detached (unusable, length 0) in the caller afterwards. Default
+   * false: each input is copied (one memcpy) into a fresh buffer that is transferred.
+   */
+  readonly transferInputs?: boolean;
 }
 
 export interface RunResult {
