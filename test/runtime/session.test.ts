@@ -340,3 +340,23 @@ test("the event loop stays responsive (p99 < 20 ms) while a ~1 s inference runs;
     await s.close();
   }
 });
+
+test("an idle session does not keep the process alive (workers are unref'd between runs)", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const script = [
+    'import { openSession } from "./src/runtime/index.ts";',
+    'import { mlpClassifier } from "./src/onnx/index.ts";',
+    'import { Tensor } from "./src/tensor/index.ts";',
+    "const s = await openSession(mlpClassifier({ inputDim: 4, hidden: [4], classes: 2 }).bytes, { replicas: 2, intraOpThreads: 1 });",
+    'const r = await s.run({ input: Tensor.empty("float32", [1, 4]) });',
+    'console.log("ran", r.outputs.logits.size);',
+    "// no close(): the process must still exit",
+  ].join("\n");
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.signal, null, "the child process hung");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ran 2/);
+});
