@@ -9,7 +9,8 @@
  *   part-00000.<ext>            rows of consecutive model batches, committed atomically (tmp, fsync, rename, fsync dir)
  *   part-00000.rejects.jsonl    rejected rows of that part, committed before the part
  *   checkpoint.json             written atomically after each part: parts, input cursor, counters, timings
- * At the end the parts are merged in order into `<output>` (tmp + rename), `<output>.manifest.json` and
+ * At the end the parts are merged in order into `<output>` (tmp + rename; Parquet row groups and CSV/JSONL bytes
+ * are copied without decoding, Arrow batches are re-framed), `<output>.manifest.json` and
  * `<output>.rejects.jsonl` are written, and the parts folder is removed. `resume: true` continues from the
  * last committed part; batches are cut at the same rows as in a clean run, so the output is identical.
  */
@@ -39,7 +40,7 @@ import {
 } from "./mapping.ts";
 import { type ProgressOptions, ProgressReporter, type ProgressState } from "./progress.ts";
 import { rebatch, type Slice } from "./rebatch.ts";
-import { fsyncPath, openSink, type Sink } from "./sinks/index.ts";
+import { fsyncPath, mergeParquet, openSink, type Sink } from "./sinks/index.ts";
 import {
   type FileFormat,
   formatOf,
@@ -848,6 +849,8 @@ async function mergeParts(
     } finally {
       fs.closeSync(fd);
     }
+  } else if (format === "parquet") {
+    mergeParquet(files, tmp, fields);
   } else {
     const sink = await openSink(tmp, format, fields);
     for (const f of files) {

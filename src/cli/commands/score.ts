@@ -103,7 +103,13 @@ export interface Issue {
   readonly message: string;
 }
 
-type Values = { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]["type"] extends "boolean" ? boolean : string };
+type Values = {
+  [K in keyof typeof FLAGS]?: (typeof FLAGS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof FLAGS)[K]["type"] extends "boolean"
+      ? boolean
+      : string;
+};
 
 function list(s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
@@ -114,7 +120,9 @@ function list(s: string | undefined): string[] | undefined {
 }
 
 /** Validates the parsed flags; every problem is reported. */
-export function parseScoreFlags(v: Values): { ok: true; value: ScoreCliOptions } | { ok: false; issues: Issue[] } {
+export function parseScoreFlags(
+  v: Values,
+): { ok: true; value: ScoreCliOptions } | { ok: false; issues: Issue[] } {
   const issues: Issue[] = [];
   const int = (name: keyof Values, min: number): number | undefined => {
     const raw = v[name] as string | undefined;
@@ -126,24 +134,39 @@ export function parseScoreFlags(v: Values): { ok: true; value: ScoreCliOptions }
     }
     return n;
   };
-  if (!v.model) issues.push({ path: "--model", message: "required: a model name (with --models DIR) or a path to an .onnx file" });
-  if (!v.input || v.input.length === 0) issues.push({ path: "--input", message: "required: an input file or glob" });
+  if (!v.model)
+    issues.push({
+      path: "--model",
+      message: "required: a model name (with --models DIR) or a path to an .onnx file",
+    });
+  if (!v.input || v.input.length === 0)
+    issues.push({ path: "--input", message: "required: an input file or glob" });
   if (!v.output) issues.push({ path: "--output", message: "required: the output file" });
   if (v.model && !v.models && !v.model.endsWith(".onnx")) {
-    issues.push({ path: "--model", message: `"${v.model}" is not an .onnx path; give --models DIR to look up a model name` });
+    issues.push({
+      path: "--model",
+      message: `"${v.model}" is not an .onnx path; give --models DIR to look up a model name`,
+    });
   }
   if (v.columns !== undefined && v["text-column"] !== undefined) {
     issues.push({ path: "--columns", message: "use either --columns or --text-column, not both" });
   }
-  if (v.columns !== undefined && (list(v.columns) ?? []).length === 0) issues.push({ path: "--columns", message: "empty column list" });
+  if (v.columns !== undefined && (list(v.columns) ?? []).length === 0)
+    issues.push({ path: "--columns", message: "empty column list" });
   const onError = v["on-error"] ?? "fail";
-  if (onError !== "fail" && onError !== "skip") issues.push({ path: "--on-error", message: `expected fail or skip, got ${JSON.stringify(onError)}` });
+  if (onError !== "fail" && onError !== "skip")
+    issues.push({ path: "--on-error", message: `expected fail or skip, got ${JSON.stringify(onError)}` });
   const progress = v.progress ?? "auto";
   if (!["auto", "bar", "json", "none"].includes(progress)) {
-    issues.push({ path: "--progress", message: `expected auto, bar, json or none, got ${JSON.stringify(progress)}` });
+    issues.push({
+      path: "--progress",
+      message: `expected auto, bar, json or none, got ${JSON.stringify(progress)}`,
+    });
   }
-  if (v.resume && v.overwrite) issues.push({ path: "--resume", message: "--resume and --overwrite exclude each other" });
-  if (v.delimiter !== undefined && v.delimiter.length !== 1) issues.push({ path: "--delimiter", message: "expected one character" });
+  if (v.resume && v.overwrite)
+    issues.push({ path: "--resume", message: "--resume and --overwrite exclude each other" });
+  if (v.delimiter !== undefined && v.delimiter.length !== 1)
+    issues.push({ path: "--delimiter", message: "expected one character" });
   const batchSize = int("batch-size", 1);
   const partRows = int("part-rows", 1);
   const replicas = int("replicas", 1);
@@ -217,7 +240,10 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
     };
     let options: ScoreOptions;
     if (o.models) {
-      registry = new ModelRegistry({ root: o.models, sessionDefaults: o.replicas ? { replicas: o.replicas } : undefined });
+      registry = new ModelRegistry({
+        root: o.models,
+        sessionDefaults: o.replicas ? { replicas: o.replicas } : undefined,
+      });
       const loaded = await registry.get(o.model, o.modelVersion);
       const model = {
         name: loaded.name,
@@ -232,9 +258,16 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
       } else options = { ...base, model, session: loaded.session };
     } else {
       if (o.textColumn) {
-        throw new PipelineError("E_PIPELINE_TEXT", "--text-column needs a text model from a repository (--models DIR)", {});
+        throw new PipelineError(
+          "E_PIPELINE_TEXT",
+          "--text-column needs a text model from a repository (--models DIR)",
+          {},
+        );
       }
-      session = await openSession(o.model, { label: o.model, ...(o.replicas ? { replicas: o.replicas } : {}) });
+      session = await openSession(o.model, {
+        label: o.model,
+        ...(o.replicas ? { replicas: o.replicas } : {}),
+      });
       const model = {
         name: path.basename(o.model, ".onnx"),
         version: "file",
@@ -245,7 +278,8 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
       options = { ...base, model, session };
     }
     const s = await scoreFiles(options);
-    if (s.alreadyComplete) io.err(`${s.output} is already complete (${s.rowsScored} rows scored); nothing to resume`);
+    if (s.alreadyComplete)
+      io.err(`${s.output} is already complete (${s.rowsScored} rows scored); nothing to resume`);
     return EXIT.OK;
   } catch (e) {
     if (e instanceof TesseraError && e.facts.aborted === true) {

@@ -5,12 +5,13 @@
  */
 import * as fs from "node:fs";
 import { RecordBatchFileWriter, RecordBatchStreamWriter, type Schema } from "apache-arrow";
-import { ByteWriter, ParquetWriter } from "hyparquet-writer";
-import type { SchemaElement } from "hyparquet";
 import { toArrowBatch, toArrowSchema } from "../arrow-convert.ts";
-import { type Column, concatBatches, type FieldSpec, type RecordBatch } from "../batch.ts";
+import type { Column, FieldSpec, RecordBatch } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
 import type { FileFormat } from "../sources/index.ts";
+import { openParquetSink } from "./parquet.ts";
+
+export { mergeParquet } from "./parquet.ts";
 
 export interface SinkOptions {
   /** Rows per Parquet row group (batches are buffered up to it). Default 65536. */
@@ -37,130 +38,6 @@ export function fsyncPath(p: string): void {
   }
 }
 
-// ---------------------------------------------------------------- Parquet
-
-function parquetSchemaOf(fields: readonly FieldSpec[]): SchemaElement[] {
-  const out: SchemaElement[] = [{ name: "root", num_children: fields.length }];
-  for (const f of fields) {
-    switch (f.kind) {
-      case "float32":
-        out.push({ name: f.name, type: "FLOAT", repetition_type: "OPTIONAL" });
-        break;
-      case "float64":
-        out.push({ name: f.name, type: "DOUBLE", repetition_type: "OPTIONAL" });
-        break;
-      case "int32":
-        out.push({ name: f.name, type: "INT32", repetition_type: "OPTIONAL" });
-        break;
-      case "int64":
-        out.push({ name: f.name, type: "INT64", repetition_type: "OPTIONAL" });
-        break;
-      case "bool":
-        out.push({ name: f.name, type: "BOOLEAN", repetition_type: "OPTIONAL" });
-        break;
-      case "utf8":
-        out.push({ name: f.name, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" });
-        break;
-      case "vector":
-        out.push({ name: f.name, repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 });
-        out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
-        out.push({ name: "element", type: "FLOAT", repetition_type: "REQUIRED" });
-        break;
-    }
-  }
-  return out;
-}
-
-/** Column values in the shape hyparquet-writer takes: a typed array when there are no nulls, else an Array. */
-function parquetData(col: Column): ArrayLike<unknown> {
-  const n = col.length;
-  if (col.kind === "vector") {
-    const out: (number[] | null)[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      out[i] =
-        col.valid && col.valid[i] === 0
-          ? null
-          : Array.from(col.values.subarray(i * col.size, (i + 1) * col.size));
-    }
-    return out;
-  }
-  if (col.kind === "bool") {
-    const out: (boolean | null)[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = col.valid && col.valid[i] === 0 ? null : col.values[i] === 1;
-    return out;
-  }
-  if (col.valid === null) return col.values;
-  const out: unknown[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = col.valid[i] === 0 ? null : col.values[i];
-  return out;
-}
-
-class FdWriter extends ByteWriter {
-  constructor(private readonly fd: number) {
-    super(1 << 20);
-  }
-  override ensure(size: number): void {
-    if (this.index > 1 << 20) this.flushToFile();
-    super.ensure(size);
-  }
-  flushToFile(): void {
-    if (this.index > 0) fs.writeSync(this.fd, new Uint8Array(this.buffer, 0, this.index));
-    this.index = 0;
-  }
-  override finish(): void {
-    this.flushToFile();
-  }
-}
-
-async function openParquetSink(
-  path: string,
-  fields: readonly FieldSpec[],
-  options: SinkOptions,
-): Promise<Sink> {
-  const fd = fs.openSync(path, "w");
-  const writer = new FdWriter(fd);
-  const pq = new ParquetWriter({
-    writer,
-    schema: parquetSchemaOf(fields),
-    kvMetadata: [{ key: "tessera.schema", value: JSON.stringify(fields) }],
-    createdBy: "tessera",
-  });
-  const groupRows = options.rowGroupRows ?? 65536;
-  let pending: RecordBatch[] = [];
-  let pendingRows = 0;
-  const flushGroup = () => {
-    if (pendingRows === 0) return;
-    const b = concatBatches(pending);
-    pending = [];
-    pendingRows = 0;
-    pq.write({
-      columnData: fields.map((f) => ({ name: f.name, data: parquetData(b.columns.get(f.name)!) as never })),
-      rowGroupSize: b.numRows,
-    });
-  };
-  return {
-    path,
-    format: "parquet",
-    async write(batch) {
-      checkColumns(path, fields, batch);
-      if (batch.numRows === 0) return;
-      pending.push(batch);
-      pendingRows += batch.numRows;
-      if (pendingRows >= groupRows) flushGroup();
-    },
-    async close() {
-      try {
-        flushGroup();
-        pq.finish();
-        fs.fsyncSync(fd);
-        return fs.fstatSync(fd).size;
-      } finally {
-        fs.closeSync(fd);
-      }
-    },
-  };
-}
-
 function checkColumns(path: string, fields: readonly FieldSpec[], batch: RecordBatch): void {
   for (const f of fields) {
     const c = batch.columns.get(f.name);
@@ -178,6 +55,11 @@ function checkColumns(path: string, fields: readonly FieldSpec[], batch: RecordB
 }
 
 // ---------------------------------------------------------------- Arrow IPC
+
+function openParquet(path: string, fields: readonly FieldSpec[], options: SinkOptions): Sink {
+  const s = openParquetSink(path, fields, options.rowGroupRows);
+  return { path, format: "parquet", write: (b) => s.write(b), close: () => s.close() };
+}
 
 async function openArrowSink(path: string, fields: readonly FieldSpec[], stream: boolean): Promise<Sink> {
   const schema: Schema = toArrowSchema(fields);
@@ -336,7 +218,7 @@ export async function openSink(
 ): Promise<Sink> {
   switch (format) {
     case "parquet":
-      return openParquetSink(path, fields, options);
+      return openParquet(path, fields, options);
     case "arrow":
     case "arrows":
       return openArrowSink(path, fields, format === "arrows");
