@@ -18,6 +18,7 @@
 import { EventEmitter } from "node:events";
 import { existsSync, type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { TesseraError } from "../tensor/index.ts";
 import { type ConfigIssue, loadModelConfig } from "./model-config.ts";
@@ -712,12 +713,19 @@ export class ModelRegistry extends EventEmitter {
   async loadAll(): Promise<void> {
     await this.index();
     this.autoload = true;
+    // A few models at a time: each load starts worker threads and ORT graph optimization.
+    const queue = this.names();
+    const lanes = Math.max(1, Math.min(4, availableParallelism()));
     await Promise.all(
-      this.names().map((name) =>
-        this.load(name).catch((err: unknown) => {
-          this.log.error({ model: name, reason: errMessage(err) }, "model not loaded");
-        }),
-      ),
+      Array.from({ length: Math.min(lanes, queue.length) }, async () => {
+        for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+          try {
+            await this.load(name);
+          } catch (err) {
+            this.log.error({ model: name, reason: errMessage(err) }, "model not loaded");
+          }
+        }
+      }),
     );
   }
 
