@@ -207,3 +207,46 @@ test("unary ops match float64 references (incl. non-contiguous and zero-size)", 
   T.sqrt(x, { out: x });
   assert.deepEqual(x.toArray(), [1, 2, 3]);
 });
+
+test("long-row fast paths (flat kernels, row broadcasting, float64) agree with the reference", () => {
+  for (const [name, op, ref] of BINARY.slice(0, 4)) {
+    for (const dtype of ["float32", "float64"] as const) {
+      const a = g.uniform([3, 130], { low: 0.5, high: 2, dtype });
+      const row = g.uniform([130], { low: 0.5, high: 2, dtype });
+      const fa = flat(a);
+      const fr = flat(row);
+      const round = dtype === "float32" ? Math.fround : (x: number) => x;
+      const r1 = op(a, row);
+      assertClose(
+        flat(r1),
+        fa.map((v, i) => round(ref(v, fr[i % 130]!))),
+        1e-6,
+        1e-7,
+        `${name} row ${dtype}`,
+      );
+      const r2 = op(a, a.slice(null, [null, null, -1]));
+      assertClose(
+        flat(r2),
+        fa.map((v, i) => round(ref(v, fa[Math.floor(i / 130) * 130 + 129 - (i % 130)]!))),
+        1e-6,
+        1e-7,
+        `${name} rev`,
+      );
+      assertClose(
+        flat(op(a, 1.5)),
+        fa.map((v) => round(ref(v, 1.5))),
+        1e-6,
+        1e-7,
+        `${name} scalar rhs`,
+      );
+      assertClose(
+        flat(op(1.5, a)),
+        fa.map((v) => round(ref(1.5, v))),
+        1e-6,
+        1e-7,
+        `${name} scalar lhs`,
+      );
+      assert.equal(r1.dtype, dtype);
+    }
+  }
+});

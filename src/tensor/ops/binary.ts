@@ -8,6 +8,21 @@
  *
  * @example add(tensor([[1, 2], [3, 4]]), tensor([10, 20])).toArray() // [[11, 22], [13, 24]]
  */
+import {
+  addFlat,
+  addFlatR,
+  addFlatS,
+  divFlat,
+  divFlatR,
+  divFlatS,
+  type F,
+  mulFlat,
+  mulFlatR,
+  mulFlatS,
+  subFlat,
+  subFlatR,
+  subFlatS,
+} from "../kernels/flat.ts";
 import type { Tensor } from "../tensor.ts";
 import {
   asTensor,
@@ -78,6 +93,8 @@ function generic(f: (x: number, y: number) => number): Kernel {
 const nanMax = (x: number, y: number): number => (x > y || Number.isNaN(x) ? x : y);
 const nanMin = (x: number, y: number): number => (x < y || Number.isNaN(x) ? x : y);
 
+const isFA = (x: NumArray): x is F => x instanceof Float32Array || x instanceof Float64Array;
+
 const KERNELS: Readonly<Record<BinaryOpName, Kernel>> = {
   add: addK,
   sub: subK,
@@ -88,24 +105,41 @@ const KERNELS: Readonly<Record<BinaryOpName, Kernel>> = {
   minimum: generic(nanMin),
 };
 
-/** Contiguous float32 with equal shapes: one flat loop, no walker. */
-function flatFast(k: Kernel, a: Tensor, b: Tensor, out: Tensor): boolean {
-  if (a.dtype !== "float32" || b.dtype !== "float32" || out.dtype !== "float32") return false;
-  if (!a.isContiguous() || !b.isContiguous() || !out.isContiguous()) return false;
-  if (a.size !== out.size || b.size !== out.size) return false;
-  k(
-    a.storage as Float32Array,
-    a.offset,
-    1,
-    b.storage as Float32Array,
-    b.offset,
-    1,
-    out.storage as Float32Array,
-    out.offset,
-    1,
-    out.size,
-  );
-  return true;
+type Flat = (a: F, b: F, o: F) => void;
+type FlatS = (a: F, s: number, o: F) => void;
+type FlatR = (s: number, a: F, o: F) => void;
+const FLAT: Partial<Record<BinaryOpName, [Flat, FlatS, FlatR]>> = {
+  add: [addFlat, addFlatS, addFlatR],
+  sub: [subFlat, subFlatS, subFlatR],
+  mul: [mulFlat, mulFlatS, mulFlatR],
+  div: [divFlat, divFlatS, divFlatR],
+};
+
+const isF = (t: Tensor, dtype: string) => t.dtype === dtype && t.isContiguous();
+
+/**
+ * Fast path: float32/float64 operands of the output's dtype, contiguous, either equal-sized or one side a plain
+ * number: one flat unrolled loop over `subarray`s, no walker. Returns false when it does not apply.
+ */
+function flatFast(op: BinaryOpName, a: Operand, b: Operand, out: Tensor): boolean {
+  const k = FLAT[op];
+  const dt = out.dtype;
+  if (k === undefined || (dt !== "float32" && dt !== "float64") || !out.isContiguous()) return false;
+  const o = out.data as F;
+  if (typeof a !== "number" && typeof b !== "number") {
+    if (!isF(a, dt) || !isF(b, dt) || a.size !== out.size || b.size !== out.size) return false;
+    k[0](a.data as F, b.data as F, o);
+    return true;
+  }
+  if (typeof b === "number" && typeof a !== "number" && isF(a, dt) && a.size === out.size) {
+    k[1](a.data as F, b, o);
+    return true;
+  }
+  if (typeof a === "number" && typeof b !== "number" && isF(b, dt) && b.size === out.size) {
+    k[2](a, b.data as F, o);
+    return true;
+  }
+  return false;
 }
 
 /** Runs a named binary op (the shared body of add, sub, …). */
@@ -117,12 +151,25 @@ export function binary(op: BinaryOpName, a: Operand, b: Operand, opts: OutOption
   const shape = broadcastAll(op, [ta, tb]);
   const target = new OutTarget(op, shape, dtype, opts.out);
   const k = KERNELS[op];
-  if (flatFast(k, ta, tb, target.tensor)) return target.tensor;
+  if (flatFast(op, a, b, target.tensor)) return target.tensor;
   const sa = broadcastStrides(strided(ta), ta.shape, shape);
   const sb = broadcastStrides(strided(tb), tb.shape, shape);
   const o = target.view;
+  const flat = FLAT[op]?.[0];
   walkRows(shape, [sa, sb, o], (p, n, st) => {
-    k(sa.arr, p[0]!, st[0]!, sb.arr, p[1]!, st[1]!, o.arr, p[2]!, st[2]!, n);
+    const [pa, pb, po] = [p[0]!, p[1]!, p[2]!];
+    if (
+      flat !== undefined &&
+      n >= 64 &&
+      st[0] === 1 &&
+      st[1] === 1 &&
+      st[2] === 1 &&
+      isFA(sa.arr) &&
+      isFA(sb.arr) &&
+      isFA(o.arr)
+    ) {
+      flat(sa.arr.subarray(pa, pa + n), sb.arr.subarray(pb, pb + n), o.arr.subarray(po, po + n));
+    } else k(sa.arr, pa, st[0]!, sb.arr, pb, st[1]!, o.arr, po, st[2]!, n);
   });
   return target.commit();
 }
