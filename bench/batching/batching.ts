@@ -39,6 +39,10 @@ interface Row {
   p50: number;
   p99: number;
   meanBatch?: number;
+  /** Rows computed in the round. */
+  rows: number;
+  /** Process CPU time (all threads, workers included) per row, µs: robust to other load on the machine. */
+  cpuUsPerRow?: number;
 }
 
 function pct(xs: number[], p: number): number {
@@ -90,6 +94,7 @@ async function rawOrt(threads: number): Promise<Mode & { firstMs: number }> {
       return {
         name,
         config,
+        rows: CALLERS * CALLS,
         rowsPerS: (CALLERS * CALLS) / secs,
         p50: pct(lat, 50),
         p99: pct(lat, 99),
@@ -145,6 +150,7 @@ async function batcherMode(
       return {
         name,
         config,
+        rows: CALLERS * CALLS,
         rowsPerS: (CALLERS * CALLS) / secs,
         p50: pct(lat, 50),
         p99: pct(lat, 99),
@@ -170,6 +176,7 @@ async function unbatchedModes(session: InferenceSession, threads: number): Promi
         return {
           name: "unbatched concurrent",
           config: concurrentConfig,
+          rows: CALLERS * CALLS,
           rowsPerS,
           p50: pct(lat, 50),
           p99: pct(lat, 99),
@@ -193,6 +200,7 @@ async function unbatchedModes(session: InferenceSession, threads: number): Promi
         return {
           name: "one at a time",
           config: seqConfig,
+          rows: n,
           rowsPerS,
           p50: pct(lat, 50),
           p99: pct(lat, 99),
@@ -227,7 +235,10 @@ async function main(): Promise<void> {
   const best = new Map<string, Row>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const m of modes) {
+      const cpu0 = process.cpuUsage();
       const row = await m.round();
+      const cpu = process.cpuUsage(cpu0);
+      row.cpuUsPerRow = (cpu.user + cpu.system) / row.rows;
       const prev = best.get(m.name);
       if (!prev || row.rowsPerS > prev.rowsPerS) best.set(m.name, row);
     }
@@ -241,7 +252,7 @@ async function main(): Promise<void> {
   );
   for (const r of rows) {
     console.log(
-      `${pad(r.name, 22)}${pad(r.rowsPerS.toFixed(0), 10)}${pad(r.p50.toFixed(2), 9)}${pad(r.p99.toFixed(2), 9)}${pad((r.meanBatch ?? 1).toFixed(1), 10)}${r.config}`,
+      `${pad(r.name, 22)}${pad(r.rowsPerS.toFixed(0), 10)}${pad(r.p50.toFixed(2), 9)}${pad(r.p99.toFixed(2), 9)}${pad((r.meanBatch ?? 1).toFixed(1), 10)}${pad((r.cpuUsPerRow ?? Number.NaN).toFixed(1), 12)}${r.config}`,
     );
   }
   const top = (prefix: string) =>

@@ -154,6 +154,8 @@ export class DynamicBatcher<Item, Result> {
   private readonly high = new Fifo<Entry<Item, Result>>();
   private readonly normal = new Fifo<Entry<Item, Result>>();
   private queued = 0;
+  /** Sum of `cost` over queued items. */
+  private queuedCost = 0;
   private running = 0;
   private runningItems = 0;
   private closing = false;
@@ -312,6 +314,7 @@ export class DynamicBatcher<Item, Result> {
       }
       (e.high ? this.high : this.normal).push(e);
       this.queued++;
+      this.queuedCost += e.cost;
       this.wake();
     });
   }
@@ -325,6 +328,7 @@ export class DynamicBatcher<Item, Result> {
     if (e.signal && e.onAbort) e.signal.removeEventListener("abort", e.onAbort);
     if (was === "queued") {
       this.queued--;
+      this.queuedCost = this.queued === 0 ? 0 : this.queuedCost - e.cost;
       this.wake();
     } else if (e.batch) {
       e.batch.live--;
@@ -353,6 +357,14 @@ export class DynamicBatcher<Item, Result> {
     for (;;) {
       if (this.closing && this.queued === 0 && this.running === 0) break;
       if (this.queued > 0 && this.running < this.concurrency) {
+        const oldest = this.oldestEnqueuedAt();
+        const wait = oldest + this.opts.maxQueueDelayMs - performance.now();
+        if (wait > 0 && !this.draining && !this.mayBeFull()) {
+          // O(1) fast path: the queue cannot fill a batch yet and the oldest item may still wait.
+          this.armDelay(wait);
+          await this.sleep();
+          continue;
+        }
         let plan: Plan<Item, Result>;
         try {
           plan = this.plan();
@@ -363,14 +375,14 @@ export class DynamicBatcher<Item, Result> {
           continue;
         }
         if (plan.batch.length > 0) {
-          const oldest = this.oldestEnqueuedAt();
           const now = performance.now();
-          if (plan.full || this.draining || now - oldest >= this.opts.maxQueueDelayMs) {
+          const oldestNow = this.oldestEnqueuedAt(); // planning may have dropped expired items
+          if (plan.full || this.draining || now - oldestNow >= this.opts.maxQueueDelayMs) {
             this.clearDelay();
             this.dispatch(plan.batch);
             continue;
           }
-          this.armDelay(oldest + this.opts.maxQueueDelayMs - now);
+          this.armDelay(oldestNow + this.opts.maxQueueDelayMs - now);
         }
       } else if (this.queued === 0) {
         this.clearDelay();
@@ -380,6 +392,14 @@ export class DynamicBatcher<Item, Result> {
     this.clearDelay();
     this.high.clear();
     this.normal.clear();
+  }
+
+  /** Whether the queue might already close a batch by size or cost (false = certainly not). */
+  private mayBeFull(): boolean {
+    if (this.queued >= this.opts.maxBatchSize) return true;
+    if (this.opts.maxBatchCost === undefined) return false;
+    if (this.opts.batchCost) return true; // a custom batch cost can only be known by planning
+    return this.queuedCost > this.opts.maxBatchCost;
   }
 
   private armDelay(ms: number): void {
@@ -538,6 +558,7 @@ export class DynamicBatcher<Item, Result> {
       sum += e.cost;
     }
     this.queued -= batch.length;
+    this.queuedCost = this.queued === 0 ? 0 : this.queuedCost - sum; // reset when empty: no float drift
     this.running++;
     this.runningItems += batch.length;
     let cost = sum;
