@@ -29,12 +29,7 @@ console.log("sum over axis 0 =", JSON.stringify(sum(x, { axis: 0 }).toArray()), 
 console.log("x @ x.T =", JSON.stringify(matmul(x, t).toArray()));
 console.log(
   "softmax rows =",
-  JSON.stringify(
-    softmax(tensor([[1, 2, 3]]))
-      .toArray()
-      .flat()
-      .map((v) => Number(v).toFixed(3)),
-  ),
+  JSON.stringify(Array.from(softmax(tensor([[1, 2, 3]])).data as Float32Array, (v) => v.toFixed(3))),
 );
 
 const g = rng(42); // Philox4x32-10: the same numbers on every machine
