@@ -95,15 +95,24 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   app.addHook("onRequest", async (req, reply) => {
     req.tesseraStart = performance.now();
+    metrics.requestStarted();
+    // 'close' fires for answered and abandoned responses alike, so every request is counted once.
+    reply.raw.once("close", () => {
+      const status = reply.raw.writableFinished ? reply.statusCode : 499;
+      metrics.requestEnded(
+        req.routeOptions.url ?? "unmatched",
+        req.tesseraModel,
+        status,
+        (performance.now() - req.tesseraStart) / 1000,
+      );
+    });
     reply.header("x-request-id", req.id);
-    const url = req.routeOptions.url ?? "";
     if (config.corsOrigins.length > 0) applyCors(req.headers.origin, config.corsOrigins, reply);
-    if (OPEN_ROUTES.has(url)) return;
+    if (OPEN_ROUTES.has(req.routeOptions.url ?? "")) return;
     if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return;
     keys.check(req.headers.authorization);
     if (lifecycle.draining) {
       metrics.reject("", "draining");
-      reply.header("connection", "close");
       throw new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
         retryAfterMs: 1000,
       });
@@ -113,21 +122,6 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   // While draining, every response closes its connection, so keep-alive sockets do not hold the close up.
   app.addHook("onSend", async (_req, reply) => {
     if (lifecycle.draining) reply.header("connection", "close");
-  });
-
-  const endRequest = new WeakMap<object, ReturnType<ServerMetrics["startRequest"]>>();
-  app.addHook("onRequest", async (req) => {
-    endRequest.set(req, metrics.startRequest());
-  });
-  app.addHook("onResponse", async (req, reply) => {
-    const end = endRequest.get(req);
-    if (end)
-      end(
-        req.routeOptions.url ?? "unmatched",
-        req.tesseraModel,
-        reply.statusCode,
-        (performance.now() - req.tesseraStart) / 1000,
-      );
   });
 
   app.setErrorHandler((err, req, reply) => {

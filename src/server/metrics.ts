@@ -84,6 +84,32 @@ export class ServerMetrics {
   private readonly queueDepthSources = new Map<string, () => number>();
   private inflightCount = 0;
   private readonly providers = new Map<string, string>();
+  /** Label children cached per (route, model, status): no label hashing on the hot path. */
+  private readonly requestChildren = new Map<
+    string,
+    { count: { inc(): void }; duration: { observe(v: number): void } }
+  >();
+  private readonly modelChildren = new Map<
+    string,
+    {
+      queue: { observe(v: number): void };
+      compute: { observe(v: number): void };
+      batch: { observe(v: number): void };
+    }
+  >();
+
+  private model(model: string) {
+    let c = this.modelChildren.get(model);
+    if (!c) {
+      c = {
+        queue: this.queue.labels(model),
+        compute: this.compute.labels(model),
+        batch: this.batchSize.labels(model),
+      };
+      this.modelChildren.set(model, c);
+    }
+    return c;
+  }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const sources = this.queueDepthSources;
@@ -100,16 +126,27 @@ export class ServerMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "" });
   }
 
-  /** Call when a request starts; returns the function to call when it ends. */
-  startRequest(): (route: string, model: string, status: number, seconds: number) => void {
+  /** Call when a request starts (counts it in flight). */
+  requestStarted(): void {
     this.inflightCount++;
     this.inflight.set(this.inflightCount);
-    return (route, model, status, seconds) => {
-      this.inflightCount--;
-      this.inflight.set(this.inflightCount);
-      this.requests.inc({ route, model, status: String(status) });
-      this.duration.observe({ route, model }, seconds);
-    };
+  }
+
+  /** Call once when a request's response finished or was abandoned (status 499). */
+  requestEnded(route: string, model: string, status: number, seconds: number): void {
+    this.inflightCount--;
+    this.inflight.set(this.inflightCount);
+    const key = `${route}\u0000${model}\u0000${status}`;
+    let c = this.requestChildren.get(key);
+    if (!c) {
+      c = {
+        count: this.requests.labels(route, model, String(status)),
+        duration: this.duration.labels(route, model),
+      };
+      this.requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.duration.observe(seconds);
   }
 
   get inflightRequests(): number {
@@ -117,12 +154,13 @@ export class ServerMetrics {
   }
 
   observeBatch(model: string, b: BatchObservation): void {
-    this.batchSize.observe({ model }, b.size);
-    this.compute.observe({ model }, b.inferMs / 1000);
+    const c = this.model(model);
+    c.batch.observe(b.size);
+    c.compute.observe(b.inferMs / 1000);
   }
 
   observeQueue(model: string, queueMs: number): void {
-    this.queue.observe({ model }, queueMs / 1000);
+    this.model(model).queue.observe(queueMs / 1000);
   }
 
   reject(model: string, reason: RejectReason): void {

@@ -172,24 +172,23 @@ export class ModelHost {
   /** The loaded model for (name, version), without loading it. Throws 404/503-class errors. */
   async model(name: string, version?: string): Promise<LoadedModel> {
     checkModelName(name, version);
-    if (this.opts.explicitLoad) {
-      try {
-        return this.registry.tryGet(name, version);
-      } catch (err) {
-        // Not indexed yet (added after start-up): let get() rescan, which reports 404s precisely.
-        if (!(err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND")) throw err;
-        if ((await this.registry.index()).some((s) => s.name === name)) {
-          throw new TesseraError(
-            "E_MODEL_NOT_READY",
-            `model ${name} is not loaded; load it with POST /v2/repository/models/${name}/load`,
-            {
-              model: name,
-            },
-          );
+    try {
+      if (this.opts.explicitLoad) {
+        try {
+          return this.registry.tryGet(name, version);
+        } catch (err) {
+          // Not in the last scan (added to disk after start-up): get() rescans that one folder, then loads it or 404s.
+          if (!(err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND")) throw err;
         }
       }
+      return await this.registry.get(name, version);
+    } catch (err) {
+      // The registry names its folder in messages; clients do not need the server's paths.
+      if (err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND") {
+        throw new TesseraError(err.code, err.message.replace(/ (not found) in \S+?(;|$)/, " $1$2"), err.facts);
+      }
+      throw err;
     }
-    return this.registry.get(name, version);
   }
 
   /** Runs one request through the model's batcher (created on first use). */
