@@ -1,0 +1,85 @@
+/**
+ * Bounded memory: peak RSS (process.resourceUsage().maxRSS of a child process, worker threads included)
+ * scoring a 1M-row Parquet file stays within 20% (+16 MB) of scoring 250k rows, and under a fixed bound.
+ *
+ * The children run with --max-old-space-size=128: without a cap V8 lets the heap of garbage grow with the
+ * allocation rate (a longer run shows a higher peak of uncollected garbage, not live data); with it, a scorer
+ * that kept rows alive would die of heap exhaustion instead of passing.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import { type Column, openSink } from "../../src/pipeline/index.ts";
+import { lcg, tmpDir } from "./helpers.ts";
+
+const dir = tmpDir();
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const F = 16;
+
+/** Writes `rows` rows (id + F float32 features) in row groups of 65536, generating one group at a time. */
+async function generate(file: string, rows: number): Promise<void> {
+  const rnd = lcg(rows);
+  const fields = [
+    { name: "id", kind: "int64" as const },
+    ...Array.from({ length: F }, (_, f) => ({ name: `f${f}`, kind: "float32" as const })),
+  ];
+  const sink = await openSink(file, "parquet", fields, { rowGroupRows: 65536 });
+  for (let start = 0; start < rows; start += 65536) {
+    const n = Math.min(65536, rows - start);
+    const cols = new Map<string, Column>();
+    cols.set("id", {
+      kind: "int64",
+      length: n,
+      valid: null,
+      values: new BigInt64Array(n).map((_, i) => BigInt(start + i)),
+    });
+    for (let f = 0; f < F; f++)
+      cols.set(`f${f}`, {
+        kind: "float32",
+        length: n,
+        valid: null,
+        values: new Float32Array(n).map(() => rnd()),
+      });
+    await sink.write({ numRows: n, columns: cols });
+  }
+  await sink.close();
+}
+
+function score(input: string, output: string): { maxRssMB: number; rows: number; seconds: number } {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--max-old-space-size=128",
+      "--import",
+      "tsx",
+      "test/pipeline/rss-child.ts",
+      input,
+      output,
+      String(F),
+      "8192",
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120_000 }, async () => {
+  const small = path.join(dir, "small.parquet");
+  const large = path.join(dir, "large.parquet");
+  await generate(small, 250_000);
+  await generate(large, 1_000_000);
+  const a = score(small, path.join(dir, "small-out.parquet"));
+  const b = score(large, path.join(dir, "large-out.parquet"));
+  assert.equal(a.rows, 250_000);
+  assert.equal(b.rows, 1_000_000);
+  // the 1M-row input holds 64 MB of float32 features (decoded); peak memory must not follow it
+  const fileMB = fs.statSync(large).size / 2 ** 20;
+  assert.ok(
+    b.maxRssMB <= a.maxRssMB * 1.2 + 16,
+    `1M rows peaked at ${b.maxRssMB} MB vs ${a.maxRssMB} MB for 250k rows (input ${fileMB.toFixed(0)} MB)`,
+  );
+  assert.ok(b.maxRssMB < 450, `peak RSS ${b.maxRssMB} MB`);
+});
