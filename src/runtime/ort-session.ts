@@ -129,6 +129,8 @@ class Replica {
               },
             ),
           );
+          // A replacement that cannot start: fail what was queued on it instead of answering later.
+          this.failInflight(`its replacement worker could not start: ${msg.message}`);
           break;
         case "result":
         case "run-error": {
@@ -195,6 +197,25 @@ class Replica {
     });
     const initMsg: ToWorker = { type: "init", init: this.init };
     worker.postMessage(initMsg);
+  }
+
+  /** Rejects every request queued on this replica with `E_WORKER_DIED`. */
+  failInflight(why: string): void {
+    const pending = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const p of pending) {
+      p.reject(
+        new TesseraError(
+          "E_WORKER_DIED",
+          `${this.label}: session worker #${this.index} is unavailable (${why})`,
+          {
+            model: this.label,
+            replica: this.index,
+          },
+        ),
+      );
+    }
+    this.updateRef();
   }
 
   /** Later spawns (replacements) use this init, e.g. the optimized-model cache file once written. */
@@ -332,6 +353,13 @@ export class OrtSession implements InferenceSession {
       }
     }
     const replica = this.pick();
+    if (replica.broken !== undefined) {
+      throw new TesseraError(
+        "E_WORKER_DIED",
+        `${this.label}: no session worker is available (${replica.broken}); reopen the session`,
+        { model: this.label, reason: replica.broken },
+      );
+    }
     this.dispatchCounts[replica.index]!++;
     const transfer: ArrayBuffer[] = [];
     const wire: Record<string, WireTensor> = {};

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -315,18 +315,29 @@ test("the event loop stays responsive (p99 < 20 ms) while a ~1 s inference runs;
     const idleP99 = idle.percentile(99) / 1e6;
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
+    // Our own 1 ms ticker too: a blocked loop shows up as one gap as long as the run.
+    let last = performance.now();
+    let maxGap = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 1);
     const t0 = performance.now();
     const r = await s.run({ x });
     const wall = performance.now() - t0;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let a stalled timer report its delay
+    clearInterval(ticker);
     h.disable();
     const p99 = h.percentile(99) / 1e6;
     assert.ok(r.inferMs > 200, `slow model ran only ${r.inferMs} ms`);
-    // Running on the main thread would stall the loop for the whole run (p99 ≈ run time).
-    const limit = Math.max(20, 2 * idleP99);
-    assert.ok(
-      p99 < limit,
-      `event-loop p99 ${p99.toFixed(1)} ms (idle ${idleP99.toFixed(1)} ms) during a ${wall.toFixed(0)} ms run`,
-    );
+    // Running on the main thread would stall the loop for the whole run (p99 ≈ max ≈ run time). On a
+    // shared, loaded machine the idle delay is already high, so the bound scales with the idle baseline.
+    const limit = Math.max(20, 3 * idleP99);
+    const maxMs = h.max / 1e6;
+    const facts = `p99 ${p99.toFixed(1)} ms, max ${maxMs.toFixed(1)} ms, longest tick gap ${maxGap.toFixed(1)} ms (idle p99 ${idleP99.toFixed(1)} ms) during a ${wall.toFixed(0)} ms run`;
+    assert.ok(p99 < limit, `event-loop ${facts}`);
+    assert.ok(maxMs < wall / 2 && maxGap < wall / 2, `event-loop ${facts}`);
     // abort while running: rejects promptly, the worker result is discarded, the session keeps working
     const ac = new AbortController();
     const pending = s.run({ x }, { signal: ac.signal });
@@ -359,4 +370,23 @@ test("an idle session does not keep the process alive (workers are unref'd betwe
   assert.equal(r.signal, null, "the child process hung");
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /ran 2/);
+});
+
+test("when a replacement worker cannot start (model file gone), runs fail with E_WORKER_DIED instead of hanging", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-gone-"));
+  const file = join(dir, "model.onnx");
+  writeFileSync(file, mlpClassifier({ inputDim: 4, hidden: [4], classes: 2 }).bytes);
+  const s = await openSession(file, ONE);
+  try {
+    const x = Tensor.empty("float32", [1, 4]);
+    assert.equal((await s.run({ input: x })).outputs.logits!.size, 2);
+    rmSync(file);
+    s.crashReplicaForTest(0);
+    await rejectsWith(s.run({ input: x }), "E_WORKER_DIED");
+    await rejectsWith(s.run({ input: x }), "E_WORKER_DIED", /could not start|no session worker is available/);
+    await rejectsWith(s.run({ input: x }), "E_WORKER_DIED", /no session worker is available/);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
