@@ -3,8 +3,8 @@
  *
  *   node --import tsx bench/tensor/tensor.ts [--quick]
  *
- * Every section has a baseline measured in the same run. "first" is the first (cold) call; then `reps` calls
- * give a median and a best. Rates and ratios use the best time: on a shared, loaded machine the best is the
+ * Every section has a baseline measured in the same run. "first" is the first (cold) call; after a few untimed
+ * warm-up calls, `reps` calls give a median and a best. Rates and ratios use the best time: on a shared, loaded machine the best is the
  * least disturbed estimate of what the code can do (medians are printed beside them).
  */
 import * as ort from "onnxruntime-node";
@@ -35,6 +35,7 @@ async function time(fn: () => unknown, reps: number): Promise<Timing> {
   let t = performance.now();
   await fn();
   const first = performance.now() - t;
+  for (let w = 0; w < Math.min(reps, 5); w++) await fn(); // warm-up (not timed) so the JIT settles
   const xs: number[] = [];
   for (let r = 0; r < reps; r++) {
     t = performance.now();
