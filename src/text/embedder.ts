@@ -245,7 +245,8 @@ export class TextEmbedder {
     const dims = this.checkDimensions(options.dimensions);
     const truncate = options.truncate ?? false;
     const direction = options.truncationDirection ?? "right";
-    // Validate every input and its length up front so a bad input fails the call before compute.
+    // Tokenize in chunks and queue each chunk at once, so compute starts while later chunks are
+    // tokenized; a bad input later on aborts what was already queued.
     const encs: TextEncoding[] = [];
     const pending: Promise<{ value: Float32Array; queueMs: number; inferMs: number }>[] = [];
     const reduce = { kind: "pool", pooling: options.pooling ?? this.pooling } as const;
@@ -258,28 +259,33 @@ export class TextEmbedder {
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
     setMaxListeners(0, signal);
     let failed = false;
-    for (let from = 0; from < texts.length; from += TOKENIZE_CHUNK) {
-      const chunk = encodeAll(
-        this.tokenizer,
-        texts,
-        from,
-        Math.min(texts.length, from + TOKENIZE_CHUNK),
-        prefix,
-        truncate,
-        direction,
-      );
-      for (const e of chunk) {
-        encs.push(e);
-        const p = this.#runner.submit(e, reduce, { ...submitOpts, signal });
-        p.catch(() => {
-          failed = true;
-        });
-        pending.push(p);
+    try {
+      for (let from = 0; from < texts.length; from += TOKENIZE_CHUNK) {
+        const chunk = encodeAll(
+          this.tokenizer,
+          texts,
+          from,
+          Math.min(texts.length, from + TOKENIZE_CHUNK),
+          prefix,
+          truncate,
+          direction,
+        );
+        for (const e of chunk) {
+          encs.push(e);
+          const p = this.#runner.submit(e, reduce, { ...submitOpts, signal });
+          p.catch(() => {
+            failed = true;
+          });
+          pending.push(p);
+        }
+        if (from + TOKENIZE_CHUNK < texts.length) {
+          if (failed) break;
+          await new Promise<void>((r) => setImmediate(r));
+        }
       }
-      if (from + TOKENIZE_CHUNK < texts.length) {
-        if (failed) break;
-        await new Promise<void>((r) => setImmediate(r));
-      }
+    } catch (e) {
+      controller.abort();
+      throw e;
     }
     let results: { value: Float32Array; queueMs: number; inferMs: number }[];
     try {

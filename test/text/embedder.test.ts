@@ -165,6 +165,14 @@ describe("TextEmbedder", () => {
     );
   });
 
+  it("an aborted call rejects with E_ABORTED and the embedder keeps working", async () => {
+    const ac = new AbortController();
+    const p = emb.embed(TEXTS, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(p, (e: unknown) => (e as { code: string }).code === "E_ABORTED");
+    assert.deepEqual((await emb.embed(["ok"])).shape, [1, 32]);
+  });
+
   it("embedIds equals embedding the text (content ids without specials)", async () => {
     const text = TEXTS[5] as string;
     const a = await emb.embedIds([emb.tokenizer.contentIds(text)]);
