@@ -1,9 +1,9 @@
 /**
  * The server under HTTP load vs the same model batched in-process, measured in the same run.
  *
- *   node --import tsx bench/server/server.ts [--duration 5] [--levels 1,16,64] [--replicas 2] [--threads 1]
+ *   node --import tsx bench/server/server.ts [--duration 5] [--levels 1,16,64] [--replicas 2] [--threads 1] [--rows 1]
  *
- * Model: the zoo MLP 256→1024→1024→10 (the one bench/batching uses), one row per request.
+ * Model: the zoo MLP 256→1024→1024→10 (the one bench/batching uses), one row per request (--rows N for more).
  * Rows:
  *   in-process   C callers in a closed loop calling ModelBatcher.infer (onnxruntime-node worker sessions), no HTTP
  *   server JSON  autocannon with C connections → `tessera serve` (child process) POST /v2/models/mlp/infer, JSON body
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     levels: { type: "string", default: "1,16,64" },
     replicas: { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
+    rows: { type: "string", default: "1" },
   },
 });
 const DURATION = Number(values.duration);
@@ -38,6 +39,7 @@ const REPLICAS = Number(values.replicas);
 const THREADS = Number(values.threads);
 const BATCHING = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 };
 const DIM = 256;
+const ROWS = Number(values.rows);
 
 interface Result {
   reqPerS: number;
@@ -63,7 +65,8 @@ function procCpuUs(pid: number): number {
 
 async function batchStats(url: string): Promise<{ count: number; sum: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const get = (name: string) => Number(new RegExp(`^${name}\\{model="mlp"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  const get = (name: string) =>
+    Number(new RegExp(`^${name}\\{model="mlp"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
   return { count: get("tessera_batch_size_count"), sum: get("tessera_batch_size_sum") };
 }
 
@@ -73,7 +76,7 @@ function pct(xs: number[], p: number): number {
 }
 
 const model = mlpClassifier();
-const row = rng(42).normal([1, DIM], { dtype: "float32" }) as Tensor;
+const row = rng(42).normal([ROWS, DIM], { dtype: "float32" }) as Tensor;
 const rowData = Float32Array.from(row.data as Float32Array);
 
 async function inProcess(): Promise<Map<number, Result>> {
@@ -101,7 +104,7 @@ async function inProcess(): Promise<Map<number, Result>> {
         Array.from({ length: c }, async () => {
           while (performance.now() < end) {
             const s = performance.now();
-            await batcher.infer({ input: Tensor.wrap(rowData, [1, DIM]) });
+            await batcher.infer({ input: Tensor.wrap(rowData, [ROWS, DIM]) });
             lat.push(performance.now() - s);
           }
         }),
@@ -109,11 +112,11 @@ async function inProcess(): Promise<Map<number, Result>> {
       const secs = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       out.set(c, {
-        reqPerS: lat.length / secs,
+        reqPerS: (lat.length * ROWS) / secs,
         p50: pct(lat, 50),
         p99: pct(lat, 99),
         errors: 0,
-        cpuUsPerReq: (cpu.user + cpu.system) / lat.length,
+        cpuUsPerReq: (cpu.user + cpu.system) / (lat.length * ROWS),
         meanBatch: batchRows / Math.max(1, batches),
       });
     }
@@ -124,10 +127,16 @@ async function inProcess(): Promise<Map<number, Result>> {
   return out;
 }
 
-async function startServerChild(root: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["bin/tessera.js", "serve", "--models", root, "--port", "0", "--log-level", "warn"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+async function startServerChild(
+  root: string,
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ["bin/tessera.js", "serve", "--models", root, "--port", "0", "--log-level", "warn"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on("data", (d: Buffer) => {
@@ -160,15 +169,22 @@ async function load(
 ): Promise<Result> {
   const b0 = await batchStats(server.url);
   const cpu0 = procCpuUs(server.pid);
-  const r = await autocannon({ url: `${server.url}/v2/models/mlp/infer`, method: "POST", body, headers, connections, duration: DURATION });
+  const r = await autocannon({
+    url: `${server.url}/v2/models/mlp/infer`,
+    method: "POST",
+    body,
+    headers,
+    connections,
+    duration: DURATION,
+  });
   const cpu = procCpuUs(server.pid) - cpu0;
   const b1 = await batchStats(server.url);
   return {
-    reqPerS: r.requests.total / DURATION,
+    reqPerS: (r.requests.total * ROWS) / DURATION,
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
-    cpuUsPerReq: cpu / Math.max(1, r.requests.total),
+    cpuUsPerReq: cpu / Math.max(1, r.requests.total * ROWS),
     meanBatch: (b1.sum - b0.sum) / Math.max(1, b1.count - b0.count),
   };
 }
@@ -176,17 +192,23 @@ async function load(
 const root = mkdtempSync(join(tmpdir(), "tessera-bench-"));
 mkdirSync(join(root, "mlp", "1"), { recursive: true });
 writeFileSync(join(root, "mlp", "1", "model.onnx"), model.bytes);
-writeFileSync(join(root, "mlp", "config.json"), JSON.stringify({ replicas: REPLICAS, intraOpThreads: THREADS, batching: BATCHING }));
+writeFileSync(
+  join(root, "mlp", "config.json"),
+  JSON.stringify({ replicas: REPLICAS, intraOpThreads: THREADS, batching: BATCHING }),
+);
 
-const json = encodeInferRequest({ inputs: [{ name: "input", datatype: "FP32", shape: [1, DIM], data: rowData }], outputs: [{ name: "probabilities" }] });
+const json = encodeInferRequest({
+  inputs: [{ name: "input", datatype: "FP32", shape: [ROWS, DIM], data: rowData }],
+  outputs: [{ name: "probabilities" }],
+});
 const binary = encodeInferRequest({
   parameters: { binary_data_output: true },
-  inputs: [{ name: "input", datatype: "FP32", shape: [1, DIM], data: rowData, binary: true }],
+  inputs: [{ name: "input", datatype: "FP32", shape: [ROWS, DIM], data: rowData, binary: true }],
   outputs: [{ name: "probabilities" }],
 });
 
 console.log(
-  `server bench: MLP 256→1024→1024→10, 1 row/request, ${DURATION}s per level, replicas ${REPLICAS} × ${THREADS} intra-op threads, ` +
+  `server bench: MLP 256→1024→1024→10, ${ROWS} row(s)/request, ${DURATION}s per level, replicas ${REPLICAS} × ${THREADS} intra-op threads, ` +
     `batching ${JSON.stringify(BATCHING)}; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}, node ${process.version}`,
 );
 const base = await inProcess();
@@ -203,9 +225,14 @@ try {
   await server.stop();
   rmSync(root, { recursive: true, force: true });
 }
-const f = (r: Result) => `${r.reqPerS.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.cpuUsPerReq.toFixed(0)}`;
-console.log("\nreq/s = rows/s; latency p50 / p99 in ms; batch = mean rows per formed batch; cpu = µs of CPU (all threads of the serving process) per request\n");
-console.log("| clients | mode | req/s | p50 / p99 ms | batch | cpu µs/req | req/s vs in-process | cpu-bound estimate vs in-process |");
+const f = (r: Result) =>
+  `${r.reqPerS.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.cpuUsPerReq.toFixed(0)}`;
+console.log(
+  "\nrows/s (= req/s × rows per request); latency p50 / p99 in ms per request; batch = mean rows per formed batch; cpu = µs of CPU (all threads of the serving process) per row\n",
+);
+console.log(
+  "| clients | mode | rows/s | p50 / p99 ms | batch | cpu µs/row | rows/s vs in-process | cpu-bound estimate vs in-process |",
+);
 console.log("|---|---|---|---|---|---|---|---|");
 for (const c of LEVELS) {
   const b = base.get(c)!;
@@ -221,6 +248,6 @@ for (const c of LEVELS) {
   }
 }
 console.log(
-  "\ncpu-bound estimate = in-process cpu µs/req ÷ server cpu µs/req: the throughput ratio when the server's cores do nothing else " +
+  "\ncpu-bound estimate = in-process cpu µs/row ÷ server cpu µs/row: the throughput ratio when the server's cores do nothing else " +
     "(here the load generator shares the same cores, which the req/s ratio includes).",
 );
