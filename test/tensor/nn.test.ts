@@ -154,6 +154,18 @@ test("topk matches a sort-based reference (largest and smallest, any axis, ties 
   }
   assert.deepEqual(T.topk(T.tensor([3, 1, 4, 1, 5]), 2).indices.toArray(), [4, 2]);
   assert.deepEqual(T.topk(T.tensor([1, Number.NaN, 3]), 1).indices.toArray(), [1]);
+  assert.deepEqual(T.topk(T.tensor([1, Number.NaN, 3]), 3, { largest: false }).indices.toArray(), [0, 2, 1]);
+  assert.deepEqual(T.topk(T.tensor([Number.NaN, 5, Number.NaN]), 2).indices.toArray(), [0, 2]);
+  // a long row with many ties against a full stable sort
+  const long = T.cast(g.integers([5000], 0, 50), "float32");
+  const fl = flat(long);
+  const order = [...fl.keys()].sort((p, q) => fl[q]! - fl[p]! || p - q);
+  const t = T.topk(long, 37);
+  assert.deepEqual(flat(t.indices), order.slice(0, 37));
+  assert.deepEqual(
+    flat(t.values),
+    order.slice(0, 37).map((i) => fl[i]!),
+  );
   assert.throws(() => T.topk(T.tensor([1, 2]), 3), { code: "E_TOPK_K" });
 });
 

@@ -17,7 +17,7 @@ export interface TopkOptions {
 }
 
 export interface TopkResult {
-  /** Shape of x with `axis` of size k, dtype of x, sorted best first (ties: lower index first; NaN counts as largest). */
+  /** Shape of x with `axis` of size k, dtype of x, sorted best first (ties: lower index first; NaN counts as the largest value). */
   values: Tensor;
   /** int32 positions along `axis`. */
   indices: Tensor;
@@ -44,28 +44,67 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
   const { data, outer, keptShape } = rowsOf(x, [ax]);
   const vals = new Float64Array(outer * k);
   const idxs = new Float64Array(outer * k);
-  const order = new Array<number>(n);
-  // NaN first when largest (it counts as the maximum), last when smallest.
-  const key = (v: number): number => (Number.isNaN(v) ? (largest ? Infinity : -Infinity) : v);
+  // Total order, best first: NaN counts as the largest value; ties go to the lower index.
+  const better = largest
+    ? (a: number, i: number, b: number, j: number): boolean => {
+        const na = Number.isNaN(a);
+        const nb = Number.isNaN(b);
+        if (na || nb) return na && (!nb || i < j);
+        return a > b || (a === b && i < j);
+      }
+    : (a: number, i: number, b: number, j: number): boolean => {
+        const na = Number.isNaN(a);
+        const nb = Number.isNaN(b);
+        if (na || nb) return nb && (!na || i < j);
+        return a < b || (a === b && i < j);
+      };
+  // A heap of the k best seen so far with the worst at the root: O(n log k) per row.
+  const heap = new Int32Array(k);
   for (let r = 0; r < outer; r++) {
     const base = r * n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    if (k > 0) {
-      order.sort((i, j) => {
-        const a = data[base + i]!;
-        const b = data[base + j]!;
-        const ka = key(a);
-        const kb = key(b);
-        if (ka !== kb) return largest ? (kb > ka ? 1 : -1) : ka > kb ? 1 : -1;
-        const na = Number.isNaN(a) ? 1 : 0;
-        const nb = Number.isNaN(b) ? 1 : 0;
-        if (na !== nb) return largest ? nb - na : na - nb;
-        return i - j;
-      });
+    const v = (i: number) => data[base + i]!;
+    // worse(i, j): i ranks after j
+    const worse = (i: number, j: number) => better(v(j), j, v(i), i);
+    const siftDown = (size: number) => {
+      let p = 0;
+      for (;;) {
+        const l = 2 * p + 1;
+        if (l >= size) break;
+        let c = l;
+        if (l + 1 < size && worse(heap[l + 1]!, heap[l]!)) c = l + 1;
+        if (!worse(heap[c]!, heap[p]!)) break;
+        const t = heap[p]!;
+        heap[p] = heap[c]!;
+        heap[c] = t;
+        p = c;
+      }
+    };
+    let size = 0;
+    for (let i = 0; i < n && k > 0; i++) {
+      if (size < k) {
+        // sift up
+        let c = size++;
+        heap[c] = i;
+        while (c > 0) {
+          const p = (c - 1) >> 1;
+          if (!worse(heap[c]!, heap[p]!)) break;
+          const t = heap[p]!;
+          heap[p] = heap[c]!;
+          heap[c] = t;
+          c = p;
+        }
+      } else if (better(v(i), i, v(heap[0]!), heap[0]!)) {
+        heap[0] = i;
+        siftDown(size);
+      }
     }
-    for (let t = 0; t < k; t++) {
-      idxs[r * k + t] = order[t]!;
-      vals[r * k + t] = data[base + order[t]!]!;
+    // pop worst-first into the tail of the output row
+    for (let t = size - 1; t >= 0; t--) {
+      const i = heap[0]!;
+      idxs[r * k + t] = i;
+      vals[r * k + t] = v(i);
+      heap[0] = heap[t]!;
+      siftDown(t);
     }
   }
   // results are laid out as [...kept, k]; move k back to `ax`
