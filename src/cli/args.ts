@@ -79,6 +79,10 @@ export function reportError(err: unknown, io: Io = stdio): number {
     io.err(`error ${err.code}: ${err.message}`);
     return err.code === "E_FILE_NOT_FOUND" ? EXIT.NOT_FOUND : EXIT.FAILURE;
   }
-  io.err(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // Node system errors (EADDRINUSE, EACCES, ENOENT, ...) explain themselves; other errors are bugs: show the stack.
+  const system = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string";
+  io.err(
+    `error: ${err instanceof Error ? (system ? err.message : (err.stack ?? err.message)) : String(err)}`,
+  );
   return EXIT.FAILURE;
 }

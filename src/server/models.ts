@@ -139,24 +139,28 @@ export class ModelHost {
   async loadAll(): Promise<void> {
     try {
       await this.registry.loadAll();
+      for (const s of await this.registry.index()) {
+        if (s.state === "ready") {
+          try {
+            this.noteLoaded(await this.registry.get(s.name, s.version));
+          } catch {
+            // raced with an unload; the state will say so
+          }
+        } else if (s.state === "failed") {
+          this.opts.logger.warn(
+            { model: s.name, version: s.version, reason: s.reason },
+            "model failed to load",
+          );
+        }
+      }
     } catch (err) {
+      // Never rejects: a repository that cannot be read (or a server closed while loading) leaves ready false.
       this.startupError = err;
-      this.opts.logger.error({ err }, "loading the model repository failed");
+      if (!(err instanceof TesseraError && err.code === "E_REGISTRY_CLOSED")) {
+        this.opts.logger.error({ err }, "loading the model repository failed");
+      }
     } finally {
       this.startupDone = true;
-    }
-    for (const s of await this.registry.index()) {
-      if (s.state === "ready") {
-        try {
-          this.noteLoaded(await this.registry.get(s.name, s.version));
-        } catch {
-          // raced with an unload; the state will say so
-        }
-      } else if (s.state === "failed")
-        this.opts.logger.warn(
-          { model: s.name, version: s.version, reason: s.reason },
-          "model failed to load",
-        );
     }
   }
 
@@ -185,7 +189,11 @@ export class ModelHost {
     } catch (err) {
       // The registry names its folder in messages; clients do not need the server's paths.
       if (err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND") {
-        throw new TesseraError(err.code, err.message.replace(/ (not found) in \S+?(;|$)/, " $1$2"), err.facts);
+        throw new TesseraError(
+          err.code,
+          err.message.replace(/ (not found) in \S+?(;|$)/, " $1$2"),
+          err.facts,
+        );
       }
       throw err;
     }

@@ -33,7 +33,18 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const app = await buildApp({ ...options, config });
   const log = app.log as unknown as Logger;
   const { lifecycle } = app.tessera.ctx;
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close(); // stops model loading and worker sessions, so the process can exit
+    throw err;
+  }
+  if (config.apiKeys.length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    log.warn(
+      { host: config.host },
+      "listening beyond loopback without API keys: anyone who can reach this port can run and unload models",
+    );
+  }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
