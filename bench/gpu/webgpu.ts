@@ -10,8 +10,8 @@
  * inputs input_ids/attention_mask/token_type_ids (int64 [batch, seq]) and output last_hidden_state, e.g. the
  * minilm-shape fixture (../shared/fixtures/make_fixture.py).
  *
- * Rows: per provider, session create, first run and steady state (runs/s, padded tokens/s, p50) apart;
- * max |webgpu − cpu|; and a two-model chain (encoder → mean-pool model) with the encoder's output either
+ * Rows: per provider, session create, first run and steady state (runs/s, padded tokens/s, p50) apart, then
+ * the same with a preallocated output tensor (ORT writes into it; no allocation per run); max |webgpu − cpu|; and a two-model chain (encoder → mean-pool model) with the encoder's output either
  * downloaded to the CPU and uploaded again, or kept on the device (preferredOutputLocation "gpu-buffer").
  * Inputs are a fixed formula (bench/gpu/torch_bench.py builds the same ones for PyTorch).
  */
@@ -165,6 +165,23 @@ async function main(): Promise<void> {
       await session.run(feeds);
     });
     rows.push({ name: provider, createMs, firstMs, ...s, tokensPerS: s.runsPerS * tokens });
+    if (out) {
+      // Preallocated output: ORT writes last_hidden_state into our buffer instead of allocating one per run.
+      const fetches = { last_hidden_state: new ort.Tensor("float32", new Float32Array(out.size), out.dims) };
+      const tp = performance.now();
+      await session.run(feeds, fetches);
+      const firstP = performance.now() - tp;
+      const sp = await steady(async () => {
+        await session.run(feeds, fetches);
+      });
+      rows.push({
+        name: `${provider}, preallocated output`,
+        createMs: 0,
+        firstMs: firstP,
+        ...sp,
+        tokensPerS: sp.runsPerS * tokens,
+      });
+    }
     await session.release();
   }
 
@@ -236,7 +253,11 @@ async function main(): Promise<void> {
     `${"row".padEnd(44)} ${"create ms".padStart(9)} ${"first ms".padStart(9)} ${"runs/s".padStart(8)} ${"tokens/s".padStart(10)} ${"p50 ms".padStart(8)} ${"runs".padStart(5)}  ratio`,
   );
   for (const r of rows) {
-    const ref = r.name.startsWith("webgpu chain") ? chainBase : base;
+    const ref = r.name.startsWith("webgpu chain")
+      ? chainBase
+      : r.name.endsWith("preallocated output")
+        ? rows.find((x) => x.name === r.name.split(",")[0])
+        : base;
     const ratio = ref && ref !== r ? `${(r.runsPerS / ref.runsPerS).toFixed(2)}x vs ${ref.name}` : "baseline";
     console.log(
       `${r.name.padEnd(44)} ${r.createMs.toFixed(0).padStart(9)} ${r.firstMs.toFixed(1).padStart(9)} ${r.runsPerS.toFixed(2).padStart(8)} ${r.tokensPerS.toFixed(0).padStart(10)} ${r.p50Ms.toFixed(1).padStart(8)} ${String(r.runs).padStart(5)}  ${ratio}`,
