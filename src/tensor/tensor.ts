@@ -8,6 +8,7 @@
  */
 import { type DType, type DTypeMap, dtypeInfo, dtypeOfArray, type TypedArray } from "./dtype.ts";
 import { fmtShape, ShapeError, TesseraError } from "./errors.ts";
+import { stridedCopy } from "./strided-copy.ts";
 import {
   broadcastLayout,
   checkShape,
@@ -225,15 +226,8 @@ export class Tensor<D extends DType = DType> {
   /** Always copies into a new contiguous storage. */
   clone(): Tensor<D> {
     const out = Tensor.empty(this.dtype, this.shape);
-    const src = this.storage as unknown as ArrayLike<Scalar<D>>;
-    const dst = out.storage as unknown as Array<Scalar<D>>;
-    if (this.isContiguous()) {
-      (out.storage as TypedArray).set(this.data as never);
-    } else {
-      this.forEachIndex((p, i) => {
-        dst[i] = src[p]!;
-      });
-    }
+    if (this.isContiguous()) (out.storage as TypedArray).set(this.data as never);
+    else stridedCopy(this.storage, this.layout, out.storage);
     return out;
   }
 
