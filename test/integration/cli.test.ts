@@ -1,6 +1,7 @@
 /** The `tessera` CLI as a child process: help, exit codes, inspect, run, models, config validation. */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -101,6 +102,13 @@ describe("tessera", () => {
     assert.match(r.stderr, /4 problems/);
     for (const p of [/server\.json: colour/, /server\.json: port/, /env TESSERA_LOG_LEVEL/, /--timeout-ms/])
       assert.match(r.stderr, p);
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    const busy = await tessera(["serve", "--models", models, "--port", String(port), "--log-level", "silent"]);
+    blocker.close();
+    assert.equal(busy.code, 1, "a port in use fails (and the process exits)");
+    assert.match(busy.stderr, /EADDRINUSE/);
     const missing = await tessera(["serve", "--models", join(dir, "absent")]);
     assert.equal(missing.code, 4);
     assert.match(missing.stderr, /--demo/);
