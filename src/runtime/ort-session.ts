@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
@@ -441,6 +441,10 @@ function toSpecs(meta: WireValueMeta[]): TensorSpec[] {
   return out;
 }
 
+/**
+ * Cache key of an optimized model: the model's sha256, the ORT version, the optimization level, the
+ * providers, and the CPU (level "all" bakes CPU-specific layouts such as NCHWc block sizes into the file).
+ */
 function optimizedCacheKey(sha256: string, options: SessionOptions, graphOptimization: string): string {
   const h = createHash("sha256");
   h.update(
@@ -449,6 +453,7 @@ function optimizedCacheKey(sha256: string, options: SessionOptions, graphOptimiz
       ort: ORT_VERSION,
       graphOptimization,
       providers: normalizeProviders(options.providers),
+      cpu: `${process.arch} ${cpus()[0]?.model ?? "unknown"}`,
     }),
   );
   return h.digest("hex");
