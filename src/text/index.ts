@@ -8,3 +8,4 @@ export * from "./reranker.ts";
 export * from "./runner.ts";
 export * from "./tokenizer.ts";
 export * from "./hub.ts";
+export * from "./offsets.ts";

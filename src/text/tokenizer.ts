@@ -16,6 +16,7 @@
  */
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TesseraError } from "../tensor/index.ts";
+import { alignOffsets, type ByteSpan } from "./offsets.ts";
 
 /** One element of a post-processing template. */
 export type TemplatePiece =
@@ -209,6 +210,11 @@ export class TextTokenizer {
   readonly #hf: HfTokenizer;
   readonly #singleSpecials: number;
   readonly #pairSpecials: number;
+  readonly #offsetMode: "bytes" | "chars";
+  readonly #spaceOnly: boolean;
+  readonly #continuingPrefix: string;
+  readonly #unkId: number | undefined;
+  readonly #addedTokens: ReadonlySet<string>;
 
   private constructor(hf: HfTokenizer, json: Json, settings: TokenizerSettings) {
     this.#hf = hf;
@@ -240,6 +246,23 @@ export class TextTokenizer {
     if (pad === undefined && padName !== undefined) pad = hf.token_to_id(padName);
     this.padId = pad ?? 0;
     this.vocabSize = hf.get_vocab(true).size;
+    const pre = JSON.stringify(json.pre_tokenizer ?? null);
+    this.#offsetMode = /"ByteLevel"/.test(pre) ? "bytes" : "chars";
+    this.#spaceOnly = /"Metaspace"/.test(pre);
+    const model = json.model as Json;
+    this.#continuingPrefix =
+      typeof model.continuing_subword_prefix === "string" ? model.continuing_subword_prefix : "";
+    const unk =
+      typeof model.unk_token === "string"
+        ? hf.token_to_id(model.unk_token)
+        : typeof model.unk_id === "number"
+          ? model.unk_id
+          : undefined;
+    this.#unkId = unk;
+    const added = new Set<string>();
+    if (Array.isArray(json.added_tokens))
+      for (const t of json.added_tokens) if (isObj(t) && typeof t.content === "string") added.add(t.content);
+    this.#addedTokens = added;
   }
 
   /** Builds a tokenizer from parsed tokenizer.json content. Throws `E_TOKENIZER_CONFIG` when it cannot. */
@@ -356,6 +379,40 @@ export class TextTokenizer {
   /** The tokens of an id sequence with their text and whether they are special. */
   tokensOf(ids: readonly number[]): TokenInfo[] {
     return ids.map((id) => ({ id, text: this.#hf.id_to_token(id) ?? "", special: this.specialIds.has(id) }));
+  }
+
+  /**
+   * Encodes one text (no truncation) with the UTF-8 byte span of every token in `text`
+   * (`null` for special tokens and for tokens that could not be aligned; see offsets.ts).
+   */
+  encodeWithOffsets(text: string, addSpecialTokens = true): { ids: number[]; offsets: ByteSpan[] } {
+    const e = this.#hf.encode(text, { add_special_tokens: false });
+    const norm = this.#hf.normalizer;
+    const spans = alignOffsets({
+      text,
+      tokens: e.tokens,
+      literal: e.tokens.map((t: string) => this.#addedTokens.has(t)),
+      unknown: e.ids.map((id: number) => id === this.#unkId),
+      mode: this.#offsetMode,
+      continuingPrefix: this.#continuingPrefix,
+      normalize: norm ? (c: string) => norm.normalize(c) : null,
+      spaceOnly: this.#spaceOnly,
+    });
+    if (!addSpecialTokens) return { ids: e.ids, offsets: spans };
+    const ids: number[] = [];
+    const offsets: ByteSpan[] = [];
+    for (const p of this.template.single) {
+      if (p.kind === "special") {
+        for (const id of p.ids) {
+          ids.push(id);
+          offsets.push(null);
+        }
+      } else {
+        ids.push(...e.ids);
+        offsets.push(...spans);
+      }
+    }
+    return { ids, offsets };
   }
 
   /** Decodes ids to text. */

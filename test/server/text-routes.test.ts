@@ -215,6 +215,20 @@ describe("text routes (OpenAI + TEI)", () => {
     );
     assert.equal(toks[0]?.special, true);
     assert.equal(toks[1]?.text, "the");
+    const off = (await post("/tokenize", { inputs: "Héllo wörld" })).json as {
+      text: string;
+      start: number | null;
+      stop: number | null;
+    }[][];
+    assert.deepEqual(
+      off[0]?.map((t) => [t.text, t.start, t.stop]),
+      [
+        ["[CLS]", null, null],
+        ["hello", 0, 6],
+        ["world", 7, 13],
+        ["[SEP]", null, null],
+      ],
+    );
     const info = (await app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
     assert.equal(info.model_id, "mini");
     assert.deepEqual(info.model_type, { embedding: { pooling: "mean" } });

@@ -129,3 +129,53 @@ describe("pairs, padding, counts", () => {
     assert.throws(() => TextTokenizer.fromJSON({}), /E_TOKENIZER_CONFIG|model/);
   });
 });
+
+describe("byte offsets (TEI /tokenize start/stop)", () => {
+  const slices = (tok: TextTokenizer, text: string): string[] => {
+    const e = tok.encodeWithOffsets(text);
+    const buf = Buffer.from(text, "utf8");
+    return e.offsets.map((o) => (o ? buf.subarray(o[0], o[1]).toString("utf8") : "∅"));
+  };
+  it("WordPiece: spans cover the original (accented, cased) text", () => {
+    const { tok } = load("wordpiece");
+    assert.deepEqual(slices(tok, "Héllo Wörld! don't 中文"), [
+      "∅",
+      "Héllo",
+      "Wörld",
+      "!",
+      "don",
+      "'",
+      "t",
+      "中",
+      "文",
+      "∅",
+    ]);
+  });
+  it("BPE: byte spans with the leading space trimmed", () => {
+    const { tok } = load("bpe");
+    const text = "key type déjà";
+    const e = tok.encodeWithOffsets(text);
+    assert.equal(e.offsets[0], null);
+    assert.equal(e.offsets.at(-1), null);
+    const spans = e.offsets.slice(1, -1) as [number, number][];
+    assert.equal(spans[0]?.[0], 0);
+    assert.equal(spans.at(-1)?.[1], Buffer.byteLength(text));
+    for (let i = 1; i < spans.length; i++)
+      assert.ok((spans[i]?.[0] as number) >= (spans[i - 1]?.[1] as number));
+  });
+  it("every golden text aligns (Unigram: only bare ▁ tokens have no span)", () => {
+    for (const kind of ["wordpiece", "bpe", "unigram"]) {
+      const { tok, gold } = load(kind);
+      for (const c of gold.cases) {
+        const e = tok.encodeWithOffsets(c.text, false);
+        for (const [i, t] of tok.tokensOf(e.ids).entries()) {
+          if (e.offsets[i] === null)
+            assert.ok(
+              kind === "unigram" && t.text === "\u2581",
+              `${kind} ${JSON.stringify(c.text)} token ${i} ${t.text}`,
+            );
+        }
+      }
+    }
+  });
+});

@@ -534,16 +534,20 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const add = optBool(body, "add_special_tokens") ?? true;
       const promptName = optString(body, "prompt_name");
       const prefix = promptName !== undefined && tm.embedder ? tm.embedder.promptFor({ promptName }) : "";
+      // start/stop: UTF-8 byte offsets into the (prompt-prefixed) input, recovered by alignment
+      // (null for special tokens and for the rare token that cannot be aligned).
       return input.texts.map((t) => {
-        const e = tok.encode(prefix + t, {
-          addSpecialTokens: add,
-          truncate: true,
-          maxLength: Number.MAX_SAFE_INTEGER,
+        const e = tok.encodeWithOffsets(prefix + t, add);
+        return tok.tokensOf(e.ids).map((x, i) => {
+          const span = e.offsets[i] ?? null;
+          return {
+            id: x.id,
+            text: x.text,
+            special: x.special,
+            start: span ? span[0] : null,
+            stop: span ? span[1] : null,
+          };
         });
-        // Offsets are not tracked by the underlying tokenizer library: start/stop are null.
-        return tok
-          .tokensOf(e.ids)
-          .map((x) => ({ id: x.id, text: x.text, special: x.special, start: null, stop: null }));
       });
     });
 
