@@ -1,7 +1,7 @@
 /**
  * Batched inference throughput: 64 concurrent callers of the zoo MLP (256→1024→1024→10), one row per call.
  *
- *   node --import tsx bench/batching/batching.ts [--callers 64] [--calls 40] [--rounds 3]
+ *   node --import tsx bench/batching/batching.ts [--callers 64] [--calls 100] [--rounds 5]
  *
  * Rows measured in the same run:
  *   raw ORT batched      onnxruntime-node in-process (main thread), all 64 callers' rows as ONE [64,256] run, repeated
@@ -23,8 +23,8 @@ import { rng, type Tensor } from "../../src/tensor/index.ts";
 const { values } = parseArgs({
   options: {
     callers: { type: "string", default: "64" },
-    calls: { type: "string", default: "40" },
-    rounds: { type: "string", default: "3" },
+    calls: { type: "string", default: "100" },
+    rounds: { type: "string", default: "5" },
   },
 });
 const CALLERS = Number(values.callers);

@@ -315,7 +315,10 @@ export class DynamicBatcher<Item, Result> {
       (e.high ? this.high : this.normal).push(e);
       this.queued++;
       this.queuedCost += e.cost;
-      this.wake();
+      // Wake the loop only when this arrival can change its decision: a slot is free and either no delay timer is
+      // armed yet (the queue was empty) or the queue may now close a batch. Otherwise the timer or the end of a
+      // running batch wakes it: one wake-up per batch instead of one per request.
+      if (this.running < this.concurrency && (this.delayTimer === undefined || this.mayBeFull())) this.wake();
     });
   }
 
