@@ -3,7 +3,6 @@
  * It validates and routes; models, batching and ML live in the registry and batchers it is given.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
@@ -14,6 +13,7 @@ import { httpErrorOf } from "./errors.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { ModelHost, type RegistryPort } from "./models.ts";
 import { registerRepositoryRoutes } from "./routes/repository.ts";
+import { registerTextRoutes } from "./routes/text.ts";
 import { registerV2Routes } from "./routes/v2.ts";
 import { createRegistry } from "./registry.ts";
 
@@ -26,7 +26,7 @@ export interface BuildAppOptions {
   readonly logger?: Logger;
   /** Extra route plugins, called after the built-in routes. */
   readonly plugins?: readonly RoutePlugin[];
-  /** Mount src/server/routes/text.ts when it exists (default true). */
+  /** Mount the text routes of src/server/routes/text.ts: /v1/embeddings, /embed, /rerank, ... (default true). */
   readonly textRoutes?: boolean;
   /** Kick off `registry.loadAll()` (default `config.loadAll`); ready turns true when it finishes. */
   readonly loadModels?: boolean;
@@ -49,14 +49,6 @@ declare module "fastify" {
 const REQUEST_ID_RE = /^[\w.:@/+=-]{1,128}$/;
 /** Routes that stay open without an API key and while draining. */
 const OPEN_ROUTES = new Set(["/v2/health/live", "/v2/health/ready", "/metrics"]);
-
-/** Loads the text helper's routes (/v1/embeddings, /embed, ...) when that file is present. */
-async function textRoutesPlugin(): Promise<RoutePlugin | undefined> {
-  const file = new URL("./routes/text.ts", import.meta.url);
-  if (!existsSync(file)) return undefined;
-  const mod = (await import(file.href)) as { registerTextRoutes?: RoutePlugin };
-  return mod.registerTextRoutes;
-}
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
@@ -153,10 +145,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     app.options("/*", async (_req, reply) => reply.code(204).send());
   }
   const plugins: RoutePlugin[] = [];
-  if (options.textRoutes !== false) {
-    const text = await textRoutesPlugin();
-    if (text) plugins.push(text);
-  }
+  if (options.textRoutes !== false) plugins.push(registerTextRoutes);
   plugins.push(...(options.plugins ?? []));
   for (const p of plugins) await p(app, ctx);
 

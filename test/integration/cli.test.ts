@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ensureDemoRepository } from "../../src/server/index.ts";
-import { writeNpy, tensor } from "../../src/tensor/index.ts";
+import { tensor, writeNpy, writeSafetensors } from "../../src/tensor/index.ts";
 import { tessera } from "./spawn.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-cli-"));
@@ -74,6 +74,10 @@ describe("tessera", () => {
     const c = await tessera(["run", mlp, "--input", npy]);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stdout, /probabilities {2}float32 \[1, 3\]/);
+    const st = join(dir, "x.safetensors");
+    writeFileSync(st, writeSafetensors({ input: tensor([[0.1, 0.2, 0.3, 0.4]], "float32") }));
+    const e = JSON.parse((await tessera(["run", mlp, "--input", st, "--json"])).stdout) as typeof out;
+    assert.deepEqual(e, out);
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ nope: [1] }));
     const d = await tessera(["run", mlp, "--input", bad]);
@@ -105,7 +109,15 @@ describe("tessera", () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
-    const busy = await tessera(["serve", "--models", models, "--port", String(port), "--log-level", "silent"]);
+    const busy = await tessera([
+      "serve",
+      "--models",
+      models,
+      "--port",
+      String(port),
+      "--log-level",
+      "silent",
+    ]);
     blocker.close();
     assert.equal(busy.code, 1, "a port in use fails (and the process exits)");
     assert.match(busy.stderr, /EADDRINUSE/);
