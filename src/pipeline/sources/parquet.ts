@@ -14,6 +14,7 @@ import {
 import type { Column, ColumnKind } from "../batch.ts";
 import { slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
+import { isFastFlat, readFlatColumn } from "./parquet-flat.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
 type Decoded = ArrayLike<unknown> & { length: number };
@@ -139,6 +140,7 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
     );
   }
   const kinds = new Map(tree.children.map((c) => [c.element.name, kindOf(c)]));
+  const nodes = new Map(tree.children.map((c) => [c.element.name, c]));
   const totalRows = Number(metadata.num_rows);
   return {
     path,
@@ -157,28 +159,48 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
           continue;
         }
         const start = Math.max(from.rows, groupStart);
-        const parts = new Map<string, Decoded[]>();
-        await parquetRead({
-          file,
-          metadata,
-          columns: [...columns],
-          rowStart: start,
-          rowEnd: groupEnd,
-          onChunk: (c) => {
-            const list = parts.get(c.columnName) ?? [];
-            // chunks may cover more than the requested range (whole pages): trim to [start, groupEnd)
-            let data = c.columnData as Decoded;
-            const lo = Math.max(start, c.rowStart);
-            const hi = Math.min(groupEnd, c.rowEnd);
-            if (hi <= lo) return;
-            if (lo !== c.rowStart || hi !== c.rowEnd)
-              data = sliceDecoded(data, lo - c.rowStart, hi - c.rowStart);
-            list.push(data);
-            parts.set(c.columnName, list);
-          },
-        });
         const cols = new Map<string, Column>();
+        // flat numeric columns: decoded straight into typed arrays; the rest through hyparquet's reader
+        const slow: string[] = [];
         for (const name of columns) {
+          const node = nodes.get(name)!;
+          const kind = kinds.get(name) ?? null;
+          const chunk = rg.columns.find(
+            (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name,
+          );
+          if (chunk && isFastFlat(kind, node)) {
+            cols.set(name, await readFlatColumn(file, tree, node, chunk, kind, n, start - groupStart));
+          } else slow.push(name);
+        }
+        const parts = new Map<string, Decoded[]>();
+        if (slow.length > 0) {
+          await parquetRead({
+            file,
+            metadata,
+            columns: slow,
+            rowStart: start,
+            rowEnd: groupEnd,
+            onChunk: (c) => {
+              const list = parts.get(c.columnName) ?? [];
+              // chunks may cover more than the requested range (whole pages): trim to [start, groupEnd)
+              let data = c.columnData as Decoded;
+              const lo = Math.max(start, c.rowStart);
+              const hi = Math.min(groupEnd, c.rowEnd);
+              if (hi <= lo) return;
+              if (lo !== c.rowStart || hi !== c.rowEnd)
+                data = sliceDecoded(data, lo - c.rowStart, hi - c.rowStart);
+              list.push(data);
+              parts.set(c.columnName, list);
+            },
+          });
+        }
+        const ordered = new Map<string, Column>();
+        for (const name of columns) {
+          const done = cols.get(name);
+          if (done) {
+            ordered.set(name, done);
+            continue;
+          }
           const data = concatDecoded(parts.get(name) ?? []);
           if (data.length !== groupEnd - start) {
             throw new PipelineError(
@@ -190,10 +212,10 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
               },
             );
           }
-          cols.set(name, toColumn(name, kinds.get(name) ?? null, data));
+          ordered.set(name, toColumn(name, kinds.get(name) ?? null, data));
         }
         yield {
-          batch: { numRows: groupEnd - start, columns: cols },
+          batch: { numRows: groupEnd - start, columns: ordered },
           firstRow: start,
           end: { rows: groupEnd },
           cursorAt: (i: number) => ({ rows: start + i }),
