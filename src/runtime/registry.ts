@@ -119,7 +119,13 @@ export function selectVersions(
   };
 }
 
-export class ModelRegistry extends EventEmitter {
+/** Events: `state` (a version changed state), `reconciled` (model names handled after a watched change). */
+export interface ModelRegistryEvents {
+  state: [status: ModelVersionStatus];
+  reconciled: [names: string[]];
+}
+
+export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly root: string;
   private readonly opts: ModelRegistryOptions;
   private readonly log: RegistryLogger;
