@@ -4,8 +4,8 @@
  * Column chunks are encoded with hyparquet-writer's `writeColumn`, but the Dremel levels are built here
  * straight from the typed-array columns: a vector (fixed-size list) column becomes one LIST<FLOAT> chunk
  * from its flat Float32Array without a JS array per row (hyparquet-writer's generic path costs ~10 µs a row).
- * Float and vector columns are written PLAIN and uncompressed (model outputs do not compress; dictionary
- * probing and snappy cost more than they save); keys and labels keep dictionary + snappy. No statistics or
+ * Numeric and vector columns are written PLAIN and uncompressed (model outputs and ids do not compress;
+ * dictionary probing and snappy cost more than they save); strings and booleans keep dictionary + snappy. No statistics or
  * page indexes are written, so row groups are position-independent byte ranges: `mergeParquet` copies them
  * from the part files into one file and rewrites only the footer (offsets shifted), without decoding.
  */
@@ -182,7 +182,8 @@ export function openParquetSink(
     const columns: ColumnChunk[] = [];
     fields.forEach((f, i) => {
       const schemaPath = paths[i]!;
-      const plainFloat = f.kind === "vector" || f.kind === "float32" || f.kind === "float64";
+      // numbers: PLAIN, uncompressed (ids and model outputs rarely repeat; probing a dictionary costs more)
+      const plainFloat = f.kind !== "utf8" && f.kind !== "bool";
       const column: ColumnEncoder = {
         columnName: schemaPath
           .slice(1)

@@ -110,7 +110,8 @@ export async function readFlatColumn(
       n = daph2.num_values;
     } else continue;
     n = Math.min(n, groupRows - pos);
-    const dense = maxDef === 0 || !defs || defs.length === 0;
+    // no nulls in the page: as many values as levels
+    const dense = maxDef === 0 || !defs || defs.length === 0 || values.length === n;
     if (dense && ArrayBuffer.isView(values) && values.constructor === out.constructor) {
       (out as Float64Array).set((values as Float64Array).subarray(0, n), pos);
       pos += n;
