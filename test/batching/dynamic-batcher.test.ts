@@ -255,6 +255,18 @@ describe("DynamicBatcher queue bound, abort, deadline, priority", () => {
     await r.b.close();
   });
 
+  test("a deadline that passes while the batch runs rejects promptly; its batch-mates still get results", async () => {
+    const r = recorder({ maxBatchSize: 2, maxQueueDelayMs: 0 });
+    r.hold();
+    const late = r.b.submit(1, { deadline: Date.now() + 30 });
+    const other = r.b.submit(2);
+    await rejectsWith(late, "E_DEADLINE_EXCEEDED");
+    assert.equal(r.batches.length, 1, "it was already running");
+    r.release();
+    assert.equal((await other).value, 4);
+    await r.b.close();
+  });
+
   test("high priority is served before normal", async () => {
     const r = recorder({ maxBatchSize: 2, maxQueueDelayMs: 0 });
     r.hold();
