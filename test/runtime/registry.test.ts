@@ -196,6 +196,25 @@ test("version policies: all, latest n, specific (missing pins reported); reload 
   assert.deepEqual(selectVersions({ latest: 2 }, ["9", "10", "1"]), { selected: ["9", "10"], missing: [] });
 });
 
+test("unload lets runs already queued on the session finish, then closes it", async () => {
+  const root = tmpRoot();
+  writeModel(root, "q", "1", mlpBytes(1));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  try {
+    const m = await reg.get("q");
+    const runs = Array.from({ length: 20 }, () => m.session.run({ input: x() }));
+    await reg.unload("q");
+    const done = await Promise.all(runs);
+    assert.equal(done.length, 20);
+    assert.ok(done.every((r) => r.outputs.logits!.size === 3));
+    assert.equal(reg.status("q")[0]!.state, "unavailable");
+    await rejectsWith(m.session.run({ input: x() }), "E_SESSION_CLOSED");
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("memory budget unloads the least recently used model", async () => {
   const root = tmpRoot();
   const size = mlpBytes(1).byteLength;
