@@ -251,4 +251,31 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal(e.error.code, "E_QUEUE_FULL");
     assert.equal(e.error.type, "rate_limit_error");
   });
+
+  it("a client that hangs up mid-request does not break the server", async () => {
+    const { request } = await import("node:http");
+    const u = new URL(`${base}/v1/embeddings`);
+    const body = JSON.stringify({
+      model: "mini",
+      input: Array.from({ length: 16 }, (_, i) => TEXTS[i % TEXTS.length]),
+    });
+    await new Promise<void>((resolve) => {
+      const req = request({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+      });
+      req.on("error", () => resolve());
+      req.end(body, () => setTimeout(() => req.destroy(), 5));
+      req.on("close", () => resolve());
+    });
+    const after = await post("/v1/embeddings", {
+      model: "mini",
+      input: "still here",
+      encoding_format: "float",
+    });
+    assert.equal(after.status, 200);
+  });
 });

@@ -357,6 +357,15 @@ async function close(t: TextModel): Promise<void> {
   await t.reranker?.close();
 }
 
+/** Aborts when the client closes the connection before the answer was written (queued work is dropped). */
+function clientGone(reply: FastifyReply): AbortController {
+  const ac = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac;
+}
+
 function checkCount(n: number, tm: TextModel): void {
   if (n > tm.maxInputs) {
     throw fail(
@@ -425,10 +434,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       req.tesseraModel = tm.model.name;
       const n = input.kind === "text" ? input.texts.length : input.ids.length;
       checkCount(n, tm);
-      const ac = new AbortController();
-      req.raw.on("close", () => {
-        if (!reply.sent) ac.abort();
-      });
+      const ac = clientGone(reply);
       const opts = {
         ...(dimensions !== undefined ? { dimensions } : {}),
         normalize: true,
@@ -480,6 +486,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const promptName = optString(body, "prompt_name");
       const opts = {
         ...(dimensions !== undefined ? { dimensions } : {}),
+        signal: clientGone(reply).signal,
         normalize: optBool(body, "normalize") ?? true,
         truncate: optBool(body, "truncate") ?? false,
         truncationDirection: direction(body),
