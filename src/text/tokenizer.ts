@@ -10,9 +10,16 @@
  *   3. pairs with "longest first" truncation, batch encoding, padding into int64 tensors,
  *      token counts.
  *
- * Known divergence (documented in test/text/tokenizer.test.ts): with Metaspace
- * `prepend_scheme: "always"`, text that already starts with a space gets no extra "▁", as in
- * Hugging Face `tokenizers` (Rust); SentencePiece itself always adds one.
+ * What the library gets wrong or lacks, and what we do about it:
+ *   - no truncation at all, and transformers.js truncates after adding specials (drops [SEP]):
+ *     we truncate content tokens, then apply the template;
+ *   - no offsets: recovered by alignment in offsets.ts;
+ *   - Metaspace ignores `split: true` (the whole text goes to the Unigram lattice at once); with
+ *     SentencePiece vocabularies, whose pieces only carry "▁" at their start, the ids are the same
+ *     (checked by the Unigram goldens);
+ *   - Metaspace `prepend_scheme: "always"` adds no "▁" to text that already starts with a space, as
+ *     in Hugging Face `tokenizers` (Rust); SentencePiece always adds one (a known divergence listed
+ *     in test/text/tokenizer.test.ts).
  */
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TesseraError } from "../tensor/index.ts";

@@ -105,6 +105,14 @@ describe("pairs, padding, counts", () => {
     assert.deepEqual(p.ids, [...a, ...b.slice(1)]);
     assert.deepEqual(p.typeIds, [...a.map(() => 0), ...b.slice(1).map(() => 1)]);
   });
+  it("RoBERTa pairs: <s> A </s></s> B </s>, all type ids 0", () => {
+    const b = load("bpe").tok;
+    const a = b.contentIds("hello world");
+    const c = b.contentIds("the list");
+    const p = b.encodePair("hello world", "the list");
+    assert.deepEqual(p.ids, [0, ...a, 2, 2, ...c, 2]);
+    assert.ok(p.typeIds.every((t) => t === 0));
+  });
   it("pair truncation removes from the longer side first and keeps both [SEP]", () => {
     const long = "the key type determines which symbol is chosen from the list of symbols in the table";
     const p = tok.encodePair("short query", long, { maxLength: 12, truncate: true });
