@@ -250,3 +250,24 @@ test("long-row fast paths (flat kernels, row broadcasting, float64) agree with t
     }
   }
 });
+
+test("large float32 add/sub/mul/div (chunked WASM SIMD path) equal the JS loops exactly, in place too", () => {
+  assert.ok(T.wasmEwiseAvailable(), "ewise.wasm loads");
+  const n = 10007; // several chunks plus a ragged tail
+  const a = g.uniform([n], { low: 0.5, high: 2 });
+  const b = g.uniform([n], { low: 0.5, high: 2 });
+  for (const [name, op] of BINARY.slice(0, 4).map(([nm, f]) => [nm, f] as const)) {
+    const viaWasm = [op(a, b), op(a, 0.75), op(0.75, a)];
+    T.setWasmEwiseEnabled(false);
+    let viaJs: T.Tensor[];
+    try {
+      viaJs = [op(a, b), op(a, 0.75), op(0.75, a)];
+    } finally {
+      T.setWasmEwiseEnabled(true);
+    }
+    viaWasm.forEach((w, i) => assert.deepEqual(w.data, viaJs[i]!.data, `${name} case ${i}`));
+    const inPlace = a.clone();
+    op(inPlace, b, { out: inPlace });
+    assert.deepEqual(inPlace.data, viaJs[0]!.data, `${name} in place`);
+  }
+});

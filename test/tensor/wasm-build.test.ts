@@ -5,15 +5,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 
-test("gemm.as rebuilds to the committed gemm.wasm byte for byte", () => {
+test("the .as kernel sources rebuild to the committed .wasm files byte for byte", () => {
   const dir = mkdtempSync(join(tmpdir(), "tessera-wasm-"));
   try {
-    const out = join(dir, "gemm.wasm");
-    const r = spawnSync(process.execPath, ["src/tensor/kernels/wasm/build.mjs", "--out", out], {
+    const r = spawnSync(process.execPath, ["src/tensor/kernels/wasm/build.mjs", "--out-dir", dir], {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readFileSync(out), readFileSync("src/tensor/kernels/wasm/gemm.wasm"));
+    for (const name of ["gemm", "ewise"]) {
+      assert.deepEqual(
+        readFileSync(join(dir, `${name}.wasm`)),
+        readFileSync(`src/tensor/kernels/wasm/${name}.wasm`),
+        name,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

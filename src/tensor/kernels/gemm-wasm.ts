@@ -6,22 +6,9 @@
  * runs `sgemm`, and copies C out: O(n²) copies against O(n³) work. When the module cannot load (no SIMD
  * support, file missing) or a problem needs more than MAX_BYTES, callers fall back to the JS kernel.
  */
-import { readFileSync } from "node:fs";
+import { loadWasmKernel, WASM_PAGE as PAGE, type WasmMemory } from "./wasm-loader.ts";
 
 const MAX_BYTES = 1 << 30;
-
-// The tsconfig lib has no WebAssembly declarations; these are the few members used here.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-const PAGE = 65536;
 
 interface GemmModule {
   memory: WasmMemory;
@@ -34,15 +21,15 @@ let enabled = true;
 
 function load(): GemmModule | null {
   if (mod !== undefined) return mod;
-  try {
-    const bytes = readFileSync(new URL("./wasm/gemm.wasm", import.meta.url));
-    const memory = new WA.Memory({ initial: 16 });
-    const inst = new WA.Instance(new WA.Module(bytes), { env: { memory } });
-    const ex = inst.exports as unknown as { sgemm: GemmModule["sgemm"]; PANEL_FLOATS: { value: number } };
-    mod = { memory, sgemm: ex.sgemm, panelBytes: Number(ex.PANEL_FLOATS.value) * 4 };
-  } catch {
-    mod = null;
-  }
+  const k = loadWasmKernel("gemm", 16);
+  mod =
+    k === null
+      ? null
+      : {
+          memory: k.memory,
+          sgemm: k.exports.sgemm as GemmModule["sgemm"],
+          panelBytes: Number((k.exports.PANEL_FLOATS as { value: number }).value) * 4,
+        };
   return mod;
 }
 

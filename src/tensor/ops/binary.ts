@@ -23,6 +23,7 @@ import {
   subFlatR,
   subFlatS,
 } from "../kernels/flat.ts";
+import { type EwiseOp, ewiseF32 } from "../kernels/ewise-wasm.ts";
 import type { Tensor } from "../tensor.ts";
 import {
   asTensor,
@@ -126,21 +127,34 @@ function flatFast(op: BinaryOpName, a: Operand, b: Operand, out: Tensor): boolea
   const dt = out.dtype;
   if (k === undefined || (dt !== "float32" && dt !== "float64") || !out.isContiguous()) return false;
   const o = out.data as F;
+  let x: F | number;
+  let y: F | number;
   if (typeof a !== "number" && typeof b !== "number") {
     if (!isF(a, dt) || !isF(b, dt) || a.size !== out.size || b.size !== out.size) return false;
-    k[0](a.data as F, b.data as F, o);
+    [x, y] = [a.data as F, b.data as F];
+  } else if (typeof b === "number" && typeof a !== "number" && isF(a, dt) && a.size === out.size) {
+    [x, y] = [a.data as F, b];
+  } else if (typeof a === "number" && typeof b !== "number" && isF(b, dt) && b.size === out.size) {
+    [x, y] = [a, b.data as F];
+  } else return false;
+  // large float32: chunked WASM SIMD (about 2× the JS loop); it scalar-converts numbers to float32 first
+  if (
+    dt === "float32" &&
+    o.length >= WASM_MIN &&
+    ewiseF32(op as EwiseOp, x as Float32Array, y as Float32Array, o as Float32Array)
+  ) {
     return true;
   }
-  if (typeof b === "number" && typeof a !== "number" && isF(a, dt) && a.size === out.size) {
-    k[1](a.data as F, b, o);
-    return true;
-  }
-  if (typeof a === "number" && typeof b !== "number" && isF(b, dt) && b.size === out.size) {
-    k[2](a, b.data as F, o);
-    return true;
-  }
-  return false;
+  if (typeof x !== "number" && typeof y !== "number") k[0](x, y, o);
+  else if (typeof y === "number") k[1](x as F, y, o);
+  else k[2](x as number, y, o);
+  return true;
 }
+
+export { setWasmEwiseEnabled, wasmEwiseAvailable } from "../kernels/ewise-wasm.ts";
+
+/** Below this many elements the JS loop wins over the WASM call + copies. */
+const WASM_MIN = 2048;
 
 /** Runs a named binary op (the shared body of add, sub, …). */
 export function binary(op: BinaryOpName, a: Operand, b: Operand, opts: OutOptions = {}): Tensor {

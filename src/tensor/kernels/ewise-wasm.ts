@@ -1,0 +1,91 @@
+/**
+ * WASM SIMD float32 add/sub/mul/div (`wasm/ewise.as`), run in cache-sized chunks: each chunk of the operands is
+ * copied into the module's memory (the copies hit L1/L2, the DRAM traffic stays read a, b + write o), combined
+ * with f32x4 ops, and copied out. About 2× the plain JS loop here. In-place use (o aliasing a or b) is safe:
+ * every chunk is read completely before it is written.
+ */
+import { loadWasmKernel } from "./wasm-loader.ts";
+
+export type EwiseOp = "add" | "sub" | "mul" | "div";
+
+/** Elements per chunk: 3 × 16 KB buffers fit L1/L2 together. */
+const CH = 4096;
+const A = 0;
+const B = CH * 4;
+const O = CH * 8;
+
+type VV = (a: number, b: number, o: number, n: number) => void;
+type VS = (a: number, s: number, o: number, n: number) => void;
+type SV = (s: number, a: number, o: number, n: number) => void;
+
+interface Ewise {
+  wa: Float32Array;
+  wb: Float32Array;
+  wo: Float32Array;
+  fns: Record<EwiseOp, { vv: VV; vs: VS; sv: SV }>;
+}
+
+let mod: Ewise | null | undefined;
+let enabled = true;
+
+function load(): Ewise | null {
+  if (mod !== undefined) return mod;
+  const k = loadWasmKernel("ewise", 1);
+  if (k === null) return (mod = null);
+  const buf = k.memory.buffer;
+  const f = (op: EwiseOp) => ({
+    vv: k.exports[`${op}VV`] as VV,
+    vs: k.exports[`${op}VS`] as VS,
+    sv: k.exports[`${op}SV`] as SV,
+  });
+  mod = {
+    wa: new Float32Array(buf, A, CH),
+    wb: new Float32Array(buf, B, CH),
+    wo: new Float32Array(buf, O, CH),
+    fns: { add: f("add"), sub: f("sub"), mul: f("mul"), div: f("div") },
+  };
+  return mod;
+}
+
+/** Turns the WASM elementwise kernels off/on (for tests and benchmarks). */
+export function setWasmEwiseEnabled(on: boolean): void {
+  enabled = on;
+}
+
+export function wasmEwiseAvailable(): boolean {
+  return enabled && load() !== null;
+}
+
+/**
+ * o = a <op> b for float32 arrays of equal length, or with one side a number. Returns false (nothing written)
+ * when the module is unavailable.
+ */
+export function ewiseF32(
+  op: EwiseOp,
+  a: Float32Array | number,
+  b: Float32Array | number,
+  o: Float32Array,
+): boolean {
+  const m = enabled ? load() : null;
+  if (m === null) return false;
+  const { wa, wb, wo } = m;
+  const fn = m.fns[op];
+  const n = o.length;
+  for (let s = 0; s < n; s += CH) {
+    const e = Math.min(n, s + CH);
+    const len = e - s;
+    if (typeof a !== "number" && typeof b !== "number") {
+      wa.set(a.subarray(s, e));
+      wb.set(b.subarray(s, e));
+      fn.vv(A, B, O, len);
+    } else if (typeof a !== "number") {
+      wa.set(a.subarray(s, e));
+      fn.vs(A, b as number, O, len);
+    } else if (typeof b !== "number") {
+      wa.set(b.subarray(s, e));
+      fn.sv(a, A, O, len);
+    } else return false;
+    o.set(len === CH ? wo : wo.subarray(0, len), s);
+  }
+  return true;
+}
