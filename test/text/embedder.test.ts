@@ -98,6 +98,24 @@ describe("TextEmbedder", () => {
     }
   });
 
+  it("concurrent calls are merged into one forward pass", async () => {
+    const sizes: number[] = [];
+    const e2 = await TextEmbedder.load(folder.dir, {
+      session: { replicas: 1, intraOpThreads: 1 },
+      onBatch: (b) => sizes.push(b.size),
+    });
+    try {
+      sizes.length = 0;
+      const same = Array.from({ length: 5 }, () => "the key type");
+      const [a, b] = await Promise.all([e2.embed(same), e2.embed(same, { normalize: false })]);
+      assert.ok(Math.max(...sizes) === 10, `batch sizes ${sizes.join(",")}`);
+      assert.deepEqual(a?.shape, [5, 32]);
+      assert.deepEqual(b?.shape, [5, 32]);
+    } finally {
+      await e2.close();
+    }
+  });
+
   it("concurrent calls share batches and get their own rows", async () => {
     const parts = [TEXTS.slice(0, 10), TEXTS.slice(10, 25), TEXTS.slice(25)];
     const [a, b, c] = await Promise.all(parts.map((p) => emb.embed(p)));
