@@ -265,7 +265,9 @@ test("large float32 add/sub/mul/div (chunked WASM SIMD path) equal the JS loops 
     } finally {
       T.setWasmEwiseEnabled(true);
     }
-    viaWasm.forEach((w, i) => assert.deepEqual(w.data, viaJs[i]!.data, `${name} case ${i}`));
+    viaWasm.forEach((w, i) => {
+      assert.deepEqual(w.data, viaJs[i]!.data, `${name} case ${i}`);
+    });
     const inPlace = a.clone();
     op(inPlace, b, { out: inPlace });
     assert.deepEqual(inPlace.data, viaJs[0]!.data, `${name} in place`);

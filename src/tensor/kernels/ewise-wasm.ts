@@ -31,7 +31,10 @@ let enabled = true;
 function load(): Ewise | null {
   if (mod !== undefined) return mod;
   const k = loadWasmKernel("ewise", 1);
-  if (k === null) return (mod = null);
+  if (k === null) {
+    mod = null;
+    return mod;
+  }
   const buf = k.memory.buffer;
   const f = (op: EwiseOp) => ({
     vv: k.exports[`${op}VV`] as VV,
