@@ -3,6 +3,7 @@
  * It validates and routes; models, batching and ML live in the registry and batchers it is given.
  */
 import { randomUUID } from "node:crypto";
+import { gunzipSync, inflateSync } from "node:zlib";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
@@ -80,7 +81,11 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   // Bodies arrive as Buffers; each route parses its own (the infer body may be JSON + binary).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (req, body, done) => {
+    const r = decodeContentEncoding(req.headers["content-encoding"], body as Buffer, config.bodyLimitBytes);
+    if (r instanceof Error) done(r, undefined);
+    else done(null, r);
+  });
 
   app.decorateRequest("tesseraModel", "");
   app.decorateRequest("tesseraStart", 0);
@@ -161,6 +166,42 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
         });
   app.decorate("tessera", { ctx, loading });
   return app;
+}
+
+/**
+ * Request `Content-Encoding: gzip | deflate` is decoded (as Triton does), bounded by the body limit so a small
+ * compressed body cannot expand without limit; `identity` passes; anything else is refused (415).
+ */
+export function decodeContentEncoding(
+  header: string | undefined,
+  body: Buffer,
+  limit: number,
+): Buffer | Error {
+  const enc = (header ?? "identity").trim().toLowerCase();
+  if (enc === "identity" || enc === "") return body;
+  if (enc !== "gzip" && enc !== "deflate") {
+    return new TesseraError(
+      "E_UNSUPPORTED_MEDIA_TYPE",
+      `Content-Encoding ${JSON.stringify(enc)} is not supported; use gzip, deflate or identity`,
+      {},
+    );
+  }
+  try {
+    return enc === "gzip"
+      ? gunzipSync(body, { maxOutputLength: limit })
+      : inflateSync(body, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      return new TesseraError("E_BODY_TOO_LARGE", `the ${enc} body expands beyond the ${limit}-byte limit`, {
+        limit,
+      });
+    }
+    return new TesseraError(
+      "E_REQUEST_INVALID",
+      `the body is not valid ${enc} data: ${(err as Error).message}`,
+      {},
+    );
+  }
 }
 
 function applyCors(

@@ -1,6 +1,7 @@
 /** The server over a real socket on 127.0.0.1: every endpoint, binary round trips, every bad-input case. */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { deflateSync, gzipSync } from "node:zlib";
 import {
   decodeInferResponse,
   encodeInferRequest,
@@ -255,6 +256,68 @@ describe("infer", () => {
     });
     assert.equal(bad.status, 400);
     assert.match(String(bad.json.error), /input "half": expected FP16, got BF16/);
+  });
+});
+
+describe("raw binary requests and compressed bodies", () => {
+  test("Inference-Header-Content-Length: 0 feeds the single input; outputs come back binary", async () => {
+    const x = row(4);
+    const raw = await call("POST", "/v2/models/mlp/infer", Buffer.from(x.buffer), {
+      "content-type": "application/octet-stream",
+      "inference-header-content-length": "0",
+    });
+    assert.equal(raw.status, 200, raw.buf.toString());
+    const d = decodeInferResponse(raw.buf, raw.headers.get("inference-header-content-length") ?? undefined);
+    if (!d.ok) assert.fail(JSON.stringify(d.issues));
+    const viaJson = await infer("mlp", {
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: x }],
+    });
+    assert.deepEqual(
+      d.value.outputs.map((o) => Array.from(o.data as Float32Array)),
+      viaJson.decoded!.outputs.map((o) => Array.from(o.data as Float32Array)),
+    );
+    assert.deepEqual(d.value.outputs[0]!.shape, [1, 4]);
+    await expectError(
+      call("POST", "/v2/models/mlp/infer", Buffer.alloc(7), { "inference-header-content-length": "0" }),
+      400,
+      /raw binary body of 7 bytes does not fill FP32 \[-1,8\]/,
+    );
+    await expectError(
+      call("POST", "/v2/models/multi/infer", Buffer.alloc(16), { "inference-header-content-length": "0" }),
+      400,
+      /needs a model with one input; multi has 4/,
+    );
+  });
+
+  test("Content-Encoding gzip and deflate are decoded, bounded by the body limit; others are 415", async () => {
+    const body = JSON.stringify({
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: Array.from(row(1)) }],
+    });
+    const plain = await call("POST", "/v2/models/mlp/infer", body);
+    const gz = await call("POST", "/v2/models/mlp/infer", gzipSync(body), { "content-encoding": "gzip" });
+    const df = await call("POST", "/v2/models/mlp/infer", deflateSync(body), {
+      "content-encoding": "deflate",
+    });
+    assert.equal(gz.status, 200, gz.buf.toString());
+    assert.deepEqual(gz.json.outputs, plain.json.outputs);
+    assert.deepEqual(df.json.outputs, plain.json.outputs);
+    await expectError(
+      call("POST", "/v2/models/mlp/infer", body, { "content-encoding": "br" }),
+      415,
+      /not supported/,
+    );
+    await expectError(
+      call("POST", "/v2/models/mlp/infer", gzipSync(Buffer.alloc(1 << 20, 32)), {
+        "content-encoding": "gzip",
+      }),
+      413,
+      /expands beyond/,
+    );
+    await expectError(
+      call("POST", "/v2/models/mlp/infer", Buffer.from("not gzip"), { "content-encoding": "gzip" }),
+      400,
+      /not valid gzip/,
+    );
   });
 });
 

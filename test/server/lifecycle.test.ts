@@ -8,14 +8,20 @@ import { buildApp } from "../../src/server/index.ts";
 import { writeRepo } from "./helpers.ts";
 
 const bytes = mlpClassifier({ inputDim: 4, hidden: [8], classes: 2 }).bytes;
-const body = JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] });
+const body = JSON.stringify({
+  inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }],
+});
 
 test("ready is 503 while the repository loads, 200 once every model is ready", async () => {
   const root = writeRepo([
     { name: "a", bytes, config: { replicas: 1, intraOpThreads: 1 } },
     { name: "b", bytes, config: { replicas: 1, intraOpThreads: 1 } },
   ]);
-  const app = await buildApp({ config: { modelsDir: root }, logger: pino({ level: "silent" }), defaultMetrics: false });
+  const app = await buildApp({
+    config: { modelsDir: root },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+  });
   try {
     const early = await app.inject({ method: "GET", url: "/v2/health/ready" });
     assert.equal(early.statusCode, 503);
@@ -36,15 +42,33 @@ test("a repository with a broken model: the others serve, ready stays false, ind
     { name: "good", bytes, config: { replicas: 1, intraOpThreads: 1 } },
     { name: "broken", bytes: new Uint8Array([1, 2, 3, 4]) },
   ]);
-  const app = await buildApp({ config: { modelsDir: root }, logger: pino({ level: "silent" }), defaultMetrics: false });
+  const app = await buildApp({
+    config: { modelsDir: root },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+  });
   try {
     await app.tessera.loading;
     assert.equal((await app.inject({ method: "GET", url: "/v2/health/ready" })).statusCode, 503);
-    const ok = await app.inject({ method: "POST", url: "/v2/models/good/infer", payload: body, headers: { "content-type": "application/json" } });
+    const ok = await app.inject({
+      method: "POST",
+      url: "/v2/models/good/infer",
+      payload: body,
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(ok.statusCode, 200);
-    const broken = await app.inject({ method: "POST", url: "/v2/models/broken/infer", payload: body, headers: { "content-type": "application/json" } });
+    const broken = await app.inject({
+      method: "POST",
+      url: "/v2/models/broken/infer",
+      payload: body,
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(broken.statusCode, 503, broken.body);
-    const index = (await app.inject({ method: "POST", url: "/v2/repository/index" })).json() as { name: string; state: string; reason: string }[];
+    const index = (await app.inject({ method: "POST", url: "/v2/repository/index" })).json() as {
+      name: string;
+      state: string;
+      reason: string;
+    }[];
     const b = index.find((m) => m.name === "broken")!;
     assert.equal(b.state, "UNAVAILABLE");
     assert.ok(b.reason.length > 0);
@@ -56,10 +80,19 @@ test("a repository with a broken model: the others serve, ready stays false, ind
 
 test("with start-up loading off, the first request loads the model", async () => {
   const root = writeRepo([{ name: "lazy", bytes, config: { replicas: 1, intraOpThreads: 1 } }]);
-  const app = await buildApp({ config: { modelsDir: root, loadAll: false }, logger: pino({ level: "silent" }), defaultMetrics: false });
+  const app = await buildApp({
+    config: { modelsDir: root, loadAll: false },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+  });
   try {
     await app.tessera.loading;
-    const r = await app.inject({ method: "POST", url: "/v2/models/lazy/infer", payload: body, headers: { "content-type": "application/json" } });
+    const r = await app.inject({
+      method: "POST",
+      url: "/v2/models/lazy/infer",
+      payload: body,
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(r.json().model_name, "lazy");
   } finally {

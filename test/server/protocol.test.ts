@@ -8,6 +8,7 @@ import {
   encodeInferRequest,
   type InferRequest,
   parseInferRequest,
+  parseRawRequest,
   serializeInferResponse,
   type WireArray,
 } from "../../src/server/protocol/index.ts";
@@ -229,6 +230,28 @@ describe("protocol: request parsing", () => {
         ["b", undefined, 2],
       ],
     );
+  });
+});
+
+describe("protocol: raw binary requests", () => {
+  test("the shape is derived from the byte length", () => {
+    const bytes = new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer);
+    const a = parseRawRequest(bytes, { name: "x", datatype: "FP32", shape: [-1, 3] });
+    assert.ok(a.ok);
+    assert.deepEqual(a.value.inputs[0]!.shape, [2, 3]);
+    assert.equal(a.value.binaryOutputDefault, true);
+    const b = parseRawRequest(bytes, { name: "x", datatype: "FP32", shape: [-1, -1] });
+    assert.ok(b.ok);
+    assert.deepEqual(b.value.inputs[0]!.shape, [1, 6]);
+    assert.equal(parseRawRequest(bytes, { name: "x", datatype: "FP32", shape: [-1, -1, -1] }).ok, false);
+    assert.equal(parseRawRequest(bytes, { name: "x", datatype: "FP32", shape: [4] }).ok, false);
+    const s = parseRawRequest(new Uint8Array([2, 0, 0, 0, 104, 105]), {
+      name: "s",
+      datatype: "BYTES",
+      shape: [1],
+    });
+    assert.ok(s.ok);
+    assert.equal(Buffer.from((s.value.inputs[0]!.data as Uint8Array[])[0]!).toString(), "hi");
   });
 });
 

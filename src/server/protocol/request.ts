@@ -3,9 +3,17 @@
  * Pure function: every problem is returned as an issue with its path; nothing throws on bad input.
  */
 import { decodeBinaryChunk } from "./binary.ts";
-import { DATATYPE_NAMES, isDatatype } from "./datatypes.ts";
+import { DATATYPE_NAMES, DATATYPES, isDatatype } from "./datatypes.ts";
 import { describeJson, elementCount, parseJsonData } from "./json-data.ts";
-import type { InferRequest, Issue, Parameters, RequestedOutput, Result, WireTensor } from "./types.ts";
+import type {
+  Datatype,
+  InferRequest,
+  Issue,
+  Parameters,
+  RequestedOutput,
+  Result,
+  WireTensor,
+} from "./types.ts";
 
 /** Most issues reported for one request (the rest are summarised). */
 const MAX_ISSUES = 20;
@@ -42,6 +50,86 @@ export function splitBody(
     };
   }
   return { ok: true, value: { json: body.subarray(0, n), binary: body.subarray(n) } };
+}
+
+/** The one input a raw binary request (`Inference-Header-Content-Length: 0`) can feed. */
+export interface RawInputSpec {
+  readonly name: string;
+  readonly datatype: Datatype;
+  /** The model's dims, -1 where variable. */
+  readonly shape: readonly number[];
+}
+
+/**
+ * Triton's raw binary request: the whole body is the bytes of the model's single input, whose shape is
+ * derived from the byte length (at most one variable dim; BYTES only for shape [1] or [-1] → one element).
+ * Treated as batch 1 when the model's first dim is variable; every output comes back binary.
+ */
+export function parseRawRequest(body: Uint8Array, spec: RawInputSpec): Result<InferRequest> {
+  const path = "Inference-Header-Content-Length";
+  const variable = spec.shape.filter((d) => d < 0).length;
+  let shape: number[];
+  if (spec.datatype === "BYTES") {
+    if (spec.shape.some((d) => d > 1) || spec.shape.length === 0) {
+      return {
+        ok: false,
+        issues: [
+          {
+            path,
+            message: `raw binary BYTES input "${spec.name}" needs shape [1], the model has [${spec.shape.join(",")}]`,
+          },
+        ],
+      };
+    }
+    shape = spec.shape.map(() => 1);
+  } else {
+    const size = DATATYPES[spec.datatype].byteSize;
+    const fixed = spec.shape.reduce((p, d) => (d < 0 ? p : p * d), 1);
+    // A variable batch dim counts 1: raw requests are batch-1 requests.
+    const batchVar = spec.shape.length > 0 && spec.shape[0]! < 0 && variable > 1;
+    if (variable - (batchVar ? 1 : 0) > 1) {
+      return {
+        ok: false,
+        issues: [
+          {
+            path,
+            message: `raw binary input "${spec.name}" has more than one variable dim ([${spec.shape.join(",")}]); send a JSON header with its shape`,
+          },
+        ],
+      };
+    }
+    const elements = body.byteLength / size;
+    const free = elements / fixed;
+    if (!Number.isInteger(elements) || !Number.isInteger(free) || (variable === 0 && free !== 1)) {
+      return {
+        ok: false,
+        issues: [
+          {
+            path,
+            message: `raw binary body of ${body.byteLength} bytes does not fill ${spec.datatype} [${spec.shape.join(",")}]`,
+          },
+        ],
+      };
+    }
+    let seen = false;
+    shape = spec.shape.map((d, i) => {
+      if (d >= 0) return d;
+      if (i === 0 && batchVar) return 1;
+      if (seen) return 1;
+      seen = true;
+      return free;
+    });
+  }
+  const r = decodeBinaryChunk(body, spec.datatype, elementCount(shape), shape);
+  if (!r.ok) return { ok: false, issues: [{ path, message: `input "${spec.name}": ${r.message}` }] };
+  return {
+    ok: true,
+    value: {
+      parameters: {},
+      inputs: [{ name: spec.name, datatype: spec.datatype, shape, data: r.data, parameters: {} }],
+      binaryOutputDefault: true,
+    },
+  };
 }
 
 /** Parses JSON text into a value, or an issue naming the syntax error. */
@@ -84,6 +172,17 @@ export function parseParameters(raw: unknown, path: string, issues: Issue[]): Pa
 export function parseInferRequest(body: Uint8Array, headerLength?: string): Result<InferRequest> {
   const split = splitBody(body, headerLength);
   if (!split.ok) return split;
+  if (split.value.json.byteLength === 0 && headerLength !== undefined) {
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "Inference-Header-Content-Length",
+          message: "0 means a raw binary request: parse it with parseRawRequest and the model's input",
+        },
+      ],
+    };
+  }
   const parsed = parseJsonText(split.value.json);
   if (!parsed.ok) return parsed;
   return parseInferObject(parsed.value, split.value.binary);

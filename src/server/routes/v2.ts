@@ -7,7 +7,7 @@ import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import type { RouteContext } from "../context.ts";
 import { requestInvalid } from "../errors.ts";
-import { datatypeOfDType, parseInferRequest } from "../protocol/index.ts";
+import { datatypeOfDType, parseInferRequest, parseRawRequest, type RawInputSpec } from "../protocol/index.ts";
 import {
   checkRequestedOutputs,
   protocolShape,
@@ -68,6 +68,21 @@ export function modelMetadata(m: LoadedModel, versions: readonly string[]): Reco
   };
 }
 
+/** The single input a raw binary request feeds (Triton: only for single-input models). */
+function rawInputSpec(m: LoadedModel): RawInputSpec {
+  const inputs = m.description.inputs;
+  if (inputs.length !== 1) {
+    throw requestInvalid([
+      {
+        path: "Inference-Header-Content-Length",
+        message: `a raw binary request (header length 0) needs a model with one input; ${m.name} has ${inputs.length} (${inputs.map((i) => i.name).join(", ")})`,
+      },
+    ]);
+  }
+  const spec = inputs[0]!;
+  return { name: spec.name, datatype: datatypeOfDType(spec.dtype), shape: protocolShape(spec) };
+}
+
 function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -123,7 +138,11 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     req.tesseraModel = name;
     const model = await models.model(name, version);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const parsed = parseInferRequest(body, headerString(req.headers["inference-header-content-length"]));
+    const headerLength = headerString(req.headers["inference-header-content-length"]);
+    const parsed =
+      headerLength?.trim() === "0"
+        ? parseRawRequest(body, rawInputSpec(model))
+        : parseInferRequest(body, headerLength);
     if (!parsed.ok) throw requestInvalid(parsed.issues);
     const request = parsed.value;
     const rows = requestRows(request);
