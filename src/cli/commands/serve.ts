@@ -30,7 +30,8 @@ Serves every model in DIR over HTTP: Open Inference Protocol v2 (/v2/...), Trito
 model repository API, Prometheus /metrics. JSON logs go to stdout.
 
 flags (precedence: flags > environment > --config file > defaults):
-  --config FILE            JSON file with any of the settings below (camelCase keys, e.g. {"port": 9000})
+  --config FILE            JSON file with any of the settings below (camelCase keys, e.g. {"port": 9000},
+                           {"batching": {"maxBatchSize": 32}}); env TESSERA_CONFIG names one too
 ${CONFIG_FIELDS.map((f) => `  --${`${f.flag} ${f.kind === "bool" && f.flag === "demo" ? "" : "V"}`.padEnd(23)}${FLAG_HELP[f.flag] ?? ""}  [env ${f.env.join(", ")}]`).join("\n")}
 
 examples:
