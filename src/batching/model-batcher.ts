@@ -113,20 +113,29 @@ export class ModelBatcher {
    * `maxBatchSize` reject with `E_BATCH_COST_EXCEEDED`. The input tensors are only read (copied into the batch
    * buffer when the batch starts); do not mutate them until the promise settles.
    */
-  async infer(inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
-    if (options.outputs) this.checkOutputs(options.outputs);
-    let hit: { rows: number; key: number | string } | undefined = this.match(inputs);
-    if (hit === undefined) {
-      const rows = this.check(inputs);
-      hit = { rows, key: this.remember(inputs) };
+  infer(inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
+    let req: Request;
+    try {
+      if (options.outputs) this.checkOutputs(options.outputs);
+      let rows = this.match(inputs);
+      let key: number | string = this.matched;
+      if (rows === 0) {
+        rows = this.check(inputs);
+        key = this.remember(inputs);
+      }
+      req = { inputs, rows, outputs: options.outputs, key };
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const req: Request = { inputs, rows: hit.rows, outputs: options.outputs, key: hit.key };
-    const r = await this.batcher.submit(req, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
-      ...(options.priority ? { priority: options.priority } : {}),
-    });
-    return { outputs: r.value.outputs, queueMs: r.queueMs, inferMs: r.inferMs, batchSize: r.value.rows };
+    // InferOptions is a superset of SubmitOptions (signal, deadline, priority): pass it through as is.
+    return this.batcher
+      .submit(req, options)
+      .then((r) => ({
+        outputs: r.value.outputs,
+        queueMs: r.queueMs,
+        inferMs: r.inferMs,
+        batchSize: r.value.rows,
+      }));
   }
 
   /** Stops the batcher (see DynamicBatcher.close). Does not close the session, which the caller owns. */
@@ -134,9 +143,16 @@ export class ModelBatcher {
     return this.batcher.close(options);
   }
 
-  /** Fast path: the request has the shape of one already validated (same names, dtypes, dims after axis 0). */
-  private match(inputs: TensorMap): { rows: number; key: number } | undefined {
-    const count = Object.keys(inputs).length;
+  /** Template id of the last successful `match`. */
+  private matched = -1;
+
+  /**
+   * Fast path: the request has the shape of one already validated (same names, dtypes, dims after axis 0).
+   * Returns its rows (and sets `matched`), or 0 when no remembered shape fits. Allocates nothing.
+   */
+  private match(inputs: TensorMap): number {
+    let count = 0;
+    for (const _ in inputs) count++;
     outer: for (const t of this.templates) {
       if (t.names.length !== count) continue;
       let rows = -1;
@@ -149,9 +165,12 @@ export class ModelBatcher {
         if (rows === -1) rows = sh[0]!;
         else if (sh[0] !== rows) continue outer;
       }
-      if (rows >= 1) return { rows, key: t.id };
+      if (rows >= 1) {
+        this.matched = t.id;
+        return rows;
+      }
     }
-    return undefined;
+    return 0;
   }
 
   /** Remembers a validated request shape; returns its group key. */
