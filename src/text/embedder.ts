@@ -30,8 +30,6 @@ import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokeniz
 export interface TextModelOptions extends HfFolderOptions, BatchingOptions {
   /** Session options when Tessera opens the session (ignored for a LoadedModel). */
   readonly session?: SessionOptions;
-  /** Override the folder's max tokens per input. */
-  readonly maxLength?: number;
 }
 
 export interface EmbedderOptions extends TextModelOptions {
@@ -89,17 +87,6 @@ export async function openTextModel(
 ): Promise<OpenedTextModel> {
   const dir = typeof source === "string" ? source : (source.hfDir ?? source.dir);
   const folder = loadHfFolder(dir, options);
-  if (options.maxLength !== undefined) {
-    if (!(Number.isInteger(options.maxLength) && options.maxLength > 0)) {
-      throw new TesseraError(
-        "E_TEXT_OPTIONS",
-        `maxLength must be a positive integer, got ${options.maxLength}`,
-        { field: "maxLength" },
-      );
-    }
-    Object.assign(folder, { maxLength: options.maxLength });
-    Object.assign(folder.tokenizer, { maxLength: options.maxLength });
-  }
   if (typeof source !== "string") return { folder, session: source.session, ownsSession: false };
   const session = await openSession(folder.modelPath, {
     graphOptimization: "all",

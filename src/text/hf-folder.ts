@@ -33,6 +33,8 @@ export interface HfFolderOptions {
   readonly variant?: string;
   /** Explicit graph file relative to the folder (wins over `variant`). */
   readonly onnxFile?: string;
+  /** Max tokens per input, overriding the folder's configs (e.g. a server's `maxTokens`). */
+  readonly maxLength?: number;
 }
 
 export interface HfFolder {
@@ -170,15 +172,21 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
   const defaultPromptName =
     stCfg && typeof stCfg.default_prompt_name === "string" ? stCfg.default_prompt_name : undefined;
 
-  let maxLength: number | undefined;
-  if (sbert && typeof sbert.max_seq_length === "number") maxLength = sbert.max_seq_length;
-  else if (tokCfg && typeof tokCfg.model_max_length === "number" && tokCfg.model_max_length < 1e9)
-    maxLength = tokCfg.model_max_length;
+  // Max tokens: explicit option, else sentence_bert_config.json, else tokenizer_config.json.
+  const stMax = sbert && typeof sbert.max_seq_length === "number" ? sbert.max_seq_length : undefined;
+  const tokMax =
+    tokCfg && typeof tokCfg.model_max_length === "number" && tokCfg.model_max_length < 1e9
+      ? tokCfg.model_max_length
+      : undefined;
+  let maxLength: number | undefined = options.maxLength ?? stMax ?? tokMax;
   const maxPos =
     typeof config.max_position_embeddings === "number" ? config.max_position_embeddings : undefined;
   if (maxLength === undefined) maxLength = maxPos !== undefined ? Math.min(maxPos, 512) : 512;
   if (!(Number.isInteger(maxLength) && maxLength > 0))
-    issues.push({ path: "max_seq_length", message: `expected a positive integer, got ${maxLength}` });
+    issues.push({
+      path: options.maxLength !== undefined ? "maxLength" : "max_seq_length",
+      message: `expected a positive integer, got ${maxLength}`,
+    });
 
   let tokenizer: TextTokenizer | undefined;
   if (tokJson) {

@@ -204,6 +204,24 @@ describe("TextEmbedder", () => {
 });
 
 describe("HF folder parsing", () => {
+  it("maxLength option overrides the folder (server maxTokens)", async () => {
+    const f = makeModelFolder();
+    try {
+      const e = await TextEmbedder.load(f.dir, {
+        maxLength: 16,
+        session: { replicas: 1, intraOpThreads: 1 },
+      });
+      try {
+        assert.equal(e.maxLength, 16);
+        await assert.rejects(e.embed([Array.from({ length: 20 }, () => "the").join(" ")]), /the limit is 16/);
+      } finally {
+        await e.close();
+      }
+      assert.equal(parseHfFolder(f.dir, { maxLength: 0 }).ok, false);
+    } finally {
+      f.cleanup();
+    }
+  });
   it("cls pooling without Normalize, quantized variant by option", () => {
     const f = makeModelFolder({ pooling: "cls", variants: true });
     try {
