@@ -578,7 +578,6 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     };
     const keys = keep === null ? keyBatch : filterBatch(keyBatch, keep, kept);
     queue.push({ run, keys, kept, inputRows: batch.numRows, rejects, end });
-    void slice;
     timings.prepareMs += performance.now() - tp;
   }
 
@@ -630,7 +629,7 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
               // score and commit every row before the bad one, then stop
               if (first.index > 0) {
                 const head = sliceBatch(batch, 0, first.index);
-                submit(slice, head, null, first.index, [], { file: fi, ...slice.cursorAt(first.index) });
+                submit(head, null, first.index, [], { file: fi, ...slice.cursorAt(first.index) });
               }
               await drain();
               lastEnd = { file: fi, ...slice.cursorAt(first.index) };
@@ -649,7 +648,7 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
                 },
               );
             }
-            submit(slice, batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) });
+            submit(batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) });
             while (queue.length >= inFlight) await completeOldest();
           }
         } finally {
