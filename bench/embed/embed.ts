@@ -291,6 +291,19 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ name: args.child, ...r, peakRssMB })}\n`);
     process.exit(0);
   }
+  // Cross-check: Tessera's token counts against the corpus's own (shared/fixtures/wordpiece.py, full vocab).
+  {
+    const { loadHfFolder } = await import("../../src/text/index.ts");
+    const tok = loadHfFolder(MODEL).tokenizer;
+    const rows = readFileSync(CORPUS, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { text: string; tokens: number });
+    const bad = rows.filter((r) => tok.countTokens(r.text) !== r.tokens).length;
+    process.stderr.write(
+      `token counts vs corpus.jsonl (wordpiece.py): ${rows.length - bad}/${rows.length} equal\n`,
+    );
+  }
   const names = args.only ? args.only.split(",") : Object.keys(CONFIGS);
   const results: Result[] = [];
   for (const name of names) {
