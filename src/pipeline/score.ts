@@ -539,7 +539,6 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     while (queue.length > 0) await completeOldest();
   }
   function submit(
-    slice: Slice,
     batch: RecordBatch,
     keep: Uint8Array | null,
     kept: number,
