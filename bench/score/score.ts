@@ -183,5 +183,7 @@ function rss(): void {
   }
 }
 
-await throughput();
+// RSS first: Linux keeps ru_maxrss across fork+exec, so children of a process that already holds the
+// in-memory baseline's rows would report the parent's peak.
 if (!args["skip-rss"]) rss();
+await throughput();
