@@ -158,12 +158,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     await models.close();
   });
 
-  const loading =
-    (options.loadModels ?? config.loadAll)
-      ? models.loadAll()
-      : Promise.resolve().then(() => {
-          models.startupDone = true;
-        });
+  const loading = (options.loadModels ?? config.loadAll) ? models.loadAll() : models.indexOnly();
   app.decorate("tessera", { ctx, loading });
   return app;
 }

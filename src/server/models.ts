@@ -166,7 +166,20 @@ export class ModelHost {
 
   /** Server readiness: start-up loading done and every model the registry should have is ready. */
   isReady(): boolean {
-    return this.startupDone && this.registry.isReady();
+    // Lazy mode (no start-up loading): ready once the repository was indexed; models load on first use.
+    return this.startupDone && (!this.opts.explicitLoad || this.registry.isReady());
+  }
+
+  /** Lazy mode start-up: index the repository (so unknown names 404 fast) without loading anything. */
+  async indexOnly(): Promise<void> {
+    try {
+      await this.registry.index();
+    } catch (err) {
+      this.startupError = err;
+      this.opts.logger.error({ err }, "indexing the model repository failed");
+    } finally {
+      this.startupDone = true;
+    }
   }
 
   private noteLoaded(m: LoadedModel): void {

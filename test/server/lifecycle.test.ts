@@ -87,6 +87,11 @@ test("with start-up loading off, the first request loads the model", async () =>
   });
   try {
     await app.tessera.loading;
+    assert.equal(
+      (await app.inject({ method: "GET", url: "/v2/health/ready" })).statusCode,
+      200,
+      "lazy mode is ready once indexed",
+    );
     const r = await app.inject({
       method: "POST",
       url: "/v2/models/lazy/infer",
