@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { test } from "node:test";
 import pino from "pino";
-import { mlpClassifier } from "../../src/onnx/index.ts";
+import { matmulModel, mlpClassifier } from "../../src/onnx/index.ts";
 import { buildApp } from "../../src/server/index.ts";
 import { writeRepo } from "./helpers.ts";
 
@@ -100,6 +100,47 @@ test("with start-up loading off, the first request loads the model", async () =>
     });
     assert.equal(r.statusCode, 200, r.body);
     assert.equal(r.json().model_name, "lazy");
+  } finally {
+    await app.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a model with a fixed first dim cannot be batched: its requests run one by one, still bounded", async () => {
+  const root = writeRepo([
+    { name: "fixed", bytes: matmulModel(2, 3, 2).bytes, config: { replicas: 1, intraOpThreads: 1 } },
+  ]);
+  const app = await buildApp({
+    config: { modelsDir: root },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+  });
+  try {
+    await app.tessera.loading;
+    const payload = JSON.stringify({
+      inputs: [{ name: "a", datatype: "FP32", shape: [2, 3], data: [1, 0, 0, 0, 1, 0] }],
+    });
+    const rs = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        app.inject({
+          method: "POST",
+          url: "/v2/models/fixed/infer",
+          payload,
+          headers: { "content-type": "application/json" },
+        }),
+      ),
+    );
+    for (const r of rs) assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(rs[0]!.json().outputs[0].shape, [2, 2]);
+    const bad = await app.inject({
+      method: "POST",
+      url: "/v2/models/fixed/infer",
+      payload: JSON.stringify({
+        inputs: [{ name: "a", datatype: "FP32", shape: [3, 3], data: new Array(9).fill(0) }],
+      }),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(bad.statusCode, 400, bad.body);
   } finally {
     await app.close();
     rmSync(root, { recursive: true, force: true });
