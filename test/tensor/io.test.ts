@@ -245,3 +245,22 @@ test("bad npy input gives clear errors", () => {
     );
   }
 });
+
+test("BF16 safetensors: an error by default, decoded exactly to float32 on request", () => {
+  const data = new Uint8Array(new Uint16Array([0x3f80, 0xc020, 0x7fc0, 0x0001]).buffer);
+  const bytes = rawSafetensors(
+    { w: { dtype: "BF16", shape: [2, 2], data_offsets: [0, 8] }, __metadata__: { a: "b" } },
+    data,
+  );
+  assert.throws(() => readSafetensors(bytes), { code: "E_SAFETENSORS_DTYPE" });
+  const f = readSafetensors(bytes, { bf16: "float32" });
+  const w = f.tensors.get("w")!;
+  assert.equal(w.dtype, "float32");
+  assert.deepEqual(w.shape, [2, 2]);
+  const v = Array.from(w.data as Float32Array);
+  assert.deepEqual(v.slice(0, 2), [1, -2.5]);
+  assert.ok(Number.isNaN(v[2]));
+  assert.equal(v[3], 2 ** -133); // the smallest bf16 subnormal
+  const lying = rawSafetensors({ w: { dtype: "BF16", shape: [3], data_offsets: [0, 8] } }, data);
+  assert.throws(() => readSafetensors(lying, { bf16: "float32" }), { code: "E_SAFETENSORS_SIZE" });
+});

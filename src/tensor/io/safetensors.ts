@@ -51,8 +51,20 @@ function asBytes(buf: ArrayBufferLike | ArrayBufferView): Uint8Array {
     : new Uint8Array(buf);
 }
 
+export interface ReadSafetensorsOptions {
+  /**
+   * What to do with BF16 tensors, which Tessera has no dtype for: "error" (default, `E_SAFETENSORS_DTYPE`) or
+   * "float32" (decode into a new float32 tensor: exact, since bf16 is the top half of a float32; copies).
+   */
+  bf16?: "error" | "float32";
+}
+
 /** Parses safetensors bytes. Tensors are views of `buf` where alignment allows (see module doc). */
-export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): SafetensorsFile {
+export function readSafetensors(
+  buf: ArrayBufferLike | ArrayBufferView,
+  options: ReadSafetensorsOptions = {},
+): SafetensorsFile {
+  const bf16 = options.bf16 ?? "error";
   const bytes = asBytes(buf);
   if (bytes.byteLength < 8)
     fail(
@@ -84,7 +96,14 @@ export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): Safeten
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: {
+    name: string;
+    dtype: DType;
+    shape: number[];
+    begin: number;
+    end: number;
+    bf16: boolean;
+  }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (raw === null || typeof raw !== "object" || Array.isArray(raw))
@@ -99,7 +118,8 @@ export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): Safeten
     if (raw === null || typeof raw !== "object")
       fail("E_SAFETENSORS_HEADER", `entry ${JSON.stringify(name)} must be an object`, { name });
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = typeof e.dtype === "string" ? FROM_ST[e.dtype] : undefined;
+    const isBF16 = e.dtype === "BF16" && bf16 === "float32";
+    const dtype = isBF16 ? "float32" : typeof e.dtype === "string" ? FROM_ST[e.dtype] : undefined;
     if (dtype === undefined) {
       fail(
         "E_SAFETENSORS_DTYPE",
@@ -146,7 +166,7 @@ export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): Safeten
       );
     }
     const shape = e.shape as number[];
-    const need = shapeSize(shape) * dtypeInfo(dtype).byteSize;
+    const need = shapeSize(shape) * (isBF16 ? 2 : dtypeInfo(dtype).byteSize);
     if (end - begin !== need) {
       fail(
         "E_SAFETENSORS_SIZE",
@@ -158,7 +178,7 @@ export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): Safeten
         },
       );
     }
-    entries.push({ name, dtype, shape, begin, end });
+    entries.push({ name, dtype, shape, begin, end, bf16: isBF16 });
   }
   const sorted = [...entries].filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {
@@ -181,7 +201,13 @@ export function readSafetensors(buf: ArrayBufferLike | ArrayBufferView): Safeten
     const abs = bytes.byteOffset + dataStart + e.begin;
     const count = shapeSize(e.shape);
     let storage: InstanceType<typeof info.ctor>;
-    if (abs % info.byteSize === 0) storage = new info.ctor(bytes.buffer, abs, count);
+    if (e.bf16) {
+      // bf16 bits are the high half of the float32 bits
+      const bits = new Uint32Array(count);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + dataStart + e.begin, count * 2);
+      for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
+      storage = new Float32Array(bits.buffer);
+    } else if (abs % info.byteSize === 0) storage = new info.ctor(bytes.buffer, abs, count);
     else {
       // unaligned: copy the bytes into a fresh aligned buffer
       const copy = new Uint8Array(count * info.byteSize);
@@ -243,8 +269,8 @@ export function writeSafetensors(
 }
 
 /** Reads a safetensors file from disk (tensors are views of the file's bytes). */
-export function loadSafetensors(path: string): SafetensorsFile {
-  return readSafetensors(readFileSync(path));
+export function loadSafetensors(path: string, options: ReadSafetensorsOptions = {}): SafetensorsFile {
+  return readSafetensors(readFileSync(path), options);
 }
 
 /** Writes a safetensors file to disk. */

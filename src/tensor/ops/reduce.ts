@@ -235,3 +235,6 @@ export function argmax(t: Tensor, opts: ArgOptions = {}): Tensor {
 export function argmin(t: Tensor, opts: ArgOptions = {}): Tensor {
   return argReduce("argmin", t, opts, (v, b) => v < b);
 }
+
+/** Alias of `variance` under NumPy's name (`T.var(x)`; import it as `{ var as variance }`). */
+export { variance as var };
