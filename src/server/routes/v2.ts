@@ -147,7 +147,6 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     const request = parsed.value;
     const rows = requestRows(request);
     if (rows > config.maxItemsPerRequest) {
-      ctx.metrics.reject(name, "too_large");
       throw new TesseraError(
         "E_TOO_MANY_ITEMS",
         `request has ${rows} rows (first dimension); this server takes at most ${config.maxItemsPerRequest} per request`,
