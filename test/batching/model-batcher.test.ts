@@ -38,7 +38,7 @@ function doubler(): Uint8Array {
 }
 
 describe("model glue on the zoo MLP", () => {
-  let session: InferenceSession;
+  let session: Awaited<ReturnType<typeof openSession>>;
   const gen = rng(7);
   const row = () => gen.normal([IN], { dtype: "float32" }) as Tensor;
 
@@ -105,7 +105,9 @@ describe("model glue on the zoo MLP", () => {
     const reqs: TensorMap[] = Array.from({ length: 30 }, (_, i) => ({
       input: gen.normal([1 + (i % 3), IN], { dtype: "float32" }) as Tensor,
     }));
+    const before = [...session.dispatchCounts];
     const results = await Promise.all(reqs.map((r) => mb.infer(r)));
+    const perReplica = session.dispatchCounts.map((n, i) => n - before[i]!);
     for (let i = 0; i < reqs.length; i++) {
       const one = await session.run(reqs[i]!);
       assertSameBits(results[i]!.outputs.logits!, one.outputs.logits!, `request ${i} logits`);
@@ -122,6 +124,11 @@ describe("model glue on the zoo MLP", () => {
       `expected requests to be merged, batch rows were ${sizes.join(",")}`,
     );
     assert.ok(sizes.every((s) => s <= 16));
+    // Both replicas got batches (default concurrency 2 × replicas keeps every replica busy).
+    assert.ok(
+      perReplica.every((n) => n > 0),
+      `batches per replica: ${perReplica.join(",")}`,
+    );
     // Requests of one batch get views of the same output buffer.
     const byStorage = new Set(results.map((r) => r.outputs.logits!.storage));
     assert.ok(byStorage.size < results.length);
