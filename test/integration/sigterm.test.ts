@@ -57,7 +57,12 @@ test("SIGTERM: ready 503 at once, in-flight requests finish, new ones are refuse
         text: await r.text(),
       })),
     );
-    await new Promise((r) => setTimeout(r, 150));
+    // wait until the server holds all 6 (the metrics request itself counts as the 7th in flight)
+    for (let i = 0; i < 200; i++) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      if (Number(/^tessera_inflight_requests (\d+)/m.exec(text)?.[1] ?? 0) >= 7) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 100));
     const ready = await fetch(`${url}/v2/health/ready`);
