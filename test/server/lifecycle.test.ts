@@ -20,7 +20,7 @@ test("ready is 503 while the repository loads, 200 once every model is ready", a
   const app = await buildApp({
     config: { modelsDir: root },
     logger: pino({ level: "silent" }),
-    defaultMetrics: false,
+    defaultMetrics: true,
   });
   try {
     const early = await app.inject({ method: "GET", url: "/v2/health/ready" });
@@ -31,6 +31,7 @@ test("ready is 503 while the repository loads, 200 once every model is ready", a
     assert.equal((await app.inject({ method: "GET", url: "/v2/health/ready" })).statusCode, 200);
     const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
     assert.match(metrics, /tessera_model_load_seconds\{model="a",version="1"\} \d/);
+    assert.match(metrics, /^process_resident_memory_bytes \d+/m);
   } finally {
     await app.close();
     rmSync(root, { recursive: true, force: true });
