@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ModelBatcher, predictBatch } from "../../src/batching/index.ts";
 import { GraphBuilder, mlpClassifier } from "../../src/onnx/index.ts";
-import { type InferenceSession, openSession, type TensorMap } from "../../src/runtime/index.ts";
+import { openSession, type TensorMap } from "../../src/runtime/index.ts";
 import { rng, Tensor, TesseraError, tensor } from "../../src/tensor/index.ts";
 
 const IN = 32;
