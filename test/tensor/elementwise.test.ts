@@ -273,3 +273,18 @@ test("large float32 add/sub/mul/div (chunked WASM SIMD path) equal the JS loops 
     assert.deepEqual(inPlace.data, viaJs[0]!.data, `${name} in place`);
   }
 });
+
+test("int64 arithmetic is exact beyond 2^53 and wraps at 64 bits", () => {
+  const big = T.tensor([2n ** 60n + 1n, -(2n ** 62n), 9007199254740993n]);
+  assert.deepEqual(T.add(big, 1).toArray(), [2n ** 60n + 2n, -(2n ** 62n) + 1n, 9007199254740994n]);
+  assert.deepEqual(T.sub(big, T.tensor([1n])).toArray(), [2n ** 60n, -(2n ** 62n) - 1n, 9007199254740992n]);
+  assert.deepEqual(T.mul(T.tensor([2n ** 62n]), 4).toArray(), [0n]);
+  assert.deepEqual(T.maximum(big, T.tensor([0n])).toArray(), [2n ** 60n + 1n, 0n, 9007199254740993n]);
+  assert.deepEqual(T.add(T.tensor([[1n], [2n]]), T.tensor([10, 20], "int32")).toArray(), [
+    [11n, 21n],
+    [12n, 22n],
+  ]);
+  const x = T.tensor([1n, 2n]);
+  T.addInPlace(x, x);
+  assert.deepEqual(x.toArray(), [2n, 4n]);
+});

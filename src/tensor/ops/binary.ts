@@ -4,7 +4,8 @@
  * Every op returns a new tensor, or writes into `opts.out` (same shape and dtype as the result; may be one
  * of the inputs for an in-place update). `xxxInPlace(a, b)` is `xxx(a, b, { out: a })`.
  * Result dtype: the promoted dtype of the tensor operands (plain numbers follow the tensor); `div` of
- * integers gives float32. Integer results wrap like C integer arithmetic.
+ * integers gives float32. Integer results wrap like C integer arithmetic; int64 add/sub/mul/maximum/minimum
+ * use exact BigInt arithmetic (slower, but right beyond 2^53); int64 `pow` goes through float64.
  *
  * @example add(tensor([[1, 2], [3, 4]]), tensor([10, 20])).toArray() // [[11, 22], [13, 24]]
  */
@@ -165,6 +166,7 @@ export function binary(op: BinaryOpName, a: Operand, b: Operand, opts: OutOption
   const shape = broadcastAll(op, [ta, tb]);
   const target = new OutTarget(op, shape, dtype, opts.out);
   const k = KERNELS[op];
+  if (dtype === "int64" && op !== "pow") return int64Binary(op, ta, tb, target.tensor);
   if (flatFast(op, a, b, target.tensor)) return target.tensor;
   const sa = broadcastStrides(strided(ta), ta.shape, shape);
   const sb = broadcastStrides(strided(tb), tb.shape, shape);
@@ -186,6 +188,38 @@ export function binary(op: BinaryOpName, a: Operand, b: Operand, opts: OutOption
     } else k(sa.arr, pa, st[0]!, sb.arr, pb, st[1]!, o.arr, po, st[2]!, n);
   });
   return target.commit();
+}
+
+const BIG: Readonly<Record<Exclude<BinaryOpName, "div" | "pow">, (x: bigint, y: bigint) => bigint>> = {
+  add: (x, y) => BigInt.asIntN(64, x + y),
+  sub: (x, y) => BigInt.asIntN(64, x - y),
+  mul: (x, y) => BigInt.asIntN(64, x * y),
+  maximum: (x, y) => (x > y ? x : y),
+  minimum: (x, y) => (x < y ? x : y),
+};
+
+/** Elementwise values of `t` broadcast to `shape`, as bigints (exact for int64; other dtypes truncated). */
+function bigValues(t: Tensor, shape: readonly number[]): bigint[] {
+  const v = t.expand(shape);
+  const out: bigint[] = new Array(v.size);
+  const s = v.storage as ArrayLike<number | bigint>;
+  v.forEachIndex((p, i) => {
+    const x = s[p]!;
+    out[i] = typeof x === "bigint" ? x : BigInt(Number.isFinite(x) ? Math.trunc(x) : 0);
+  });
+  return out;
+}
+
+/** int64 results are computed with BigInt so values beyond 2^53 stay exact (wrapping at 64 bits). */
+function int64Binary(op: BinaryOpName, a: Tensor, b: Tensor, out: Tensor): Tensor {
+  const f = BIG[op as keyof typeof BIG];
+  const x = bigValues(a, out.shape);
+  const y = bigValues(b, out.shape);
+  const o = out.storage as BigInt64Array;
+  out.forEachIndex((p, i) => {
+    o[p] = f(x[i]!, y[i]!);
+  });
+  return out;
 }
 
 /** `a + b`, broadcasting. Returns a new tensor, or `opts.out`. */
