@@ -308,12 +308,13 @@ export class TextEmbedder {
   }
 
   /**
-   * Embeds pre-tokenized inputs (content ids, without special tokens; OpenAI token-array input).
-   * Ids outside the vocabulary throw `E_TEXT_INPUT`.
+   * Embeds pre-tokenized inputs (OpenAI / TEI token-array input). As in TEI, the ids are the whole
+   * model input, special tokens included (`[101, 2054, 102]`); pass `addSpecialTokens: true` to have
+   * the template's specials added around content ids. Ids outside the vocabulary throw `E_TEXT_INPUT`.
    */
   async embedIds(
     inputs: readonly (readonly number[])[],
-    options: Omit<EmbedOptions, "prompt" | "promptName"> = {},
+    options: Omit<EmbedOptions, "prompt" | "promptName"> & { readonly addSpecialTokens?: boolean } = {},
   ): Promise<EmbedResult> {
     const dims = this.checkDimensions(options.dimensions);
     const encs: TextEncoding[] = inputs.map((ids, i) => {
@@ -327,6 +328,7 @@ export class TextEmbedder {
       }
       try {
         return this.tokenizer.encodeIds(ids, {
+          addSpecialTokens: options.addSpecialTokens ?? false,
           truncate: options.truncate ?? false,
           truncationDirection: options.truncationDirection ?? "right",
         });

@@ -111,7 +111,7 @@ describe("text routes (OpenAI + TEI)", () => {
   });
 
   it("token-array inputs (number[] is one input, number[][] many)", async () => {
-    const ids = lib.tokenizer.contentIds("the key type");
+    const ids = lib.tokenizer.encode("the key type").ids; // the whole model input, [CLS] … [SEP], as in TEI
     const one = await post("/v1/embeddings", { input: ids, model: "mini", encoding_format: "float" });
     const many = await post("/v1/embeddings", { input: [ids, ids], model: "mini", encoding_format: "float" });
     assert.equal((one.json as { data: unknown[] }).data.length, 1);

@@ -191,9 +191,11 @@ describe("TextEmbedder", () => {
     assert.deepEqual((await emb.embed(["ok"])).shape, [1, 32]);
   });
 
-  it("embedIds equals embedding the text (content ids without specials)", async () => {
+  it("embedIds (full ids, as TEI) equals embedding the text", async () => {
     const text = TEXTS[5] as string;
-    const a = await emb.embedIds([emb.tokenizer.contentIds(text)]);
+    const a = await emb.embedIds([emb.tokenizer.encode(text).ids]);
+    const withSpecials = await emb.embedIds([emb.tokenizer.contentIds(text)], { addSpecialTokens: true });
+    assertClose(withSpecials.embeddings.data, a.embeddings.data, 1e-7, "addSpecialTokens");
     const b = await emb.embed([text]);
     assertClose(a.embeddings.data, b.data, 1e-7, "ids");
     await assert.rejects(

@@ -465,7 +465,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         data: list.map((m) => ({
           id: m.name,
           object: "model",
-          created: Math.floor((Date.now() - m.loadMs) / 1000),
+          created: Math.floor(ctx.lifecycle.startedAt / 1000),
           owned_by: "tessera",
         })),
       };
