@@ -194,7 +194,9 @@ const BIG: Readonly<Record<Exclude<BinaryOpName, "div" | "pow">, (x: bigint, y: 
   add: (x, y) => BigInt.asIntN(64, x + y),
   sub: (x, y) => BigInt.asIntN(64, x - y),
   mul: (x, y) => BigInt.asIntN(64, x * y),
+  // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.max does not take bigints)
   maximum: (x, y) => (x > y ? x : y),
+  // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min does not take bigints)
   minimum: (x, y) => (x < y ? x : y),
 };
 
