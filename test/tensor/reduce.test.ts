@@ -107,6 +107,40 @@ test("reduction edge cases: empty axes, dtypes, errors", () => {
   assert.equal(T.logsumexp(T.tensor([1000, 1000])).item(), Math.fround(1000 + Math.log(2)));
   assert.equal(T.logsumexp(T.tensor([-Infinity, -Infinity])).item(), -Infinity);
   assert.ok(Number.isNaN(T.max(T.tensor([1, Number.NaN, 3])).item() as number));
+  // the column path (last axis kept) has the same NaN / infinity semantics
+  const col = T.tensor([
+    [1, Number.NaN, -Infinity],
+    [3, 4, -Infinity],
+  ]);
+  assert.deepEqual(flat(T.max(col, { axis: 0 })), [3, Number.NaN, -Infinity]);
+  assert.deepEqual(flat(T.min(col, { axis: 0 })), [1, Number.NaN, -Infinity]);
+  assert.deepEqual(flat(T.logsumexp(col, { axis: 0 })).slice(2), [-Infinity]);
+  assert.equal(
+    T.sum(
+      T.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        "int64",
+      ),
+      { axis: 0 },
+    ).dtype,
+    "int64",
+  );
+  assert.deepEqual(
+    T.sum(
+      T.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        "int64",
+      ),
+      { axis: 0 },
+    ).toArray(),
+    [4n, 6n],
+  );
 });
 
 test("naive float32 summation of 16M values misses the float64 reference; sum does not", () => {

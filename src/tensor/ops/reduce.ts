@@ -14,6 +14,7 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { Tensor } from "../tensor.ts";
 import { writeNumbers } from "../values.ts";
 import { isFloat, normalizeAxes, rowsOf } from "./internal.ts";
+import { columnReduce } from "./reduce-columns.ts";
 
 export interface ReduceOptions {
   /** Axis or axes to reduce (negative counts from the end). Default: all axes. */
@@ -96,9 +97,12 @@ function reduceWith(
   dtype: DType,
   fn: RowFn,
   requireNonEmpty = false,
+  column?: (axes: number[]) => Float64Array,
 ): Tensor {
   const axes = normalizeAxes(opts.axis, t.ndim, op);
-  const { data, outer, inner, keptShape } = rowsOf(t, axes);
+  const keptShape = t.shape.filter((_, k) => !axes.includes(k));
+  const outer = keptShape.reduce((a, b) => a * b, 1);
+  const inner = axes.reduce((a, k) => a * t.shape[k]!, 1);
   if (requireNonEmpty && inner === 0 && outer > 0) {
     throw new ShapeError(
       "E_REDUCE_EMPTY",
@@ -110,8 +114,15 @@ function reduceWith(
       },
     );
   }
-  const vals = new Float64Array(outer);
-  for (let r = 0; r < outer; r++) vals[r] = fn(data, r * inner, inner);
+  let vals: Float64Array;
+  if (column !== undefined && axes.length > 0 && !axes.includes(t.ndim - 1)) {
+    // the last axis is kept: accumulate in storage order, no transposed copy
+    vals = column(axes);
+  } else {
+    const { data } = rowsOf(t, axes);
+    vals = new Float64Array(outer);
+    for (let r = 0; r < outer; r++) vals[r] = fn(data, r * inner, inner);
+  }
   const shape = opts.keepdims ? t.shape.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape;
   const out = Tensor.empty(dtype, shape);
   writeNumbers(out, vals);
@@ -125,18 +136,34 @@ function floatOf(t: Tensor): DType {
 /** Sum over `axis` (default all). */
 export function sum(t: Tensor, opts: ReduceOptions = {}): Tensor {
   const dt: DType = isFloat(t.dtype) ? t.dtype : t.dtype === "int64" ? "int64" : "int32";
-  return reduceWith("sum", t, opts, dt, sumRow);
+  return reduceWith("sum", t, opts, dt, sumRow, false, (ax) => columnReduce("sum", t, ax));
 }
 
 /** Arithmetic mean over `axis` (an empty reduction gives NaN). */
 export function mean(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("mean", t, opts, floatOf(t), (d, s, n) => sumRow(d, s, n) / n);
+  return reduceWith(
+    "mean",
+    t,
+    opts,
+    floatOf(t),
+    (d, s, n) => sumRow(d, s, n) / n,
+    false,
+    (ax) => columnReduce("mean", t, ax),
+  );
 }
 
 /** Variance with `correction` (default 1): two-pass, Σ(x - mean)² / (N - correction). */
 export function variance(t: Tensor, opts: VarOptions = {}): Tensor {
   const c = opts.correction ?? 1;
-  return reduceWith("var", t, opts, floatOf(t), (d, s, n) => varRow(d, s, n, c));
+  return reduceWith(
+    "var",
+    t,
+    opts,
+    floatOf(t),
+    (d, s, n) => varRow(d, s, n, c),
+    false,
+    (ax) => columnReduce("var", t, ax, c),
+  );
 }
 
 function varRow(d: Float32Array | Float64Array, start: number, n: number, correction: number): number {
@@ -152,27 +179,45 @@ function varRow(d: Float32Array | Float64Array, start: number, n: number, correc
 /** Standard deviation: sqrt(variance(t, opts)). */
 export function std(t: Tensor, opts: VarOptions = {}): Tensor {
   const c = opts.correction ?? 1;
-  return reduceWith("std", t, opts, floatOf(t), (d, s, n) => Math.sqrt(varRow(d, s, n, c)));
+  return reduceWith(
+    "std",
+    t,
+    opts,
+    floatOf(t),
+    (d, s, n) => Math.sqrt(varRow(d, s, n, c)),
+    false,
+    (ax) => columnReduce("std", t, ax, c),
+  );
 }
 
 /** Maximum (NaN propagates). Throws `E_REDUCE_EMPTY` on an empty reduction. */
 export function max(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("max", t, opts, t.dtype, maxRow, true);
+  return reduceWith("max", t, opts, t.dtype, maxRow, true, (ax) => columnReduce("max", t, ax));
 }
 
 /** Minimum (NaN propagates). Throws `E_REDUCE_EMPTY` on an empty reduction. */
 export function min(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("min", t, opts, t.dtype, minRow, true);
+  return reduceWith("min", t, opts, t.dtype, minRow, true, (ax) => columnReduce("min", t, ax));
 }
 
 /** L2 norm sqrt(Σ x²). */
 export function norm(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("norm", t, opts, floatOf(t), (d, s, n) => Math.sqrt(sumSqRow(d, s, n)));
+  return reduceWith(
+    "norm",
+    t,
+    opts,
+    floatOf(t),
+    (d, s, n) => Math.sqrt(sumSqRow(d, s, n)),
+    false,
+    (ax) => columnReduce("norm", t, ax),
+  );
 }
 
 /** log(Σ exp(x)), computed stably (max-shifted). */
 export function logsumexp(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("logsumexp", t, opts, floatOf(t), logSumExpRow);
+  return reduceWith("logsumexp", t, opts, floatOf(t), logSumExpRow, false, (ax) =>
+    columnReduce("logsumexp", t, ax),
+  );
 }
 
 export interface ArgOptions {
