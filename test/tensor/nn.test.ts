@@ -211,3 +211,31 @@ test("concat and stack fill one buffer and match nested-array joins", () => {
   assert.throws(() => T.stack([T.zeros([2]), T.zeros([3])]), { code: "E_SHAPE_MISMATCH" });
   assert.throws(() => T.concat([]), { code: "E_SHAPE_INVALID" });
 });
+
+test("float16 tensors go through every op family and stay float16", () => {
+  const h = T.tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    "float16",
+  );
+  const f = T.cast(h, "float32");
+  const pairs: [string, T.Tensor, T.Tensor][] = [
+    ["softmax", T.softmax(h), T.softmax(f)],
+    ["layerNorm", T.layerNorm(h), T.layerNorm(f)],
+    ["l2Normalize", T.l2Normalize(h, { axis: 0 }), T.l2Normalize(f, { axis: 0 })],
+    ["matmul", T.matmul(h, h.transpose()), T.matmul(f, f.transpose())],
+    ["exp", T.exp(h), T.exp(f)],
+    ["sum", T.sum(h, { axis: 0 }), T.sum(f, { axis: 0 })],
+    ["mean", T.mean(h, { axis: 1 }), T.mean(f, { axis: 1 })],
+    ["topk", T.topk(h, 2).values, T.topk(f, 2).values],
+    ["concat", T.concat([h, h]), T.concat([f, f])],
+    ["where", T.where(T.gt(h, 2), h, 0), T.where(T.gt(f, 2), f, 0)],
+  ];
+  for (const [name, half, single] of pairs) {
+    assert.equal(half.dtype, "float16", name);
+    // float16 has an 11-bit significand: results agree to ~1e-3 relative
+    assertClose(flat(half), flat(single), 1e-3, 1e-3, name);
+  }
+});
