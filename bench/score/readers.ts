@@ -86,7 +86,11 @@ if (which === "hyparquet") {
   for (let s = 0; s < total; s += 65536) {
     const df = lf.slice(s, 65536).collectSync();
     rows += df.height;
-    check += df.getColumn("f0").toTypedArray()[0];
+    // into JS like the others: every column as a typed array
+    for (const name of df.columns as string[]) {
+      const a = df.getColumn(name).toTypedArray();
+      if (name === "f0") check += a[0];
+    }
   }
 } else throw new Error(`unknown reader ${which}`);
 const ms = performance.now() - t0;
