@@ -8,6 +8,9 @@
 import type { Tensor } from "../tensor.ts";
 import { isFloat, type NumArray, OutTarget, type OutOptions, strided, walkRows } from "./internal.ts";
 
+const INV_N = Float64Array.from({ length: 100 }, (_, n) => 1 / n);
+const INV_2N1 = Float64Array.from({ length: 100 }, (_, n) => 1 / (2 * n + 1));
+
 /**
  * erf(x) to about 1e-15 relative: a Taylor series below |x| < 2.5 and the continued fraction of erfc
  * above (both evaluated in float64).
@@ -19,12 +22,12 @@ export function erf(x: number): number {
     // erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
     let term = ax;
     let sum = ax;
-    const x2 = ax * ax;
+    const x2 = -ax * ax;
     for (let n = 1; n < 100; n++) {
-      term *= -x2 / n;
-      const add = term / (2 * n + 1);
+      term *= x2 * INV_N[n]!;
+      const add = term * INV_2N1[n]!;
       sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+      if (add < 1e-17 * sum && add > -1e-17 * sum) break;
     }
     const r = (2 / Math.sqrt(Math.PI)) * sum;
     return x < 0 ? -r : r;
