@@ -1,6 +1,7 @@
 /**
  * Comparisons (eq, ne, lt, le, gt, ge → bool tensors) and `where(cond, a, b)`, all with broadcasting.
- * Each returns a new tensor or writes into `opts.out`.
+ * Each returns a new tensor or writes into `opts.out`. Values are compared as float64 numbers, so int64 values
+ * beyond ±2^53 compare (and `where` copies them) only approximately.
  *
  * @example gt(tensor([1, 5]), 2).toArray() // [0, 1]  (bool stored as 0/1)
  */

@@ -6,6 +6,7 @@
  * accumulation; float64 sums use four interleaved accumulators combined pairwise.
  * Dtypes: float inputs keep their dtype; integer/bool `sum` gives int32 (int64 for int64 input); min/max/
  * argmin/argmax keep the input dtype / give int32 indices; mean/var/std/norm/logsumexp of integers give float32.
+ * int64 inputs are read as float64 numbers: exact below 2^53.
  *
  * @example sum(tensor([[1, 2], [3, 4]]), { axis: 0 }).toArray() // [4, 6]
  */
