@@ -259,10 +259,11 @@ export class Generator {
     const d = t.storage;
     const span = high - low;
     if (dtype === "float32") {
+      // float32 rounding can reach `high`; clamp to the largest float32 below it to keep [low, high)
+      const top = Math.max(Math.fround(low), f32Below(high));
       for (let i = 0; i < d.length; i++) {
-        let v = Math.fround(low + span * this.nextFloat32());
-        if (v >= high && span > 0) v = low; // float32 rounding reached `high`: keep the half-open interval
-        d[i] = v;
+        const v = Math.fround(low + span * this.nextFloat32());
+        d[i] = v >= high && span > 0 ? top : v;
       }
     } else {
       for (let i = 0; i < d.length; i++) d[i] = low + span * this.nextFloat();
@@ -386,6 +387,19 @@ function mullo(x: number, r: number): number {
 function mulhiN(x: number, r: number): number {
   if (r === TWO_POW_32) return x;
   return mulhi(x, r >>> 0);
+}
+
+const f32Buf = new Float32Array(1);
+const u32Buf = new Uint32Array(f32Buf.buffer);
+
+/** The largest float32 strictly below `x` (x finite). */
+function f32Below(x: number): number {
+  f32Buf[0] = x;
+  if (f32Buf[0]! < x) return f32Buf[0]!; // rounding went down already
+  if (f32Buf[0] === 0) return -(2 ** -149);
+  if (f32Buf[0]! > 0) u32Buf[0] = u32Buf[0]! - 1;
+  else u32Buf[0] = u32Buf[0]! + 1;
+  return f32Buf[0]!;
 }
 
 /** Shorthand for `new Generator(seed)`. */

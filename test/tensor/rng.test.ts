@@ -69,6 +69,9 @@ test("distributions: ranges and moments", () => {
     s += v;
   }
   assert.ok(mn >= -2 && mx < 3);
+  // a range narrower than float32 spacing still never returns `high`
+  const narrow = g.uniform([10000], { low: 0.9999999, high: 1 }).data;
+  assert.ok(narrow.every((v) => v < 1 && v >= Math.fround(0.9999999)));
   assert.ok(Math.abs(s / u.length - 0.5) < 0.03);
   const n = g.normal([100000], { mean: 1, std: 2, dtype: "float64" }).data;
   let m = 0;
