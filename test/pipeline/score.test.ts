@@ -276,3 +276,33 @@ describe("scoreFiles", () => {
     }
   });
 });
+
+test("a list column feeds the model as a vector, concatenated with scalar columns in --columns order", async () => {
+  const m = mlpClassifier({ inputDim: 5, hidden: [8], classes: 2, seed: 2 });
+  const s5 = await openSession(m.bytes, { replicas: 1, intraOpThreads: 1 });
+  try {
+    const input = path.join(dir, "vec.jsonl");
+    const rows = Array.from({ length: 40 }, (_, i) => ({ id: i, x: i / 10, emb: [i, -i, i / 2, 1] }));
+    fs.writeFileSync(input, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
+    const output = path.join(dir, "vec-out.arrow");
+    await scoreFiles({
+      session: s5,
+      model: { name: "m", version: "1", sha256: "x" },
+      inputs: [input],
+      output,
+      columns: ["emb", "x"],
+      keyColumns: ["id"],
+      outputs: ["logits"],
+      batchSize: 16,
+      progress: false,
+    });
+    const x = new Float32Array(40 * 5);
+    rows.forEach((r, i) => x.set([...r.emb, r.x], i * 5));
+    const ref = (await s5.run({ input: Tensor.wrap(x, [40, 5]) })).outputs.logits!.data as Float32Array;
+    const got = rowsOf(await readRows(output), ["logits"]).flatMap((r) => r[0] as number[]);
+    assert.equal(got.length, 80);
+    got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5, `value ${i}`));
+  } finally {
+    await s5.close();
+  }
+});
