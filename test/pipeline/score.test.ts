@@ -297,11 +297,11 @@ test("a list column feeds the model as a vector, concatenated with scalar column
       progress: false,
     });
     const x = new Float32Array(40 * 5);
-    rows.forEach((r, i) => x.set([...r.emb, r.x], i * 5));
+    for (const [i, r] of rows.entries()) x.set([...r.emb, r.x], i * 5);
     const ref = (await s5.run({ input: Tensor.wrap(x, [40, 5]) })).outputs.logits!.data as Float32Array;
     const got = rowsOf(await readRows(output), ["logits"]).flatMap((r) => r[0] as number[]);
     assert.equal(got.length, 80);
-    got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5, `value ${i}`));
+    for (const [i, v] of got.entries()) assert.ok(Math.abs(v - ref[i]!) < 1e-5, `value ${i}`);
   } finally {
     await s5.close();
   }
