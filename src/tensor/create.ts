@@ -20,14 +20,27 @@ function inferShape(data: unknown, shape: number[], depth: number): void {
   }
 }
 
+/** "data[1][2]" for the index stack (built only when reporting an error). */
+function pathOf(idx: readonly number[], depth: number): string {
+  return `data${idx
+    .slice(0, depth)
+    .map((i) => `[${i}]`)
+    .join("")}`;
+}
+
 function flattenChecked(
   data: unknown,
   shape: readonly number[],
   depth: number,
-  path: string,
+  idx: number[],
   out: unknown[],
 ): void {
   if (depth === shape.length) {
+    if (typeof data === "number") {
+      out.push(data);
+      return;
+    }
+    const path = pathOf(idx, depth);
     if (Array.isArray(data) || ArrayBuffer.isView(data)) {
       throw new ShapeError(
         "E_RAGGED",
@@ -52,6 +65,7 @@ function flattenChecked(
   }
   const n = shape[depth]!;
   if (!(Array.isArray(data) || ArrayBuffer.isView(data)) || (data as ArrayLike<unknown>).length !== n) {
+    const path = pathOf(idx, depth);
     const got =
       Array.isArray(data) || ArrayBuffer.isView(data)
         ? `length ${(data as ArrayLike<unknown>).length}`
@@ -63,7 +77,10 @@ function flattenChecked(
     });
   }
   const arr = data as ArrayLike<unknown>;
-  for (let i = 0; i < n; i++) flattenChecked(arr[i], shape, depth + 1, `${path}[${i}]`, out);
+  for (let i = 0; i < n; i++) {
+    idx[depth] = i;
+    flattenChecked(arr[i], shape, depth + 1, idx, out);
+  }
 }
 
 /**
@@ -76,7 +93,7 @@ export function tensor<D extends DType = "float32">(data: NestedInput, dtype?: D
   const shape: number[] = [];
   inferShape(data, shape, 0);
   const flat: unknown[] = [];
-  flattenChecked(data, shape, 0, "data", flat);
+  flattenChecked(data, shape, 0, [], flat);
   const first = flat[0];
   const dt = (dtype ??
     (typeof first === "boolean" ? "bool" : typeof first === "bigint" ? "int64" : "float32")) as D;
