@@ -102,6 +102,23 @@ export async function readFlatColumn(
       defs = d.definitionLevels;
       values = convertWithDictionary(d.dataPage, dictionary as never, daph.encoding, decoder as never);
       n = daph.num_values;
+    } else if (
+      header.type === "DATA_PAGE_V2" &&
+      header.data_page_header_v2!.num_nulls === 0 &&
+      header.data_page_header_v2!.encoding === "PLAIN" &&
+      header.data_page_header_v2!.repetition_levels_byte_length === 0
+    ) {
+      // no nulls: skip decoding the definition levels (one JS array slot per row in hyparquet) and read the values
+      const daph2 = header.data_page_header_v2!;
+      const levels = daph2.definition_levels_byte_length;
+      let page: Uint8Array = compressed.subarray(levels);
+      if (daph2.is_compressed !== false) {
+        page = decompressPage(page, Number(header.uncompressed_page_size) - levels, meta.codec, undefined);
+      }
+      const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+      defs = undefined;
+      values = convert(readPlain(r, meta.type, daph2.num_values, node.element.type_length), decoder as never);
+      n = daph2.num_values;
     } else if (header.type === "DATA_PAGE_V2") {
       const daph2 = header.data_page_header_v2!;
       const d = readDataPageV2(compressed, header, decoder as never);
