@@ -239,3 +239,43 @@ test("float16 tensors go through every op family and stay float16", () => {
     assertClose(flat(half), flat(single), 1e-3, 1e-3, name);
   }
 });
+
+test("WASM SIMD softmax matches the float64 row reference (chunks, ragged tails, -inf, NaN, long rows)", () => {
+  for (const [rows, cols] of [
+    [37, 1000],
+    [3, 5003],
+    [2, 40000],
+    [5, 3],
+  ] as const) {
+    const x = g.uniform([rows, cols], { low: -60, high: 60 });
+    const d = x.data as Float32Array;
+    d[1] = -Infinity;
+    const got = T.softmax(x);
+    assertClose(
+      flat(got),
+      refAlong(x, -1, softmaxRef).map(Math.fround),
+      2e-6,
+      1e-9,
+      `softmax [${rows},${cols}]`,
+    );
+    const out = T.zeros([rows, cols]);
+    assert.equal(T.softmax(x, { out }), out);
+    assert.deepEqual(out.data, got.data);
+  }
+  const nan = T.softmax(
+    T.tensor([
+      [1, Number.NaN, 3],
+      [1, 2, 3],
+    ]),
+  );
+  assert.ok(flat(nan).slice(0, 3).every(Number.isNaN));
+  T.setWasmSoftmaxEnabled(false);
+  try {
+    const x = g.normal([4, 100]);
+    const js = T.softmax(x);
+    T.setWasmSoftmaxEnabled(true);
+    assertClose(flat(T.softmax(x)), flat(js), 1e-6, 1e-9, "wasm vs js");
+  } finally {
+    T.setWasmSoftmaxEnabled(true);
+  }
+});

@@ -12,7 +12,7 @@ test("the .as kernel sources rebuild to the committed .wasm files byte for byte"
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
-    for (const name of ["gemm", "ewise"]) {
+    for (const name of ["gemm", "ewise", "softmax"]) {
       assert.deepEqual(
         readFileSync(join(dir, `${name}.wasm`)),
         readFileSync(`src/tensor/kernels/wasm/${name}.wasm`),

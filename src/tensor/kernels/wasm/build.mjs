@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the WASM kernels (gemm.as → gemm.wasm, ewise.as → ewise.wasm) with the pinned AssemblyScript compiler
+// Builds the WASM kernels (gemm.as, ewise.as, softmax.as → .wasm) with the pinned AssemblyScript compiler
 // (devDependency assemblyscript@0.28.20). Reproducible from a fresh `npm ci`:
 //   node src/tensor/kernels/wasm/build.mjs [--out-dir dir]
 // asc only reads .ts files, so each source is copied to a temp dir first (they are .as so tsc ignores them).
@@ -16,7 +16,7 @@ const outDir = outIdx > 0 ? process.argv[outIdx + 1] : here;
 const asc = join(root, "node_modules", "assemblyscript", "bin", "asc.js");
 const tmp = mkdtempSync(join(tmpdir(), "tessera-asc-"));
 try {
-  for (const name of ["gemm", "ewise"]) {
+  for (const name of ["gemm", "ewise", "softmax"]) {
     const src = join(tmp, `${name}.ts`);
     copyFileSync(join(here, `${name}.as`), src);
     const out = join(outDir, `${name}.wasm`);
