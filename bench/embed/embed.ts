@@ -1,7 +1,7 @@
 /**
  * bench/embed: sentence embeddings on the MiniLM-shaped fixture, Tessera vs peers, in one run.
  *
- *   node --import tsx bench/embed/embed.ts [--n 512] [--model bench/.fixtures/minilm-shape] [--only a,b]
+ *   node --import tsx bench/embed/embed.ts [--n 512] [--reps 2] [--model bench/.fixtures/minilm-shape] [--only a,b]
  *
  * Build the fixture first (see shared/fixtures/README.md):
  *   /usr/bin/python3 ../shared/fixtures/make_fixture.py --out bench/.fixtures/minilm-shape
@@ -13,7 +13,9 @@
  *   tessera-lib       TextEmbedder.embed(all sentences) (token-budget length-sorted batches on worker replicas)
  *   tessera-server    POST /v1/embeddings over 127.0.0.1, 32 concurrent clients, one sentence per request
  * Every configuration embeds the first N sentences of shared/fixtures/corpus.jsonl; the first call
- * (warm-up on 32 sentences) is reported apart from the steady-state pass. Outputs are cross-checked
+ * (warm-up on 32 sentences) is reported apart from the steady-state passes; each configuration runs
+ * `--reps` timed passes and the best one counts (the machine is shared: the least disturbed pass is
+ * the closest to the configuration's own speed); every pass is printed. Outputs are cross-checked
  * against the ort-b1 embeddings (max abs difference).
  */
 import { spawn } from "node:child_process";
@@ -32,6 +34,8 @@ interface Result {
   firstMs: number;
   seconds: number;
   peakRssMB: number;
+  /** Seconds of every timed pass (`seconds` is the best). */
+  all: number[];
   /** First 4 values of a few embeddings, to cross-check configurations. */
   probe: number[][];
 }
@@ -42,15 +46,29 @@ const { values: args } = parseArgs({
     model: { type: "string", default: join(ROOT, "bench/.fixtures/minilm-shape") },
     only: { type: "string" },
     child: { type: "string" },
+    reps: { type: "string", default: "2" },
   },
 });
 const N = Number(args.n);
+const REPS = Math.max(1, Number(args.reps));
 const MODEL = resolve(args.model as string);
 
 function corpus(): { texts: string[]; tokens: number } {
   const lines = readFileSync(CORPUS, "utf8").trim().split("\n").slice(0, N);
   const rows = lines.map((l) => JSON.parse(l) as { text: string; tokens: number });
   return { texts: rows.map((r) => r.text), tokens: rows.reduce((s, r) => s + r.tokens, 0) };
+}
+
+/** Runs the timed pass REPS times; the best (least disturbed) pass counts, all are reported. */
+async function bestOf<T>(pass: () => Promise<T>): Promise<{ out: T; seconds: number; all: number[] }> {
+  let out: T | undefined;
+  const all: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const t = performance.now();
+    out = await pass();
+    all.push((performance.now() - t) / 1000);
+  }
+  return { out: out as T, seconds: Math.min(...all), all };
 }
 
 const PROBE_IDX = [0, 1, 7, 100];
@@ -91,15 +109,23 @@ async function runTjs(batch: number): Promise<Omit<Result, "name" | "peakRssMB">
   const t0 = performance.now();
   await extractor(texts.slice(0, Math.min(32, batch)), { pooling: "mean", normalize: true });
   const firstMs = performance.now() - t0;
-  const out: number[][] = [];
-  const t1 = performance.now();
-  for (let i = 0; i < texts.length; i += batch) {
-    const r = await extractor(texts.slice(i, i + batch), { pooling: "mean", normalize: true });
-    out.push(...(r.tolist() as number[][]));
-  }
-  const seconds = (performance.now() - t1) / 1000;
+  const { out, seconds, all } = await bestOf(async () => {
+    const o: number[][] = [];
+    for (let i = 0; i < texts.length; i += batch) {
+      const r = await extractor(texts.slice(i, i + batch), { pooling: "mean", normalize: true });
+      o.push(...(r.tolist() as number[][]));
+    }
+    return o;
+  });
   await extractor.dispose();
-  return { sentences: texts.length, tokens, firstMs, seconds, probe: probeOf((i) => out[i] as number[]) };
+  return {
+    sentences: texts.length,
+    tokens,
+    firstMs,
+    seconds,
+    all,
+    probe: probeOf((i) => out[i] as number[]),
+  };
 }
 
 async function runOrt(batch: number, sorted: boolean): Promise<Omit<Result, "name" | "peakRssMB">> {
@@ -135,24 +161,32 @@ async function runOrt(batch: number, sorted: boolean): Promise<Omit<Result, "nam
   const t0 = performance.now();
   await embedBatch([0]);
   const firstMs = performance.now() - t0;
-  const order = texts.map((_, i) => i);
-  const out: Float32Array[] = new Array(texts.length);
-  const t1 = performance.now();
-  if (sorted) {
-    // Sorting is part of the work: redo it inside the timed region.
-    const lens = texts.map((t) => tok.encode(t).ids.length);
-    order.sort((a, b) => (lens[a] as number) - (lens[b] as number));
-  }
-  for (let i = 0; i < order.length; i += batch) {
-    const idx = order.slice(i, i + batch);
-    const vs = await embedBatch(idx);
-    idx.forEach((j, k) => {
-      out[j] = vs[k] as Float32Array;
-    });
-  }
-  const seconds = (performance.now() - t1) / 1000;
+  const { out, seconds, all } = await bestOf(async () => {
+    const order = texts.map((_, i) => i);
+    const o: Float32Array[] = new Array(texts.length);
+    if (sorted) {
+      // Sorting is part of the work: done inside the timed region.
+      const lens = texts.map((t) => tok.encode(t).ids.length);
+      order.sort((a, b) => (lens[a] as number) - (lens[b] as number));
+    }
+    for (let i = 0; i < order.length; i += batch) {
+      const idx = order.slice(i, i + batch);
+      const vs = await embedBatch(idx);
+      idx.forEach((j, k) => {
+        o[j] = vs[k] as Float32Array;
+      });
+    }
+    return o;
+  });
   await session.release();
-  return { sentences: texts.length, tokens, firstMs, seconds, probe: probeOf((i) => out[i] as Float32Array) };
+  return {
+    sentences: texts.length,
+    tokens,
+    firstMs,
+    seconds,
+    all,
+    probe: probeOf((i) => out[i] as Float32Array),
+  };
 }
 
 async function runLib(): Promise<Omit<Result, "name" | "peakRssMB">> {
@@ -162,9 +196,7 @@ async function runLib(): Promise<Omit<Result, "name" | "peakRssMB">> {
   const t0 = performance.now();
   await emb.embed(texts.slice(0, 32));
   const firstMs = performance.now() - t0;
-  const t1 = performance.now();
-  const out = await emb.embed(texts);
-  const seconds = (performance.now() - t1) / 1000;
+  const { out, seconds, all } = await bestOf(() => emb.embed(texts));
   await emb.close();
   const d = out.shape[1] as number;
   return {
@@ -172,6 +204,7 @@ async function runLib(): Promise<Omit<Result, "name" | "peakRssMB">> {
     tokens,
     firstMs,
     seconds,
+    all,
     probe: probeOf((i) => out.data.subarray(i * d, (i + 1) * d)),
   };
 }
@@ -241,13 +274,18 @@ async function runServer(clients: number): Promise<Omit<Result, "name" | "peakRs
   const t0 = performance.now();
   await drive(texts.slice(0, 32));
   const firstMs = performance.now() - t0;
-  const t1 = performance.now();
-  const out = await drive(texts);
-  const seconds = (performance.now() - t1) / 1000;
+  const { out, seconds, all } = await bestOf(() => drive(texts));
   agent.destroy();
   await app.close();
   rmSync(root, { recursive: true, force: true });
-  return { sentences: texts.length, tokens, firstMs, seconds, probe: probeOf((i) => out[i] as Float32Array) };
+  return {
+    sentences: texts.length,
+    tokens,
+    firstMs,
+    seconds,
+    all,
+    probe: probeOf((i) => out[i] as Float32Array),
+  };
 }
 
 const CONFIGS: Record<string, () => Promise<Omit<Result, "name" | "peakRssMB">>> = {
@@ -265,7 +303,19 @@ function runChild(name: string): Promise<Result> {
   return new Promise((res, rej) => {
     const p = spawn(
       process.execPath,
-      ["--import", "tsx", import.meta.filename, "--child", name, "--n", String(N), "--model", MODEL],
+      [
+        "--import",
+        "tsx",
+        import.meta.filename,
+        "--child",
+        name,
+        "--n",
+        String(N),
+        "--model",
+        MODEL,
+        "--reps",
+        String(REPS),
+      ],
       {
         stdio: ["ignore", "pipe", "inherit"],
       },
@@ -328,11 +378,11 @@ async function main(): Promise<void> {
   const lines = [
     `MiniLM-shaped fixture (6 layers, hidden 384), first ${N} corpus sentences (${results[0]?.tokens ?? "?"} tokens incl. [CLS]/[SEP])`,
     "",
-    "| config | first call ms | sentences/s | tokens/s | peak RSS MB | × best raw ORT | max |Δ| vs ort-b1 |",
-    "|---|---|---|---|---|---|---|",
+    `| config | first call ms | sentences/s (best of ${REPS}) | tokens/s | all passes, sentences/s | peak RSS MB | × best raw ORT | max |Δ| vs ort-b1 |`,
+    "|---|---|---|---|---|---|---|---|",
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.firstMs.toFixed(0)} | ${sps(r).toFixed(1)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${(sps(r) / bestRaw).toFixed(2)} | ${maxDiff(r).toExponential(1)} |`,
+        `| ${r.name} | ${r.firstMs.toFixed(0)} | ${sps(r).toFixed(1)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.all.map((x) => (r.sentences / x).toFixed(0)).join(", ")} | ${r.peakRssMB.toFixed(0)} | ${(sps(r) / bestRaw).toFixed(2)} | ${maxDiff(r).toExponential(1)} |`,
     ),
     "",
   ];
