@@ -175,6 +175,7 @@ export function ones<D extends DType = "float32">(shape: readonly number[], dtyp
 export function zerosLike<D extends DType>(t: Tensor<D>): Tensor<D> {
   return Tensor.empty(t.dtype, t.shape);
 }
+/** A new tensor of ones shaped and typed like `t`. */
 export function onesLike<D extends DType>(t: Tensor<D>): Tensor<D> {
   return full(t.shape, 1, t.dtype);
 }

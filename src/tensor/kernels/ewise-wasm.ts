@@ -55,6 +55,7 @@ export function setWasmEwiseEnabled(on: boolean): void {
   enabled = on;
 }
 
+/** True when the elementwise WASM module loaded and is enabled. */
 export function wasmEwiseAvailable(): boolean {
   return enabled && load() !== null;
 }

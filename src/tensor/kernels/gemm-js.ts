@@ -9,6 +9,7 @@ export type FloatArray = Float32Array | Float64Array;
 const KC = 256;
 const NC = 64;
 
+/** C[M×N] = A[M×K]·B[K×N] at element offsets aOff/bOff/cOff (row-major, C overwritten). */
 export function gemmJS(
   a: FloatArray,
   aOff: number,

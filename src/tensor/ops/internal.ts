@@ -45,6 +45,7 @@ const RANK: Readonly<Record<DType, number>> = {
   float64: 8,
 };
 
+/** float16, float32 or float64. */
 export function isFloat(dtype: DType): boolean {
   return dtype === "float16" || dtype === "float32" || dtype === "float64";
 }

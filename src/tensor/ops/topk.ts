@@ -23,6 +23,7 @@ export interface TopkResult {
   indices: Tensor;
 }
 
+/** The k best values along `axis` and their indices (see TopkResult). Returns new tensors. */
 export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
   if (x.ndim === 0) {
     throw new ShapeError("E_SHAPE_INVALID", "topk: input must have at least 1 dimension", { shape: [] });
