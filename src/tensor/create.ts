@@ -171,7 +171,7 @@ export function ones<D extends DType = "float32">(shape: readonly number[], dtyp
   return full(shape, 1, dtype);
 }
 
-/** New tensors shaped (and typed, unless `dtype` is given) like `t`. */
+/** A new zero-filled tensor shaped and typed like `t`. */
 export function zerosLike<D extends DType>(t: Tensor<D>): Tensor<D> {
   return Tensor.empty(t.dtype, t.shape);
 }
