@@ -3,9 +3,12 @@
  * Every layer is validated and every problem is reported with where it came from
  * (`config.json: port`, `env TESSERA_PORT`, `--port`).
  */
-import { parseProviders, parseProvidersFlag } from "../runtime/providers.ts";
-import type { BatchingConfig } from "../runtime/registry-types.ts";
-import type { ProviderSpec } from "../runtime/session.ts";
+import {
+  type BatchingConfig,
+  type ProviderSpec,
+  parseProviders,
+  parseProvidersFlag,
+} from "../runtime/index.ts";
 import type { Issue, Result } from "./protocol/index.ts";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";

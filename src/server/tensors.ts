@@ -6,7 +6,7 @@
  * a protocol datatype; `classification` turns a score tensor into BYTES "score:index[:label]" strings.
  */
 import { Tensor, TesseraError } from "../tensor/index.ts";
-import type { ModelDescription, TensorMap, TensorSpec } from "../runtime/session.ts";
+import type { ModelDescription, TensorMap, TensorSpec } from "../runtime/index.ts";
 import { DATATYPES, datatypeOfDType } from "./protocol/datatypes.ts";
 import type { InferRequest, Issue, ResponseOutput, WireArray, WireTensor } from "./protocol/index.ts";
 import { requestInvalid } from "./errors.ts";
