@@ -123,3 +123,34 @@ test("SIGKILL mid-job, then --resume: output identical to a clean run", { timeou
     assert.match(done.stderr, /already complete/);
   }
 });
+
+test("Ctrl-C (SIGINT) commits the batches in flight, exits 130, and --resume finishes identically", {
+  timeout: 60_000,
+}, async () => {
+  const clean = path.join(dir, "clean-int.jsonl");
+  const r = spawnSync(process.execPath, args(clean), { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = path.join(dir, "interrupted.jsonl");
+  const ckpt = `${out}.parts/checkpoint.json`;
+  const child = spawn(process.execPath, args(out), { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  for (;;) {
+    await new Promise((res) => setTimeout(res, 10));
+    try {
+      if (JSON.parse(fs.readFileSync(ckpt, "utf8")).parts.length >= 1) break;
+    } catch {
+      // not yet
+    }
+    assert.ok(child.exitCode === null, `finished before the interrupt: ${stderr}`);
+  }
+  child.kill("SIGINT");
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /interrupted: .*--resume/);
+  const resumed = spawnSync(process.execPath, args(out, ["--resume"]), { encoding: "utf8" });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.ok(fs.readFileSync(out).equals(fs.readFileSync(clean)));
+});
