@@ -7,6 +7,7 @@ import {
   openSink,
   openSource,
   type RecordBatch,
+  type SourceCursor,
   sliceBatch,
 } from "../../src/pipeline/index.ts";
 import { rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
@@ -223,5 +224,29 @@ test("Parquet written by other writers (Polars; arrow-rs with dictionary pages, 
     assert.equal(b0.columns.get("f")!.kind, "float32");
     assert.equal(b0.columns.get("k")!.kind, "int32");
     assert.ok(b0.columns.get("x")!.valid !== null);
+  }
+});
+
+test("a resumed CSV/JSONL source infers column kinds from the file's first chunk, not from the resume point", async () => {
+  const csv = path.join(dir, "kinds.csv");
+  const lines = ["id,tag"];
+  for (let i = 0; i < 200; i++) lines.push(`${i},${i < 100 ? `t${i}` : i}`); // text first, numbers later
+  fs.writeFileSync(csv, `${lines.join("\n")}\n`);
+  const jsonl = path.join(dir, "kinds.jsonl");
+  fs.writeFileSync(
+    jsonl,
+    `${Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: i, tag: i < 100 ? `t${i}` : i })).join("\n")}\n`,
+  );
+  for (const file of [csv, jsonl]) {
+    const first = await openSource(file, { chunkBytes: 256 });
+    let cursor: SourceCursor | undefined;
+    for await (const c of first.chunks()) if (c.firstRow > 150) cursor ??= { ...c.end };
+    assert.ok(cursor && cursor.rows > 150);
+    const fresh = await openSource(file, { chunkBytes: 256 });
+    for await (const c of fresh.chunks(cursor)) {
+      assert.equal(c.batch.columns.get("tag")!.kind, "utf8", file);
+      assert.equal(c.batch.problems?.length ?? 0, 0);
+      break;
+    }
   }
 });

@@ -466,12 +466,16 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
   if (missing.length > 0) throw missingError(path, missing, header.names);
   const want = header.names.map((n) => wanted.indexOf(n));
   let fields: FieldSpec[] | null = null;
-  return {
+  const source: Source = {
     path,
     format: "csv",
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      if (fields === null && from.rows > 0) {
+        // resuming: infer the kinds from the file's first chunk, as the original run did
+        for await (const _ of source.chunks()) break;
+      }
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       const start = from.byte ?? header.endByte;
       if (from.rows > 0 && from.byte === undefined) {
@@ -506,6 +510,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
       }
     },
   };
+  return source;
 }
 
 // ---------------------------------------------------------------- JSONL source
@@ -513,12 +518,16 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
 export async function openJsonl(path: string, options: SourceOptions = {}): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
   let fields: FieldSpec[] | null = null;
-  return {
+  const source: Source = {
     path,
     format: "jsonl",
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      if (fields === null && from.rows > 0) {
+        // resuming: infer the kinds from the file's first chunk, as the original run did
+        for await (const _ of source.chunks()) break;
+      }
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       if (from.rows > 0 && from.byte === undefined) {
         throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming JSONL needs a byte offset`, {
@@ -609,4 +618,5 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
       }
     },
   };
+  return source;
 }
