@@ -11,3 +11,4 @@ export type * from "./session.ts";
 export * from "./validate.ts";
 export * from "./model-config.ts";
 export * from "./registry.ts";
+export * from "./matmul-backend.ts";

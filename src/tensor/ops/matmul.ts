@@ -84,6 +84,8 @@ interface MatmulPlan {
   a(i: number): Float32Array | Float64Array;
   b(i: number): Float32Array | Float64Array;
   c(i: number): Float32Array | Float64Array;
+  /** The whole float32 problem for a batched backend (null when not float32). */
+  readonly whole: MatmulProblem | null;
   /** Writes the result into the output tensor (when it was not computed in place) and returns it. */
   finish(): Tensor;
 }
@@ -130,7 +132,26 @@ function planMatmul(a: Tensor, b: Tensor, opts: OutOptions): MatmulPlan {
   const cBuf = direct ?? (f32 ? new Float32Array(nb * M * N) : new Float64Array(nb * M * N));
   const aStride = ab.batchStrideZero ? 0 : M * K;
   const bStride = bb.batchStrideZero ? 0 : K * N;
+  const padOwn = (t: Tensor) => {
+    const own = t.shape.slice(0, -2);
+    return [...new Array<number>(batch.length - own.length).fill(1), ...own];
+  };
+  const whole: MatmulProblem | null = f32
+    ? {
+        a: ab.data as Float32Array,
+        aShape: [...padOwn(a2), M, K],
+        b: bb.data as Float32Array,
+        bShape: [...padOwn(b2), K, N],
+        c: cBuf as Float32Array,
+        cShape: [...batch, M, N],
+        M,
+        N,
+        K,
+        batch: nb,
+      }
+    : null;
   return {
+    whole,
     M,
     N,
     K,
@@ -179,11 +200,56 @@ export function setAsyncMatmulBackend(fn: AsyncMatmulBackend | null): AsyncMatmu
 }
 
 /**
- * `matmul` that may hand float32 GEMMs to the async backend (falling back to the sync kernels when there is
- * none or it declines). Same shapes, dtypes, `out` and errors as `matmul`.
+ * One whole float32 matmul, batch axes included, for `setAsyncBatchedMatmulBackend`. All arrays are dense
+ * row-major. `aShape` is `[...aBatch, M, K]` and `bShape` `[...bBatch, K, N]`, where both batch shapes have the
+ * output's batch rank and broadcast against each other (size-1 axes), as ONNX / NumPy MatMul does;
+ * `cShape` is `[...batch, M, N]`. A backend that accepts must overwrite all of `c`.
+ */
+export interface MatmulProblem {
+  readonly a: Float32Array;
+  readonly aShape: readonly number[];
+  readonly b: Float32Array;
+  readonly bShape: readonly number[];
+  readonly c: Float32Array;
+  readonly cShape: readonly number[];
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** Number of output matrices (product of the output batch shape; 1 for plain 2-D). */
+  readonly batch: number;
+}
+
+/** An async backend for a whole (batched, broadcast) float32 matmul. Resolve `false` to decline. */
+export type BatchedMatmulBackend = (p: MatmulProblem) => Promise<boolean>;
+
+let batchedBackend: BatchedMatmulBackend | null = null;
+
+/**
+ * Registers the backend `matmulAsync` tries first, once per call with the whole float32 problem (null removes
+ * it). If it declines, `matmulAsync` goes on per batch matrix (async GEMM backend, then the sync kernels).
+ * Returns the previously registered one. `src/runtime`'s `useOrtMatmul` registers an ONNX Runtime backend here.
+ */
+export function setAsyncBatchedMatmulBackend(fn: BatchedMatmulBackend | null): BatchedMatmulBackend | null {
+  const prev = batchedBackend;
+  batchedBackend = fn;
+  return prev;
+}
+
+/**
+ * `matmul` that may hand float32 work to async backends: first the whole problem to the batched backend
+ * (`setAsyncBatchedMatmulBackend`), else each batch GEMM to the async GEMM backend (`setAsyncMatmulBackend`),
+ * else the sync kernels. Same shapes, dtypes, `out` and errors as `matmul`.
  */
 export async function matmulAsync(a: Tensor, b: Tensor, opts: OutOptions = {}): Promise<Tensor> {
   const p = planMatmul(a, b, opts);
+  if (
+    p.whole !== null &&
+    batchedBackend !== null &&
+    p.whole.c.length > 0 &&
+    (await batchedBackend(p.whole))
+  ) {
+    return p.finish();
+  }
   for (let i = 0; i < p.nb; i++) {
     if (p.f32) {
       const [x, y, z] = [p.a(i) as Float32Array, p.b(i) as Float32Array, p.c(i) as Float32Array];
