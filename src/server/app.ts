@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { gunzipSync, inflateSync } from "node:zlib";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
 import { ApiKeys } from "./auth.ts";
@@ -76,6 +76,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       return v && REQUEST_ID_RE.test(v) ? v : randomUUID();
     },
     return503OnClosing: true,
+    // Fastify's "incoming request" / "request completed" info lines cost a log write each; the close
+    // listener below logs each request at debug instead (errors and warnings are still logged).
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: "idle",
   });
 
@@ -89,36 +92,47 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   app.decorateRequest("tesseraModel", "");
   app.decorateRequest("tesseraStart", 0);
+  app.decorateRequest("tesseraAbort", null);
 
-  app.addHook("onRequest", async (req, reply) => {
+  const debug = logger.isLevelEnabled("debug");
+  // Callback-style hooks (no promise per request). One 'close' listener per request does the accounting
+  // and aborts queued work whose client went away.
+  app.addHook("onRequest", (req, reply, done) => {
     req.tesseraStart = performance.now();
     metrics.requestStarted();
     // 'close' fires for answered and abandoned responses alike, so every request is counted once.
     reply.raw.once("close", () => {
-      const status = reply.raw.writableFinished ? reply.statusCode : 499;
-      metrics.requestEnded(
-        req.routeOptions.url ?? "unmatched",
-        req.tesseraModel,
-        status,
-        (performance.now() - req.tesseraStart) / 1000,
-      );
+      const finished = reply.raw.writableFinished;
+      if (!finished && req.tesseraAbort !== null) {
+        req.tesseraAbort.abort(new TesseraError("E_ABORTED", "client disconnected", {}));
+      }
+      const status = finished ? reply.statusCode : 499;
+      const ms = performance.now() - req.tesseraStart;
+      metrics.requestEnded(req.routeOptions.url ?? "unmatched", req.tesseraModel, status, ms / 1000);
+      if (debug) req.log.debug({ method: req.method, url: req.url, status, ms }, "request done");
     });
     reply.header("x-request-id", req.id);
     if (config.corsOrigins.length > 0) applyCors(req.headers.origin, config.corsOrigins, reply);
-    if (OPEN_ROUTES.has(req.routeOptions.url ?? "")) return;
-    if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return;
-    keys.check(req.headers.authorization);
-    if (lifecycle.draining) {
-      metrics.reject("", "draining");
-      throw new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
-        retryAfterMs: 1000,
-      });
+    if (OPEN_ROUTES.has(req.routeOptions.url ?? "")) return done();
+    if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return done();
+    try {
+      keys.check(req.headers.authorization);
+      if (lifecycle.draining) {
+        metrics.reject("", "draining");
+        throw new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
+          retryAfterMs: 1000,
+        });
+      }
+    } catch (err) {
+      return done(err as Error);
     }
+    done();
   });
 
   // While draining, every response closes its connection, so keep-alive sockets do not hold the close up.
-  app.addHook("onSend", async (_req, reply) => {
+  app.addHook("onSend", (_req, reply, payload, done) => {
     if (lifecycle.draining) reply.header("connection", "close");
+    done(null, payload);
   });
 
   app.setErrorHandler((err, req, reply) => {

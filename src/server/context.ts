@@ -31,5 +31,7 @@ declare module "fastify" {
     /** Model label for metrics ("" for routes without a model). Routes set it once they know the model. */
     tesseraModel: string;
     tesseraStart: number;
+    /** Aborted when the client disconnects before the response finished (set by routes that queue work). */
+    tesseraAbort: AbortController | null;
   }
 }

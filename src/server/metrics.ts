@@ -64,11 +64,6 @@ export class ServerMetrics {
     labelNames: ["model", "reason"] as const,
     registers: [this.registry],
   });
-  private readonly inflight = new Gauge({
-    name: "tessera_inflight_requests",
-    help: "HTTP requests being handled now",
-    registers: [this.registry],
-  });
   private readonly loadTime = new Gauge({
     name: "tessera_model_load_seconds",
     help: "How long the last load of a model version took",
@@ -113,6 +108,16 @@ export class ServerMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const sources = this.queueDepthSources;
+    // Read at scrape time, so a request only bumps a number.
+    const inflight = () => this.inflightCount;
+    new Gauge({
+      name: "tessera_inflight_requests",
+      help: "HTTP requests being handled now",
+      registers: [this.registry],
+      collect() {
+        this.set(inflight());
+      },
+    });
     new Gauge({
       name: "tessera_queue_depth",
       help: "Rows waiting in each model's batch queue",
@@ -129,13 +134,11 @@ export class ServerMetrics {
   /** Call when a request starts (counts it in flight). */
   requestStarted(): void {
     this.inflightCount++;
-    this.inflight.set(this.inflightCount);
   }
 
   /** Call once when a request's response finished or was abandoned (status 499). */
   requestEnded(route: string, model: string, status: number, seconds: number): void {
     this.inflightCount--;
-    this.inflight.set(this.inflightCount);
     const key = `${route}\u0000${model}\u0000${status}`;
     let c = this.requestChildren.get(key);
     if (!c) {

@@ -161,21 +161,14 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     if (typeof t === "number" && t > 0) timeoutMs = Math.min(timeoutMs, t / 1000);
     const priority = request.parameters.priority === 1 ? "high" : "normal";
     const ac = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) ac.abort(new TesseraError("E_ABORTED", "client disconnected", {}));
-    };
-    reply.raw.on("close", onClose);
-    let result: Awaited<ReturnType<typeof models.infer>>;
-    try {
-      result = await models.infer(model, inputs, {
-        signal: ac.signal,
-        deadline: Date.now() + timeoutMs,
-        priority,
-        ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
-      });
-    } finally {
-      reply.raw.off("close", onClose);
-    }
+    req.tesseraAbort = ac; // the request's 'close' listener (app.ts) aborts it if the client goes away
+    const result = await models.infer(model, inputs, {
+      signal: ac.signal,
+      deadline: Date.now() + timeoutMs,
+      priority,
+      ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
+    });
+    req.tesseraAbort = null;
     const outputs = toResponseOutputs(request, model.description, result.outputs, model.config.labels);
     const s = serializeInferResponse({
       model_name: model.name,
