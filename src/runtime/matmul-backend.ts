@@ -29,11 +29,12 @@ import {
 import { openSession, type OrtSession } from "./ort-session.ts";
 
 /**
- * Default `minFlops`: 2·128³·1.5 ≈ 6.3 MFLOP. Measured on the shared 2-core AVX-512 machine
- * (`bench/tensor/matmul-threshold.ts`): at 128³ the WASM kernel and ORT-via-worker are about even, at 192³ and
- * above ORT wins by 1.5–4×.
+ * Default `minFlops`: 10 MFLOP (n ≈ 170 for square problems). Measured on the shared 2-core AVX-512 machine
+ * with `bench/tensor/matmul-threshold.ts`: the worker hop costs ~0.08 ms, so the WASM kernel wins up to n ≈ 128
+ * (4 MFLOP: 0.09 vs 0.11 ms), the two are even at n = 160–192 (8–14 MFLOP), and ORT wins 2× at 256 and 3.7× at
+ * 384.
  */
-export const DEFAULT_ORT_MATMUL_MIN_FLOPS: number = 2 * 128 ** 3 * 1.5;
+export const DEFAULT_ORT_MATMUL_MIN_FLOPS = 1e7;
 
 export interface OrtMatmulOptions {
   /** Problems with fewer FLOPs (2·batch·M·N·K) run on the local kernel. Default `DEFAULT_ORT_MATMUL_MIN_FLOPS`. */

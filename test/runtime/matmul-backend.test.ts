@@ -82,15 +82,15 @@ describe("useOrtMatmul", () => {
   after(() => h.close());
 
   test("a large 2-D problem runs on ORT and equals the float64 reference", async () => {
-    const a = u([160, 200]);
-    const b = u([200, 120]); // 2·160·200·120 ≈ 7.7 MFLOP ≥ the default threshold
-    assert.ok(2 * 160 * 200 * 120 >= h.minFlops);
+    const a = u([200, 256]);
+    const b = u([256, 160]); // 2·200·256·160 ≈ 16 MFLOP ≥ the default threshold
+    assert.ok(2 * 200 * 256 * 160 >= h.minFlops);
     const before = h.stats.ort;
     const c = await matmulAsync(a, b);
     assert.equal(h.stats.ort, before + 1, "ran on ORT");
     assertMatches(c, a, b, "2-D");
     // `out` is written in place
-    const out = zeros([160, 120]);
+    const out = zeros([200, 160]);
     assert.equal(await matmulAsync(a, b, { out }), out);
     assertMatches(out, a, b, "2-D out");
   });
