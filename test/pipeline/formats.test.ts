@@ -250,3 +250,37 @@ test("a resumed CSV/JSONL source infers column kinds from the file's first chunk
     }
   }
 });
+
+test("a large Parquet row group is read in windows of chunkRows rows, also when resuming inside it", async () => {
+  const { batch, fields } = sampleBatch(5000, 2, 9);
+  const file = path.join(dir, "one-group.parquet");
+  const sink = await openSink(file, "parquet", fields, { rowGroupRows: 5000 });
+  await sink.write(batch);
+  await sink.close();
+  const names = fields.map((f) => f.name);
+  const src = await openSource(file, { chunkRows: 700 });
+  const chunks = [];
+  for await (const c of src.chunks()) chunks.push(c);
+  assert.deepEqual(
+    chunks.map((c) => c.batch.numRows),
+    [700, 700, 700, 700, 700, 700, 700, 100],
+  );
+  assert.deepEqual(
+    rowsOf(
+      chunks.map((c) => c.batch),
+      names,
+    ),
+    rowsOf([batch], names),
+  );
+  const rest: RecordBatch[] = [];
+  for await (const c of src.chunks({ rows: 3333 })) rest.push(c.batch);
+  assert.equal(rest[0]!.numRows, 700);
+  assert.deepEqual(rowsOf(rest, names), rowsOf([sliceBatch(batch, 3333, 5000)], names));
+  // third-party single-row-group file, windowed
+  const polars = await openSource(path.join(import.meta.dirname, "fixtures", "polars-optional.parquet"), {
+    chunkRows: 1024,
+  });
+  const sizes = [];
+  for await (const c of polars.chunks()) sizes.push(c.batch.numRows);
+  assert.deepEqual(sizes, [1024, 1024, 952]);
+});

@@ -2,10 +2,14 @@
  * Fast decoding of flat (top-level, non-nested) numeric Parquet columns straight into typed arrays plus a
  * validity mask, with hyparquet's page decoders (header, decompression, levels, PLAIN/dictionary/delta
  * values). It skips hyparquet's Dremel assembly, which for OPTIONAL columns (what pyarrow and most writers
- * produce) builds a JS array with a slot per row and was ~10x slower than the REQUIRED path (see
+ * produce) builds a JS array with a slot per row and was ~4x slower than the REQUIRED path (see
  * bench/RESULTS.md `## score`).
+ *
+ * `FlatColumnStream` reads one column chunk page by page from the file (page headers and bodies fetched as
+ * needed), so a window of rows can be taken from a huge row group without holding the row group in memory.
  */
-import type { AsyncBuffer, ColumnChunk, SchemaTree } from "hyparquet";
+import type { FileHandle } from "node:fs/promises";
+import type { ColumnChunk, PageHeader, SchemaTree } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
@@ -14,6 +18,7 @@ import type { Column, ColumnKind } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
 
 type FlatKind = Extract<ColumnKind, "float32" | "float64" | "int32" | "int64" | "bool">;
+type FlatArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 /** Kinds this decoder handles (the column must also be a top-level leaf). */
 export function isFastFlat(kind: ColumnKind | null, node: SchemaTree): kind is FlatKind {
@@ -23,10 +28,7 @@ export function isFastFlat(kind: ColumnKind | null, node: SchemaTree): kind is F
   );
 }
 
-function alloc(
-  kind: FlatKind,
-  n: number,
-): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array {
+function alloc(kind: FlatKind, n: number): FlatArray {
   switch (kind) {
     case "float32":
       return new Float32Array(n);
@@ -41,122 +43,194 @@ function alloc(
   }
 }
 
-/**
- * Decodes rows [from, groupRows) of one column chunk of a row group. `node` is the column's schema node
- * (parent: root), `chunk` its ColumnChunk from the file metadata.
- */
-export async function readFlatColumn(
-  file: AsyncBuffer,
-  root: SchemaTree,
-  node: SchemaTree,
-  chunk: ColumnChunk,
-  kind: FlatKind,
-  groupRows: number,
-  from: number,
-): Promise<Column> {
-  const meta = chunk.meta_data;
-  if (!meta)
-    throw new PipelineError("E_PIPELINE_FORMAT", `column "${node.element.name}": no column metadata`, {
-      column: node.element.name,
-    });
-  const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
-  const end = start + Number(meta.total_compressed_size);
-  const bytes = await file.slice(start, end);
-  const reader = { view: new DataView(bytes), offset: 0 };
-  const schemaPath = [root, node];
-  const maxDef = node.element.repetition_type === "REQUIRED" ? 0 : 1;
-  const decoder = {
-    pathInSchema: meta.path_in_schema,
-    element: node.element,
-    schemaPath,
-    type: meta.type,
-    codec: meta.codec,
-    parsers: DEFAULT_PARSERS,
-    compressors: undefined,
-    utf8: true,
-  };
-  const out = alloc(kind, groupRows);
-  let valid: Uint8Array | null = null;
-  let dictionary: ArrayLike<unknown> | undefined;
-  let pos = 0;
-  while (pos < groupRows && reader.offset < bytes.byteLength - 1) {
-    const header = parquetHeader(reader);
-    const size = header.compressed_page_size;
-    const compressed = new Uint8Array(bytes, reader.offset, size);
-    reader.offset += size;
-    let defs: ArrayLike<number> | undefined;
-    let values: ArrayLike<unknown>;
-    let n: number;
+/** One decoded data page: `n` level slots, `values` holding the non-null ones (or all, when `defs` is null). */
+interface Page {
+  readonly values: ArrayLike<unknown>;
+  readonly defs: ArrayLike<number> | null;
+  readonly n: number;
+  row: number;
+  vi: number;
+}
+
+const HEADER_PROBE = 64 * 1024;
+
+/** Reads one flat column chunk of a row group page by page. */
+export class FlatColumnStream {
+  private pos: number;
+  private readonly end: number;
+  private dictionary: ArrayLike<unknown> | undefined;
+  private page: Page | null = null;
+  private readonly maxDef: number;
+  private readonly decoder: Record<string, unknown>;
+  private readonly meta: NonNullable<ColumnChunk["meta_data"]>;
+
+  constructor(
+    private readonly fh: FileHandle,
+    root: SchemaTree,
+    private readonly node: SchemaTree,
+    chunk: ColumnChunk,
+    private readonly kind: FlatKind,
+  ) {
+    const meta = chunk.meta_data;
+    if (!meta) {
+      throw new PipelineError("E_PIPELINE_FORMAT", `column "${node.element.name}": no column metadata`, {
+        column: node.element.name,
+      });
+    }
+    this.meta = meta;
+    this.pos = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    this.end = this.pos + Number(meta.total_compressed_size);
+    this.maxDef = node.element.repetition_type === "REQUIRED" ? 0 : 1;
+    this.decoder = {
+      pathInSchema: meta.path_in_schema,
+      element: node.element,
+      schemaPath: [root, node],
+      type: meta.type,
+      codec: meta.codec,
+      parsers: DEFAULT_PARSERS,
+      compressors: undefined,
+      utf8: true,
+    };
+  }
+
+  private async read(pos: number, len: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(len);
+    const { bytesRead } = await this.fh.read(buf, 0, len, pos);
+    if (bytesRead !== len) {
+      throw new PipelineError("E_PIPELINE_FORMAT", `column "${this.node.element.name}": file truncated`, {
+        column: this.node.element.name,
+      });
+    }
+    return buf;
+  }
+
+  /** Reads the next page (dictionary pages are absorbed); false at the end of the chunk. */
+  private async nextPage(): Promise<boolean> {
+    for (;;) {
+      if (this.pos >= this.end) return false;
+      let probe = Math.min(this.end - this.pos, HEADER_PROBE);
+      let buf: Uint8Array;
+      let header: PageHeader;
+      let headerLen: number;
+      for (;;) {
+        buf = await this.read(this.pos, probe);
+        const reader = { view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength), offset: 0 };
+        try {
+          header = parquetHeader(reader);
+          headerLen = reader.offset;
+          break;
+        } catch (e) {
+          if (probe >= this.end - this.pos) throw e;
+          probe = Math.min(this.end - this.pos, probe * 4);
+        }
+      }
+      const size = header.compressed_page_size;
+      const body =
+        headerLen + size <= buf.length
+          ? buf.subarray(headerLen, headerLen + size)
+          : await this.read(this.pos + headerLen, size);
+      this.pos += headerLen + size;
+      if (this.decodePage(header, body)) return true;
+    }
+  }
+
+  /** Decodes a page into `this.page` (true) or `this.dictionary` (false). */
+  private decodePage(header: PageHeader, compressed: Uint8Array): boolean {
+    const meta = this.meta;
+    const d = this.decoder as never;
     if (header.type === "DICTIONARY_PAGE") {
       const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, undefined);
       const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-      dictionary = convert(
-        readPlain(r, meta.type, header.dictionary_page_header!.num_values, node.element.type_length),
-        decoder as never,
+      this.dictionary = convert(
+        readPlain(r, meta.type, header.dictionary_page_header!.num_values, this.node.element.type_length),
+        d,
       );
-      continue;
-    } else if (header.type === "DATA_PAGE") {
+      return false;
+    }
+    let defs: ArrayLike<number> | null = null;
+    let values: ArrayLike<unknown>;
+    let n: number;
+    if (header.type === "DATA_PAGE") {
       const daph = header.data_page_header!;
       const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, undefined);
-      const d = readDataPage(page, daph, decoder as never);
-      defs = d.definitionLevels;
-      values = convertWithDictionary(d.dataPage, dictionary as never, daph.encoding, decoder as never);
+      const r = readDataPage(page, daph, d);
+      defs = r.definitionLevels ?? null;
+      values = convertWithDictionary(r.dataPage, this.dictionary as never, daph.encoding, d);
       n = daph.num_values;
-    } else if (
-      header.type === "DATA_PAGE_V2" &&
-      header.data_page_header_v2!.num_nulls === 0 &&
-      header.data_page_header_v2!.encoding === "PLAIN" &&
-      header.data_page_header_v2!.repetition_levels_byte_length === 0
-    ) {
-      // no nulls: skip decoding the definition levels (one JS array slot per row in hyparquet) and read the values
-      const daph2 = header.data_page_header_v2!;
-      const levels = daph2.definition_levels_byte_length;
-      let page: Uint8Array = compressed.subarray(levels);
-      if (daph2.is_compressed !== false) {
-        page = decompressPage(page, Number(header.uncompressed_page_size) - levels, meta.codec, undefined);
-      }
-      const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-      defs = undefined;
-      values = convert(readPlain(r, meta.type, daph2.num_values, node.element.type_length), decoder as never);
-      n = daph2.num_values;
     } else if (header.type === "DATA_PAGE_V2") {
       const daph2 = header.data_page_header_v2!;
-      const d = readDataPageV2(compressed, header, decoder as never);
-      defs = d.definitionLevels;
-      values = convertWithDictionary(d.dataPage, dictionary as never, daph2.encoding, decoder as never);
       n = daph2.num_values;
-    } else continue;
-    n = Math.min(n, groupRows - pos);
-    // no nulls in the page: as many values as levels
-    const dense = maxDef === 0 || !defs || defs.length === 0 || values.length === n;
-    if (dense && ArrayBuffer.isView(values) && values.constructor === out.constructor) {
-      (out as Float64Array).set((values as Float64Array).subarray(0, n), pos);
-      pos += n;
-      continue;
-    }
-    let vi = 0;
-    for (let i = 0; i < n; i++, pos++) {
-      if (dense || defs![i] === maxDef) {
-        const v = values[vi++];
-        if (kind === "int64") (out as BigInt64Array)[pos] = typeof v === "bigint" ? v : BigInt(v as number);
-        else (out as Float64Array)[pos] = typeof v === "boolean" ? (v ? 1 : 0) : Number(v);
+      if (daph2.num_nulls === 0 && daph2.encoding === "PLAIN" && daph2.repetition_levels_byte_length === 0) {
+        // no nulls: skip decoding the definition levels (hyparquet makes a JS array slot per row)
+        const levels = daph2.definition_levels_byte_length;
+        let page: Uint8Array = compressed.subarray(levels);
+        if (daph2.is_compressed !== false) {
+          page = decompressPage(page, Number(header.uncompressed_page_size) - levels, meta.codec, undefined);
+        }
+        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        values = convert(readPlain(r, meta.type, n, this.node.element.type_length), d);
       } else {
-        valid ??= new Uint8Array(groupRows).fill(1);
-        valid[pos] = 0;
+        const r = readDataPageV2(compressed, header, d);
+        defs = r.definitionLevels ?? null;
+        values = convertWithDictionary(r.dataPage, this.dictionary as never, daph2.encoding, d);
       }
+    } else return false; // index pages and others carry no rows
+    // no nulls in the page: as many values as levels
+    const dense = this.maxDef === 0 || defs === null || defs.length === 0 || values.length === n;
+    this.page = { values, defs: dense ? null : defs, n, row: 0, vi: 0 };
+    return true;
+  }
+
+  /** The next `rows` rows as a column (typed array + validity mask when there are nulls). */
+  async take(rows: number): Promise<Column> {
+    const out = alloc(this.kind, rows);
+    let valid: Uint8Array | null = null;
+    let filled = 0;
+    while (filled < rows) {
+      if (this.page === null || this.page.row >= this.page.n) {
+        if (!(await this.nextPage())) {
+          throw new PipelineError(
+            "E_PIPELINE_FORMAT",
+            `column "${this.node.element.name}": ${filled} of ${rows} rows in the chunk`,
+            {
+              column: this.node.element.name,
+            },
+          );
+        }
+        continue;
+      }
+      const p = this.page;
+      const m = Math.min(rows - filled, p.n - p.row);
+      const values = p.values;
+      if (p.defs === null && ArrayBuffer.isView(values) && values.constructor === out.constructor) {
+        (out as Float64Array).set((values as Float64Array).subarray(p.vi, p.vi + m), filled);
+        p.vi += m;
+      } else {
+        for (let i = 0; i < m; i++) {
+          const at = filled + i;
+          if (p.defs === null || p.defs[p.row + i] === this.maxDef) {
+            const v = values[p.vi++];
+            if (this.kind === "int64")
+              (out as BigInt64Array)[at] = typeof v === "bigint" ? v : BigInt(v as number);
+            else (out as Float64Array)[at] = typeof v === "boolean" ? (v ? 1 : 0) : Number(v);
+          } else {
+            valid ??= new Uint8Array(rows).fill(1);
+            valid[at] = 0;
+          }
+        }
+      }
+      p.row += m;
+      filled += m;
+    }
+    return { kind: this.kind, length: rows, valid, values: out } as Column;
+  }
+
+  /** Skips `rows` rows (decodes and drops them in windows). */
+  async skip(rows: number): Promise<void> {
+    for (let left = rows; left > 0; ) {
+      const m = Math.min(left, 65536);
+      await this.take(m);
+      left -= m;
     }
   }
-  if (pos !== groupRows) {
-    throw new PipelineError(
-      "E_PIPELINE_FORMAT",
-      `column "${node.element.name}": decoded ${pos} of ${groupRows} rows`,
-      {
-        column: node.element.name,
-      },
-    );
-  }
-  const length = groupRows - from;
-  const values = from === 0 ? out : out.subarray(from);
-  const v = valid === null ? null : from === 0 ? valid : valid.subarray(from);
-  return { kind, length, valid: v, values } as Column;
 }

@@ -11,10 +11,10 @@ import {
   parquetSchema,
   type SchemaTree,
 } from "hyparquet";
-import type { Column, ColumnKind } from "../batch.ts";
+import { type Column, type ColumnKind, sliceColumn } from "../batch.ts";
 import { slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
-import { isFastFlat, readFlatColumn } from "./parquet-flat.ts";
+import { FlatColumnStream, isFastFlat } from "./parquet-flat.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
 type Decoded = ArrayLike<unknown> & { length: number };
@@ -142,86 +142,112 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
   const kinds = new Map(tree.children.map((c) => [c.element.name, kindOf(c)]));
   const nodes = new Map(tree.children.map((c) => [c.element.name, c]));
   const totalRows = Number(metadata.num_rows);
+
+  /** Columns without a fast path, rows [start, end) of one row group, through hyparquet's reader. */
+  async function readSlow(names: string[], start: number, end: number): Promise<Map<string, Column>> {
+    const parts = new Map<string, Decoded[]>();
+    await parquetRead({
+      file,
+      metadata,
+      columns: names,
+      rowStart: start,
+      rowEnd: end,
+      onChunk: (c) => {
+        // chunks may cover more than the requested range (whole pages): trim to [start, end)
+        let data = c.columnData as Decoded;
+        const lo = Math.max(start, c.rowStart);
+        const hi = Math.min(end, c.rowEnd);
+        if (hi <= lo) return;
+        if (lo !== c.rowStart || hi !== c.rowEnd) data = sliceDecoded(data, lo - c.rowStart, hi - c.rowStart);
+        const list = parts.get(c.columnName) ?? [];
+        list.push(data);
+        parts.set(c.columnName, list);
+      },
+    });
+    const out = new Map<string, Column>();
+    for (const name of names) {
+      const data = concatDecoded(parts.get(name) ?? []);
+      if (data.length !== end - start) {
+        throw new PipelineError(
+          "E_PIPELINE_FORMAT",
+          `${path}: column "${name}" decoded ${data.length} rows, expected ${end - start}`,
+          {
+            file: path,
+            column: name,
+          },
+        );
+      }
+      out.set(name, toColumn(name, kinds.get(name) ?? null, data));
+    }
+    return out;
+  }
+
   return {
     path,
     format: "parquet",
     sizeBytes,
     totalRows,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
-      let groupStart = 0;
-      let bytesRead = 0;
-      for (const rg of metadata.row_groups) {
-        const n = Number(rg.num_rows);
-        const groupEnd = groupStart + n;
-        bytesRead += Number(rg.total_compressed_size ?? 0n);
-        if (groupEnd <= from.rows || n === 0) {
-          groupStart = groupEnd;
-          continue;
-        }
-        const start = Math.max(from.rows, groupStart);
-        const cols = new Map<string, Column>();
-        // flat numeric columns: decoded straight into typed arrays; the rest through hyparquet's reader
-        const slow: string[] = [];
-        for (const name of columns) {
-          const node = nodes.get(name)!;
-          const kind = kinds.get(name) ?? null;
-          const chunk = rg.columns.find(
-            (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name,
-          );
-          if (chunk && isFastFlat(kind, node)) {
-            cols.set(name, await readFlatColumn(file, tree, node, chunk, kind, n, start - groupStart));
-          } else slow.push(name);
-        }
-        const parts = new Map<string, Decoded[]>();
-        if (slow.length > 0) {
-          await parquetRead({
-            file,
-            metadata,
-            columns: slow,
-            rowStart: start,
-            rowEnd: groupEnd,
-            onChunk: (c) => {
-              const list = parts.get(c.columnName) ?? [];
-              // chunks may cover more than the requested range (whole pages): trim to [start, groupEnd)
-              let data = c.columnData as Decoded;
-              const lo = Math.max(start, c.rowStart);
-              const hi = Math.min(groupEnd, c.rowEnd);
-              if (hi <= lo) return;
-              if (lo !== c.rowStart || hi !== c.rowEnd)
-                data = sliceDecoded(data, lo - c.rowStart, hi - c.rowStart);
-              list.push(data);
-              parts.set(c.columnName, list);
-            },
-          });
-        }
-        const ordered = new Map<string, Column>();
-        for (const name of columns) {
-          const done = cols.get(name);
-          if (done) {
-            ordered.set(name, done);
+      const windowRows = options.chunkRows ?? 65536;
+      const fh = await fs.promises.open(path, "r");
+      try {
+        let groupStart = 0;
+        let bytesBefore = 0;
+        for (const rg of metadata.row_groups) {
+          const n = Number(rg.num_rows);
+          const groupEnd = groupStart + n;
+          const groupBytes = Number(rg.total_compressed_size ?? 0n);
+          if (groupEnd <= from.rows || n === 0) {
+            groupStart = groupEnd;
+            bytesBefore += groupBytes;
             continue;
           }
-          const data = concatDecoded(parts.get(name) ?? []);
-          if (data.length !== groupEnd - start) {
-            throw new PipelineError(
-              "E_PIPELINE_FORMAT",
-              `${path}: column "${name}" decoded ${data.length} rows, expected ${groupEnd - start}`,
-              {
-                file: path,
-                column: name,
-              },
+          const start = Math.max(from.rows, groupStart);
+          // flat numeric columns: streamed page by page into typed arrays, one window of rows at a time;
+          // the others (strings, lists, nested) through hyparquet's reader, the rest of the row group at once
+          const streams = new Map<string, FlatColumnStream>();
+          const slow: string[] = [];
+          for (const name of columns) {
+            const node = nodes.get(name)!;
+            const kind = kinds.get(name) ?? null;
+            const chunk = rg.columns.find(
+              (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name,
             );
+            if (chunk && isFastFlat(kind, node)) {
+              const stream = new FlatColumnStream(fh, tree, node, chunk, kind);
+              if (start > groupStart) await stream.skip(start - groupStart);
+              streams.set(name, stream);
+            } else slow.push(name);
           }
-          ordered.set(name, toColumn(name, kinds.get(name) ?? null, data));
+          const slowCols =
+            slow.length > 0 ? await readSlow(slow, start, groupEnd) : new Map<string, Column>();
+          for (let w = start; w < groupEnd; w += windowRows) {
+            const m = Math.min(windowRows, groupEnd - w);
+            const ordered = new Map<string, Column>();
+            for (const name of columns) {
+              const stream = streams.get(name);
+              ordered.set(
+                name,
+                stream ? await stream.take(m) : sliceColumn(slowCols.get(name)!, w - start, w - start + m),
+              );
+            }
+            const first = w;
+            yield {
+              batch: { numRows: m, columns: ordered },
+              firstRow: first,
+              end: { rows: first + m },
+              cursorAt: (i: number) => ({ rows: first + i }),
+              bytesRead: Math.min(
+                sizeBytes,
+                Math.round(bytesBefore + (groupBytes * (first + m - groupStart)) / n),
+              ),
+            };
+          }
+          groupStart = groupEnd;
+          bytesBefore += groupBytes;
         }
-        yield {
-          batch: { numRows: groupEnd - start, columns: ordered },
-          firstRow: start,
-          end: { rows: groupEnd },
-          cursorAt: (i: number) => ({ rows: start + i }),
-          bytesRead: Math.min(bytesRead, sizeBytes),
-        };
-        groupStart = groupEnd;
+      } finally {
+        await fh.close();
       }
     },
   };

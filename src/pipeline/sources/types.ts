@@ -24,6 +24,8 @@ export interface SourceChunk {
 export interface SourceOptions {
   /** Read only these columns (projection); every one must exist. Default: all. */
   readonly columns?: readonly string[];
+  /** Parquet: rows per chunk (row groups are read in windows of this many rows). Default 65536. */
+  readonly chunkRows?: number;
   /** Bytes read per chunk for CSV/JSONL. Default 4 MiB. */
   readonly chunkBytes?: number;
   /** Column kinds for CSV/JSONL instead of inferring them from the first chunk. */
