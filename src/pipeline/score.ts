@@ -517,7 +517,6 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
 
   // ---- scoring loop
   let plans: InputPlan[] | null = null;
-  let keyFields: FieldSpec[] | null = null;
   const queue: InFlight[] = [];
   const inFlight = Math.max(1, options.inFlight ?? (options.session ? options.session.replicas * 2 : 2));
   let lastEnd: Cursor = ckpt.cursor;
@@ -605,17 +604,19 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
             const slice = next.value;
             bytesCurrent = slice.bytesRead;
             const batch = slice.batch;
+            const missingKeys = keyColumns.filter((k) => !batch.columns.has(k));
+            if (missingKeys.length > 0) {
+              throw new PipelineError(
+                "E_PIPELINE_MISSING_COLUMN",
+                `${source.path}: key column(s) ${missingKeys.map((k) => `"${k}"`).join(", ")} not in the input`,
+                { file: source.path, missing: missingKeys, available: [...batch.columns.keys()] },
+              );
+            }
             if (plans === null && options.session) {
               plans = planInputs(options.session.description, schemaOf(batch), {
                 mapping: options.mapping,
                 columns: options.columns,
                 exclude: keyColumns,
-              });
-            }
-            if (keyFields === null) {
-              keyFields = schemaOf({
-                numRows: 0,
-                columns: new Map(keyColumns.map((k) => [k, batch.columns.get(k)!])),
               });
             }
             const inputCols = options.session

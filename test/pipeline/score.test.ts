@@ -306,3 +306,20 @@ test("a list column feeds the model as a vector, concatenated with scalar column
     await s5.close();
   }
 });
+
+test("a missing key column is reported by name before anything is scored", async () => {
+  const { batch, fields } = inputBatch(50);
+  const input = path.join(dir, "nokey.parquet");
+  await writeInput(input, "parquet", batch, fields);
+  await assert.rejects(
+    scoreFiles({
+      session,
+      model: info,
+      inputs: [input],
+      output: path.join(dir, "nokey-out.csv"),
+      keyColumns: ["user_id"],
+      progress: false,
+    }),
+    (e: Error & { code?: string }) => e.code === "E_PIPELINE_MISSING_COLUMN" && /user_id/.test(e.message),
+  );
+});
