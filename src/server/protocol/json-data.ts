@@ -6,6 +6,7 @@
  * product of the shape. The first bad element is reported with its index and what was expected.
  */
 import { allocWire, DATATYPES } from "./datatypes.ts";
+import { PreparsedData } from "./fast-json.ts";
 import type { Datatype, WireArray } from "./types.ts";
 
 export type DataResult = { ok: true; data: WireArray } | { ok: false; message: string };
@@ -64,6 +65,13 @@ export function parseJsonData(raw: unknown, datatype: Datatype, shape: readonly 
     };
   }
   const count = elementCount(shape);
+  // Already converted from the body bytes by fastParseInferJson (datatype and count checked there).
+  if (
+    raw instanceof PreparsedData &&
+    raw.data.length === count &&
+    (datatype === "FP32") === raw.data instanceof Float32Array
+  )
+    return { ok: true, data: raw.data };
   let flat: unknown[];
   if (!Array.isArray(raw)) {
     if (count === 1 && raw !== null && typeof raw !== "object") flat = [raw];

@@ -4,6 +4,7 @@
  */
 import { decodeBinaryChunk } from "./binary.ts";
 import { DATATYPE_NAMES, DATATYPES, isDatatype } from "./datatypes.ts";
+import { fastParseInferJson } from "./fast-json.ts";
 import { describeJson, elementCount, parseJsonData } from "./json-data.ts";
 import type {
   Datatype,
@@ -183,6 +184,9 @@ export function parseInferRequest(body: Uint8Array, headerLength?: string): Resu
       ],
     };
   }
+  // FP32/FP64 `data` arrays straight into typed arrays; null → the generic parse (and its messages).
+  const fast = fastParseInferJson(split.value.json);
+  if (fast !== null) return parseInferObject(fast, split.value.binary);
   const parsed = parseJsonText(split.value.json);
   if (!parsed.ok) return parsed;
   return parseInferObject(parsed.value, split.value.binary);
