@@ -14,7 +14,7 @@ import type { LoadedModel } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import { type OpenedTextModel, openTextModel, type TextModelOptions, textInputError } from "./embedder.ts";
 import type { HfFolder } from "./hf-folder.ts";
-import { detectEncoderIO, EncoderRunner } from "./runner.ts";
+import { DEFAULT_MAX_BATCH_TOKENS, detectEncoderIO, EncoderRunner } from "./runner.ts";
 import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokenizer.ts";
 
 export interface RerankOptions {
@@ -59,7 +59,7 @@ export class Reranker {
       const io = detectEncoderIO(m.session, "logits");
       const runner = new EncoderRunner(m.session, io, m.folder.tokenizer.padId, {
         ...options,
-        maxBatchTokens: Math.max(options.maxBatchTokens ?? 4096, m.folder.maxLength),
+        maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
       });
       return new Reranker(m, runner);
     } catch (e) {

@@ -14,8 +14,11 @@ import type { Pooling } from "./hf-folder.ts";
 import { poolRow } from "./pooling.ts";
 import { padEncodings, type TextEncoding } from "./tokenizer.ts";
 
+/** Default token budget of one forward pass. */
+export const DEFAULT_MAX_BATCH_TOKENS = 1024;
+
 export interface BatchingOptions {
-  /** Padded tokens per forward pass (longest × count). Default 4096. */
+  /** Padded tokens per forward pass (longest × count). Default 1024 (small batches run best on CPU here; see bench/RESULTS.md). */
   readonly maxBatchTokens?: number;
   /** Most sequences per forward pass. Default 64. */
   readonly maxBatchSize?: number;
@@ -104,7 +107,7 @@ export class EncoderRunner {
     this.#session = session;
     this.io = io;
     this.#padId = padId;
-    this.maxBatchTokens = options.maxBatchTokens ?? 4096;
+    this.maxBatchTokens = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
     const maxBatchSize = options.maxBatchSize ?? 64;
     const maxPadding = options.maxPaddingRatio ?? 0.1;
     this.#batcher = new DynamicBatcher<Item, Float32Array>({

@@ -19,7 +19,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BatchStats } from "../../batching/index.ts";
 import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
-import { parseHfFolder, Reranker, TextEmbedder, type TruncationDirection } from "../../text/index.ts";
+import {
+  DEFAULT_MAX_BATCH_TOKENS,
+  parseHfFolder,
+  Reranker,
+  TextEmbedder,
+  type TruncationDirection,
+} from "../../text/index.ts";
 import type { RouteContext } from "../context.ts";
 import { httpErrorOf } from "../errors.ts";
 
@@ -254,8 +260,24 @@ class TextModels {
     this.#ctx = ctx;
   }
 
-  /** Loaded hf models, in index order. */
-  async list(): Promise<LoadedModel[]> {
+  #listCache: { at: number; value: Promise<LoadedModel[]> } | undefined;
+
+  /**
+   * Loaded hf models, in index order. The registry's index reads the repository folder, so the
+   * list is cached for a second (requests that name their model skip it altogether).
+   */
+  list(): Promise<LoadedModel[]> {
+    const now = Date.now();
+    if (this.#listCache && now - this.#listCache.at < 1000) return this.#listCache.value;
+    const value = this.#scan();
+    this.#listCache = { at: now, value };
+    value.catch(() => {
+      this.#listCache = undefined;
+    });
+    return value;
+  }
+
+  async #scan(): Promise<LoadedModel[]> {
     const out: LoadedModel[] = [];
     for (const s of await this.#ctx.registry.index()) {
       if (s.state !== "ready") continue;
@@ -270,6 +292,19 @@ class TextModels {
   }
 
   async pick(name: string | undefined, task: "embedding" | "reranker"): Promise<TextModel> {
+    if (name !== undefined) {
+      // Fast path: a loaded model by name, without scanning the repository.
+      let direct: LoadedModel | undefined;
+      try {
+        direct = this.#ctx.registry.tryGet(name);
+      } catch {
+        direct = undefined;
+      }
+      if (direct?.kind === "hf") {
+        const tm = await this.#get(direct);
+        if (task === "embedding" ? tm.embedder : tm.reranker) return tm;
+      }
+    }
     const models = await this.list();
     const m = name !== undefined ? models.find((x) => x.name === name) : undefined;
     if (!m) {
@@ -582,7 +617,10 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           : { reranker: { id2label, label2id } },
         max_concurrent_requests: tm.model.config.batching?.maxQueueSize ?? ctx.config.batching.maxQueueSize,
         max_input_length: folder?.maxLength ?? null,
-        max_batch_tokens: tm.model.config.batching?.maxBatchCost ?? 4096,
+        max_batch_tokens: Math.max(
+          tm.model.config.batching?.maxBatchCost ?? DEFAULT_MAX_BATCH_TOKENS,
+          folder?.maxLength ?? 0,
+        ),
         max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
         max_client_batch_size: tm.maxInputs,
         auto_truncate: false,
