@@ -3,7 +3,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { type OrtMatmulHandle, useOrtMatmul } from "../../src/runtime/index.ts";
-import { matmulAsync, rng, type Tensor, TesseraError, zeros } from "../../src/tensor/index.ts";
+import {
+  matmul,
+  matmulAsync,
+  matmulBackendName,
+  rng,
+  type Tensor,
+  TesseraError,
+  zeros,
+} from "../../src/tensor/index.ts";
 
 const g = rng(2024);
 const u = (shape: number[]) => g.uniform(shape, { low: -1, high: 1 }) as Tensor;
@@ -168,12 +176,47 @@ describe("useOrtMatmul with minFlops 0: batched, broadcast and non-contiguous op
   });
 });
 
+describe("useOrtMatmul({ sync: true }) backs the synchronous matmul", () => {
+  let h: OrtMatmulHandle;
+  before(async () => {
+    h = useOrtMatmul({ sync: true, intraOpThreads: 1 });
+    await h.ready;
+  });
+  after(() => h.close());
+
+  test("large GEMMs run on ORT and equal the reference; small ones run locally", () => {
+    assert.equal(matmulBackendName(), "onnxruntime (worker, sync)");
+    const a = u([150, 140]);
+    const b = u([140, 130]); // 5.5 MFLOP ≥ the 4 MFLOP sync default
+    let c = matmul(a, b);
+    assert.equal(h.stats.syncOrt, 1);
+    assertMatches(c, a, b, "sync 2-D");
+    // batched: one sync ORT call per batch matrix; non-contiguous operands are made dense first
+    const x = u([3, 140, 150]).transpose(-1, -2); // [3, 150, 140]
+    const y = u([140, 130]);
+    c = matmul(x, y);
+    assert.equal(h.stats.syncOrt, 4);
+    assertMatches(c, x, y, "sync batched");
+    // a bigger problem after smaller ones grows the shared buffer
+    const p = u([300, 260]);
+    const q = u([260, 280]);
+    assertMatches(matmul(p, q), p, q, "sync grown");
+    assert.equal(h.stats.syncOrt, 5);
+    const small = matmul(u([8, 8]), u([8, 8]));
+    assert.deepEqual([...small.shape], [8, 8]);
+    assert.equal(h.stats.syncOrt, 5, "below syncMinFlops: local kernel");
+  });
+});
+
 test("close() unregisters the backend and stops the worker and its ORT threads", async () => {
   const t0 = threadCount();
-  const h = useOrtMatmul({ minFlops: 0, intraOpThreads: 2 });
+  const before = matmulBackendName();
+  const h = useOrtMatmul({ minFlops: 0, intraOpThreads: 2, sync: true, syncMinFlops: 0 });
+  await h.ready;
   await matmulAsync(u([8, 8]), u([8, 8]));
-  assert.equal(h.stats.ort, 1);
-  assert.equal(h.openSessions, 1);
+  matmul(u([8, 8]), u([8, 8]));
+  assert.deepEqual(h.stats, { ort: 1, local: 0, syncOrt: 1 });
+  assert.equal(h.openSessions, 2);
   const during = threadCount();
   await h.close();
   const afterClose = threadCount();
@@ -185,18 +228,22 @@ test("close() unregisters the backend and stops the worker and its ORT threads",
   const a = u([8, 8]);
   const b = u([8, 8]);
   assertMatches(await matmulAsync(a, b), a, b, "after close");
-  assert.equal(h.stats.ort, 1, "no ORT run after close");
+  assertMatches(matmul(a, b), a, b, "sync after close");
+  assert.deepEqual(h.stats, { ort: 1, local: 0, syncOrt: 1 }, "no ORT run after close");
+  assert.equal(matmulBackendName(), before, "the sync backend is unregistered");
   await h.close(); // idempotent
 });
 
 test("a process that closes the backend exits by itself", () => {
   const script = `
     import { useOrtMatmul } from "./src/runtime/index.ts";
-    import { matmulAsync, ones } from "./src/tensor/index.ts";
-    const h = useOrtMatmul({ minFlops: 0, intraOpThreads: 1 });
+    import { matmul, matmulAsync, ones } from "./src/tensor/index.ts";
+    const h = useOrtMatmul({ minFlops: 0, intraOpThreads: 1, sync: true, syncMinFlops: 0 });
+    await h.ready;
     const c = await matmulAsync(ones([4, 3]), ones([3, 2]));
+    const d = matmul(ones([2, 5]), ones([5, 1]));
     await h.close();
-    console.log(h.stats.ort, Array.from(c.data).join(","));
+    console.log(h.stats.ort, h.stats.syncOrt, Array.from(c.data).join(","), Array.from(d.data).join(","));
   `;
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
     encoding: "utf8",
@@ -204,7 +251,7 @@ test("a process that closes the backend exits by itself", () => {
   });
   assert.equal(r.signal, null, `child was killed (timeout?): ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), "1 3,3,3,3,3,3,3,3");
+  assert.equal(r.stdout.trim(), "1 1 3,3,3,3,3,3,3,3 5,5");
 });
 
 test("options are validated", () => {
