@@ -148,10 +148,25 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     reply.code(h.status).type("application/json").send({ error: h.message, code: h.code });
   });
 
+  // Every route's path pattern and methods, so a known path with a wrong method answers 405 + Allow (as Triton does).
+  const routes = new RouteMethods();
+  app.addHook("onRoute", (r) => {
+    routes.add(r.url, r.method);
+  });
   app.setNotFoundHandler((req, reply) => {
-    reply
-      .code(404)
-      .send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "E_ROUTE_NOT_FOUND" });
+    const path = req.url.split("?")[0] ?? "";
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0) {
+      reply
+        .code(405)
+        .header("allow", allowed.join(", "))
+        .send({
+          error: `${req.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`,
+          code: "E_METHOD_NOT_ALLOWED",
+        });
+      return;
+    }
+    reply.code(404).send({ error: `no route ${req.method} ${path}`, code: "E_ROUTE_NOT_FOUND" });
   });
 
   app.get("/metrics", async (_req, reply) => {
@@ -228,4 +243,34 @@ function applyCors(
   );
   reply.header("access-control-allow-methods", "GET, POST, OPTIONS");
   reply.header("access-control-expose-headers", "inference-header-content-length, x-request-id, retry-after");
+}
+
+/** Route path patterns (`/v2/models/:model/infer`, `/files/*`) and their methods. */
+class RouteMethods {
+  private readonly patterns = new Map<string, { re: RegExp; methods: Set<string> }>();
+
+  add(url: string, method: string | readonly string[]): void {
+    if (url === "/*" || url === "*") return; // catch-alls (the CORS preflight route) say nothing about a path
+    let p = this.patterns.get(url);
+    if (!p) {
+      const re = url
+        .split("/")
+        .map((seg) =>
+          seg === "*" ? ".*" : seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+        )
+        .join("/");
+      p = { re: new RegExp(`^${re}/?$`), methods: new Set() };
+      this.patterns.set(url, p);
+    }
+    for (const m of typeof method === "string" ? [method] : method) p.methods.add(m.toUpperCase());
+  }
+
+  /** The methods some route accepts for this concrete path, sorted; empty when no route has the path. */
+  allowed(path: string): string[] {
+    const out = new Set<string>();
+    for (const { re, methods } of this.patterns.values()) {
+      if (re.test(path)) for (const m of methods) out.add(m);
+    }
+    return [...out].sort();
+  }
 }

@@ -15,6 +15,7 @@ export type ServerErrorCode =
   | "E_TOO_MANY_ITEMS"
   | "E_DRAINING"
   | "E_ROUTE_NOT_FOUND"
+  | "E_METHOD_NOT_ALLOWED"
   | "E_UNSUPPORTED_MEDIA_TYPE"
   | "E_DATATYPE_MISMATCH"
   | "E_OUTPUT_UNKNOWN"
@@ -41,6 +42,7 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   E_MODEL_NOT_FOUND: 404,
   E_MODEL_VERSION_NOT_FOUND: 404,
   E_ROUTE_NOT_FOUND: 404,
+  E_METHOD_NOT_ALLOWED: 405,
   // size and load
   E_BODY_TOO_LARGE: 413,
   E_TOO_MANY_ITEMS: 413,

@@ -45,11 +45,11 @@ async function infer(model: string, req: ClientRequest, path = `/v2/models/${mod
 
 const row = (k: number) => Float32Array.from({ length: 8 }, (_, i) => (i - 3) * 0.25 + k * 0.1);
 
-async function expectError(
-  p: Promise<{ status: number; json: Record<string, unknown> }>,
+async function expectError<T extends { status: number; json: Record<string, unknown> }>(
+  p: Promise<T>,
   status: number,
   pattern: RegExp,
-) {
+): Promise<T> {
   const r = await p;
   assert.equal(r.status, status, JSON.stringify(r.json));
   assert.match(String(r.json.error), pattern);
@@ -333,6 +333,20 @@ describe("bad input never gives a 500", () => {
     );
     await expectError(call("GET", "/v2/models/..%2F..%2Fetc"), 400, /model name .* is invalid/);
     await expectError(call("GET", "/v2/models/mlp/versions/abc"), 400, /version/);
+  });
+
+  test("a wrong method on a known path is 405 with Allow; an unknown path is 404", async () => {
+    let r = await expectError(call("GET", "/v2/models/mlp/infer"), 405, /GET is not allowed/);
+    assert.equal(r.json.code, "E_METHOD_NOT_ALLOWED");
+    assert.equal(r.headers.get("allow"), "POST");
+    r = await expectError(call("DELETE", "/v2/models/mlp/versions/1/infer"), 405, /allowed: POST/);
+    r = await expectError(call("POST", "/v2/health/ready", "{}"), 405, /not allowed/);
+    assert.equal(r.headers.get("allow"), "GET, HEAD");
+    r = await expectError(call("PUT", "/v2/models/mlp"), 405, /not allowed/);
+    assert.equal(r.headers.get("allow"), "GET, HEAD");
+    r = await expectError(call("GET", "/v2/nothing/here"), 404, /no route GET \/v2\/nothing\/here/);
+    assert.equal(r.json.code, "E_ROUTE_NOT_FOUND");
+    assert.equal(r.headers.get("allow"), null);
   });
 
   test("malformed JSON 400", async () => {
