@@ -19,6 +19,7 @@ import {
   matmulAsync,
   matmulBackendName,
   rng,
+  setMatmulBackend,
   softmax,
   sum,
   type Tensor,
@@ -65,7 +66,7 @@ for (const n of quick ? [1 << 20] : [1 << 20, 1 << 24]) {
   const out = zeros([n]);
   const src = a.data as Float32Array;
   const dst = out.data as Float32Array;
-  const reps = n > 1 << 22 ? 15 : 41;
+  const reps = n > 1 << 22 ? 25 : 41;
   const setT = await time(() => dst.set(src), reps);
   const setGBs = (8 * n) / setT.best / 1e6; // read n floats + write n floats
   const addT = await time(() => add(a, b, { out }), reps);
@@ -122,10 +123,22 @@ for (const n of quick ? [1 << 20] : [1 << 20, 1 << 24]) {
 const cores = availableParallelism();
 lines.push(
   "",
-  `| n (n×n @ n×n) | raw ORT, 1 thread | matmul (WASM SIMD, 1 thread) | × ORT 1t | raw ORT, ${cores} threads (baseline) | matmulAsync + useOrtMatmul (${cores} threads, worker) | × ORT ${cores}t | JS kernel | first call ms: matmulAsync / raw ORT ${cores}t |`,
-  "|---|---|---|---|---|---|---|---|---|",
+  `| n (n×n @ n×n) | raw ORT, 1 thread | matmul, WASM SIMD kernel (1 thread) | × ORT 1t | raw ORT, ${cores} threads (baseline) | matmulAsync + useOrtMatmul (${cores} threads, worker) | × ORT ${cores}t | matmul + useOrtMatmul({sync}) (${cores} threads, worker) | × ORT ${cores}t | JS kernel | first call ms: matmulAsync / sync / raw ORT ${cores}t |`,
+  "|---|---|---|---|---|---|---|---|---|---|---|",
 );
-const ortMatmul = useOrtMatmul(); // the real runtime backend: cached per-rank session in a worker thread
+// The real runtime backend: cached per-rank openSession worker for matmulAsync, plus the SharedArrayBuffer
+// worker that backs the synchronous matmul.
+const ortMatmul = useOrtMatmul({ sync: true });
+await ortMatmul.ready;
+const ortSync = setMatmulBackend(null); // measure the built-in kernel first, then put the ORT one back
+const withOrtSync = <T>(fn: () => T): T => {
+  setMatmulBackend(ortSync, "onnxruntime (worker, sync)");
+  try {
+    return fn();
+  } finally {
+    setMatmulBackend(null);
+  }
+};
 const rawSession = (threads: number, n: number) =>
   ort.InferenceSession.create(matmulModel(n, n, n, { bAsInput: true }).bytes, {
     intraOpNumThreads: threads,
@@ -137,18 +150,21 @@ try {
     const a = g.uniform([n, n], { low: -1, high: 1 }) as Tensor<"float32">;
     const b = g.uniform([n, n], { low: -1, high: 1 }) as Tensor<"float32">;
     const flops = 2 * n * n * n;
-    const reps = n >= 1024 ? 7 : 15;
+    const reps = n >= 1024 ? 11 : 25;
     const feeds = {
       a: new ort.Tensor("float32", a.data as Float32Array, [n, n]),
       b: new ort.Tensor("float32", b.data as Float32Array, [n, n]),
     };
     const s1 = await rawSession(1, n);
-    const ort1T = await time(() => s1.run(feeds), reps);
     const sN = await rawSession(cores, n);
-    const ortNT = await time(() => sN.run(feeds), reps);
     const out = zeros([n, n]);
+    // one contender at a time (not round-robin: ORT's intra-op threads spin for a while after each run, which
+    // would slow whichever contender runs next on this 2-core machine)
+    const ort1T = await time(() => s1.run(feeds), reps);
+    const ortNT = await time(() => sN.run(feeds), reps);
     const tsT = await time(() => matmul(a, b, { out }), reps);
     const asyncT = await time(() => matmulAsync(a, b, { out }), reps);
+    const syncT = await time(() => withOrtSync(() => matmul(a, b, { out })), reps);
     const c = new Float32Array(n * n);
     const jsT = await time(
       () => gemmJS(a.data as Float32Array, 0, b.data as Float32Array, 0, c, 0, n, n, n),
@@ -159,6 +175,7 @@ try {
     for (const [name, mine] of [
       ["matmul", matmul(a, b).data as Float32Array],
       ["matmulAsync", (await matmulAsync(a, b)).data as Float32Array],
+      ["matmul + sync ORT", withOrtSync(() => matmul(a, b)).data as Float32Array],
     ] as const) {
       let maxDiff = 0;
       for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - mine[i]!));
@@ -166,7 +183,7 @@ try {
     }
     const gf = (t: Timing) => flops / t.best / 1e6;
     lines.push(
-      `| ${n} | ${f2(gf(ort1T))} GFLOP/s | ${f2(gf(tsT))} | ${f2(gf(tsT) / gf(ort1T))} | ${f2(gf(ortNT))} GFLOP/s | ${f2(gf(asyncT))} | ${f2(gf(asyncT) / gf(ortNT))} | ${f2(gf(jsT))} | ${f2(asyncT.first)} / ${f2(ortNT.first)} |`,
+      `| ${n} | ${f2(gf(ort1T))} GFLOP/s | ${f2(gf(tsT))} | ${f2(gf(tsT) / gf(ort1T))} | ${f2(gf(ortNT))} GFLOP/s | ${f2(gf(asyncT))} | ${f2(gf(asyncT) / gf(ortNT))} | ${f2(gf(syncT))} | ${f2(gf(syncT) / gf(ortNT))} | ${f2(gf(jsT))} | ${f2(asyncT.first)} / ${f2(syncT.first)} / ${f2(ortNT.first)} |`,
     );
     await s1.release();
     await sN.release();
@@ -182,5 +199,5 @@ console.log(
   "\nGB/s counts bytes read + written by each side: set 8 B/element (read n, write n floats), add 12 B/element (read a and b, write o), sum 4 B/element.",
 );
 console.log(
-  `\nsync matmul kernel: ${matmulBackendName()}; matmulAsync backend: useOrtMatmul (minFlops ${ortMatmul.minFlops}); node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? "?"}; best-of-reps rates; shared machine, timings are noisy`,
+  `\nbuilt-in sync matmul kernel: ${matmulBackendName()}; ORT backends: useOrtMatmul (minFlops ${ortMatmul.minFlops}, sync: true); node ${process.version}; onnxruntime-node ${ort.env.versions.node ?? "?"}; best-of-reps rates; shared machine, timings are noisy`,
 );
