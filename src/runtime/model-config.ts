@@ -4,8 +4,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseProviders } from "./providers.ts";
-import type { BatchingConfig, ModelConfig } from "./registry-types.ts";
+import { isProviderName, PROVIDER_NAMES, parseProviders } from "./providers.ts";
+import type { BatchingConfig, ModelBatchingConfig, ModelConfig } from "./registry-types.ts";
+import type { ProviderName } from "./session.ts";
 
 export interface ConfigIssue {
   readonly path: string;
@@ -149,38 +150,38 @@ export function parseModelConfig(raw: unknown): ConfigResult {
   }
   if (source !== undefined && raw.kind === undefined) kind = "hf";
 
-  let batching: Partial<BatchingConfig> | undefined;
+  let batching: ModelBatchingConfig | undefined;
   if (raw.batching !== undefined) {
     if (!isRecord(raw.batching))
       issues.push({ path: "batching", message: `expected an object, got ${show(raw.batching)}` });
     else {
-      const b = raw.batching;
-      for (const k of Object.keys(b)) {
-        if (!(BATCHING_KEYS as readonly string[]).includes(k)) {
+      const base = parseBatchingFields(raw.batching, "batching", issues, true);
+      let providers: Partial<Record<ProviderName, Partial<BatchingConfig>>> | undefined;
+      const rawProviders = raw.batching.providers;
+      if (rawProviders !== undefined) {
+        if (!isRecord(rawProviders)) {
           issues.push({
-            path: `batching.${k}`,
-            message: `unknown field "${k}"; expected one of ${BATCHING_KEYS.join(", ")}`,
+            path: "batching.providers",
+            message: `expected an object of provider name → batching settings, got ${show(rawProviders)}`,
           });
+        } else {
+          providers = {};
+          for (const [name, v] of Object.entries(rawProviders)) {
+            const path = `batching.providers.${name}`;
+            if (!isProviderName(name)) {
+              issues.push({
+                path,
+                message: `unknown provider ${JSON.stringify(name)}; expected one of ${PROVIDER_NAMES.join(", ")}`,
+              });
+            } else if (!isRecord(v)) {
+              issues.push({ path, message: `expected an object of batching settings, got ${show(v)}` });
+            } else {
+              providers[name] = parseBatchingFields(v, path, issues, false);
+            }
+          }
         }
       }
-      const maxBatchSize = posInt(b.maxBatchSize, "batching.maxBatchSize", issues);
-      const maxQueueDelayMs = nonNegNumber(b.maxQueueDelayMs, "batching.maxQueueDelayMs", issues);
-      const maxQueueSize = posInt(b.maxQueueSize, "batching.maxQueueSize", issues);
-      let maxBatchCost: number | undefined;
-      if (b.maxBatchCost !== undefined) {
-        if (typeof b.maxBatchCost !== "number" || !Number.isFinite(b.maxBatchCost) || b.maxBatchCost <= 0) {
-          issues.push({
-            path: "batching.maxBatchCost",
-            message: `expected a number > 0, got ${show(b.maxBatchCost)}`,
-          });
-        } else maxBatchCost = b.maxBatchCost;
-      }
-      batching = {
-        ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
-        ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
-        ...(maxQueueSize !== undefined ? { maxQueueSize } : {}),
-        ...(maxBatchCost !== undefined ? { maxBatchCost } : {}),
-      };
+      batching = { ...base, ...(providers !== undefined ? { providers } : {}) };
     }
   }
   const replicas = posInt(raw.replicas, "replicas", issues, 64);
@@ -268,4 +269,56 @@ export function loadModelConfig(dir: string): ConfigResult {
     return { ok: true, value: { kind: "hf" } };
   }
   return parseModelConfig(raw);
+}
+
+/** The batcher fields of one `batching` object (`providers` allowed only at the top level). */
+function parseBatchingFields(
+  b: Record<string, unknown>,
+  path: string,
+  issues: ConfigIssue[],
+  allowProviders: boolean,
+): Partial<BatchingConfig> {
+  for (const k of Object.keys(b)) {
+    if (allowProviders && k === "providers") continue;
+    if (!(BATCHING_KEYS as readonly string[]).includes(k)) {
+      const keys = allowProviders ? [...BATCHING_KEYS, "providers"] : BATCHING_KEYS;
+      issues.push({
+        path: `${path}.${k}`,
+        message: `unknown field "${k}"; expected one of ${keys.join(", ")}`,
+      });
+    }
+  }
+  const maxBatchSize = posInt(b.maxBatchSize, `${path}.maxBatchSize`, issues);
+  const maxQueueDelayMs = nonNegNumber(b.maxQueueDelayMs, `${path}.maxQueueDelayMs`, issues);
+  const maxQueueSize = posInt(b.maxQueueSize, `${path}.maxQueueSize`, issues);
+  let maxBatchCost: number | undefined;
+  if (b.maxBatchCost !== undefined) {
+    if (typeof b.maxBatchCost !== "number" || !Number.isFinite(b.maxBatchCost) || b.maxBatchCost <= 0) {
+      issues.push({
+        path: `${path}.maxBatchCost`,
+        message: `expected a number > 0, got ${show(b.maxBatchCost)}`,
+      });
+    } else maxBatchCost = b.maxBatchCost;
+  }
+  return {
+    ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
+    ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
+    ...(maxQueueSize !== undefined ? { maxQueueSize } : {}),
+    ...(maxBatchCost !== undefined ? { maxBatchCost } : {}),
+  };
+}
+
+/**
+ * The batching settings of a model for the provider its session runs on: the config's fields, with
+ * `batching.providers[provider]` on top when present. Returns a new object without `providers`.
+ *
+ * ```ts
+ * batchingFor({ batching: { maxBatchSize: 32, providers: { webgpu: { maxBatchSize: 128 } } } }, "webgpu")
+ * // → { maxBatchSize: 128 }
+ * ```
+ */
+export function batchingFor(config: ModelConfig, provider: string): Partial<BatchingConfig> {
+  const { providers, ...base } = config.batching ?? {};
+  const override = isProviderName(provider) ? providers?.[provider] : undefined;
+  return { ...base, ...(override ?? {}) };
 }

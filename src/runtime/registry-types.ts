@@ -22,17 +22,30 @@ export interface BatchingConfig {
   readonly maxBatchCost?: number;
 }
 
+/**
+ * A model's `batching` in config.json: batcher settings, plus optional overrides per execution provider
+ * (`{"maxBatchSize": 32, "providers": {"webgpu": {"maxBatchSize": 128}}}`) that apply when the session's
+ * active provider is that one. See `batchingFor`.
+ */
+export interface ModelBatchingConfig extends Partial<BatchingConfig> {
+  readonly providers?: Readonly<Partial<Record<ProviderName, Partial<BatchingConfig>>>>;
+}
+
 export interface ModelConfig {
   /** "onnx" (versioned .onnx folders) or "hf" (a Hugging Face text-model folder). */
   readonly kind: "onnx" | "hf";
   /** For kind "hf": the folder holding config.json/tokenizer.json (absolute or relative to the model dir). */
   readonly source?: string;
-  readonly batching?: Partial<BatchingConfig>;
+  readonly batching?: ModelBatchingConfig;
   readonly replicas?: number;
   readonly intraOpThreads?: number;
   readonly providers?: readonly (ProviderName | ProviderSpec)[];
   /** Version policy: "latest" (default, highest number), `{ latest: n }`, or `{ specific: [1, 3] }`. */
-  readonly versionPolicy?: "latest" | "all" | { readonly latest: number } | { readonly specific: readonly number[] };
+  readonly versionPolicy?:
+    | "latest"
+    | "all"
+    | { readonly latest: number }
+    | { readonly specific: readonly number[] };
   /** Map of logical → graph input names (optional renaming). */
   readonly inputs?: Readonly<Record<string, string>>;
   readonly outputs?: Readonly<Record<string, string>>;

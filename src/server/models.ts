@@ -5,7 +5,13 @@
  */
 import type { Logger } from "pino";
 import { type InferOptions, type InferResult, ModelBatcher } from "../batching/index.ts";
-import type { BatchingConfig, LoadedModel, ModelVersionStatus, TensorMap } from "../runtime/index.ts";
+import {
+  type BatchingConfig,
+  batchingFor,
+  type LoadedModel,
+  type ModelVersionStatus,
+  type TensorMap,
+} from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
@@ -230,7 +236,8 @@ export class ModelHost {
     const existing = this.runners.get(key);
     if (existing && existing.model.session === model.session) return existing;
     if (existing) void existing.close({ drain: true });
-    const b = { ...this.opts.batching, ...(model.config.batching ?? {}) };
+    // config.json `batching`, with `batching.providers[<active provider>]` on top (e.g. bigger batches on a GPU).
+    const b = { ...this.opts.batching, ...batchingFor(model.config, model.session.activeProvider) };
     const metrics = this.opts.metrics;
     let runner: Runner;
     try {

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { batchingFor, parseModelConfig } from "../../src/runtime/index.ts";
+
+test("batching.providers: per-provider overrides are parsed and applied for the active provider", () => {
+  const r = parseModelConfig({
+    batching: {
+      maxBatchSize: 32,
+      maxQueueDelayMs: 2,
+      providers: { webgpu: { maxBatchSize: 128, maxQueueDelayMs: 5 }, cpu: { maxQueueSize: 10 } },
+    },
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+  assert.deepEqual(r.value.batching, {
+    maxBatchSize: 32,
+    maxQueueDelayMs: 2,
+    providers: { webgpu: { maxBatchSize: 128, maxQueueDelayMs: 5 }, cpu: { maxQueueSize: 10 } },
+  });
+  assert.deepEqual(batchingFor(r.value, "webgpu"), { maxBatchSize: 128, maxQueueDelayMs: 5 });
+  assert.deepEqual(batchingFor(r.value, "cpu"), { maxBatchSize: 32, maxQueueDelayMs: 2, maxQueueSize: 10 });
+  // A provider without an override (or an unknown name) gets the plain settings, without `providers`.
+  assert.deepEqual(batchingFor(r.value, "cuda"), { maxBatchSize: 32, maxQueueDelayMs: 2 });
+  assert.deepEqual(batchingFor(r.value, "nonsense"), { maxBatchSize: 32, maxQueueDelayMs: 2 });
+  assert.deepEqual(batchingFor({}, "cpu"), {});
+});
+
+test("batching.providers: every problem is reported with its path", () => {
+  const r = parseModelConfig({
+    batching: {
+      maxBatchSize: 0,
+      providers: {
+        gpu: { maxBatchSize: 8 },
+        webgpu: { maxBatchSize: -1, maxQueueDelayMs: "soon", providers: {}, extra: 1 },
+        cpu: 5,
+      },
+    },
+  });
+  assert.equal(r.ok, false);
+  const issues = r.ok ? [] : r.issues;
+  const paths = issues.map((i) => i.path).sort();
+  assert.deepEqual(paths, [
+    "batching.maxBatchSize",
+    "batching.providers.cpu",
+    "batching.providers.gpu",
+    "batching.providers.webgpu.extra",
+    "batching.providers.webgpu.maxBatchSize",
+    "batching.providers.webgpu.maxQueueDelayMs",
+    "batching.providers.webgpu.providers",
+  ]);
+  assert.match(
+    issues.find((i) => i.path === "batching.providers.gpu")!.message,
+    /unknown provider "gpu"; expected one of .*webgpu/,
+  );
+  assert.match(issues.find((i) => i.path === "batching.providers.cpu")!.message, /expected an object/);
+  const bad = parseModelConfig({ batching: { providers: [1] } });
+  assert.equal(bad.ok, false);
+  assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["batching.providers"]);
+});

@@ -1,0 +1,75 @@
+/** Per-provider batching overrides (config.json batching.providers) and provider fallbacks as the server shows them. */
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { after, before, test } from "node:test";
+import pino from "pino";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { encodeInferRequest } from "../../src/server/index.ts";
+import { type Running, startApp, writeRepo } from "./helpers.ts";
+
+let srv: Running;
+const logs: Record<string, unknown>[] = [];
+
+before(async () => {
+  const bytes = mlpClassifier({ inputDim: 8, hidden: [16], classes: 4, seed: 1 }).bytes;
+  const batching = { maxBatchSize: 64, maxQueueDelayMs: 300, maxQueueSize: 256 };
+  const root = writeRepo([
+    // The override for the provider the session runs on (cpu here) caps batches at 2 rows.
+    {
+      name: "capped",
+      bytes,
+      config: {
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: { ...batching, providers: { cpu: { maxBatchSize: 2 } } },
+      },
+    },
+    // An override for another provider changes nothing on cpu.
+    {
+      name: "plain",
+      bytes,
+      config: {
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: { ...batching, providers: { webgpu: { maxBatchSize: 2 } } },
+      },
+    },
+    // cuda is not bundled with onnxruntime-node here: the session falls back to cpu and says why.
+    { name: "fallback", bytes, config: { replicas: 1, intraOpThreads: 1, providers: ["cuda", "cpu"] } },
+  ]);
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n")) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  srv = await startApp(root, {}, { logger: pino({ level: "warn" }, sink) });
+});
+
+after(async () => {
+  await srv.close();
+});
+
+async function batchSizes(model: string, n: number): Promise<number[]> {
+  const { body, headers } = encodeInferRequest({
+    inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: new Float32Array(8).fill(0.5) }],
+  });
+  const res = await Promise.all(
+    Array.from({ length: n }, () =>
+      fetch(`${srv.url}/v2/models/${model}/infer`, { method: "POST", body, headers }),
+    ),
+  );
+  const texts = await Promise.all(res.map((r) => r.text()));
+  for (const [i, r] of res.entries()) assert.equal(r.status, 200, texts[i]);
+  return res.map((r) => Number(r.headers.get("x-tessera-batch-size")));
+}
+
+test("the batcher takes batching.providers[<active provider>] over the model's batching", async () => {
+  const capped = await batchSizes("capped", 8);
+  assert.ok(
+    capped.every((s) => s >= 1 && s <= 2),
+    `cpu override maxBatchSize 2: ${capped}`,
+  );
+  const plain = await batchSizes("plain", 8);
+  assert.ok(Math.max(...plain) > 2, `no cpu override: batches up to 64 rows, got ${plain}`);
+});
