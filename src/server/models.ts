@@ -188,8 +188,25 @@ export class ModelHost {
     }
   }
 
+  /** Sessions already recorded (metrics, fallback warning), so lazy loads are noted once too. */
+  private readonly noted = new WeakSet<object>();
+
   private noteLoaded(m: LoadedModel): void {
+    this.noted.add(m.session);
     this.opts.metrics.modelLoaded(m.name, m.version, m.loadMs, m.session.activeProvider);
+    if (m.session.providerFallbacks.length > 0) {
+      this.opts.logger.warn(
+        {
+          model: m.name,
+          version: m.version,
+          provider: m.session.activeProvider,
+          fallbacks: m.session.providerFallbacks,
+        },
+        `model runs on ${m.session.activeProvider} after provider fallbacks: ${m.session.providerFallbacks
+          .map((f) => `${f.provider}: ${f.reason}`)
+          .join("; ")}`,
+      );
+    }
   }
 
   /** The loaded model for (name, version), without loading it. Throws 404/503-class errors. */
@@ -198,13 +215,17 @@ export class ModelHost {
     try {
       if (this.opts.explicitLoad) {
         try {
-          return this.registry.tryGet(name, version);
+          const m = this.registry.tryGet(name, version);
+          if (!this.noted.has(m.session)) this.noteLoaded(m);
+          return m;
         } catch (err) {
           // Not in the last scan (added to disk after start-up): get() rescans that one folder, then loads it or 404s.
           if (!(err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND")) throw err;
         }
       }
-      return await this.registry.get(name, version);
+      const m = await this.registry.get(name, version);
+      if (!this.noted.has(m.session)) this.noteLoaded(m);
+      return m;
     } catch (err) {
       // The registry names its folder in messages; clients do not need the server's paths.
       if (err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND") {

@@ -73,3 +73,26 @@ test("the batcher takes batching.providers[<active provider>] over the model's b
   const plain = await batchSizes("plain", 8);
   assert.ok(Math.max(...plain) > 2, `no cpu override: batches up to 64 rows, got ${plain}`);
 });
+
+test("a session that came up after provider fallbacks: warning at load, provider and reasons in metadata", async () => {
+  const meta = (await (await fetch(`${srv.url}/v2/models/fallback`)).json()) as {
+    properties: Record<string, string>;
+  };
+  assert.equal(meta.properties.provider, "cpu");
+  const fallbacks = JSON.parse(meta.properties.provider_fallbacks ?? "[]") as {
+    provider: string;
+    reason: string;
+  }[];
+  assert.equal(fallbacks.length, 1);
+  assert.equal(fallbacks[0]!.provider, "cuda");
+  assert.ok(fallbacks[0]!.reason.length > 0);
+  const warn = logs.find((l) => l.model === "fallback" && l.level === 40);
+  assert.ok(warn, `a warning for model "fallback" in ${JSON.stringify(logs)}`);
+  assert.match(String(warn.msg), /runs on cpu after provider fallbacks: cuda: /);
+  const plainMeta = (await (await fetch(`${srv.url}/v2/models/plain`)).json()) as {
+    properties: Record<string, string>;
+  };
+  assert.equal(plainMeta.properties.provider, "cpu");
+  assert.equal(plainMeta.properties.provider_fallbacks, undefined);
+  assert.equal(logs.filter((l) => l.model === "plain").length, 0);
+});

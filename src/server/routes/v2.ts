@@ -50,6 +50,9 @@ export function modelMetadata(m: LoadedModel, versions: readonly string[]): Reco
   if (d.metadata["tessera.synthetic"] === "true") properties.synthetic = "true";
   if (d.metadata.description) properties.model_description = d.metadata.description;
   if (m.config.labels) properties.labels = JSON.stringify(m.config.labels);
+  // Providers tried before the active one, and why each failed (properties are strings in the protocol).
+  if (m.session.providerFallbacks.length > 0)
+    properties.provider_fallbacks = JSON.stringify(m.session.providerFallbacks);
   return {
     name: m.name,
     versions,
