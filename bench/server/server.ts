@@ -6,12 +6,14 @@
  * Model: the zoo MLP 256→1024→1024→10 (the one bench/batching uses), one row per request (--rows N for more)
  * at each of --levels, plus the --multi cases `CLIENTSxROWS` (default 16 clients × 16 rows per request).
  * Rows:
+ *   raw ORT      the baseline: onnxruntime-node InferenceSession in-process, batches of min(64, clients × rows) rows
+ *                back to back on the main thread (1 intra-op thread), no batcher, no workers, no HTTP
  *   in-process   C callers in a closed loop calling ModelBatcher.infer (onnxruntime-node worker sessions), no HTTP
  *   server JSON  autocannon with C connections → `tessera serve` (child process) POST /v2/models/mlp/infer, JSON body
  *   server binary the same with a Triton binary body (Inference-Header-Content-Length) and binary outputs
  * Same session settings (replicas, intra-op threads) and batcher settings (max 64 rows, 2 ms delay) everywhere.
- * Reported: requests/s (= rows/s), p50/p99 latency in ms, server/in-process ratio. Target (issue 4): JSON server at
- * 64 clients ≥ 0.85× in-process. The load generator (autocannon) runs as its own process at `nice 10`, so on a
+ * Reported: rows/s, p50/p99 latency in ms, ratios to raw ORT and to the in-process batcher. Target (issue 4):
+ * JSON server at 64 clients ≥ 0.85× in-process batched onnxruntime-node. The load generator (autocannon) runs as its own process at `nice 10`, so on a
  * busy machine the server gets the cores first; it still shares them, so `cpu µs/row` (CPU time of the server
  * process, all threads, per row) is reported beside throughput: it does not depend on who else runs.
  */
@@ -20,6 +22,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
 import { ModelBatcher } from "../../src/batching/index.ts";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession } from "../../src/runtime/index.ts";
@@ -92,6 +95,49 @@ function pct(xs: number[], p: number): number {
 const model = mlpClassifier();
 const allRows = Float32Array.from(rng(42).normal([MAX_ROWS, DIM], { dtype: "float32" }).data as Float32Array);
 const rowData = (rows: number) => allRows.subarray(0, rows * DIM);
+
+/**
+ * The baseline: raw onnxruntime-node in-process (main thread, 1 intra-op thread, its fastest setting on this
+ * machine, see ## batching), running batches of min(64, clients × rows) rows back to back for half the duration.
+ */
+async function rawOrt(): Promise<Map<Case, Result>> {
+  const s = await ort.InferenceSession.create(model.bytes, {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
+  const out = new Map<Case, Result>();
+  try {
+    for (const k of CASES) {
+      const rows = Math.min(BATCHING.maxBatchSize, k.clients * k.rows);
+      const flat = new Float32Array(rows * DIM);
+      for (let r = 0; r < rows; r++) flat.set(rowData(1), r * DIM);
+      const feed = { input: new ort.Tensor("float32", flat, [rows, DIM]) };
+      for (let i = 0; i < 20; i++) await s.run(feed);
+      const lat: number[] = [];
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const end = t0 + (DURATION * 1000) / 2;
+      while (performance.now() < end) {
+        const a = performance.now();
+        await s.run(feed);
+        lat.push(performance.now() - a);
+      }
+      const secs = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      out.set(k, {
+        reqPerS: (lat.length * rows) / secs,
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        errors: 0,
+        cpuUsPerReq: (cpu.user + cpu.system) / (lat.length * rows),
+        meanBatch: rows,
+      });
+    }
+  } finally {
+    await s.release();
+  }
+  return out;
+}
 
 async function inProcess(): Promise<Map<Case, Result>> {
   const session = await openSession(model.bytes, { replicas: REPLICAS, intraOpThreads: THREADS });
@@ -281,6 +327,8 @@ console.log(
   `server bench: MLP 256→1024→1024→10, cases (clients×rows per request) ${CASES.map(caseName).join(", ")}, ${DURATION}s per case, replicas ${REPLICAS} × ${THREADS} intra-op threads, ` +
     `batching ${JSON.stringify(BATCHING)}; load generator: autocannon in its own process at nice 10; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}, node ${process.version}`,
 );
+const raw = await rawOrt();
+await new Promise((r) => setTimeout(r, 250));
 const base = await inProcess();
 const server = await startServerChild(root);
 const viaJson = new Map<Case, Result>();
@@ -303,23 +351,25 @@ console.log(
   "\nrows/s (= req/s × rows per request); latency p50 / p99 in ms per request; batch = mean rows per formed batch; cpu = µs of CPU (all threads of the serving process) per row\n",
 );
 console.log(
-  "| clients × rows | mode | rows/s | p50 / p99 ms | batch | cpu µs/row | rows/s vs in-process | cpu-bound estimate vs in-process |",
+  "| clients × rows | mode | rows/s | p50 / p99 ms | batch | cpu µs/row | rows/s ÷ raw ORT | rows/s ÷ in-process batcher | cpu-bound estimate ÷ raw ORT |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const k of CASES) {
+  const o = raw.get(k)!;
   const b = base.get(k)!;
-  console.log(`| ${caseName(k)} | in-process ModelBatcher | ${f(b)} | 1.00 | 1.00 |`);
   for (const [name, r] of [
+    ["raw ORT in-process", o],
+    ["in-process ModelBatcher", b],
     ["server JSON", viaJson.get(k)!],
     ["server binary", viaBinary.get(k)!],
   ] as const) {
     console.log(
-      `| ${caseName(k)} | ${name} | ${f(r)} | ${(r.reqPerS / b.reqPerS).toFixed(2)} | ${(b.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |` +
+      `| ${caseName(k)} | ${name} | ${f(r)} | ${(r.reqPerS / o.reqPerS).toFixed(2)} | ${(r.reqPerS / b.reqPerS).toFixed(2)} | ${(o.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |` +
         (r.errors > 0 ? ` (${r.errors} non-2xx/errors)` : ""),
     );
   }
 }
 console.log(
-  "\ncpu-bound estimate = in-process cpu µs/row ÷ server cpu µs/row: the throughput ratio when the server's cores do nothing else " +
+  "\ncpu-bound estimate = raw ORT cpu µs/row ÷ the mode's cpu µs/row: the throughput ratio when the server's cores do nothing else " +
     "(here the load generator shares the same cores, which the req/s ratio includes).",
 );
