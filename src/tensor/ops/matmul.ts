@@ -3,11 +3,13 @@
  * added axis removed afterwards; leading (batch) axes broadcast. Returns a new tensor or writes `opts.out`.
  *
  * Kernels: float32/float64 run a GEMM per batch matrix. float32 uses, in order: a sync backend registered with
- * `setMatmulBackend`, else the WASM SIMD kernel (kernels/wasm/gemm.as; ~40 GFLOP/s on one core here), else the
- * blocked JS kernel (~6 GFLOP/s). `matmulAsync` first tries an async backend registered with
- * `setAsyncMatmulBackend`: that is the hook through which the runtime module hands large GEMMs to a cached
- * single-MatMul ONNX Runtime session (ORT's `run` is async, so it cannot back the sync `matmul`), without
- * tensor importing ORT. Other dtypes are computed in float64 and converted.
+ * `setMatmulBackend`, else the WASM SIMD kernel (kernels/wasm/gemm.as; ~48 GFLOP/s on one core here), else the
+ * blocked JS kernel (~5 GFLOP/s). `matmulAsync` first offers the whole problem to a batched backend registered
+ * with `setAsyncBatchedMatmulBackend`, then each GEMM to one registered with `setAsyncMatmulBackend`. These are
+ * the hooks through which the runtime module (`useOrtMatmul` in src/runtime) hands large products to cached
+ * single-MatMul ONNX Runtime sessions in worker threads, without tensor importing ORT; with
+ * `useOrtMatmul({ sync: true })` it also registers a sync backend (a worker the caller blocks on with
+ * `Atomics.wait`). Other dtypes are computed in float64 and converted.
  *
  * @example matmul(ones([2, 3]), ones([3, 4])).shape // [2, 4]
  */
