@@ -9,3 +9,4 @@ export * from "./runner.ts";
 export * from "./tokenizer.ts";
 export * from "./hub.ts";
 export * from "./offsets.ts";
+export * from "./precompiled.ts";

@@ -14,6 +14,9 @@
  *   - no truncation at all, and transformers.js truncates after adding specials (drops [SEP]):
  *     we truncate content tokens, then apply the template;
  *   - no offsets: recovered by alignment in offsets.ts;
+ *   - the `Precompiled` normalizer (XLM-R, multilingual-e5, bge-m3) ignores its charsmap and
+ *     approximates it with NFKC: we decode the charsmap (precompiled.ts) and install its exact
+ *     SentencePiece normalization on the library's normalizer instance;
  *   - Metaspace ignores `split: true` (the whole text goes to the Unigram lattice at once); with
  *     SentencePiece vocabularies, whose pieces only carry "▁" at their start, the ids are the same
  *     (checked by the Unigram goldens);
@@ -24,6 +27,7 @@
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TesseraError } from "../tensor/index.ts";
 import { alignOffsets, type ByteSpan } from "./offsets.ts";
+import { PrecompiledCharsmap } from "./precompiled.ts";
 
 /** One element of a post-processing template. */
 export type TemplatePiece =
@@ -284,6 +288,7 @@ export class TextTokenizer {
         model: String(tokenizerJson.model.type),
       });
     }
+    installPrecompiled(hf.normalizer, tokenizerJson.normalizer);
     return new TextTokenizer(hf, tokenizerJson, settings);
   }
 
@@ -490,4 +495,29 @@ export function padEncodings(
     }
   }
   return { n, seqLen, inputIds, attentionMask, tokenTypeIds, lengths };
+}
+
+/** The library's normalizer objects: callable, with a `normalize` method; Sequence has `normalizers`. */
+interface LibNormalizer {
+  normalize: (text: string) => string;
+  normalizers?: readonly (LibNormalizer | null)[];
+}
+
+/**
+ * Replaces the approximate normalization of every `Precompiled` normalizer in the library's
+ * normalizer tree with the exact charsmap normalization (instance property; the config tree and
+ * the instance tree have the same shape, both built from `normalizer` in order).
+ */
+function installPrecompiled(inst: unknown, cfg: unknown): void {
+  if (!isObj(cfg) || inst === null || inst === undefined) return;
+  const n = inst as LibNormalizer;
+  if (cfg.type === "Precompiled") {
+    if (typeof cfg.precompiled_charsmap !== "string" || cfg.precompiled_charsmap.length === 0) return;
+    const map = PrecompiledCharsmap.fromBase64(cfg.precompiled_charsmap);
+    Object.defineProperty(n, "normalize", { value: (text: string) => map.normalize(text), writable: true });
+    return;
+  }
+  if (cfg.type === "Sequence" && Array.isArray(cfg.normalizers) && Array.isArray(n.normalizers)) {
+    cfg.normalizers.forEach((c: unknown, i: number) => installPrecompiled(n.normalizers?.[i], c));
+  }
 }
