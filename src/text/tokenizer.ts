@@ -518,6 +518,8 @@ function installPrecompiled(inst: unknown, cfg: unknown): void {
     return;
   }
   if (cfg.type === "Sequence" && Array.isArray(cfg.normalizers) && Array.isArray(n.normalizers)) {
-    cfg.normalizers.forEach((c: unknown, i: number) => installPrecompiled(n.normalizers?.[i], c));
+    cfg.normalizers.forEach((c: unknown, i: number) => {
+      installPrecompiled(n.normalizers?.[i], c);
+    });
   }
 }
