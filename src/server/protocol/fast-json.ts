@@ -172,6 +172,8 @@ function parseNumbers(
   const buf = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let count = 1;
   for (const d of shape) count *= d;
+  // Each element takes at least 2 bytes ("1,"): a shape larger than that cannot match (and must not allocate).
+  if (!(count <= (end - start) / 2 + 1)) return null;
   const out = datatype === "FP32" ? new Float32Array(count) : new Float64Array(count);
   const fp32 = datatype === "FP32";
   // Levels: leading brackets. 1 = flat; shape.length = nested like the shape.
