@@ -21,7 +21,9 @@ test("batching.providers: per-provider overrides are parsed and applied for the 
   // A provider without an override (or an unknown name) gets the plain settings, without `providers`.
   assert.deepEqual(batchingFor(r.value, "cuda"), { maxBatchSize: 32, maxQueueDelayMs: 2 });
   assert.deepEqual(batchingFor(r.value, "nonsense"), { maxBatchSize: 32, maxQueueDelayMs: 2 });
-  assert.deepEqual(batchingFor({}, "cpu"), {});
+  const empty = parseModelConfig({});
+  assert.ok(empty.ok);
+  assert.deepEqual(batchingFor(empty.value, "cpu"), {});
 });
 
 test("batching.providers: every problem is reported with its path", () => {
