@@ -464,7 +464,7 @@ let tmpCounter = 0;
 /**
  * Opens a model (a file path or the .onnx bytes) in worker-thread replicas.
  *
- * Defaults: replicas = min(2, cores), intraOpThreads = floor(cores / replicas), graphOptimization
+ * Defaults: replicas = min(2, cores) (1 when the active provider is a GPU), intraOpThreads = floor(cores / replicas), graphOptimization
  * "all", providers ["cpu"]. Throws `E_MODEL_FILE` (unreadable file), `E_MODEL_INVALID` (not an ONNX
  * ModelProto), `E_SESSION_CREATE` (ORT refused the model on every provider).
  */
@@ -571,7 +571,10 @@ export async function openSession(
       }
     }
     pool[0]!.setInit(restInit);
-    for (let i = 1; i < replicas; i++) pool.push(new Replica(i, restInit, label, onReplaced));
+    // On a GPU provider runs are serialized per device (providers.runExclusive), so by default extra
+    // replicas would only hold more copies of the weights on the device.
+    const replicaCount = options.replicas === undefined && info.activeProvider !== "cpu" ? 1 : replicas;
+    for (let i = 1; i < replicaCount; i++) pool.push(new Replica(i, restInit, label, onReplaced));
     await Promise.all(pool.map((r) => r.ready));
     const description: ModelDescription = {
       inputs: toSpecs(info.inputs),

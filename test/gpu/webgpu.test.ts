@@ -218,3 +218,20 @@ describe("two webgpu sessions at once (onnxruntime issue 32561)", { skip }, () =
     });
   });
 });
+
+describe("replica defaults on a GPU provider", { skip }, () => {
+  test("one replica by default when webgpu is active (runs are serialized per device); cpu keeps min(2, cores)", async () => {
+    const gpu = await openSession(mlpModel(), { providers: [WEBGPU] });
+    const cpu = await openSession(mlpModel(), { providers: ["cpu"] });
+    try {
+      assert.equal(gpu.activeProvider, "webgpu");
+      assert.equal(gpu.replicas, 1);
+      assert.equal(cpu.replicas, Math.max(1, Math.min(2, (await import("node:os")).availableParallelism())));
+      const explicit = await openSession(mlpModel(), { providers: [WEBGPU], replicas: 2 });
+      assert.equal(explicit.replicas, 2);
+      await explicit.close();
+    } finally {
+      await Promise.all([gpu.close(), cpu.close()]);
+    }
+  });
+});
