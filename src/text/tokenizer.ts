@@ -186,6 +186,30 @@ export function parsePostProcessor(
   throw configError(`unsupported post_processor type ${String(type)}`, { type: String(type) });
 }
 
+/**
+ * Tokenizers whose post-processor adds no special token (null or ByteLevel only, as in many
+ * Llama / Mistral / Qwen exports) get their specials from tokenizer_config `add_bos_token` /
+ * `add_eos_token` when those are true (as transformers' Llama tokenizers rebuild their template).
+ */
+function withConfigSpecials(
+  tpl: PostTemplate,
+  cfg: Readonly<Record<string, unknown>>,
+  vocabId: (token: string) => number | undefined,
+): PostTemplate {
+  if (countSpecials(tpl.single) > 0) return tpl;
+  const bosName = cfg.add_bos_token === true ? tokenName(cfg.bos_token) : undefined;
+  const eosName = cfg.add_eos_token === true ? tokenName(cfg.eos_token) : undefined;
+  const bos = bosName !== undefined ? vocabId(bosName) : undefined;
+  const eos = eosName !== undefined ? vocabId(eosName) : undefined;
+  if (bos === undefined && eos === undefined) return tpl;
+  const wrap = (which: "A" | "B", typeId: number): TemplatePiece[] => [
+    ...(bos !== undefined ? [sp([bos], typeId)] : []),
+    sq(which, typeId),
+    ...(eos !== undefined ? [sp([eos], typeId)] : []),
+  ];
+  return { single: wrap("A", 0), pair: [...wrap("A", 0), ...wrap("B", 1)] };
+}
+
 function sp(ids: readonly number[], typeId: number): TemplatePiece {
   return { kind: "special", ids, typeId };
 }
@@ -214,6 +238,11 @@ export class TextTokenizer {
   /** Longest encoding the model accepts (special tokens included). */
   readonly maxLength: number;
   readonly padId: number;
+  /**
+   * Where padding goes in a batch: tokenizer_config `padding_side` (or tokenizer.json
+   * `padding.direction`); "left" for decoder-style embedders (Qwen3-Embedding). Default "right".
+   */
+  readonly paddingSide: "left" | "right";
   readonly vocabSize: number;
   /** Ids of special tokens (added tokens flagged special, and template specials). */
   readonly specialIds: ReadonlySet<number>;
@@ -230,7 +259,12 @@ export class TextTokenizer {
   private constructor(hf: HfTokenizer, json: Json, settings: TokenizerSettings) {
     this.#hf = hf;
     this.modelType = isObj(json.model) && typeof json.model.type === "string" ? json.model.type : "unknown";
-    this.template = parsePostProcessor(json.post_processor, (t) => hf.token_to_id(t));
+    const cfg0 = settings.tokenizerConfig ?? {};
+    this.template = withConfigSpecials(
+      parsePostProcessor(json.post_processor, (t) => hf.token_to_id(t)),
+      cfg0,
+      (t) => hf.token_to_id(t),
+    );
     this.#singleSpecials = countSpecials(this.template.single);
     this.#pairSpecials = countSpecials(this.template.pair);
     const cfg = settings.tokenizerConfig ?? {};
@@ -255,7 +289,17 @@ export class TextTokenizer {
     if (isObj(json.padding) && typeof json.padding.pad_id === "number") pad = json.padding.pad_id;
     const padName = tokenName(cfg.pad_token) ?? tokenName(settings.specialTokensMap?.pad_token);
     if (pad === undefined && padName !== undefined) pad = hf.token_to_id(padName);
+    // No pad token (many decoder models): pad with eos (masked out anyway), else 0.
+    const eosName = tokenName(cfg.eos_token) ?? tokenName(settings.specialTokensMap?.eos_token);
+    if (pad === undefined && eosName !== undefined) pad = hf.token_to_id(eosName);
     this.padId = pad ?? 0;
+    const dir =
+      typeof cfg.padding_side === "string"
+        ? cfg.padding_side
+        : isObj(json.padding) && typeof json.padding.direction === "string"
+          ? json.padding.direction
+          : "right";
+    this.paddingSide = dir.toLowerCase() === "left" ? "left" : "right";
     this.vocabSize = hf.get_vocab(true).size;
     const pre = JSON.stringify(json.pre_tokenizer ?? null);
     this.#offsetMode = /"ByteLevel"/.test(pre) ? "bytes" : "chars";
@@ -437,11 +481,11 @@ export class TextTokenizer {
   }
 
   /**
-   * Pads encodings to the longest one (right padding) into int64 arrays; copies.
+   * Pads encodings to the longest one (on `paddingSide`) into int64 arrays; copies.
    * Attention mask is 1 on real tokens, 0 on padding.
    */
   pad(encodings: readonly TextEncoding[], padToLength?: number): PaddedBatch {
-    return padEncodings(encodings, this.padId, padToLength);
+    return padEncodings(encodings, this.padId, padToLength, this.paddingSide);
   }
 
   #apply(
@@ -468,11 +512,15 @@ export class TextTokenizer {
   }
 }
 
-/** Right-pads encodings into int64 `[n, seqLen]` arrays (copies). */
+/**
+ * Pads encodings into int64 `[n, seqLen]` arrays (copies). "right" (default) puts the real tokens
+ * first; "left" puts them last (decoder-style models, tokenizer_config `padding_side: "left"`).
+ */
 export function padEncodings(
   encodings: readonly TextEncoding[],
   padId: number,
   padToLength?: number,
+  side: "left" | "right" = "right",
 ): PaddedBatch {
   const n = encodings.length;
   let seqLen = padToLength ?? 0;
@@ -486,11 +534,13 @@ export function padEncodings(
     const e = encodings[r] as TextEncoding;
     const base = r * seqLen;
     lengths[r] = e.ids.length;
+    const first = side === "left" ? seqLen - e.ids.length : 0;
     for (let i = 0; i < seqLen; i++) {
-      if (i < e.ids.length) {
-        inputIds[base + i] = BigInt(e.ids[i] as number);
+      const j = i - first;
+      if (j >= 0 && j < e.ids.length) {
+        inputIds[base + i] = BigInt(e.ids[j] as number);
         attentionMask[base + i] = 1n;
-        tokenTypeIds[base + i] = BigInt(e.typeIds[i] as number);
+        tokenTypeIds[base + i] = BigInt(e.typeIds[j] as number);
       } else inputIds[base + i] = pad;
     }
   }
