@@ -145,10 +145,19 @@ export class TextEmbedder {
   readonly normalize: boolean;
   readonly maxLength: number;
   readonly session: InferenceSession;
+  /** True when the graph returns pooled vectors itself (sentence_embedding); `pooling` is then fixed. */
+  readonly pooledByModel: boolean;
   readonly #runner: EncoderRunner;
   readonly #ownsSession: boolean;
 
-  private constructor(m: OpenedTextModel, runner: EncoderRunner, dim: number, options: EmbedderOptions) {
+  private constructor(
+    m: OpenedTextModel,
+    runner: EncoderRunner,
+    dim: number,
+    options: EmbedderOptions,
+    pooledByModel: boolean,
+  ) {
+    this.pooledByModel = pooledByModel;
     this.folder = m.folder;
     this.tokenizer = m.folder.tokenizer;
     this.session = m.session;
@@ -167,16 +176,30 @@ export class TextEmbedder {
   static async load(source: string | LoadedModel, options: EmbedderOptions = {}): Promise<TextEmbedder> {
     const m = await openTextModel(source, options);
     try {
-      const io = detectEncoderIO(m.session, "embedding");
-      const runner = new EncoderRunner(m.session, io, m.folder.tokenizer.padId, {
-        ...options,
-        maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
-      });
+      const preferPooled = m.folder.modulesAfterPooling.length > 0;
+      const io = detectEncoderIO(m.session, "embedding", { preferPooled });
+      if (preferPooled && io.outputRank !== 2) {
+        throw new TesseraError(
+          "E_TEXT_MODEL",
+          `modules.json has ${m.folder.modulesAfterPooling.join(", ")} after pooling, but the graph has no pooled output (sentence_embedding); pooling ${io.output} here would skip those layers`,
+          { output: io.output, modules: m.folder.modulesAfterPooling },
+        );
+      }
+      const runner = new EncoderRunner(
+        m.session,
+        io,
+        m.folder.tokenizer.padId,
+        {
+          ...options,
+          maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
+        },
+        m.folder.tokenizer.paddingSide,
+      );
       const probe = await runner.submit(m.folder.tokenizer.encode("a", { truncate: true }), {
         kind: "pool",
         pooling: "cls",
       });
-      return new TextEmbedder(m, runner, probe.value.length, options);
+      return new TextEmbedder(m, runner, probe.value.length, options, io.outputRank === 2);
     } catch (e) {
       if (m.ownsSession) await m.session.close();
       throw e;
@@ -236,7 +259,7 @@ export class TextEmbedder {
     // tokenized; a bad input later on aborts what was already queued.
     const encs: TextEncoding[] = [];
     const pending: Promise<{ value: Float32Array; queueMs: number; inferMs: number }>[] = [];
-    const reduce = { kind: "pool", pooling: options.pooling ?? this.pooling } as const;
+    const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
     const submitOpts = {
       ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
       ...(options.priority ? { priority: options.priority } : {}),
@@ -338,7 +361,7 @@ export class TextEmbedder {
         throw e;
       }
     });
-    const reduce = { kind: "pool", pooling: options.pooling ?? this.pooling } as const;
+    const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
     if (options.signal) setMaxListeners(0, options.signal);
     const results = await Promise.all(
       encs.map((e) => this.#runner.submit(e, reduce, options.signal ? { signal: options.signal } : {})),
@@ -357,6 +380,18 @@ export class TextEmbedder {
       queueMs: 0,
       inferMs: 0,
     };
+  }
+
+  #poolingFor(requested: Pooling | undefined): Pooling {
+    if (requested === undefined || requested === this.pooling) return this.pooling;
+    if (this.pooledByModel) {
+      throw new TesseraError(
+        "E_TEXT_OPTIONS",
+        `pooling "${requested}" cannot be applied: the model's graph returns pooled embeddings (${this.pooling})`,
+        { field: "pooling", pooling: requested },
+      );
+    }
+    return requested;
   }
 
   /** Sequences waiting in the batcher. */

@@ -13,7 +13,7 @@
  * Config files are outside input: `parseHfFolder` returns every issue; `loadHfFolder` throws
  * `E_HF_FOLDER` listing them all.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TesseraError } from "../tensor/index.ts";
 import { TextTokenizer } from "./tokenizer.ts";
@@ -47,6 +47,11 @@ export interface HfFolder {
   readonly pooling: Pooling;
   /** Whether the sentence-transformers pipeline ends with a Normalize module. */
   readonly normalize: boolean;
+  /**
+   * modules.json entries after Pooling other than Normalize (e.g. `sentence_transformers.models.Dense`):
+   * only a graph with a pooled `sentence_embedding` output includes them.
+   */
+  readonly modulesAfterPooling: readonly string[];
   /** Max tokens per input (special tokens included). */
   readonly maxLength: number;
   readonly prompts: Readonly<Record<string, string>>;
@@ -80,6 +85,32 @@ function readJson(dir: string, rel: string, issues: Issue[], required: boolean):
   }
 }
 
+/** The .onnx graphs of a folder (top level and onnx/), relative paths. */
+export function onnxFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const sub of ["onnx", ""]) {
+    try {
+      for (const f of readdirSync(join(dir, sub))) if (f.endsWith(".onnx")) out.push(sub ? `${sub}/${f}` : f);
+    } catch {
+      // no such folder
+    }
+  }
+  return out;
+}
+
+/**
+ * Variant names of a folder's graphs: onnx/model_fp16.onnx → "fp16", model_quantized.onnx →
+ * "quantized" (the plain model.onnx is "" ).
+ */
+export function onnxVariants(dir: string): string[] {
+  const out = new Set<string>();
+  for (const f of onnxFiles(dir)) {
+    const m = /(?:^|\/)model(?:_(.+))?\.onnx$/.exec(f);
+    if (m) out.add(m[1] ?? "");
+  }
+  return [...out];
+}
+
 /** Pooling from a sentence-transformers Pooling config (1_Pooling/config.json). */
 export function poolingFromConfig(cfg: Json): Pooling | undefined {
   if (cfg.pooling_mode_cls_token === true) return "cls";
@@ -87,6 +118,26 @@ export function poolingFromConfig(cfg: Json): Pooling | undefined {
   if (cfg.pooling_mode_max_tokens === true) return "max";
   if (cfg.pooling_mode_mean_tokens === true || cfg.pooling_mode_mean_sqrt_len_tokens === true) return "mean";
   return undefined;
+}
+
+/**
+ * Positions a model can use, from config.json `max_position_embeddings`. RoBERTa-style models
+ * (RoBERTa, XLM-R, CamemBERT, MPNet, Longformer...) number positions from `pad_token_id + 1`, so
+ * 514 table rows hold 512 tokens (what TEI and transformers use).
+ */
+export function usablePositions(config: Readonly<Record<string, unknown>>): number | undefined {
+  const maxPos = config.max_position_embeddings;
+  if (typeof maxPos !== "number" || !Number.isInteger(maxPos) || maxPos <= 0) return undefined;
+  const type = typeof config.model_type === "string" ? config.model_type : "";
+  if (
+    /^(roberta|xlm-roberta|xlm_roberta|camembert|mpnet|longformer|data2vec-text|ibert|luke|markuplm)$/.test(
+      type,
+    )
+  ) {
+    const pad = typeof config.pad_token_id === "number" ? config.pad_token_id : 1;
+    return Math.max(1, maxPos - pad - 1);
+  }
+  return maxPos;
 }
 
 /** Parses a model folder; every problem found is returned as an issue. */
@@ -111,11 +162,18 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       break;
     }
   }
-  if (!modelPath) issues.push({ path: candidates.join(" | "), message: "no ONNX graph found" });
+  if (!modelPath) {
+    const found = onnxFiles(dir);
+    issues.push({
+      path: candidates.join(" | "),
+      message: `no ONNX graph found${found.length ? ` (the folder has ${found.join(", ")}; pick one with variant/onnxFile)` : ""}`,
+    });
+  }
 
   // sentence-transformers modules: pooling + normalize.
   let pooling: Pooling | undefined;
   let normalize = false;
+  const modulesAfterPooling: string[] = [];
   const modulesPath = join(dir, "modules.json");
   if (existsSync(modulesPath)) {
     let modules: unknown;
@@ -140,6 +198,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
             if (!pooling) issues.push({ path: rel, message: "no supported pooling_mode_* is true" });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;
+        else if (pooling !== undefined) modulesAfterPooling.push(m.type);
       }
     }
   } else if (existsSync(join(dir, "1_Pooling", "config.json"))) {
@@ -178,10 +237,12 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
     tokCfg && typeof tokCfg.model_max_length === "number" && tokCfg.model_max_length < 1e9
       ? tokCfg.model_max_length
       : undefined;
-  let maxLength: number | undefined = options.maxLength ?? stMax ?? tokMax;
-  const maxPos =
-    typeof config.max_position_embeddings === "number" ? config.max_position_embeddings : undefined;
-  if (maxLength === undefined) maxLength = maxPos !== undefined ? Math.min(maxPos, 512) : 512;
+  const maxPos = usablePositions(config);
+  let maxLength: number | undefined =
+    options.maxLength ??
+    stMax ??
+    (tokMax !== undefined && maxPos !== undefined ? Math.min(tokMax, maxPos) : (tokMax ?? maxPos));
+  if (maxLength === undefined) maxLength = 512;
   if (!(Number.isInteger(maxLength) && maxLength > 0))
     issues.push({
       path: options.maxLength !== undefined ? "maxLength" : "max_seq_length",
@@ -218,6 +279,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       ...(typeof config.hidden_size === "number" ? { hiddenSize: config.hidden_size } : {}),
       pooling: pooling ?? defaultPooling,
       normalize,
+      modulesAfterPooling,
       maxLength,
       prompts,
       ...(defaultPromptName ? { defaultPromptName } : {}),

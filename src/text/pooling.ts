@@ -2,13 +2,16 @@
  * Pooling and normalization over raw model output. Plain loops, f64 accumulation.
  *
  * `hidden` is a row-major `[n, seqLen, dim]` Float32Array (last_hidden_state); row `r` has
- * `lengths[r]` real tokens at the start (right padding), so the attention mask is implied by
- * the lengths. Every function writes into a caller-given Float32Array (no allocation) unless
+ * `length` real tokens starting at `start` (0 with right padding, seqLen - length with left
+ * padding), so the attention mask is implied by the length and start. Every function writes into a caller-given Float32Array (no allocation) unless
  * it says otherwise.
  */
 import type { Pooling } from "./hf-folder.ts";
 
-/** Pools row `r` of `hidden` [n, seqLen, dim] into `out` (length dim). */
+/**
+ * Pools row `r` of `hidden` [n, seqLen, dim] into `out` (length dim). The real tokens are
+ * `start .. start+length-1`; "cls" takes the first of them, "last" the last one.
+ */
 export function poolRow(
   hidden: Float32Array,
   seqLen: number,
@@ -18,8 +21,9 @@ export function poolRow(
   pooling: Pooling,
   out: Float32Array,
   outOffset = 0,
+  start = 0,
 ): void {
-  const base = r * seqLen * dim;
+  const base = (r * seqLen + start) * dim;
   if (pooling === "cls") {
     for (let d = 0; d < dim; d++) out[outOffset + d] = hidden[base + d] as number;
     return;

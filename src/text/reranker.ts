@@ -57,10 +57,16 @@ export class Reranker {
     const m = await openTextModel(source, options);
     try {
       const io = detectEncoderIO(m.session, "logits");
-      const runner = new EncoderRunner(m.session, io, m.folder.tokenizer.padId, {
-        ...options,
-        maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
-      });
+      const runner = new EncoderRunner(
+        m.session,
+        io,
+        m.folder.tokenizer.padId,
+        {
+          ...options,
+          maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
+        },
+        m.folder.tokenizer.paddingSide,
+      );
       return new Reranker(m, runner);
     } catch (e) {
       if (m.ownsSession) await m.session.close();

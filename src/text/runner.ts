@@ -9,10 +9,10 @@
  */
 import { type Batched, type BatchStats, DynamicBatcher, type SubmitOptions } from "../batching/index.ts";
 import type { InferenceSession, RunOptions } from "../runtime/index.ts";
-import { Tensor, TesseraError } from "../tensor/index.ts";
+import { cast, Tensor, TesseraError } from "../tensor/index.ts";
 import type { Pooling } from "./hf-folder.ts";
 import { poolRow } from "./pooling.ts";
-import { padEncodings, type TextEncoding } from "./tokenizer.ts";
+import { type PaddedBatch, padEncodings, type TextEncoding } from "./tokenizer.ts";
 
 /** Default token budget of one forward pass. */
 export const DEFAULT_MAX_BATCH_TOKENS = 1024;
@@ -46,53 +46,135 @@ interface Item {
   readonly reduce: Reduce;
 }
 
+/** What one graph input carries. */
+export type EncoderInputRole = "input_ids" | "attention_mask" | "token_type_ids" | "position_ids";
+
+/** One graph input the runner fills, with the integer dtype the graph declares. */
+export interface EncoderInput {
+  readonly name: string;
+  readonly role: EncoderInputRole;
+  readonly dtype: "int64" | "int32";
+}
+
 /** Graph input/output names the runner feeds and reads. */
 export interface EncoderIO {
   readonly inputIds: string;
   readonly attentionMask?: string;
   readonly tokenTypeIds?: string;
+  readonly positionIds?: string;
+  /** Every input the graph declares, each filled exactly once (token_type_ids zeros or pair types). */
+  readonly inputs: readonly EncoderInput[];
   readonly output: string;
   /** Output rank 3 ([b, s, h], pooled here) or 2 ([b, h], already pooled / logits). */
   readonly outputRank: number;
+  /** Output element type; float16 outputs are converted to float32 after the run. */
+  readonly outputDtype: "float32" | "float16";
 }
 
-/** Finds the graph's input and output names; throws `E_TEXT_MODEL` when they do not fit an encoder. */
-export function detectEncoderIO(session: InferenceSession, kind: "embedding" | "logits"): EncoderIO {
-  const ins = session.description.inputs.map((i) => i.name);
+/** Options of `detectEncoderIO`. */
+export interface DetectIOOptions {
+  /**
+   * For embeddings: take the graph's pooled output (`sentence_embedding`) even when a token-level
+   * output exists, e.g. when the sentence-transformers pipeline has a Dense layer after pooling
+   * that only the exported pooled output includes.
+   */
+  readonly preferPooled?: boolean;
+}
+
+const ROLE_NAMES: Readonly<Record<EncoderInputRole, readonly string[]>> = {
+  input_ids: ["input_ids", "input_ids:0", "ids"],
+  attention_mask: ["attention_mask", "attention_mask:0", "mask"],
+  token_type_ids: ["token_type_ids", "token_type_ids:0", "segment_ids"],
+  position_ids: ["position_ids", "position_ids:0"],
+};
+const TOKEN_OUTPUTS = ["last_hidden_state", "token_embeddings", "hidden_states"];
+const POOLED_OUTPUTS = ["sentence_embedding", "sentence_embeddings", "embeddings", "pooler_output"];
+
+/**
+ * Finds the graph's input and output names. Every declared input must be one Tessera can fill
+ * (input_ids, attention_mask, token_type_ids, position_ids; int64 or int32); any other (e.g. a
+ * decoder export's `past_key_values.*`) throws `E_TEXT_MODEL` naming it. Outputs: for embeddings a
+ * token-level output (last_hidden_state / token_embeddings, pooled here) is preferred, else a pooled
+ * one (sentence_embedding / pooler_output); for logits `logits` / `scores`. float32 or float16.
+ */
+export function detectEncoderIO(
+  session: InferenceSession,
+  kind: "embedding" | "logits",
+  options: DetectIOOptions = {},
+): EncoderIO {
+  const specs = session.description.inputs;
+  const ins = specs.map((i) => i.name);
   const outs = session.description.outputs;
-  const find = (...names: string[]): string | undefined => names.find((n) => ins.includes(n));
-  const inputIds = find("input_ids");
+  const inputs: EncoderInput[] = [];
+  const unknown: string[] = [];
+  for (const spec of specs) {
+    const role = (Object.keys(ROLE_NAMES) as EncoderInputRole[]).find((r) =>
+      ROLE_NAMES[r].includes(spec.name),
+    );
+    if (!role) {
+      unknown.push(spec.name);
+      continue;
+    }
+    if (spec.dtype !== "int64" && spec.dtype !== "int32") {
+      throw new TesseraError(
+        "E_TEXT_MODEL",
+        `model input ${spec.name} is ${spec.dtype}; expected int64 or int32`,
+        { input: spec.name, dtype: spec.dtype },
+      );
+    }
+    if (inputs.some((i) => i.role === role)) unknown.push(spec.name);
+    else inputs.push({ name: spec.name, role, dtype: spec.dtype });
+  }
+  if (unknown.length > 0) {
+    const kv = unknown.some((n) => /past_key_values|present|cache/i.test(n));
+    throw new TesseraError(
+      "E_TEXT_MODEL",
+      `model has inputs Tessera cannot fill: ${unknown.join(", ")} (inputs: ${ins.join(", ")})` +
+        (kv
+          ? "; this is a decoder export with a KV cache: export it without past key values (optimum: --task feature-extraction, no -with-past)"
+          : ""),
+      { inputs: ins, unknown },
+    );
+  }
+  const byRole = (r: EncoderInputRole) => inputs.find((i) => i.role === r)?.name;
+  const inputIds = byRole("input_ids");
   if (!inputIds)
     throw new TesseraError("E_TEXT_MODEL", `model has no input_ids input (inputs: ${ins.join(", ")})`, {
       inputs: ins,
     });
-  const attentionMask = find("attention_mask");
-  const tokenTypeIds = find("token_type_ids");
-  const known = new Set([inputIds, attentionMask, tokenTypeIds]);
-  const extra = ins.filter((n) => !known.has(n));
-  if (extra.length > 0) {
-    throw new TesseraError("E_TEXT_MODEL", `model has inputs Tessera cannot fill: ${extra.join(", ")}`, {
-      inputs: ins,
-    });
+  const attentionMask = byRole("attention_mask");
+  const tokenTypeIds = byRole("token_type_ids");
+  const positionIds = byRole("position_ids");
+  const byName = (names: readonly string[]) =>
+    names.map((p) => outs.find((o) => o.name === p)).find((o) => o !== undefined);
+  let out: (typeof outs)[number] | undefined;
+  if (kind === "logits") out = byName(["logits", "scores"]) ?? outs[0];
+  else {
+    const token = byName(TOKEN_OUTPUTS) ?? outs.find((o) => o.shape.length === 3);
+    const pooled = byName(POOLED_OUTPUTS) ?? outs.find((o) => o.shape.length === 2);
+    out = options.preferPooled ? (pooled ?? token) : (token ?? pooled);
+    out ??= outs[0];
   }
-  const pref =
-    kind === "logits"
-      ? ["logits", "scores"]
-      : ["last_hidden_state", "token_embeddings", "sentence_embedding"];
-  const out = pref.map((p) => outs.find((o) => o.name === p)).find((o) => o !== undefined) ?? outs[0];
   if (!out) throw new TesseraError("E_TEXT_MODEL", "model has no outputs", {});
-  if (out.dtype !== "float32") {
-    throw new TesseraError("E_TEXT_MODEL", `output ${out.name} is ${out.dtype}; expected float32`, {
-      output: out.name,
-      dtype: out.dtype,
-    });
+  if (out.dtype !== "float32" && out.dtype !== "float16") {
+    throw new TesseraError(
+      "E_TEXT_MODEL",
+      `output ${out.name} is ${out.dtype}; expected float32 or float16`,
+      {
+        output: out.name,
+        dtype: out.dtype,
+      },
+    );
   }
   return {
     inputIds,
     ...(attentionMask ? { attentionMask } : {}),
     ...(tokenTypeIds ? { tokenTypeIds } : {}),
+    ...(positionIds ? { positionIds } : {}),
+    inputs,
     output: out.name,
     outputRank: out.shape.length,
+    outputDtype: out.dtype,
   };
 }
 
@@ -101,12 +183,24 @@ export class EncoderRunner {
   readonly maxBatchTokens: number;
   readonly #session: InferenceSession;
   readonly #padId: number;
+  readonly #padLeft: boolean;
   readonly #batcher: DynamicBatcher<Item, Float32Array>;
 
-  constructor(session: InferenceSession, io: EncoderIO, padId: number, options: BatchingOptions = {}) {
+  /**
+   * @param padId token id written into padded positions (masked out by attention_mask).
+   * @param paddingSide "left" for decoder-style models whose tokenizer_config says so.
+   */
+  constructor(
+    session: InferenceSession,
+    io: EncoderIO,
+    padId: number,
+    options: BatchingOptions = {},
+    paddingSide: "left" | "right" = "right",
+  ) {
     this.#session = session;
     this.io = io;
     this.#padId = padId;
+    this.#padLeft = paddingSide === "left";
     this.maxBatchTokens = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
     const maxBatchSize = options.maxBatchSize ?? 64;
     const maxPadding = options.maxPaddingRatio ?? 0.1;
@@ -164,19 +258,35 @@ export class EncoderRunner {
     const b = padEncodings(
       items.map((i) => i.enc),
       this.#padId,
+      undefined,
+      this.#padLeft ? "left" : "right",
     );
     const shape = [b.n, b.seqLen];
-    const inputs: Record<string, Tensor> = { [this.io.inputIds]: Tensor.wrap(b.inputIds, shape) };
-    if (this.io.attentionMask) inputs[this.io.attentionMask] = Tensor.wrap(b.attentionMask, shape);
-    if (this.io.tokenTypeIds) inputs[this.io.tokenTypeIds] = Tensor.wrap(b.tokenTypeIds, shape);
+    const inputs: Record<string, Tensor> = {};
+    for (const spec of this.io.inputs) {
+      const data =
+        spec.role === "input_ids"
+          ? b.inputIds
+          : spec.role === "attention_mask"
+            ? b.attentionMask
+            : spec.role === "token_type_ids"
+              ? b.tokenTypeIds
+              : positionIdsOf(b);
+      inputs[spec.name] = Tensor.wrap(spec.dtype === "int32" ? toInt32(data) : data, shape);
+    }
     const runOptions: RunOptions & { transferInputs: boolean } = {
       outputs: [this.io.output],
       transferInputs: true,
     };
     const res = await this.#session.run(inputs, runOptions);
-    const out = res.outputs[this.io.output];
-    if (!out)
+    const raw = res.outputs[this.io.output];
+    if (!raw)
       throw new TesseraError("E_TEXT_MODEL", `model did not return ${this.io.output}`, {
+        output: this.io.output,
+      });
+    const out = raw.dtype === "float16" ? cast(raw, "float32") : raw;
+    if (out.dtype !== "float32")
+      throw new TesseraError("E_TEXT_MODEL", `output ${this.io.output} is ${out.dtype}; expected float32`, {
         output: this.io.output,
       });
     const data = out.contiguous().data as Float32Array;
@@ -187,12 +297,15 @@ export class EncoderRunner {
       const dim = dims[2] as number;
       for (let r = 0; r < items.length; r++) {
         const it = items[r] as Item;
+        const length = b.lengths[r] as number;
+        const start = this.#padLeft ? seqLen - length : 0;
         if (it.reduce.kind === "logits") {
-          results.push(data.slice(r * seqLen * dim, (r * seqLen + 1) * dim));
+          const at = (r * seqLen + start) * dim;
+          results.push(data.slice(at, at + dim));
           continue;
         }
         const v = new Float32Array(dim);
-        poolRow(data, seqLen, dim, r, b.lengths[r] as number, it.reduce.pooling, v);
+        poolRow(data, seqLen, dim, r, length, it.reduce.pooling, v, 0, start);
         results.push(v);
       }
     } else if (dims.length === 2) {
@@ -207,4 +320,27 @@ export class EncoderRunner {
     }
     return results;
   }
+}
+
+/**
+ * position_ids for a padded batch: 0..len-1 over each row's real tokens wherever they sit (left or
+ * right padding), 1 on padding (what transformers computes as cumsum(mask) - 1, masked fill 1).
+ */
+export function positionIdsOf(b: PaddedBatch): BigInt64Array {
+  const out = new BigInt64Array(b.n * b.seqLen);
+  for (let r = 0; r < b.n; r++) {
+    let p = 0n;
+    for (let i = 0; i < b.seqLen; i++) {
+      const k = r * b.seqLen + i;
+      if (b.attentionMask[k] === 1n) out[k] = p++;
+      else out[k] = 1n;
+    }
+  }
+  return out;
+}
+
+function toInt32(a: BigInt64Array): Int32Array {
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);
+  return out;
 }

@@ -1,0 +1,177 @@
+/**
+ * Small ONNX graphs with the input/output signatures of real Hugging Face exports, for the
+ * text tests (built with src/onnx GraphBuilder, no attention: each token's vector depends only on
+ * its id, its position and its type, so references are one line of JS):
+ *
+ *   h[b, s] = E[input_ids[b, s]] + P[pos[b, s]] + T[token_type_ids[b, s]]
+ *     pos = position_ids when the graph declares it, else 0..S-1 computed inside (as BERT does)
+ *     T term only when token_type_ids is declared
+ *   last_hidden_state / token_embeddings = h                                  [b, s, H]
+ *   sentence_embedding = Σ_s h·mask / Σ_s mask  (masked mean)                 [b, H]
+ *   pooler_output = h[:, 0]                                                   [b, H]
+ *   logits = sentence_embedding @ W                                          [b, 1]
+ *
+ * Signatures covered: BERT (ids, mask, types), RoBERTa / XLM-R / nomic (no token_type_ids),
+ * decoder embedders (ids, mask, position_ids), int32 inputs, float16 outputs (Cast at the end,
+ * as in model_fp16.onnx), extra inputs like past_key_values.0.key.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { GraphBuilder } from "../../src/onnx/index.ts";
+import { rng, scalar, type Tensor, tensor } from "../../src/tensor/index.ts";
+
+export type ToyOutput =
+  | "last_hidden_state"
+  | "token_embeddings"
+  | "sentence_embedding"
+  | "pooler_output"
+  | "logits";
+
+export interface ToyEncoderOptions {
+  readonly vocabSize: number;
+  readonly hidden?: number;
+  readonly maxPositions?: number;
+  readonly idsDtype?: "int64" | "int32";
+  readonly tokenTypeIds?: boolean;
+  readonly positionIds?: boolean;
+  readonly attentionMask?: boolean;
+  /** Extra declared inputs (float32 [batch, past, hidden]), e.g. "past_key_values.0.key". */
+  readonly extraInputs?: readonly string[];
+  readonly outputs?: readonly ToyOutput[];
+  readonly outputDtype?: "float32" | "float16";
+  readonly seed?: number;
+}
+
+export interface ToyEncoder {
+  readonly bytes: Uint8Array;
+  readonly hidden: number;
+  /** Embedding row of a token id / position / type (plain arrays for references). */
+  readonly word: (id: number) => Float32Array;
+  readonly position: (p: number) => Float32Array;
+  readonly type: (t: number) => Float32Array;
+}
+
+export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
+  const H = o.hidden ?? 8;
+  const maxPos = o.maxPositions ?? 600;
+  const idsDtype = o.idsDtype ?? "int64";
+  const outDtype = o.outputDtype ?? "float32";
+  const outputs = o.outputs ?? ["last_hidden_state"];
+  const gen = rng(o.seed ?? 3);
+  const E = gen.normal([o.vocabSize, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
+  const P = gen.normal([maxPos, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
+  const T = gen.normal([2, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
+  const W = gen.normal([H, 1], { std: 1, dtype: "float32" }) as Tensor<"float32">;
+  const g = new GraphBuilder({ name: "toy_encoder", opset: 17 });
+  g.input("input_ids", idsDtype, ["batch", "sequence"]);
+  if (o.attentionMask !== false) g.input("attention_mask", idsDtype, ["batch", "sequence"]);
+  if (o.tokenTypeIds) g.input("token_type_ids", idsDtype, ["batch", "sequence"]);
+  if (o.positionIds) g.input("position_ids", idsDtype, ["batch", "sequence"]);
+  for (const x of o.extraInputs ?? []) g.input(x, "float32", ["batch", "past", H]);
+  const e = g.initializer("word", E);
+  const p = g.initializer("pos", P);
+  let pos: string;
+  if (o.positionIds) pos = "position_ids";
+  else {
+    const seqLen = g.op(
+      "Gather",
+      [g.op("Shape", ["input_ids"]), g.constant(scalar(1n, "int64"), "c_axis1")],
+      {
+        axis: 0,
+      },
+    );
+    pos = g.op("Range", [
+      g.constant(scalar(0n, "int64"), "c0"),
+      seqLen,
+      g.constant(scalar(1n, "int64"), "c1"),
+    ]);
+  }
+  let h = g.op("Add", [g.op("Gather", [e, "input_ids"], { axis: 0 }), g.op("Gather", [p, pos], { axis: 0 })]);
+  if (o.tokenTypeIds)
+    h = g.op("Add", [h, g.op("Gather", [g.initializer("type", T), "token_type_ids"], { axis: 0 })]);
+  const axes1 = g.constant(tensor([1n], "int64"), "c_axes1");
+  let maskF: string;
+  if (o.attentionMask !== false) {
+    maskF = g.op("Unsqueeze", [
+      g.op("Cast", ["attention_mask"], { to: 1 }),
+      g.constant(tensor([2n], "int64"), "c_axes2"),
+    ]);
+  } else
+    maskF = g.op("Add", [
+      g.op("Mul", [h, g.constant(scalar(0, "float32"), "cz")]),
+      g.constant(scalar(1, "float32"), "c1f"),
+    ]);
+  const sum = g.op("ReduceSum", [g.op("Mul", [h, maskF]), axes1], { keepdims: 0 });
+  const cnt = g.op("ReduceSum", [maskF, axes1], { keepdims: 0 });
+  const pooled = g.op("Div", [sum, cnt]);
+  const emit = (name: ToyOutput, value: string, dims: (string | number)[]) => {
+    if (outDtype === "float16") g.node("Cast", [value], [name], { to: 10 });
+    else g.node("Identity", [value], [name]);
+    g.output(name, outDtype, dims);
+  };
+  for (const out of outputs) {
+    if (out === "last_hidden_state" || out === "token_embeddings") emit(out, h, ["batch", "sequence", H]);
+    else if (out === "sentence_embedding") emit(out, pooled, ["batch", H]);
+    else if (out === "pooler_output")
+      emit(out, g.op("Gather", [h, g.constant(scalar(0n, "int64"), "c_first")], { axis: 1 }), ["batch", H]);
+    else emit(out, g.op("MatMul", [pooled, g.initializer("classifier", W)]), ["batch", 1]);
+  }
+  const row = (t: Tensor<"float32">, i: number) => (t.data as Float32Array).slice(i * H, (i + 1) * H);
+  return {
+    bytes: g.toBytes(),
+    hidden: H,
+    word: (id) => row(E, id),
+    position: (i) => row(P, i),
+    type: (t) => row(T, t),
+  };
+}
+
+export const TEXT_FIXTURES = join(import.meta.dirname, "..", "fixtures", "text");
+
+/** Parsed tokenizer.json of a committed fixture (wordpiece, bpe, unigram, precompiled). */
+export function fixtureTokenizer(kind: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(TEXT_FIXTURES, kind, "tokenizer.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
+}
+
+export function vocabSizeOf(tj: Record<string, unknown>): number {
+  const v = (tj.model as { vocab: unknown }).vocab;
+  return Array.isArray(v) ? v.length : Object.keys(v as object).length;
+}
+
+/** Writes a model folder: JSON files (objects are stringified) and binary files, by relative path. */
+export function writeFolder(files: Record<string, unknown>): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-hf-"));
+  for (const [rel, content] of Object.entries(files)) {
+    const p = join(dir, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content instanceof Uint8Array ? content : JSON.stringify(content));
+  }
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** sentence-transformers modules.json + 1_Pooling/config.json for a pooling mode. */
+export function stModules(
+  pooling: "mean" | "cls" | "lasttoken",
+  hidden: number,
+  extra: readonly string[] = ["sentence_transformers.models.Normalize"],
+): Record<string, unknown> {
+  return {
+    "modules.json": [
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+      ...extra.map((type, i) => ({ idx: 2 + i, name: String(2 + i), path: `${2 + i}_X`, type })),
+    ],
+    "1_Pooling/config.json": {
+      word_embedding_dimension: hidden,
+      pooling_mode_cls_token: pooling === "cls",
+      pooling_mode_mean_tokens: pooling === "mean",
+      pooling_mode_max_tokens: false,
+      pooling_mode_mean_sqrt_len_tokens: false,
+      pooling_mode_lasttoken: pooling === "lasttoken",
+    },
+  };
+}

@@ -1,0 +1,386 @@
+/**
+ * Model-folder shapes of real Hugging Face exports (built locally, see graphs.ts): decoder-style
+ * last-token embedders with position_ids and left padding, RoBERTa/nomic signatures without
+ * token_type_ids, int32 inputs, fp16 and quantized variants, pooled-only outputs, Dense modules,
+ * KV-cache exports, XLM-R cross-encoders, max-length rules.
+ * Tolerances: 1e-6 for float32 paths, 2e-3 relative to the vector for float16 outputs.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { TesseraError } from "../../src/tensor/index.ts";
+import {
+  loadHfFolder,
+  Reranker,
+  TextEmbedder,
+  TextTokenizer,
+  usablePositions,
+} from "../../src/text/index.ts";
+import { fixtureTokenizer, stModules, toyEncoder, vocabSizeOf, writeFolder } from "./graphs.ts";
+
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups) c();
+});
+function folder(files: Record<string, unknown>): string {
+  const f = writeFolder(files);
+  cleanups.push(f.cleanup);
+  return f.dir;
+}
+
+function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+function l2(v: Float32Array): Float32Array {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const n = Math.sqrt(s);
+  return v.map((x) => x / n);
+}
+function rowOf(t: { data: ArrayLike<number>; shape: readonly number[] }, i: number): Float32Array {
+  const d = t.shape[1] as number;
+  return Float32Array.from(Array.prototype.slice.call(t.data, i * d, (i + 1) * d) as number[]);
+}
+
+const TEXTS = ["hello world", "a much longer sentence with quite a few more tokens in it", "short", "x y"];
+
+// Qwen3-Embedding-style: byte-level BPE, eos appended by the template, left padding, no pad
+// token (eos used), position_ids input, last-token pooling.
+function decoderFolder(opts: { positionIds?: boolean; paddingSide?: "left" | "right" } = {}): string {
+  const tj = fixtureTokenizer("bpe");
+  tj.post_processor = {
+    type: "TemplateProcessing",
+    single: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "</s>", type_id: 0 } }],
+    pair: [
+      { Sequence: { id: "A", type_id: 0 } },
+      { SpecialToken: { id: "</s>", type_id: 0 } },
+      { Sequence: { id: "B", type_id: 1 } },
+      { SpecialToken: { id: "</s>", type_id: 1 } },
+    ],
+    special_tokens: { "</s>": { id: "</s>", ids: [2], tokens: ["</s>"] } },
+  };
+  const enc = toyEncoder({ vocabSize: vocabSizeOf(tj), positionIds: opts.positionIds ?? true });
+  return folder({
+    "tokenizer.json": tj,
+    "tokenizer_config.json": {
+      model_max_length: 1e30,
+      eos_token: "</s>",
+      padding_side: opts.paddingSide ?? "left",
+      add_bos_token: false,
+    },
+    "config.json": {
+      model_type: "qwen3",
+      architectures: ["Qwen3Model"],
+      max_position_embeddings: 32768,
+      hidden_size: 8,
+    },
+    ...stModules("lasttoken", 8),
+    "onnx/model.onnx": enc.bytes,
+  });
+}
+
+describe("decoder-style embedders (last-token pooling, position_ids, left padding)", () => {
+  it("reads padding_side, falls back to eos for padding, and max length from config.json", () => {
+    const f = loadHfFolder(decoderFolder());
+    assert.equal(f.tokenizer.paddingSide, "left");
+    assert.equal(f.tokenizer.padId, f.tokenizer.tokenToId("</s>"));
+    assert.equal(f.pooling, "last");
+    // model_max_length 1e30 is the "unset" sentinel: config.json max_position_embeddings wins.
+    assert.equal(f.maxLength, 32768);
+    const b = f.tokenizer.pad([f.tokenizer.encode("hello world"), f.tokenizer.encode("x")]);
+    const n = b.seqLen;
+    assert.equal(b.attentionMask[n], 0n, "row 1 starts with padding");
+    assert.equal(b.attentionMask[2 * n - 1], 1n, "row 1 ends with its last token");
+    assert.equal(b.inputIds[2 * n - 1], BigInt(f.tokenizer.tokenToId("</s>") as number));
+  });
+
+  it("batched = one at a time = reference E[eos] + P[len-1], left padding with position_ids", async () => {
+    const dir = decoderFolder();
+    const tj = fixtureTokenizer("bpe");
+    const enc = toyEncoder({ vocabSize: vocabSizeOf(tj), positionIds: true });
+    const emb = await TextEmbedder.load(dir, {
+      maxPaddingRatio: Number.POSITIVE_INFINITY,
+      maxQueueDelayMs: 20,
+    });
+    try {
+      const batched = await emb.embed(TEXTS);
+      for (const [i, t] of TEXTS.entries()) {
+        const one = await emb.embed([t]);
+        close(rowOf(batched, i), rowOf(one, 0), 1e-6, `row ${i}`);
+        const len = emb.tokenizer.encode(t).ids.length;
+        const eos = emb.tokenizer.tokenToId("</s>") as number;
+        const ref = l2(enc.word(eos).map((x, d) => x + (enc.position(len - 1)[d] as number)));
+        close(rowOf(batched, i), ref, 1e-5, `reference row ${i}`);
+      }
+    } finally {
+      await emb.close();
+    }
+  });
+
+  it("right padding gives the same vectors (position ids follow the real tokens)", async () => {
+    const left = await TextEmbedder.load(decoderFolder(), { maxPaddingRatio: Number.POSITIVE_INFINITY });
+    const right = await TextEmbedder.load(decoderFolder({ paddingSide: "right" }), {
+      maxPaddingRatio: Number.POSITIVE_INFINITY,
+    });
+    try {
+      const a = await left.embed(TEXTS);
+      const b = await right.embed(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+    } finally {
+      await left.close();
+      await right.close();
+    }
+  });
+});
+
+describe("graph signatures", () => {
+  const wp = fixtureTokenizer("wordpiece");
+  const base = (files: Record<string, unknown>) =>
+    folder({
+      "tokenizer.json": wp,
+      "tokenizer_config.json": { model_max_length: 512, pad_token: "[PAD]" },
+      "config.json": { model_type: "bert", max_position_embeddings: 512 },
+      ...stModules("mean", 8),
+      ...files,
+    });
+
+  it("int32 inputs and no token_type_ids (nomic / RoBERTa style) give the int64 result", async () => {
+    const v = vocabSizeOf(wp);
+    const e64 = await TextEmbedder.load(base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }));
+    const e32 = await TextEmbedder.load(
+      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, idsDtype: "int32" }).bytes }),
+    );
+    try {
+      const a = await e64.embed(TEXTS);
+      const b = await e32.embed(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+    } finally {
+      await e64.close();
+      await e32.close();
+    }
+  });
+
+  it("token_type_ids are fed (zeros) only when declared", async () => {
+    const v = vocabSizeOf(wp);
+    const enc = toyEncoder({ vocabSize: v, tokenTypeIds: true });
+    const emb = await TextEmbedder.load(base({ "onnx/model.onnx": enc.bytes }), { normalize: false });
+    try {
+      const got = rowOf(await emb.embed(["hello"]), 0);
+      const ids = emb.tokenizer.encode("hello").ids;
+      const ref = new Float32Array(8);
+      for (const [p, id] of ids.entries())
+        for (let d = 0; d < 8; d++)
+          ref[d] =
+            (ref[d] as number) +
+            ((enc.word(id)[d] as number) + (enc.position(p)[d] as number) + (enc.type(0)[d] as number)) /
+              ids.length;
+      close(got, ref, 1e-5, "mean with type 0");
+    } finally {
+      await emb.close();
+    }
+  });
+
+  it("float16 outputs (onnx/model_fp16.onnx picked by variant) are converted to float32", async () => {
+    const v = vocabSizeOf(wp);
+    const dir = base({
+      "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes,
+      "onnx/model_fp16.onnx": toyEncoder({ vocabSize: v, outputDtype: "float16" }).bytes,
+      "onnx/model_quantized.onnx": toyEncoder({ vocabSize: v, seed: 99 }).bytes,
+    });
+    const f32 = await TextEmbedder.load(dir);
+    const f16 = await TextEmbedder.load(dir, { variant: "fp16" });
+    const q = await TextEmbedder.load(dir, { variant: "quantized" });
+    try {
+      assert.match(f16.folder.modelPath, /model_fp16\.onnx$/);
+      const a = await f32.embed(TEXTS);
+      const b = await f16.embed(TEXTS);
+      assert.equal(b.dtype, "float32");
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 2e-3, `row ${i}`);
+      const c = await q.embed(TEXTS);
+      assert.notDeepEqual(rowOf(a, 0), rowOf(c, 0), "the quantized file (other weights) was used");
+    } finally {
+      await f32.close();
+      await f16.close();
+      await q.close();
+    }
+    assert.throws(
+      () => loadHfFolder(dir, { variant: "int8" }),
+      (e: unknown) =>
+        e instanceof TesseraError && /model_fp16\.onnx/.test(e.message) && /model_quantized/.test(e.message),
+    );
+  });
+
+  it("a graph with only sentence_embedding is used directly; pooling overrides are refused", async () => {
+    const v = vocabSizeOf(wp);
+    const tok = toyEncoder({ vocabSize: v });
+    const pooled = await TextEmbedder.load(
+      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes }),
+    );
+    const plain = await TextEmbedder.load(base({ "onnx/model.onnx": tok.bytes }));
+    try {
+      assert.equal(pooled.pooledByModel, true);
+      assert.equal(plain.pooledByModel, false);
+      const a = await pooled.embed(TEXTS);
+      const b = await plain.embed(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+      await assert.rejects(
+        pooled.embed("x", { pooling: "cls" }),
+        (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_OPTIONS",
+      );
+    } finally {
+      await pooled.close();
+      await plain.close();
+    }
+  });
+
+  it("token_embeddings + sentence_embedding: pooling here unless modules.json has a Dense layer", async () => {
+    const v = vocabSizeOf(wp);
+    const both = toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] }).bytes;
+    const cls = await TextEmbedder.load(base({ "onnx/model.onnx": both, ...stModules("cls", 8) }));
+    const dense = await TextEmbedder.load(
+      base({
+        "onnx/model.onnx": both,
+        ...stModules("cls", 8, [
+          "sentence_transformers.models.Dense",
+          "sentence_transformers.models.Normalize",
+        ]),
+      }),
+    );
+    try {
+      assert.equal(cls.pooledByModel, false);
+      assert.equal(dense.pooledByModel, true);
+      const a = await cls.embed(["hello world"]);
+      const b = await dense.embed(["hello world"]);
+      assert.notDeepEqual(rowOf(a, 0), rowOf(b, 0));
+    } finally {
+      await cls.close();
+      await dense.close();
+    }
+    await assert.rejects(
+      TextEmbedder.load(
+        base({
+          "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes,
+          ...stModules("mean", 8, ["sentence_transformers.models.Dense"]),
+        }),
+      ),
+      (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_MODEL" && /Dense/.test(e.message),
+    );
+  });
+
+  it("a KV-cache export names the inputs it cannot fill", async () => {
+    const v = vocabSizeOf(wp);
+    await assert.rejects(
+      TextEmbedder.load(
+        base({
+          "onnx/model.onnx": toyEncoder({
+            vocabSize: v,
+            positionIds: true,
+            extraInputs: ["past_key_values.0.key"],
+          }).bytes,
+        }),
+      ),
+      (e: unknown) =>
+        e instanceof TesseraError &&
+        e.code === "E_TEXT_MODEL" &&
+        /past_key_values\.0\.key/.test(e.message) &&
+        /without past/.test(e.message),
+    );
+  });
+});
+
+describe("XLM-R cross-encoder (bge-reranker style)", () => {
+  const tj = fixtureTokenizer("precompiled");
+  const dir = () =>
+    folder({
+      "tokenizer.json": tj,
+      "tokenizer_config.json": { model_max_length: 512, pad_token: "<pad>" },
+      "config.json": {
+        model_type: "xlm-roberta",
+        architectures: ["XLMRobertaForSequenceClassification"],
+        max_position_embeddings: 514,
+        pad_token_id: 1,
+        id2label: { "0": "LABEL_0" },
+      },
+      "onnx/model.onnx": toyEncoder({ vocabSize: vocabSizeOf(tj), outputs: ["logits"] }).bytes,
+    });
+
+  it("pair template <s> A </s></s> B </s>, max length 512 from 514 positions", () => {
+    const f = loadHfFolder(dir());
+    assert.equal(f.task, "reranker");
+    assert.equal(f.maxLength, 512);
+    const t = f.tokenizer;
+    const e = t.encodePair("query", "document");
+    const a = t.encode("query", { addSpecialTokens: false }).ids;
+    const b = t.encode("document", { addSpecialTokens: false }).ids;
+    assert.deepEqual(e.ids, [0 + 1, ...a, 2, 2, ...b, 2]);
+    assert.ok(e.typeIds.every((x) => x === 0));
+  });
+
+  it("scores every pair (no token_type_ids input), batched = single, raw vs sigmoid", async () => {
+    const rr = await Reranker.load(dir());
+    try {
+      const docs = ["deep learning is a field", "bananas", "learning deep things quickly and well"];
+      const hits = await rr.rerank("what is deep learning", docs, { returnScores: "raw" });
+      assert.equal(hits.length, 3);
+      for (const h of hits) {
+        const [one] = await rr.rerank("what is deep learning", [docs[h.index] as string], {
+          returnScores: "raw",
+        });
+        assert.ok(Math.abs((one?.score as number) - h.score) < 1e-5);
+      }
+      const sig = await rr.rerank("what is deep learning", docs);
+      for (const h of sig) {
+        const raw = hits.find((x) => x.index === h.index)?.score as number;
+        assert.ok(Math.abs(h.score - 1 / (1 + Math.exp(-raw))) < 1e-6);
+      }
+    } finally {
+      await rr.close();
+    }
+  });
+});
+
+describe("max length rules", () => {
+  it("RoBERTa-style position offsets and plain models", () => {
+    assert.equal(
+      usablePositions({ model_type: "xlm-roberta", max_position_embeddings: 8194, pad_token_id: 1 }),
+      8192,
+    );
+    assert.equal(usablePositions({ model_type: "roberta", max_position_embeddings: 514 }), 512);
+    assert.equal(usablePositions({ model_type: "mpnet", max_position_embeddings: 514 }), 512);
+    assert.equal(usablePositions({ model_type: "bert", max_position_embeddings: 512 }), 512);
+    assert.equal(usablePositions({ model_type: "nomic_bert" }), undefined);
+  });
+
+  it("sentence_bert_config max_seq_length wins over tokenizer_config and config.json", () => {
+    const tj = fixtureTokenizer("wordpiece");
+    const dir = folder({
+      "tokenizer.json": tj,
+      "tokenizer_config.json": { model_max_length: 1e30 },
+      "config.json": { model_type: "bert", max_position_embeddings: 512 },
+      "sentence_bert_config.json": { max_seq_length: 256 },
+      "onnx/model.onnx": toyEncoder({ vocabSize: vocabSizeOf(tj) }).bytes,
+    });
+    assert.equal(loadHfFolder(dir).maxLength, 256);
+  });
+});
+
+describe("tokenizers without a template post-processor", () => {
+  it("add_bos_token / add_eos_token from tokenizer_config add the specials", () => {
+    const tj = fixtureTokenizer("bpe");
+    tj.post_processor = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true };
+    const plain = TextTokenizer.fromJSON(tj, { tokenizerConfig: {} });
+    const withSpecials = TextTokenizer.fromJSON(tj, {
+      tokenizerConfig: {
+        add_bos_token: true,
+        bos_token: "<s>",
+        add_eos_token: true,
+        eos_token: { content: "</s>" },
+      },
+    });
+    const content = plain.encode("hello world").ids;
+    assert.equal(plain.specialTokenCount(), 0);
+    assert.deepEqual(withSpecials.encode("hello world").ids, [0, ...content, 2]);
+    assert.equal(withSpecials.specialTokenCount(), 2);
+  });
+});
