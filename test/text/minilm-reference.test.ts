@@ -28,7 +28,7 @@ describe("minilm-shape fixture vs the torch reference", { skip }, () => {
   let embedder: TextEmbedder;
   before(async () => {
     ref = JSON.parse(readFileSync(join(DIR, "reference.json"), "utf8")) as Reference;
-    embedder = await TextEmbedder.load(DIR, { replicas: 1 });
+    embedder = await TextEmbedder.load(DIR, { session: { replicas: 1 } });
   });
   after(async () => {
     await embedder?.close();
