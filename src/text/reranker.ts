@@ -22,7 +22,10 @@ export interface RerankOptions {
   readonly returnScores?: "raw" | "sigmoid";
   /** Keep only the best N. */
   readonly topN?: number;
-  /** Default true: cut long pairs (longest side first). false: throw E_TEXT_TOO_LONG naming the document. */
+  /**
+   * Default true: cut long pairs, the document first (the query only when the whole document is
+   * gone), keeping the template's specials. false: throw E_TEXT_TOO_LONG naming the document.
+   */
   readonly truncate?: boolean;
   readonly truncationDirection?: TruncationDirection;
   readonly signal?: AbortSignal;
@@ -104,6 +107,7 @@ export class Reranker {
         return this.tokenizer.encodePair(query, d, {
           truncate: options.truncate ?? true,
           truncationDirection: options.truncationDirection ?? "right",
+          pairStrategy: "second_first",
         });
       } catch (e) {
         if (e instanceof TesseraError)

@@ -53,6 +53,12 @@ export interface EncodeOptions {
   readonly truncate?: boolean;
   /** Which end loses tokens when truncating. Default "right". */
   readonly truncationDirection?: TruncationDirection;
+  /**
+   * Pairs only: "longest_first" (default, as transformers' `truncation=True`) removes tokens from
+   * the longer side one at a time; "second_first" cuts the second text (the document of a
+   * rerank pair) first and the first text only when the second is empty.
+   */
+  readonly pairStrategy?: "longest_first" | "second_first";
 }
 
 /** The encoding of one input (or one pair). */
@@ -387,7 +393,7 @@ export class TextTokenizer {
 
   /**
    * Encodes a pair (query, document) for cross-encoders, with type ids from the template.
-   * Truncation removes tokens from the longer side first ("longest_first"), one at a time.
+   * Truncation follows `pairStrategy` (default "longest_first"); the template's specials are kept.
    */
   encodePair(a: string, b: string, options: EncodeOptions = {}): TextEncoding {
     let ca = this.contentIds(a);
@@ -409,6 +415,12 @@ export class TextTokenizer {
       let over = fullLength - max;
       let la = ca.length;
       let lb = cb.length;
+      if (options.pairStrategy === "second_first") {
+        const fromB = Math.min(over, lb);
+        lb -= fromB;
+        la = Math.max(0, la - (over - fromB));
+        over = 0;
+      }
       while (over > 0 && la + lb > 0) {
         if (la > lb) la--;
         else lb--;
