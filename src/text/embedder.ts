@@ -382,6 +382,53 @@ export class TextEmbedder {
     };
   }
 
+  /**
+   * Per-token vectors (TEI /embed_all): one `[tokens, dim]` float32 tensor per text, special
+   * tokens included, no pooling or normalization. Throws `E_TEXT_MODEL` when the graph only
+   * returns pooled vectors.
+   */
+  async embedTokens(
+    texts: readonly string[],
+    options: Pick<
+      EmbedOptions,
+      "prompt" | "promptName" | "truncate" | "truncationDirection" | "signal" | "deadline" | "priority"
+    > = {},
+  ): Promise<{
+    readonly vectors: Tensor<"float32">[];
+    readonly tokens: readonly number[];
+    readonly totalTokens: number;
+  }> {
+    if (this.pooledByModel)
+      throw new TesseraError(
+        "E_TEXT_MODEL",
+        "the model's graph returns pooled embeddings only; per-token vectors are not available",
+        {},
+      );
+    const encs = encodeAll(
+      this.tokenizer,
+      texts,
+      0,
+      texts.length,
+      this.promptFor(options),
+      options.truncate ?? false,
+      options.truncationDirection ?? "right",
+    );
+    if (options.signal) setMaxListeners(0, options.signal);
+    const submitOpts = {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+    };
+    const results = await Promise.all(
+      encs.map((e) => this.#runner.submit(e, { kind: "tokens" }, submitOpts)),
+    );
+    const tokens = encs.map((e) => e.ids.length);
+    const vectors = results.map(
+      (r, i) => Tensor.wrap(r.value, [tokens[i] as number, this.dim]) as Tensor<"float32">,
+    );
+    return { vectors, tokens, totalTokens: tokens.reduce((a, b) => a + b, 0) };
+  }
+
   #poolingFor(requested: Pooling | undefined): Pooling {
     if (requested === undefined || requested === this.pooling) return this.pooling;
     if (this.pooledByModel) {

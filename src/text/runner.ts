@@ -39,7 +39,14 @@ export interface BatchingOptions {
 }
 
 /** What to compute for one sequence. */
-export type Reduce = { readonly kind: "pool"; readonly pooling: Pooling } | { readonly kind: "logits" };
+/**
+ * What to compute for one sequence: a pooled vector, the first logits row, or every real token's
+ * vector (`[length × dim]`, row-major; needs a token-level output).
+ */
+export type Reduce =
+  | { readonly kind: "pool"; readonly pooling: Pooling }
+  | { readonly kind: "logits" }
+  | { readonly kind: "tokens" };
 
 interface Item {
   readonly enc: TextEncoding;
@@ -299,9 +306,9 @@ export class EncoderRunner {
         const it = items[r] as Item;
         const length = b.lengths[r] as number;
         const start = this.#padLeft ? seqLen - length : 0;
-        if (it.reduce.kind === "logits") {
+        if (it.reduce.kind === "logits" || it.reduce.kind === "tokens") {
           const at = (r * seqLen + start) * dim;
-          results.push(data.slice(at, at + dim));
+          results.push(data.slice(at, at + (it.reduce.kind === "tokens" ? length : 1) * dim));
           continue;
         }
         const v = new Float32Array(dim);
@@ -309,6 +316,12 @@ export class EncoderRunner {
         results.push(v);
       }
     } else if (dims.length === 2) {
+      if (items.some((it) => it.reduce.kind === "tokens"))
+        throw new TesseraError(
+          "E_TEXT_MODEL",
+          `output ${this.io.output} is pooled ([batch, dim]); per-token vectors need a token-level output`,
+          { output: this.io.output },
+        );
       const dim = dims[1] as number;
       for (let r = 0; r < items.length; r++) results.push(data.slice(r * dim, (r + 1) * dim));
     } else {

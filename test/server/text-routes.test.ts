@@ -236,6 +236,106 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal(info.max_client_batch_size, 16);
   });
 
+  it("TEI /health and /ping: 200 with an empty body while a text model serves", async () => {
+    for (const url of ["/health", "/ping"]) {
+      const r = await app.inject({ method: "GET", url });
+      assert.equal(r.statusCode, 200, url);
+      assert.equal(r.body, "");
+    }
+  });
+
+  it("TEI /similarity: cosine of each sentence with the source, as the library computes it", async () => {
+    const sentences = TEXTS.slice(1, 4);
+    const r = await post("/similarity", {
+      inputs: { source_sentence: TEXTS[0], sentences },
+      parameters: { truncate: true },
+      model: "mini",
+    });
+    assert.equal(r.status, 200);
+    const e = await lib.embed([TEXTS[0] as string, ...sentences], { normalize: true });
+    const d = e.shape[1] as number;
+    const want = sentences.map((_, i) => {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += (e.data[k] as number) * (e.data[(i + 1) * d + k] as number);
+      return dot;
+    });
+    close(r.json as number[], want, 1e-6);
+    const empty = await post("/similarity", { inputs: { source_sentence: "a", sentences: [] } });
+    assert.equal(empty.status, 400);
+    assert.equal((empty.json as { error_type: string }).error_type, "Empty");
+    assert.equal((await post("/similarity", { inputs: "a" })).status, 422);
+    // source + 16 sentences > maxInputs 16
+    const many = await post("/similarity", {
+      inputs: { source_sentence: "a", sentences: Array.from({ length: 16 }, () => "b") },
+      model: "mini",
+    });
+    assert.equal(many.status, 422);
+  });
+
+  it("TEI /embed_all: one vector per token (specials included), unpooled", async () => {
+    const r = await post("/embed_all", { inputs: ["the key", "the key type"], model: "mini" });
+    assert.equal(r.status, 200);
+    const out = r.json as number[][][];
+    assert.equal(out.length, 2);
+    assert.equal(out[0]?.length, lib.tokenizer.encode("the key").ids.length);
+    assert.equal(out[1]?.length, lib.tokenizer.encode("the key type").ids.length);
+    // mean of the token vectors = the library's unnormalized mean pooling
+    const rows0 = out[0] as number[][];
+    const mean = (rows0[0] as number[]).map(
+      (_, k) => rows0.reduce((a, row) => a + (row[k] as number), 0) / rows0.length,
+    );
+    close(mean, (await lib.embed(["the key"], { normalize: false })).data, 1e-5);
+    assert.equal((await post("/embed_all", { inputs: [] })).status, 400);
+  });
+
+  it("TEI /decode: ids to text, one string per sequence, specials skipped by default", async () => {
+    const ids = lib.tokenizer.encode("the key type").ids;
+    const r = await post("/decode", { ids, model: "mini" });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, ["the key type"]);
+    const both = await post("/decode", {
+      ids: [ids, ids.slice(0, 2)],
+      skip_special_tokens: false,
+      model: "mini",
+    });
+    assert.deepEqual(both.json, [
+      lib.tokenizer.decode(ids, false),
+      lib.tokenizer.decode(ids.slice(0, 2), false),
+    ]);
+    assert.match((both.json as string[])[0] ?? "", /\[CLS\]/);
+    assert.equal((await post("/decode", { ids: [] })).status, 400);
+    assert.equal((await post("/decode", { ids: [1, "x"] })).status, 422);
+    assert.equal((await post("/decode", { ids: [10 ** 9], model: "mini" })).status, 422);
+  });
+
+  it("OpenAI route at /embeddings too; `user` is accepted and ignored", async () => {
+    const r = await post("/embeddings", {
+      input: "the key",
+      model: "mini",
+      user: "u-1",
+      encoding_format: "float",
+    });
+    assert.equal(r.status, 200);
+    const data = (r.json as { data: { embedding: number[] }[] }).data;
+    close(data[0]?.embedding ?? [], (await lib.embed(["the key"])).data);
+  });
+
+  it("TEI /rerank: raw_scores gives logits (sigmoid of them = default scores)", async () => {
+    const texts = TEXTS.slice(0, 3);
+    const sig = (await post("/rerank", { query: "the key", texts })).json as {
+      index: number;
+      score: number;
+    }[];
+    const raw = (await post("/rerank", { query: "the key", texts, raw_scores: true })).json as {
+      index: number;
+      score: number;
+    }[];
+    for (const h of sig) {
+      const logit = raw.find((x) => x.index === h.index)?.score as number;
+      assert.ok(Math.abs(h.score - 1 / (1 + Math.exp(-logit))) < 1e-6);
+    }
+  });
+
   it("a full queue answers 429 with Retry-After and OpenAI's error body", async () => {
     const long = TEXTS.slice(0, 6).join(" ");
     const rs = await Promise.all(

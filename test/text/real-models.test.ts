@@ -268,6 +268,31 @@ describe("graph signatures", () => {
     );
   });
 
+  it("per-token vectors (embedTokens) from token_embeddings; refused for a pooled-only graph", async () => {
+    const v = vocabSizeOf(wp);
+    const enc = toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] });
+    const emb = await TextEmbedder.load(base({ "onnx/model.onnx": enc.bytes }));
+    const pooled = await TextEmbedder.load(
+      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes }),
+    );
+    try {
+      const r = await emb.embedTokens(["hello world", "x"]);
+      const ids = emb.tokenizer.encode("hello world").ids;
+      assert.deepEqual(r.vectors[0]?.shape, [ids.length, 8]);
+      for (const [p, id] of ids.entries()) {
+        const ref = enc.word(id).map((x, d) => x + (enc.position(p)[d] as number));
+        close(rowOf(r.vectors[0] as never, p), ref, 1e-5, `token ${p}`);
+      }
+      await assert.rejects(
+        pooled.embedTokens(["x"]),
+        (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_MODEL",
+      );
+    } finally {
+      await emb.close();
+      await pooled.close();
+    }
+  });
+
   it("a KV-cache export names the inputs it cannot fill", async () => {
     const v = vocabSizeOf(wp);
     await assert.rejects(
@@ -313,8 +338,45 @@ describe("XLM-R cross-encoder (bge-reranker style)", () => {
     const e = t.encodePair("query", "document");
     const a = t.encode("query", { addSpecialTokens: false }).ids;
     const b = t.encode("document", { addSpecialTokens: false }).ids;
-    assert.deepEqual(e.ids, [0 + 1, ...a, 2, 2, ...b, 2]);
+    assert.deepEqual(e.ids, [1, ...a, 2, 2, ...b, 2]);
     assert.ok(e.typeIds.every((x) => x === 0));
+  });
+
+  it("truncation cuts the document first and keeps the query and every special", async () => {
+    const t = loadHfFolder(dir()).tokenizer;
+    const query = "what is deep learning and why does it matter so much today";
+    const doc = "deep learning is a field of machine learning";
+    const qa = t.encode(query, { addSpecialTokens: false }).ids;
+    const db = t.encode(doc, { addSpecialTokens: false }).ids;
+    const max = qa.length + 4 + 3; // room for 3 document tokens
+    const e = t.encodePair(query, doc, { truncate: true, maxLength: max, pairStrategy: "second_first" });
+    assert.deepEqual(e.ids, [1, ...qa, 2, 2, ...db.slice(0, 3), 2]);
+    // longest_first (transformers' default) would have cut the longer query instead
+    const lf = t.encodePair(query, doc, { truncate: true, maxLength: max });
+    assert.notDeepEqual(lf.ids, e.ids);
+    // a document cut to nothing: the query loses tokens next, specials stay
+    const tiny = t.encodePair(query, doc, { truncate: true, maxLength: 8, pairStrategy: "second_first" });
+    assert.equal(tiny.ids.length, 8);
+    assert.deepEqual(tiny.ids.slice(-3), [2, 2, 2]);
+  });
+
+  it("Reranker truncates long pairs document-first by default", async () => {
+    const rr = await Reranker.load(dir(), { maxLength: 24 });
+    try {
+      const long = Array.from({ length: 60 }, () => "learning").join(" ");
+      const r = await rr.rerankDetailed("deep learning", [long, "bananas"], { returnScores: "raw" });
+      assert.equal(r.hits.length, 2);
+      const t = rr.tokenizer;
+      const expectIds = t.encodePair("deep learning", long, {
+        truncate: true,
+        maxLength: 24,
+        pairStrategy: "second_first",
+      });
+      assert.equal(expectIds.ids.length, 24);
+      assert.ok(r.totalTokens <= 24 + t.encodePair("deep learning", "bananas").ids.length);
+    } finally {
+      await rr.close();
+    }
   });
 
   it("scores every pair (no token_type_ids input), batched = single, raw vs sigmoid", async () => {

@@ -1,6 +1,7 @@
 /**
- * Text routes: OpenAI `POST /v1/embeddings`, `GET /v1/models`, and the TEI-compatible
- * `POST /embed`, `POST /rerank`, `POST /tokenize`, `GET /info` (shared/reference/embeddings-apis.md).
+ * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models`, and the
+ * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/tokenize`, `/decode`,
+ * `GET /info`, `GET /health` (and `/ping`) (shared/reference/embeddings-apis.md).
  *
  * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker per
  * loaded model version, reusing the registry's session, so every route shares its batches).
@@ -450,7 +451,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
   await app.register(async (openai) => {
     openai.setErrorHandler((err, _req, reply) => sendOpenAIError(reply, err));
 
-    openai.post("/v1/embeddings", async (req, reply) => {
+    const openaiEmbeddings = async (req: FastifyRequest, reply: FastifyReply) => {
       const body = jsonBody(req);
       const input = parseInputs(body.input, "input");
       const fmt = body.encoding_format ?? "float";
@@ -491,7 +492,10 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         model: tm.model.name,
         usage: { prompt_tokens: r.totalTokens, total_tokens: r.totalTokens },
       };
-    });
+    };
+    openai.post("/v1/embeddings", openaiEmbeddings);
+    // TEI serves the OpenAI route at /embeddings too.
+    openai.post("/embeddings", openaiEmbeddings);
 
     openai.get("/v1/models", async () => {
       const list = await models.list();
@@ -591,6 +595,136 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           };
         });
       });
+    });
+
+    // TEI health: 200 with an empty body when a text model is loaded and serving, else 503.
+    const health = async (_req: FastifyRequest, reply: FastifyReply) => {
+      const ok = !ctx.lifecycle.draining && ctx.models.isReady() && (await models.list()).length > 0;
+      if (!ok) {
+        return reply.code(503).type("application/json").send({ error: "unhealthy", error_type: "Unhealthy" });
+      }
+      return reply.code(200).send();
+    };
+    tei.get("/health", health);
+    tei.get("/ping", health);
+
+    tei.post("/embed_all", async (req, reply) => {
+      const body = jsonBody(req);
+      const input = parseInputs(body.inputs, "inputs");
+      if (input.kind !== "text")
+        throw fail("E_TEXT_INPUT", "`inputs` must be a string or an array of strings", "inputs");
+      const tm = await models.pick(optString(body, "model"), "embedding");
+      const emb = tm.embedder as TextEmbedder;
+      req.tesseraModel = tm.model.name;
+      checkCount(input.texts.length, tm);
+      const promptName = optString(body, "prompt_name");
+      let r: Awaited<ReturnType<TextEmbedder["embedTokens"]>>;
+      try {
+        r = await emb.embedTokens(input.texts, {
+          signal: clientGone(reply).signal,
+          truncate: optBool(body, "truncate") ?? false,
+          truncationDirection: direction(body),
+          ...(promptName ? { promptName } : {}),
+        });
+      } catch (e) {
+        if (e instanceof TesseraError && e.code === "E_TEXT_MODEL")
+          throw fail("E_TEXT_WRONG_MODEL", e.message, "model");
+        throw e;
+      }
+      reply.header("x-compute-tokens", String(r.totalTokens));
+      return r.vectors.map((t) => {
+        const [n, d] = t.shape as [number, number];
+        const data = t.data as Float32Array;
+        const out: number[][] = [];
+        for (let i = 0; i < n; i++) out.push(Array.from(data.subarray(i * d, (i + 1) * d)));
+        return out;
+      });
+    });
+
+    tei.post("/similarity", async (req, reply) => {
+      const body = jsonBody(req);
+      const inputs = body.inputs;
+      if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs))
+        throw fail("E_TEXT_REQUEST", "`inputs` must be an object {source_sentence, sentences}", "inputs");
+      const { source_sentence: source, sentences } = inputs as Record<string, unknown>;
+      if (typeof source !== "string")
+        throw fail("E_TEXT_REQUEST", "`inputs.source_sentence` must be a string", "inputs.source_sentence");
+      if (source.length === 0)
+        throw fail("E_TEXT_EMPTY", "`inputs.source_sentence` cannot be empty", "inputs.source_sentence");
+      if (!Array.isArray(sentences))
+        throw fail("E_TEXT_REQUEST", "`inputs.sentences` must be an array of strings", "inputs.sentences");
+      if (sentences.length === 0)
+        throw fail("E_TEXT_EMPTY", "`inputs.sentences` cannot be empty", "inputs.sentences");
+      const bad = sentences.findIndex((x) => typeof x !== "string" || x.length === 0);
+      if (bad >= 0)
+        throw fail(
+          typeof sentences[bad] === "string" ? "E_TEXT_EMPTY" : "E_TEXT_INPUT",
+          `\`inputs.sentences[${bad}]\` must be a non-empty string`,
+          "inputs.sentences",
+          { index: bad },
+        );
+      const params = body.parameters ?? {};
+      if (typeof params !== "object" || params === null || Array.isArray(params))
+        throw fail("E_TEXT_REQUEST", "`parameters` must be an object", "parameters");
+      const p = params as Record<string, unknown>;
+      const tm = await models.pick(optString(body, "model"), "embedding");
+      const emb = tm.embedder as TextEmbedder;
+      req.tesseraModel = tm.model.name;
+      // As TEI: the source sentence counts toward the batch limit.
+      checkCount(sentences.length + 1, tm);
+      const promptName = optString(p, "prompt_name");
+      const r = await emb.embedDetailed([source, ...(sentences as string[])], {
+        normalize: true,
+        signal: clientGone(reply).signal,
+        truncate: optBool(p, "truncate") ?? false,
+        truncationDirection: direction(p),
+        ...(promptName ? { promptName } : {}),
+      });
+      timingHeaders(reply, r, req.tesseraStart);
+      const [src, ...rest] = rows(r.embeddings);
+      return rest.map((v) => {
+        let dot = 0;
+        for (let i = 0; i < v.length; i++) dot += (v[i] as number) * ((src as Float32Array)[i] as number);
+        return dot;
+      });
+    });
+
+    tei.post("/decode", async (req) => {
+      const body = jsonBody(req);
+      const ids = body.ids;
+      if (!Array.isArray(ids) || ids.length === 0)
+        throw fail(
+          ids === undefined || Array.isArray(ids) ? "E_TEXT_EMPTY" : "E_TEXT_REQUEST",
+          "`ids` must be a non-empty array of token ids (or of such arrays)",
+          "ids",
+        );
+      const batch: number[][] = ids.every((x) => typeof x === "number")
+        ? [ids as number[]]
+        : ids.every((x) => Array.isArray(x))
+          ? (ids as number[][])
+          : [];
+      if (batch.length === 0)
+        throw fail("E_TEXT_INPUT", "`ids` must hold only token ids, or only arrays of token ids", "ids");
+      const tm = await models
+        .pick(optString(body, "model"), "embedding")
+        .catch(() => models.pick(optString(body, "model"), "reranker"));
+      const tok = (tm.embedder ?? tm.reranker)?.tokenizer;
+      if (!tok) throw fail("E_TEXT_WRONG_MODEL", "model has no tokenizer", "model");
+      checkCount(batch.length, tm);
+      batch.forEach((row, i) => {
+        const j = row.findIndex(
+          (x) => typeof x !== "number" || !Number.isInteger(x) || x < 0 || x >= tok.vocabSize,
+        );
+        if (j >= 0)
+          throw fail(
+            "E_TEXT_INPUT",
+            `\`ids${batch.length > 1 || Array.isArray(ids[0]) ? `[${i}]` : ""}[${j}]\` is ${JSON.stringify(row[j])}; expected an id in 0..${tok.vocabSize - 1}`,
+            "ids",
+            { index: i },
+          );
+      });
+      const skip = optBool(body, "skip_special_tokens") ?? true;
+      return batch.map((row) => tok.decode(row, skip));
     });
 
     tei.get("/info", async () => {
