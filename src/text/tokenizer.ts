@@ -17,6 +17,8 @@
  *   - the `Precompiled` normalizer (XLM-R, multilingual-e5, bge-m3) ignores its charsmap and
  *     approximates it with NFKC: we decode the charsmap (precompiled.ts) and install its exact
  *     SentencePiece normalization on the library's normalizer instance;
+ *   - Metaspace files written before tokenizers 0.19 say `add_prefix_space` instead of
+ *     `prepend_scheme`; `upgradeLegacy` translates them;
  *   - Metaspace ignores `split: true` (the whole text goes to the Unigram lattice at once); with
  *     SentencePiece vocabularies, whose pieces only carry "▁" at their start, the ids are the same
  *     (checked by the Unigram goldens);
@@ -332,7 +334,7 @@ export class TextTokenizer {
       throw configError("expected an object with a `model` field");
     let hf: HfTokenizer;
     try {
-      hf = new HfTokenizer(tokenizerJson, settings.tokenizerConfig ?? {});
+      hf = new HfTokenizer(upgradeLegacy(tokenizerJson), settings.tokenizerConfig ?? {});
     } catch (e) {
       throw configError(`cannot build the tokenizer: ${(e as Error).message}`, {
         model: String(tokenizerJson.model.type),
@@ -557,6 +559,45 @@ export function padEncodings(
     }
   }
   return { n, seqLen, inputIds, attentionMask, tokenTypeIds, lengths };
+}
+
+/**
+ * Rewrites fields older `tokenizers` versions wrote into the form the library reads (returns a
+ * shallow copy when something changed):
+ *   - Metaspace `add_prefix_space: bool` (before tokenizers 0.19; still in many XLM-R /
+ *     multilingual-e5 / paraphrase-multilingual files) → `prepend_scheme` "always" | "never"
+ *     (the library would default to "always" and add a ▁ the model never saw when it is false).
+ */
+export function upgradeLegacy(json: Json): Json {
+  const fix = (node: unknown): unknown => {
+    if (Array.isArray(node)) {
+      const out = node.map(fix);
+      return out.some((x, i) => x !== node[i]) ? out : node;
+    }
+    if (!isObj(node)) return node;
+    if (
+      node.type === "Metaspace" &&
+      node.prepend_scheme === undefined &&
+      typeof node.add_prefix_space === "boolean"
+    )
+      return { ...node, prepend_scheme: node.add_prefix_space ? "always" : "never" };
+    if (node.type === "Sequence") {
+      const key = Array.isArray(node.pretokenizers)
+        ? "pretokenizers"
+        : Array.isArray(node.decoders)
+          ? "decoders"
+          : null;
+      if (key) {
+        const list = fix(node[key]);
+        return list === node[key] ? node : { ...node, [key]: list };
+      }
+    }
+    return node;
+  };
+  const pre = fix(json.pre_tokenizer);
+  const dec = fix(json.decoder);
+  if (pre === json.pre_tokenizer && dec === json.decoder) return json;
+  return { ...json, pre_tokenizer: pre, decoder: dec };
 }
 
 /** The library's normalizer objects: callable, with a `normalize` method; Sequence has `normalizers`. */

@@ -65,3 +65,29 @@ describe("Precompiled charsmap (nmt_nfkc)", () => {
     );
   });
 });
+
+describe("tokenizer.json layouts real XLM-R-family files use", () => {
+  it("legacy Metaspace {add_prefix_space: true} (no prepend_scheme) gives the same ids", () => {
+    const legacy = structuredClone(tj) as unknown as {
+      pre_tokenizer: { pretokenizers: Record<string, unknown>[] };
+      decoder: Record<string, unknown>;
+    };
+    legacy.pre_tokenizer.pretokenizers[1] = { type: "Metaspace", replacement: "▁", add_prefix_space: true };
+    legacy.decoder = { type: "Metaspace", replacement: "▁", add_prefix_space: true };
+    const tok = TextTokenizer.fromJSON(legacy, { maxLength: 100000 });
+    for (const c of gold.cases) assert.deepEqual(tok.encode(c.text).ids, c.ids, JSON.stringify(c.text));
+    assert.equal(tok.decode(tok.encode("hello world").ids), "hello world");
+  });
+
+  it("legacy Metaspace {add_prefix_space: false} adds no ▁ to the first word", () => {
+    const legacy = structuredClone(tj) as unknown as { pre_tokenizer: unknown };
+    legacy.pre_tokenizer = { type: "Metaspace", replacement: "▁", add_prefix_space: false };
+    const tok = TextTokenizer.fromJSON(legacy, { maxLength: 100000 });
+    const toks = tok.tokensOf(tok.encode("hello world", { addSpecialTokens: false }).ids).map((t) => t.text);
+    assert.ok(!toks[0]?.startsWith("▁"), toks.join(" "));
+    assert.ok(
+      toks.some((t) => t.startsWith("▁")),
+      toks.join(" "),
+    );
+  });
+});
