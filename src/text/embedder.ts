@@ -176,9 +176,13 @@ export class TextEmbedder {
   static async load(source: string | LoadedModel, options: EmbedderOptions = {}): Promise<TextEmbedder> {
     const m = await openTextModel(source, options);
     try {
-      const preferPooled = m.folder.modulesAfterPooling.length > 0;
+      // The graph's own pooled output wins when the pipeline has layers after pooling (Dense), or
+      // when the folder does not say how to pool (no 1_Pooling config) and no override is given.
+      const mustPool = m.folder.modulesAfterPooling.length > 0;
+      const preferPooled =
+        mustPool || (m.folder.poolingSource === "default" && options.pooling === undefined);
       const io = detectEncoderIO(m.session, "embedding", { preferPooled });
-      if (preferPooled && io.outputRank !== 2) {
+      if (mustPool && io.outputRank !== 2) {
         throw new TesseraError(
           "E_TEXT_MODEL",
           `modules.json has ${m.folder.modulesAfterPooling.join(", ")} after pooling, but the graph has no pooled output (sentence_embedding); pooling ${io.output} here would skip those layers`,

@@ -45,6 +45,8 @@ export interface HfFolder {
   readonly task: "embedding" | "reranker" | "classifier";
   readonly hiddenSize?: number;
   readonly pooling: Pooling;
+  /** "config" when modules.json / 1_Pooling/config.json set the pooling, "default" when guessed. */
+  readonly poolingSource: "config" | "default";
   /** Whether the sentence-transformers pipeline ends with a Normalize module. */
   readonly normalize: boolean;
   /**
@@ -278,6 +280,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       task,
       ...(typeof config.hidden_size === "number" ? { hiddenSize: config.hidden_size } : {}),
       pooling: pooling ?? defaultPooling,
+      poolingSource: pooling !== undefined ? "config" : "default",
       normalize,
       modulesAfterPooling,
       maxLength,

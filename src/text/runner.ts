@@ -95,14 +95,17 @@ const ROLE_NAMES: Readonly<Record<EncoderInputRole, readonly string[]>> = {
   position_ids: ["position_ids", "position_ids:0"],
 };
 const TOKEN_OUTPUTS = ["last_hidden_state", "token_embeddings", "hidden_states"];
-const POOLED_OUTPUTS = ["sentence_embedding", "sentence_embeddings", "embeddings", "pooler_output"];
+const POOLED_OUTPUTS = ["sentence_embedding", "sentence_embeddings", "embeddings"];
+/** BERT's pooler (tanh(dense(CLS))): not what sentence-transformers returns; used only when nothing else exists. */
+const LAST_RESORT_OUTPUTS = ["pooler_output"];
 
 /**
  * Finds the graph's input and output names. Every declared input must be one Tessera can fill
  * (input_ids, attention_mask, token_type_ids, position_ids; int64 or int32); any other (e.g. a
  * decoder export's `past_key_values.*`) throws `E_TEXT_MODEL` naming it. Outputs: for embeddings a
  * token-level output (last_hidden_state / token_embeddings, pooled here) is preferred, else a pooled
- * one (sentence_embedding / pooler_output); for logits `logits` / `scores`. float32 or float16.
+ * one (sentence_embedding; `preferPooled` reverses the order), and BERT's `pooler_output` only when
+ * there is nothing else; for logits `logits` / `scores`. float32 or float16.
  */
 export function detectEncoderIO(
   session: InferenceSession,
@@ -158,9 +161,11 @@ export function detectEncoderIO(
   if (kind === "logits") out = byName(["logits", "scores"]) ?? outs[0];
   else {
     const token = byName(TOKEN_OUTPUTS) ?? outs.find((o) => o.shape.length === 3);
-    const pooled = byName(POOLED_OUTPUTS) ?? outs.find((o) => o.shape.length === 2);
+    const pooled =
+      byName(POOLED_OUTPUTS) ??
+      outs.find((o) => o.shape.length === 2 && !LAST_RESORT_OUTPUTS.includes(o.name));
     out = options.preferPooled ? (pooled ?? token) : (token ?? pooled);
-    out ??= outs[0];
+    out ??= byName(LAST_RESORT_OUTPUTS) ?? outs[0];
   }
   if (!out) throw new TesseraError("E_TEXT_MODEL", "model has no outputs", {});
   if (out.dtype !== "float32" && out.dtype !== "float16") {

@@ -293,6 +293,38 @@ describe("graph signatures", () => {
     }
   });
 
+  it("pooler_output is a last resort; sentence_embedding wins when the folder has no pooling config", async () => {
+    const v = vocabSizeOf(wp);
+    const noPooling = (bytes: Uint8Array) =>
+      folder({
+        "tokenizer.json": wp,
+        "tokenizer_config.json": { model_max_length: 512, pad_token: "[PAD]" },
+        "config.json": { model_type: "bert", max_position_embeddings: 512 },
+        "onnx/model.onnx": bytes,
+      });
+    const bertExport = await TextEmbedder.load(
+      noPooling(toyEncoder({ vocabSize: v, outputs: ["last_hidden_state", "pooler_output"] }).bytes),
+    );
+    const stExport = await TextEmbedder.load(
+      noPooling(toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] }).bytes),
+    );
+    const poolerOnly = await TextEmbedder.load(
+      noPooling(toyEncoder({ vocabSize: v, outputs: ["pooler_output"] }).bytes),
+    );
+    try {
+      assert.equal(bertExport.pooledByModel, false, "last_hidden_state, mean-pooled here");
+      assert.equal(stExport.pooledByModel, true, "the export's own sentence_embedding");
+      assert.equal(poolerOnly.pooledByModel, true);
+      const a = await bertExport.embed(["hello world"]);
+      const b = await stExport.embed(["hello world"]);
+      close(rowOf(a, 0), rowOf(b, 0), 1e-6, "masked mean both ways");
+    } finally {
+      await bertExport.close();
+      await stExport.close();
+      await poolerOnly.close();
+    }
+  });
+
   it("a KV-cache export names the inputs it cannot fill", async () => {
     const v = vocabSizeOf(wp);
     await assert.rejects(
