@@ -33,7 +33,7 @@ describe("tessera embed", () => {
   let folder: TempFolder;
   let lib: TextEmbedder;
   before(async () => {
-    folder = makeModelFolder({ normalize: true });
+    folder = makeModelFolder({ normalize: true, variants: true });
     lib = await TextEmbedder.load(folder.dir, { session: { replicas: 1, intraOpThreads: 1 } });
   });
   after(async () => {
@@ -67,6 +67,15 @@ describe("tessera embed", () => {
       .map((l) => JSON.parse(l) as { id?: string; embedding: number[] });
     assert.equal(srows[0]?.id, "a");
     assert.equal(srows[1]?.embedding.length, 4);
+  });
+
+  it("--variant picks onnx/model_<variant>.onnx; a missing one names the graphs found", async () => {
+    const q = await cli(["embed", "--model", folder.dir, "--variant", "quantized", "hello"]);
+    assert.equal(q.code, 0, q.err);
+    const bad = await cli(["embed", "--model", folder.dir, "--variant", "int8", "hello"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /model_int8\.onnx/);
+    assert.match(bad.err, /onnx\/model_quantized\.onnx/);
   });
 
   it("reports bad flags and bad stdin lines with exit codes", async () => {

@@ -11,6 +11,7 @@ Embeds texts with a Hugging Face model folder (tokenizer.json + onnx/model.onnx,
 Without text arguments it reads stdin: one JSON object per line with a "text" field (other fields,
 like "id", are copied to the output), or a JSON string per line.
   --model DIR          the model folder (required)
+  --variant NAME       graph variant: quantized, fp16, int8, q4... → onnx/model_<NAME>.onnx
   --dimensions N       keep the first N dimensions (Matryoshka), renormalized
   --pooling MODE       mean | cls | last | max (default: the folder's 1_Pooling config)
   --no-normalize       skip L2 normalization (default: normalize)
@@ -33,6 +34,7 @@ export async function run(
     argv,
     {
       model: { type: "string" },
+      variant: { type: "string" },
       dimensions: { type: "string" },
       pooling: { type: "string" },
       "no-normalize": { type: "boolean" },
@@ -69,7 +71,7 @@ export async function run(
   }
   let emb: TextEmbedder | undefined;
   try {
-    emb = await TextEmbedder.load(v.model as string);
+    emb = await TextEmbedder.load(v.model as string, v.variant ? { variant: v.variant } : {});
     const opts = {
       ...(dimensions !== undefined ? { dimensions } : {}),
       ...(pooling !== undefined ? { pooling: pooling as "mean" | "cls" | "last" | "max" } : {}),
