@@ -18,7 +18,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { GraphBuilder } from "../../src/onnx/index.ts";
+import { encodeModel, GraphBuilder } from "../../src/onnx/index.ts";
 import { rng, scalar, type Tensor, tensor } from "../../src/tensor/index.ts";
 
 export type ToyOutput =
@@ -41,10 +41,17 @@ export interface ToyEncoderOptions {
   readonly outputs?: readonly ToyOutput[];
   readonly outputDtype?: "float32" | "float16";
   readonly seed?: number;
+  /**
+   * Store the initializers in a side file named this (as large exports do: model.onnx_data);
+   * its bytes are returned as `externalBytes`.
+   */
+  readonly externalData?: string;
 }
 
 export interface ToyEncoder {
   readonly bytes: Uint8Array;
+  /** The side file's bytes when `externalData` was set. */
+  readonly externalBytes?: Uint8Array;
   readonly hidden: number;
   /** Embedding row of a token id / position / type (plain arrays for references). */
   readonly word: (id: number) => Float32Array;
@@ -118,8 +125,36 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
     else emit(out, g.op("MatMul", [pooled, g.initializer("classifier", W)]), ["batch", 1]);
   }
   const row = (t: Tensor<"float32">, i: number) => (t.data as Float32Array).slice(i * H, (i + 1) * H);
+  let bytes = g.toBytes();
+  let externalBytes: Uint8Array | undefined;
+  if (o.externalData) {
+    const model = g.toModel();
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const init of model.graph?.initializer ?? []) {
+      const raw = init.raw_data;
+      if (!raw || raw.length === 0) continue;
+      chunks.push(raw);
+      init.external_data = [
+        { key: "location", value: o.externalData },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(raw.length) },
+      ];
+      init.data_location = 1;
+      init.raw_data = new Uint8Array(0);
+      offset += raw.length;
+    }
+    externalBytes = new Uint8Array(offset);
+    let at = 0;
+    for (const c of chunks) {
+      externalBytes.set(c, at);
+      at += c.length;
+    }
+    bytes = encodeModel(model);
+  }
   return {
-    bytes: g.toBytes(),
+    bytes,
+    ...(externalBytes ? { externalBytes } : {}),
     hidden: H,
     word: (id) => row(E, id),
     position: (i) => row(P, i),

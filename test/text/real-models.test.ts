@@ -211,6 +211,24 @@ describe("graph signatures", () => {
     );
   });
 
+  it("weights in onnx/model.onnx_data (external data, as large exports ship) load and match", async () => {
+    const v = vocabSizeOf(wp);
+    const ext = toyEncoder({ vocabSize: v, externalData: "model.onnx_data" });
+    assert.ok(ext.externalBytes && ext.externalBytes.length > 1000);
+    const a = await TextEmbedder.load(
+      base({ "onnx/model.onnx": ext.bytes, "onnx/model.onnx_data": ext.externalBytes as Uint8Array }),
+    );
+    const b = await TextEmbedder.load(base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }));
+    try {
+      const x = await a.embed(TEXTS);
+      const y = await b.embed(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(x, i), rowOf(y, i), 1e-6, `row ${i}`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("a graph with only sentence_embedding is used directly; pooling overrides are refused", async () => {
     const v = vocabSizeOf(wp);
     const tok = toyEncoder({ vocabSize: v });
