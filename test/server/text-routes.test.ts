@@ -308,6 +308,29 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal((await post("/decode", { ids: [10 ** 9], model: "mini" })).status, 422);
   });
 
+  it("OpenAI `model` picks the model: its name comes back and its own limits apply", async () => {
+    const sq = await post("/v1/embeddings", {
+      input: "the key",
+      model: "small-queue",
+      encoding_format: "float",
+    });
+    assert.equal(sq.status, 200);
+    assert.equal((sq.json as { model: string }).model, "small-queue");
+    const m = await post("/v1/embeddings", { input: "the key", model: "mini", encoding_format: "float" });
+    assert.equal((m.json as { model: string }).model, "mini");
+    const inputs = Array.from({ length: 17 }, () => "the key");
+    const mini = await post("/v1/embeddings", { input: inputs, model: "mini", encoding_format: "float" });
+    assert.equal(mini.status, 422, "mini has maxInputs 16");
+    // dimensions below the width are allowed on a model without Matryoshka training
+    const d = await post("/v1/embeddings", {
+      input: "x",
+      model: "mini",
+      dimensions: 3,
+      encoding_format: "float",
+    });
+    assert.equal((d.json as { data: { embedding: number[] }[] }).data[0]?.embedding.length, 3);
+  });
+
   it("OpenAI route at /embeddings too; `user` is accepted and ignored", async () => {
     const r = await post("/embeddings", {
       input: "the key",
