@@ -31,7 +31,8 @@ export interface BatchingOptions {
   /**
    * Most padding a batch may carry, as a share of its real tokens (plus one token per row).
    * Default 0.1: batches are (near) exact-length groups, so almost no compute goes to padding.
-   * Set Infinity to batch by the token budget alone.
+   * Set Infinity to batch by the token budget alone. Ignored for graphs without an
+   * attention_mask input: those only ever get equal-length batches (no padding at all).
    */
   readonly maxPaddingRatio?: number;
   /** Called after each forward pass with its size (sequences), padded tokens and timings. */
@@ -216,6 +217,8 @@ export class EncoderRunner {
     this.maxBatchTokens = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
     const maxBatchSize = options.maxBatchSize ?? 64;
     const maxPadding = options.maxPaddingRatio ?? 0.1;
+    // Without an attention_mask input the graph would attend to padding: batch equal lengths only.
+    const exactOnly = io.attentionMask === undefined;
     this.#batcher = new DynamicBatcher<Item, Float32Array>({
       run: (items) => this.#run(items),
       maxBatchSize,
@@ -232,6 +235,7 @@ export class EncoderRunner {
           sum += it.enc.ids.length;
         }
         const padded = m * items.length;
+        if (exactOnly) return padded === sum ? padded : Number.POSITIVE_INFINITY;
         return padded - sum > maxPadding * sum + items.length ? Number.POSITIVE_INFINITY : padded;
       },
       maxBatchCost: this.maxBatchTokens,

@@ -343,6 +343,26 @@ describe("graph signatures", () => {
     }
   });
 
+  it("a graph without attention_mask only gets equal-length batches (padding would change it)", async () => {
+    const v = vocabSizeOf(wp);
+    // sentence_embedding here averages over every position, padding included
+    const emb = await TextEmbedder.load(
+      base({
+        "onnx/model.onnx": toyEncoder({ vocabSize: v, attentionMask: false, outputs: ["sentence_embedding"] })
+          .bytes,
+      }),
+      { maxPaddingRatio: Number.POSITIVE_INFINITY, maxQueueDelayMs: 20 },
+    );
+    try {
+      const texts = [...TEXTS, "hello world", "x y"];
+      const batched = await emb.embed(texts);
+      for (const [i, t] of texts.entries())
+        close(rowOf(batched, i), rowOf(await emb.embed([t]), 0), 1e-6, `row ${i}`);
+    } finally {
+      await emb.close();
+    }
+  });
+
   it("a KV-cache export names the inputs it cannot fill", async () => {
     const v = vocabSizeOf(wp);
     await assert.rejects(
