@@ -32,6 +32,41 @@ export type SliceSpec =
 /** Nested JS arrays as produced by `toArray()`. */
 export type NestedArray<T> = T | NestedArray<T>[];
 
+/** The layout the next `new Tensor` adopts without checks; set only by `adopt`, reset by the constructor. */
+let adopting: Layout | undefined;
+
+/**
+ * Internal fast path for `new Tensor`: `layout` must be frozen and in bounds of `storage` (built by
+ * `makeLayout` with the storage length, or by `ownedLayout` for a layout in bounds by construction) and
+ * `storage` must be the dtype's array type. The public constructor keeps checking everything.
+ */
+function adopt<D extends DType>(dtype: D, storage: DTypeMap[D], layout: Layout): Tensor<D> {
+  adopting = layout;
+  return new Tensor(dtype, storage, layout);
+}
+
+/**
+ * A frozen layout that takes ownership of `shape` (a fresh array nobody else holds) and shares `strides` when it
+ * is already frozen (another layout's); no bounds check: only for layouts in bounds by construction.
+ */
+function ownedLayout(shape: number[], strides: readonly number[], offset: number): Layout {
+  return Object.freeze({
+    shape: Object.freeze(shape),
+    strides: Object.isFrozen(strides) ? strides : Object.freeze([...strides]),
+    offset,
+  });
+}
+
+/** Throws E_DTYPE_MISMATCH when `storage` is not the TypedArray type of `dtype`. */
+function checkStorage(dtype: DType, storage: TypedArray): void {
+  const info = dtypeInfo(dtype);
+  if (!(storage instanceof info.ctor)) {
+    throw new TesseraError("E_DTYPE_MISMATCH", `tensor: storage for ${dtype} must be a ${info.ctor.name}`, {
+      dtype,
+    });
+  }
+}
+
 export class Tensor<D extends DType = DType> {
   readonly dtype: D;
   /** The whole backing array; a view may use only part of it. */
@@ -43,12 +78,15 @@ export class Tensor<D extends DType = DType> {
    * this constructor checks that the layout stays inside the storage.
    */
   constructor(dtype: D, storage: DTypeMap[D], layout: Layout) {
-    const info = dtypeInfo(dtype);
-    if (!(storage instanceof info.ctor)) {
-      throw new TesseraError("E_DTYPE_MISMATCH", `tensor: storage for ${dtype} must be a ${info.ctor.name}`, {
-        dtype,
-      });
+    if (layout === adopting) {
+      // Internal fast path (see `adopt`): the layout is frozen and in bounds, the storage matches the dtype.
+      adopting = undefined;
+      this.dtype = dtype;
+      this.storage = storage;
+      this.layout = layout;
+      return;
     }
+    checkStorage(dtype, storage);
     this.dtype = dtype;
     this.storage = storage;
     this.layout = makeLayout(layout.shape, layout.strides, layout.offset, storage.length);
@@ -71,14 +109,16 @@ export class Tensor<D extends DType = DType> {
         },
       );
     }
-    return new Tensor(dt, array as DTypeMap[typeof dt], makeLayout(s));
+    checkStorage(dt, array);
+    // `s` is a fresh array (checkShape copies) and a contiguous layout of exactly array.length elements is in bounds.
+    return adopt(dt, array as DTypeMap[typeof dt], ownedLayout(s, contiguousStrides(s), 0));
   }
 
   /** A new zero-filled contiguous tensor. */
   static empty<D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> {
     const s = checkShape(shape, "empty");
     const info = dtypeInfo(dtype);
-    return new Tensor(dtype, new info.ctor(shapeSize(s)) as DTypeMap[D], makeLayout(s));
+    return adopt(dtype, new info.ctor(shapeSize(s)) as DTypeMap[D], ownedLayout(s, contiguousStrides(s), 0));
   }
 
   get shape(): readonly number[] {
@@ -120,8 +160,9 @@ export class Tensor<D extends DType = DType> {
     return this.storage.subarray(this.offset, this.offset + this.size) as DTypeMap[D];
   }
 
+  /** A view with a new layout, bounds-checked once by `makeLayout`. */
   private view(shape: readonly number[], strides: readonly number[], offset: number): Tensor<D> {
-    return new Tensor(this.dtype, this.storage, makeLayout(shape, strides, offset, this.storage.length));
+    return adopt(this.dtype, this.storage, makeLayout(shape, strides, offset, this.storage.length));
   }
 
   /** Storage index of a logical index (negative indices count from the end). */
@@ -381,7 +422,9 @@ export class Tensor<D extends DType = DType> {
     }
     const shape = [...this.shape];
     shape[a] = length;
-    return this.view(shape, this.strides, length > 0 ? this.offset + s * this.strides[a]! : this.offset);
+    // In bounds by construction: [s, s+length) lies inside axis a of this (in-bounds) layout.
+    const offset = length > 0 ? this.offset + s * this.strides[a]! : this.offset;
+    return adopt(this.dtype, this.storage, ownedLayout(shape, this.strides, offset));
   }
 
   /** Reorders axes. Returns a view. */
