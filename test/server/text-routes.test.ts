@@ -331,6 +331,22 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal((d.json as { data: { embedding: number[] }[] }).data[0]?.embedding.length, 3);
   });
 
+  it("POST / and /invocations dispatch by body shape (huggingface_hub InferenceClient, SageMaker)", async () => {
+    const e = await post("/", { inputs: ["the key"], model: "mini" });
+    assert.equal(e.status, 200);
+    close((e.json as number[][])[0] ?? [], (await lib.embed(["the key"])).data);
+    const s = await post("/invocations", {
+      inputs: { source_sentence: "the key", sentences: ["the key"] },
+      model: "mini",
+    });
+    assert.equal(s.status, 200);
+    assert.ok(Math.abs(((s.json as number[])[0] as number) - 1) < 1e-5);
+    const r = await post("/", { query: "the key", texts: ["a", "the key"] });
+    assert.equal(r.status, 200);
+    assert.equal((r.json as unknown[]).length, 2);
+    assert.equal((await post("/", "{bad json")).status, 400);
+  });
+
   it("OpenAI route at /embeddings too; `user` is accepted and ignored", async () => {
     const r = await post("/embeddings", {
       input: "the key",

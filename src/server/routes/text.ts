@@ -1,7 +1,8 @@
 /**
  * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models`, and the
  * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/tokenize`, `/decode`,
- * `GET /info`, `GET /health` (and `/ping`) (shared/reference/embeddings-apis.md).
+ * `GET /info`, `GET /health` (and `/ping`), and `POST /` / `/invocations` dispatching by body shape
+ * (shared/reference/embeddings-apis.md).
  *
  * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker per
  * loaded model version, reusing the registry's session, so every route shares its batches).
@@ -514,8 +515,11 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
   await app.register(async (tei) => {
     tei.setErrorHandler((err, _req, reply) => sendTeiError(reply, err));
 
-    tei.post("/embed", async (req, reply) => {
-      const body = jsonBody(req);
+    const embedRoute = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      body: Record<string, unknown> = jsonBody(req),
+    ) => {
       const input = parseInputs(body.inputs, "inputs");
       const tm = await models.pick(optString(body, "model"), "embedding");
       const emb = tm.embedder as TextEmbedder;
@@ -536,10 +540,14 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           : await emb.embedIds(input.ids, opts);
       timingHeaders(reply, r, req.tesseraStart);
       return rows(r.embeddings).map((v) => Array.from(v));
-    });
+    };
+    tei.post("/embed", (req, reply) => embedRoute(req, reply));
 
-    tei.post("/rerank", async (req, reply) => {
-      const body = jsonBody(req);
+    const rerankRoute = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      body: Record<string, unknown> = jsonBody(req),
+    ) => {
       const query = body.query;
       if (typeof query !== "string") throw fail("E_TEXT_REQUEST", "`query` must be a string", "query");
       if (query.length === 0) throw fail("E_TEXT_EMPTY", "`query` cannot be empty", "query");
@@ -564,7 +572,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         score: h.score,
         ...(returnText ? { text: texts[h.index] } : {}),
       }));
-    });
+    };
+    tei.post("/rerank", (req, reply) => rerankRoute(req, reply));
 
     tei.post("/tokenize", async (req) => {
       const body = jsonBody(req);
@@ -641,8 +650,11 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       });
     });
 
-    tei.post("/similarity", async (req, reply) => {
-      const body = jsonBody(req);
+    const similarityRoute = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      body: Record<string, unknown> = jsonBody(req),
+    ) => {
       const inputs = body.inputs;
       if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs))
         throw fail("E_TEXT_REQUEST", "`inputs` must be an object {source_sentence, sentences}", "inputs");
@@ -687,7 +699,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         for (let i = 0; i < v.length; i++) dot += (v[i] as number) * ((src as Float32Array)[i] as number);
         return dot;
       });
-    });
+    };
+    tei.post("/similarity", (req, reply) => similarityRoute(req, reply));
 
     tei.post("/decode", async (req) => {
       const body = jsonBody(req);
@@ -726,6 +739,20 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const skip = optBool(body, "skip_special_tokens") ?? true;
       return batch.map((row) => tok.decode(row, skip));
     });
+
+    // SageMaker-style / huggingface_hub InferenceClient pointed at the server URL: POST / (and
+    // /invocations) dispatches by body shape as TEI does by model type: {query, texts} → rerank,
+    // {inputs: {source_sentence, sentences}} → similarity, other `inputs` → embed.
+    const dispatch = async (req: FastifyRequest, reply: FastifyReply) => {
+      const body = jsonBody(req);
+      if (typeof body.query === "string" || Array.isArray(body.texts)) return rerankRoute(req, reply, body);
+      const inputs = body.inputs;
+      if (typeof inputs === "object" && inputs !== null && !Array.isArray(inputs))
+        return similarityRoute(req, reply, body);
+      return embedRoute(req, reply, body);
+    };
+    tei.post("/", dispatch);
+    tei.post("/invocations", dispatch);
 
     tei.get("/info", async () => {
       const list = await models.list();
