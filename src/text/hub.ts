@@ -234,8 +234,15 @@ async function listFiles(
   };
   for (const p of CONFIG_FILES) add(p, p === "tokenizer.json");
   const graph = graphs.find((g) => byName.has(g));
-  if (!graph)
-    throw pullError("E_PULL_MISSING", `${repo}@${revision} has none of ${graphs.join(", ")}`, { repo });
+  if (!graph) {
+    const others = siblings.map((x) => x.rfilename).filter((f) => f.endsWith(".onnx"));
+    throw pullError(
+      "E_PULL_MISSING",
+      `${repo}@${revision} has none of ${graphs.join(", ")}` +
+        (others.length ? ` (it has ${others.join(", ")}; pick one with --variant)` : " (no ONNX export)"),
+      { repo, available: others },
+    );
+  }
   add(graph, true);
   if (byName.has(`${graph}_data`)) add(`${graph}_data`, true);
   return out;

@@ -219,6 +219,17 @@ describe("pullModel against a local hub", () => {
     rmSync(cache, { recursive: true, force: true });
   });
 
+  it("a variant the repo lacks names the graphs it has (fp16, int8, q4 ... by onnx/model_<variant>.onnx)", async () => {
+    await assert.rejects(
+      pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache, variant: "int8" }),
+      (e: unknown) =>
+        (e as { code: string }).code === "E_PULL_MISSING" &&
+        /onnx\/model_int8\.onnx/.test((e as Error).message) &&
+        /it has onnx\/model\.onnx, onnx\/model_quantized\.onnx/.test((e as Error).message),
+    );
+    rmSync(cache, { recursive: true, force: true });
+  });
+
   it("names a missing repo file and a bad repo id", async () => {
     await assert.rejects(
       pullModel({ repo: "../etc", endpoint: hub.url, cacheDir: cache }),
