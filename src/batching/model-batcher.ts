@@ -58,6 +58,9 @@ interface Template {
   readonly trailing: readonly (readonly number[])[];
 }
 
+/** Shared default for `infer` without options (saves an allocation per request). */
+const NO_OPTIONS: InferOptions = Object.freeze({});
+
 /** Distinct request shapes remembered for the validation fast path. */
 const MAX_TEMPLATES = 64;
 
@@ -113,7 +116,7 @@ export class ModelBatcher {
    * `maxBatchSize` reject with `E_BATCH_COST_EXCEEDED`. The input tensors are only read (copied into the batch
    * buffer when the batch starts); do not mutate them until the promise settles.
    */
-  infer(inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
+  infer(inputs: TensorMap, options: InferOptions = NO_OPTIONS): Promise<InferResult> {
     let req: Request;
     try {
       if (options.outputs) this.checkOutputs(options.outputs);
@@ -128,14 +131,12 @@ export class ModelBatcher {
       return Promise.reject(err);
     }
     // InferOptions is a superset of SubmitOptions (signal, deadline, priority): pass it through as is.
-    return this.batcher
-      .submit(req, options)
-      .then((r) => ({
-        outputs: r.value.outputs,
-        queueMs: r.queueMs,
-        inferMs: r.inferMs,
-        batchSize: r.value.rows,
-      }));
+    return this.batcher.submit(req, options).then((r) => ({
+      outputs: r.value.outputs,
+      queueMs: r.queueMs,
+      inferMs: r.inferMs,
+      batchSize: r.value.rows,
+    }));
   }
 
   /** Stops the batcher (see DynamicBatcher.close). Does not close the session, which the caller owns. */
@@ -231,7 +232,17 @@ export class ModelBatcher {
   }
 
   /** Groups requests by non-batch dims, concatenates each group, runs the groups, and splits outputs per request. */
-  private async runBatch(reqs: Request[], signal: AbortSignal): Promise<Reply[]> {
+  private runBatch(reqs: Request[], signal: AbortSignal): Promise<Reply[]> {
+    // Common case: every request has the same shape, so the batch is one group in request order.
+    const key0 = reqs[0]!.key;
+    let same = true;
+    for (let i = 1; i < reqs.length; i++) {
+      if (reqs[i]!.key !== key0) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return this.runGroup(reqs, signal);
     const groups = new Map<number | string, number[]>();
     reqs.forEach((r, i) => {
       const g = groups.get(r.key);
@@ -239,43 +250,62 @@ export class ModelBatcher {
       else groups.set(r.key, [i]);
     });
     const replies = new Array<Reply>(reqs.length);
-    await Promise.all(
+    return Promise.all(
       [...groups.values()].map(async (idx) => {
-        const members = idx.map((i) => reqs[i]!);
-        const total = members.reduce((s, r) => s + r.rows, 0);
-        const first = members[0]!.inputs;
-        const batch: TensorMap = {};
-        for (const [name, t0] of Object.entries(first)) {
-          const buf = allocate(t0.dtype, [total, ...t0.shape.slice(1)]);
-          const rowSize = t0.size / t0.shape[0]!;
-          let at = 0;
-          for (const r of members) {
-            writeInto(buf.storage, at, r.inputs[name]!);
-            at += r.rows * rowSize;
-          }
-          batch[name] = buf;
-        }
-        const wanted = unionOutputs(members);
-        const opts: TransferRunOptions = {
+        const got = await this.runGroup(
+          idx.map((i) => reqs[i]!),
           signal,
-          transferInputs: true,
-          ...(wanted ? { outputs: wanted } : {}),
-        };
-        const res = await this.session.run(batch, opts);
-        for (const [name, out] of Object.entries(res.outputs)) checkBatchMajor(name, out, total);
-        let offset = 0;
-        for (let k = 0; k < members.length; k++) {
-          const r = members[k]!;
-          const outputs: TensorMap = {};
-          for (const [name, out] of Object.entries(res.outputs)) {
-            if (r.outputs === undefined || r.outputs.includes(name))
-              outputs[name] = out.narrow(0, offset, r.rows);
-          }
-          offset += r.rows;
-          replies[idx[k]!] = { outputs, rows: total };
-        }
+        );
+        for (let k = 0; k < idx.length; k++) replies[idx[k]!] = got[k]!;
       }),
-    );
+    ).then(() => replies);
+  }
+
+  /** Concatenates same-shape requests along axis 0, runs them once, and returns per-request views of the outputs. */
+  private async runGroup(members: Request[], signal: AbortSignal): Promise<Reply[]> {
+    let total = 0;
+    for (const r of members) total += r.rows;
+    const first = members[0]!.inputs;
+    const batch: TensorMap = {};
+    for (const name of Object.keys(first)) {
+      const t0 = first[name]!;
+      const shape = t0.shape.slice();
+      shape[0] = total;
+      const buf = allocate(t0.dtype, shape);
+      const rowSize = t0.size / t0.shape[0]!;
+      const dst = buf.storage;
+      let at = 0;
+      for (const r of members) {
+        writeInto(dst, at, r.inputs[name]!);
+        at += r.rows * rowSize;
+      }
+      batch[name] = buf;
+    }
+    const wanted = unionOutputs(members);
+    const opts: TransferRunOptions = wanted
+      ? { signal, transferInputs: true, outputs: wanted }
+      : { signal, transferInputs: true };
+    const res = await this.session.run(batch, opts);
+    const names = Object.keys(res.outputs);
+    const outs: Tensor[] = [];
+    for (const name of names) {
+      const out = res.outputs[name]!;
+      checkBatchMajor(name, out, total);
+      outs.push(out);
+    }
+    const replies = new Array<Reply>(members.length);
+    let offset = 0;
+    for (let k = 0; k < members.length; k++) {
+      const r = members[k]!;
+      const outputs: TensorMap = {};
+      for (let j = 0; j < names.length; j++) {
+        const name = names[j]!;
+        if (r.outputs === undefined || r.outputs.includes(name))
+          outputs[name] = outs[j]!.narrow(0, offset, r.rows);
+      }
+      offset += r.rows;
+      replies[k] = { outputs, rows: total };
+    }
     return replies;
   }
 }

@@ -10,7 +10,13 @@ import { type DType, DTYPES, type DTypeMap, Tensor, type TypedArray } from "../t
  */
 export function writeInto(dst: TypedArray, at: number, t: Tensor): void {
   if (t.isContiguous()) {
-    (dst as Float32Array).set(t.data as unknown as Float32Array, at);
+    const src = t.storage as unknown as Float32Array;
+    const n = t.size;
+    // A tensor that is its whole storage is copied from it directly (no subarray view per request).
+    (dst as Float32Array).set(
+      t.offset === 0 && src.length === n ? src : src.subarray(t.offset, t.offset + n),
+      at,
+    );
     return;
   }
   const src = t.storage as unknown as ArrayLike<number>;
