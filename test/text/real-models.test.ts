@@ -498,6 +498,24 @@ describe("max length rules", () => {
 });
 
 describe("tokenizers without a template post-processor", () => {
+  it("normalizer Sequence[Strip, NFKC, Lowercase, Replace] as HF writes it", () => {
+    const tj = fixtureTokenizer("wordpiece");
+    const plain = TextTokenizer.fromJSON(tj);
+    const seq = structuredClone(tj);
+    seq.normalizer = {
+      type: "Sequence",
+      normalizers: [
+        { type: "Strip", strip_left: true, strip_right: true },
+        { type: "NFKC" },
+        { type: "Lowercase" },
+        { type: "Replace", pattern: { String: "``" }, content: '"' },
+        { type: "Replace", pattern: { Regex: " {2,}" }, content: " " },
+      ],
+    };
+    const t = TextTokenizer.fromJSON(seq);
+    assert.deepEqual(t.encode("  ＨＥＬＬＯ   ``World``  ").ids, plain.encode('hello "world"').ids);
+  });
+
   it("add_bos_token / add_eos_token from tokenizer_config add the specials", () => {
     const tj = fixtureTokenizer("bpe");
     tj.post_processor = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true };
