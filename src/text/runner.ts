@@ -64,6 +64,20 @@ export interface EncoderInput {
   readonly dtype: "int64" | "int32";
 }
 
+/**
+ * An input fed a fixed "nothing" value: an empty KV cache (`past_key_values.N.key|value`, shape
+ * `[batch, heads, 0, headDim]`) of a decoder export, or `use_cache_branch = false` of an optimum
+ * merged decoder. With an empty past the decoder computes plain hidden states for the sequence
+ * (what transformers.js does for feature extraction with such exports).
+ */
+export interface EmptyInput {
+  readonly name: string;
+  readonly kind: "empty_past" | "false_flag";
+  readonly dtype: "float32" | "float16" | "bool";
+  /** For empty_past: [heads, headDim]. */
+  readonly dims?: readonly [number, number];
+}
+
 /** Graph input/output names the runner feeds and reads. */
 export interface EncoderIO {
   readonly inputIds: string;
@@ -72,6 +86,8 @@ export interface EncoderIO {
   readonly positionIds?: string;
   /** Every input the graph declares, each filled exactly once (token_type_ids zeros or pair types). */
   readonly inputs: readonly EncoderInput[];
+  /** Inputs fed an empty KV cache / a false flag (decoder exports with past key values). */
+  readonly emptyInputs: readonly EmptyInput[];
   readonly output: string;
   /** Output rank 3 ([b, s, h], pooled here) or 2 ([b, h], already pooled / logits). */
   readonly outputRank: number;
@@ -102,8 +118,9 @@ const LAST_RESORT_OUTPUTS = ["pooler_output"];
 
 /**
  * Finds the graph's input and output names. Every declared input must be one Tessera can fill
- * (input_ids, attention_mask, token_type_ids, position_ids; int64 or int32); any other (e.g. a
- * decoder export's `past_key_values.*`) throws `E_TEXT_MODEL` naming it. Outputs: for embeddings a
+ * (input_ids, attention_mask, token_type_ids, position_ids; int64 or int32; a decoder export's
+ * `past_key_values.N.key|value` with fixed heads and head size get an empty cache, and
+ * `use_cache_branch` false); any other throws `E_TEXT_MODEL` naming it. Outputs: for embeddings a
  * token-level output (last_hidden_state / token_embeddings, pooled here) is preferred, else a pooled
  * one (sentence_embedding; `preferPooled` reverses the order), and BERT's `pooler_output` only when
  * there is nothing else; for logits `logits` / `scores`. float32 or float16.
@@ -117,13 +134,16 @@ export function detectEncoderIO(
   const ins = specs.map((i) => i.name);
   const outs = session.description.outputs;
   const inputs: EncoderInput[] = [];
+  const emptyInputs: EmptyInput[] = [];
   const unknown: string[] = [];
   for (const spec of specs) {
     const role = (Object.keys(ROLE_NAMES) as EncoderInputRole[]).find((r) =>
       ROLE_NAMES[r].includes(spec.name),
     );
     if (!role) {
-      unknown.push(spec.name);
+      const empty = emptyInputOf(spec);
+      if (empty) emptyInputs.push(empty);
+      else unknown.push(spec.name);
       continue;
     }
     if (spec.dtype !== "int64" && spec.dtype !== "int32") {
@@ -138,11 +158,12 @@ export function detectEncoderIO(
   }
   if (unknown.length > 0) {
     const kv = unknown.some((n) => /past_key_values|present|cache/i.test(n));
+    // (past_key_values with a symbolic head count or head size cannot be fed an empty cache)
     throw new TesseraError(
       "E_TEXT_MODEL",
       `model has inputs Tessera cannot fill: ${unknown.join(", ")} (inputs: ${ins.join(", ")})` +
         (kv
-          ? "; this is a decoder export with a KV cache: export it without past key values (optimum: --task feature-extraction, no -with-past)"
+          ? "; this is a decoder export with a KV cache whose heads / head size are not fixed in the graph: export it without past key values (optimum: --task feature-extraction, no -with-past)"
           : ""),
       { inputs: ins, unknown },
     );
@@ -185,6 +206,7 @@ export function detectEncoderIO(
     ...(tokenTypeIds ? { tokenTypeIds } : {}),
     ...(positionIds ? { positionIds } : {}),
     inputs,
+    emptyInputs,
     output: out.name,
     outputRank: out.shape.length,
     outputDtype: out.dtype,
@@ -290,6 +312,14 @@ export class EncoderRunner {
               : positionIdsOf(b);
       inputs[spec.name] = Tensor.wrap(spec.dtype === "int32" ? toInt32(data) : data, shape);
     }
+    for (const e of this.io.emptyInputs) {
+      if (e.kind === "false_flag") inputs[e.name] = Tensor.wrap(new Uint8Array(1), [1], "bool");
+      else {
+        const [heads, headDim] = e.dims as readonly [number, number];
+        const arr = e.dtype === "float16" ? new Uint16Array(0) : new Float32Array(0);
+        inputs[e.name] = Tensor.wrap(arr, [b.n, heads, 0, headDim], e.dtype);
+      }
+    }
     const runOptions: RunOptions & { transferInputs: boolean } = {
       outputs: [this.io.output],
       transferInputs: true,
@@ -348,6 +378,20 @@ export class EncoderRunner {
  * position_ids for a padded batch: 0..len-1 over each row's real tokens wherever they sit (left or
  * right padding), 1 on padding (what transformers computes as cumsum(mask) - 1, masked fill 1).
  */
+function emptyInputOf(spec: {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly (number | string | null)[];
+}): EmptyInput | undefined {
+  if (/^use_cache_branch$/.test(spec.name) && spec.dtype === "bool")
+    return { name: spec.name, kind: "false_flag", dtype: "bool" };
+  if (!/^past_key_values\.\d+\.(key|value)$/.test(spec.name)) return undefined;
+  if (spec.dtype !== "float32" && spec.dtype !== "float16") return undefined;
+  const [, heads, , headDim] = spec.shape;
+  if (spec.shape.length !== 4 || typeof heads !== "number" || typeof headDim !== "number") return undefined;
+  return { name: spec.name, kind: "empty_past", dtype: spec.dtype, dims: [heads, headDim] };
+}
+
 export function positionIdsOf(b: PaddedBatch): BigInt64Array {
   const out = new BigInt64Array(b.n * b.seqLen);
   for (let r = 0; r < b.n; r++) {

@@ -36,8 +36,19 @@ export interface ToyEncoderOptions {
   readonly tokenTypeIds?: boolean;
   readonly positionIds?: boolean;
   readonly attentionMask?: boolean;
-  /** Extra declared inputs (float32 [batch, past, hidden]), e.g. "past_key_values.0.key". */
-  readonly extraInputs?: readonly string[];
+  /**
+   * Extra declared inputs: a name gets float32 [batch, "heads", "past", hidden] (symbolic, cannot
+   * be fed); an object gives the dims. 4-D float inputs are summed into h (so they must be empty
+   * or zero for the plain result); a bool input is ignored.
+   */
+  readonly extraInputs?: readonly (
+    | string
+    | {
+        readonly name: string;
+        readonly dtype: "float32" | "float16" | "bool";
+        readonly dims: readonly (string | number)[];
+      }
+  )[];
   readonly outputs?: readonly ToyOutput[];
   readonly outputDtype?: "float32" | "float16";
   readonly seed?: number;
@@ -75,7 +86,20 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
   if (o.attentionMask !== false) g.input("attention_mask", idsDtype, ["batch", "sequence"]);
   if (o.tokenTypeIds) g.input("token_type_ids", idsDtype, ["batch", "sequence"]);
   if (o.positionIds) g.input("position_ids", idsDtype, ["batch", "sequence"]);
-  for (const x of o.extraInputs ?? []) g.input(x, "float32", ["batch", "past", H]);
+  const pastSums: string[] = [];
+  for (const x of o.extraInputs ?? []) {
+    const spec =
+      typeof x === "string" ? { name: x, dtype: "float32" as const, dims: ["batch", "heads", "past", H] } : x;
+    g.input(spec.name, spec.dtype, spec.dims);
+    if (spec.dtype !== "bool" && spec.dims.length === 4) {
+      const f = spec.dtype === "float16" ? g.op("Cast", [spec.name], { to: 1 }) : spec.name;
+      // [b, heads, past, d] → Σ → [b, 1, 1] (0 for an empty cache)
+      const r = g.op("ReduceSum", [f, g.constant(tensor([1n, 2n, 3n], "int64"), g.uniqueName("c_axes123"))], {
+        keepdims: 1,
+      });
+      pastSums.push(g.op("Squeeze", [r, g.constant(tensor([3n], "int64"), g.uniqueName("c_axis3"))]));
+    }
+  }
   const e = g.initializer("word", E);
   const p = g.initializer("pos", P);
   let pos: string;
@@ -97,6 +121,7 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
   let h = g.op("Add", [g.op("Gather", [e, "input_ids"], { axis: 0 }), g.op("Gather", [p, pos], { axis: 0 })]);
   if (o.tokenTypeIds)
     h = g.op("Add", [h, g.op("Gather", [g.initializer("type", T), "token_type_ids"], { axis: 0 })]);
+  for (const p of pastSums) h = g.op("Add", [h, p]);
   const axes1 = g.constant(tensor([1n], "int64"), "c_axes1");
   let maskF: string;
   if (o.attentionMask !== false) {

@@ -363,7 +363,48 @@ describe("graph signatures", () => {
     }
   });
 
-  it("a KV-cache export names the inputs it cannot fill", async () => {
+  it("a KV-cache decoder export gets an empty past (and use_cache_branch false): same vectors", async () => {
+    const tj = fixtureTokenizer("bpe");
+    const v = vocabSizeOf(tj);
+    const past = (i: number, kv: string) => ({
+      name: `past_key_values.${i}.${kv}`,
+      dtype: "float32" as const,
+      dims: ["batch_size", 2, "past_sequence_length", 4],
+    });
+    const withPast = toyEncoder({
+      vocabSize: v,
+      positionIds: true,
+      extraInputs: [
+        past(0, "key"),
+        past(0, "value"),
+        past(1, "key"),
+        past(1, "value"),
+        { name: "use_cache_branch", dtype: "bool", dims: [1] },
+      ],
+    });
+    const folderOf = (bytes: Uint8Array) =>
+      folder({
+        "tokenizer.json": tj,
+        "tokenizer_config.json": { model_max_length: 512, eos_token: "</s>", padding_side: "left" },
+        "config.json": { model_type: "qwen3", max_position_embeddings: 512 },
+        ...stModules("lasttoken", 8),
+        "onnx/model.onnx": bytes,
+      });
+    const a = await TextEmbedder.load(folderOf(withPast.bytes), {
+      maxPaddingRatio: Number.POSITIVE_INFINITY,
+    });
+    const b = await TextEmbedder.load(folderOf(toyEncoder({ vocabSize: v, positionIds: true }).bytes));
+    try {
+      const x = await a.embed(TEXTS);
+      const y = await b.embed(TEXTS);
+      for (let i = 0; i < TEXTS.length; i++) close(rowOf(x, i), rowOf(y, i), 1e-6, `row ${i}`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("inputs Tessera cannot fill are named (a KV cache with symbolic heads, an unknown input)", async () => {
     const v = vocabSizeOf(wp);
     await assert.rejects(
       TextEmbedder.load(
@@ -380,6 +421,18 @@ describe("graph signatures", () => {
         e.code === "E_TEXT_MODEL" &&
         /past_key_values\.0\.key/.test(e.message) &&
         /without past/.test(e.message),
+    );
+    await assert.rejects(
+      TextEmbedder.load(
+        base({
+          "onnx/model.onnx": toyEncoder({
+            vocabSize: v,
+            extraInputs: [{ name: "pixel_values", dtype: "float32", dims: ["batch", 3] }],
+          }).bytes,
+        }),
+      ),
+      (e: unknown) =>
+        e instanceof TesseraError && e.code === "E_TEXT_MODEL" && /pixel_values/.test(e.message),
     );
   });
 });
