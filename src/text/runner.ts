@@ -182,12 +182,21 @@ export function detectEncoderIO(
   let out: (typeof outs)[number] | undefined;
   if (kind === "logits") out = byName(["logits", "scores"]) ?? outs[0];
   else {
-    const token = byName(TOKEN_OUTPUTS) ?? outs.find((o) => o.shape.length === 3);
+    const token = byName(TOKEN_OUTPUTS) ?? outs.find((o) => o.shape.length === 3 && !/logits/i.test(o.name));
     const pooled =
       byName(POOLED_OUTPUTS) ??
-      outs.find((o) => o.shape.length === 2 && !LAST_RESORT_OUTPUTS.includes(o.name));
+      outs.find(
+        (o) => o.shape.length === 2 && !LAST_RESORT_OUTPUTS.includes(o.name) && !/logits/i.test(o.name),
+      );
     out = options.preferPooled ? (pooled ?? token) : (token ?? pooled);
-    out ??= byName(LAST_RESORT_OUTPUTS) ?? outs[0];
+    out ??= byName(LAST_RESORT_OUTPUTS);
+    if (!out) {
+      throw new TesseraError(
+        "E_TEXT_MODEL",
+        `model has no hidden-state or embedding output (outputs: ${outs.map((o) => o.name).join(", ")}); a causal-LM export returns logits: export it for feature extraction (last_hidden_state)`,
+        { outputs: outs.map((o) => o.name) },
+      );
+    }
   }
   if (!out) throw new TesseraError("E_TEXT_MODEL", "model has no outputs", {});
   if (out.dtype !== "float32" && out.dtype !== "float16") {

@@ -404,6 +404,15 @@ describe("graph signatures", () => {
     }
   });
 
+  it("a causal-LM export (logits only) is refused for embeddings, not pooled over the vocabulary", async () => {
+    const v = vocabSizeOf(wp);
+    await assert.rejects(
+      TextEmbedder.load(base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["logits"] }).bytes })),
+      (e: unknown) =>
+        e instanceof TesseraError && e.code === "E_TEXT_MODEL" && /feature extraction/.test(e.message),
+    );
+  });
+
   it("inputs Tessera cannot fill are named (a KV cache with symbolic heads, an unknown input)", async () => {
     const v = vocabSizeOf(wp);
     await assert.rejects(
