@@ -88,21 +88,53 @@ type State = "queued" | "running" | "done";
 /** The longest delay setTimeout supports. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-interface Entry<Item, Result> {
+/** One queued request. A class (not a literal) so every entry has one hidden class and no per-request executor closure. */
+class Entry<Item, Result> {
   readonly item: Item;
   readonly cost: number;
   readonly key: number;
   readonly enqueuedAt: number;
   readonly deadline: number | undefined;
   readonly high: boolean;
-  state: State;
-  resolve: (r: Batched<Result>) => void;
-  reject: (e: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  batch: RunningBatch | undefined;
+  readonly signal: AbortSignal | undefined;
+  state: State = "queued";
+  resolve: (r: Batched<Result>) => void = noop;
+  reject: (e: unknown) => void = noop;
+  onAbort: (() => void) | undefined = undefined;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  batch: RunningBatch | undefined = undefined;
+
+  constructor(
+    item: Item,
+    cost: number,
+    key: number,
+    deadline: number | undefined,
+    high: boolean,
+    signal: AbortSignal | undefined,
+  ) {
+    this.item = item;
+    this.cost = cost;
+    this.key = key;
+    this.enqueuedAt = performance.now();
+    this.deadline = deadline;
+    this.high = high;
+    this.signal = signal;
+  }
 }
+
+function noop(): void {}
+
+/** The entry whose promise is being created; `captureSettlers` (one shared executor) stores its resolve/reject. */
+let capturing: Entry<unknown, unknown> | undefined;
+
+function captureSettlers(resolve: (r: never) => void, reject: (e: unknown) => void): void {
+  const e = capturing!;
+  e.resolve = resolve as (r: Batched<unknown>) => void;
+  e.reject = reject;
+}
+
+/** Shared default for `submit` without options. */
+const NO_OPTIONS: SubmitOptions = Object.freeze({});
 
 interface RunningBatch {
   live: number;
@@ -133,6 +165,16 @@ class Fifo<T extends { state: State }> {
       const x = this.items[i]!;
       if (x.state === "queued") yield x;
     }
+  }
+
+  /** Calls `visit` on each queued entry in order until it returns false; returns false when stopped early. */
+  eachLive(visit: (x: T) => boolean): boolean {
+    const items = this.items;
+    for (let i = this.head; i < items.length; i++) {
+      const x = items[i]!;
+      if (x.state === "queued" && !visit(x)) return false;
+    }
+    return true;
   }
 
   clear(): void {
@@ -194,7 +236,7 @@ export class DynamicBatcher<Item, Result> {
    * Queues one item. Rejects with `QueueFullError` (queue full), `E_BATCHER_CLOSED`, `E_ABORTED`,
    * `E_DEADLINE_EXCEEDED`, `E_BATCH_COST_EXCEEDED` (item alone over budget), or the error of its batch's run.
    */
-  submit(item: Item, options: SubmitOptions = {}): Promise<Batched<Result>> {
+  submit(item: Item, options: SubmitOptions = NO_OPTIONS): Promise<Batched<Result>> {
     try {
       this.admit(1);
       return this.enqueue(item, options);
@@ -207,7 +249,7 @@ export class DynamicBatcher<Item, Result> {
    * Queues several items, each as its own request (they may land in different batches). Admission is
    * all-or-nothing: when the queue cannot hold them all, none is queued and the promise rejects with QueueFullError.
    */
-  submitMany(items: readonly Item[], options: SubmitOptions = {}): Promise<Batched<Result>[]> {
+  submitMany(items: readonly Item[], options: SubmitOptions = NO_OPTIONS): Promise<Batched<Result>[]> {
     try {
       this.admit(items.length);
       return Promise.all(items.map((item) => this.enqueue(item, options)));
@@ -278,48 +320,32 @@ export class DynamicBatcher<Item, Result> {
         ),
       );
     }
-    return new Promise<Batched<Result>>((resolve, reject) => {
-      const e: Entry<Item, Result> = {
-        item,
-        cost,
-        key,
-        enqueuedAt: performance.now(),
-        deadline,
-        high: options.priority === "high",
-        state: "queued",
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        timer: undefined,
-        batch: undefined,
-      };
-      if (signal) {
-        e.onAbort = () =>
-          this.settle(
-            e,
-            undefined,
-            abortedError(e.state === "running" ? "running" : "queued", signal.reason),
-          );
-        signal.addEventListener("abort", e.onAbort, { once: true });
-      }
-      // setTimeout cannot wait longer than 2^31-1 ms; later deadlines are still checked when batches are cut.
-      if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
-        e.timer = setTimeout(
-          () =>
-            this.settle(e, undefined, deadlineError(e.state === "running" ? "running" : "queued", deadline)),
-          Math.max(0, deadline - Date.now()),
-        );
-        e.timer.unref();
-      }
-      (e.high ? this.high : this.normal).push(e);
-      this.queued++;
-      this.queuedCost += e.cost;
-      // Wake the loop only when this arrival can change its decision: a slot is free and either no delay timer is
-      // armed yet (the queue was empty) or the queue may now close a batch. Otherwise the timer or the end of a
-      // running batch wakes it: one wake-up per batch instead of one per request.
-      if (this.running < this.concurrency && (this.delayTimer === undefined || this.mayBeFull())) this.wake();
-    });
+    const e = new Entry<Item, Result>(item, cost, key, deadline, options.priority === "high", signal);
+    capturing = e as Entry<unknown, unknown>;
+    const promise = new Promise<Batched<Result>>(captureSettlers);
+    capturing = undefined;
+    if (signal) {
+      e.onAbort = () =>
+        this.settle(e, undefined, abortedError(e.state === "running" ? "running" : "queued", signal.reason));
+      signal.addEventListener("abort", e.onAbort, { once: true });
+    }
+    // setTimeout cannot wait longer than 2^31-1 ms; later deadlines are still checked when batches are cut.
+    if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
+      e.timer = setTimeout(
+        () =>
+          this.settle(e, undefined, deadlineError(e.state === "running" ? "running" : "queued", deadline)),
+        Math.max(0, deadline - Date.now()),
+      );
+      e.timer.unref();
+    }
+    (e.high ? this.high : this.normal).push(e);
+    this.queued++;
+    this.queuedCost += e.cost;
+    // Wake the loop only when this arrival can change its decision: a slot is free and either no delay timer is
+    // armed yet (the queue was empty) or the queue may now close a batch. Otherwise the timer or the end of a
+    // running batch wakes it: one wake-up per batch instead of one per request.
+    if (this.running < this.concurrency && (this.delayTimer === undefined || this.mayBeFull())) this.wake();
+    return promise;
   }
 
   /** Settles an entry once (result or error), detaching its listeners and updating counters. */
@@ -432,19 +458,21 @@ export class DynamicBatcher<Item, Result> {
     return Math.min(a, b);
   }
 
-  /** Queued entries in service order (high first), skipping and rejecting expired ones. */
-  private *candidates(): Generator<Entry<Item, Result>> {
+  /**
+   * Visits queued entries in service order (high first), rejecting and skipping aborted or expired ones, until
+   * `visit` returns false. Entries after the stop are not looked at.
+   */
+  private eachCandidate(visit: (e: Entry<Item, Result>) => boolean): void {
     const now = Date.now();
-    for (const q of [this.high, this.normal]) {
-      for (const e of q.live()) {
-        if (e.signal?.aborted) {
-          this.settle(e, undefined, abortedError("queued", e.signal.reason));
-          continue;
-        }
-        if (this.expired(e, now)) continue;
-        yield e;
+    const check = (e: Entry<Item, Result>): boolean => {
+      if (e.signal?.aborted) {
+        this.settle(e, undefined, abortedError("queued", e.signal.reason));
+        return true;
       }
-    }
+      if (this.expired(e, now)) return true;
+      return visit(e);
+    };
+    if (this.high.eachLive(check)) this.normal.eachLive(check);
   }
 
   private expired(e: Entry<Item, Result>, now: number): boolean {
@@ -461,21 +489,32 @@ export class DynamicBatcher<Item, Result> {
 
   /** Strict FIFO in priority order: stop at the first item that does not fit (no look-ahead, like TEI). */
   private planFifo(): Plan<Item, Result> {
-    const { maxBatchSize, maxBatchCost } = this.opts;
+    const { maxBatchSize, maxBatchCost, batchCost } = this.opts;
     const batch: Entry<Item, Result>[] = [];
-    const items: Item[] = [];
+    const items: Item[] | undefined = batchCost ? [] : undefined;
     let sum = 0;
-    for (const e of this.candidates()) {
-      if (batch.length >= maxBatchSize) return { batch, full: true };
+    let full = false;
+    this.eachCandidate((e) => {
+      if (batch.length >= maxBatchSize) {
+        full = true;
+        return false;
+      }
       if (maxBatchCost !== undefined) {
-        items.push(e.item);
-        const c = this.opts.batchCost ? this.opts.batchCost(items) : sum + e.cost;
-        if (c > maxBatchCost) return { batch, full: true };
+        let c: number;
+        if (items && batchCost) {
+          items.push(e.item);
+          c = batchCost(items);
+        } else c = sum + e.cost;
+        if (c > maxBatchCost) {
+          full = true;
+          return false;
+        }
         sum += e.cost;
       }
       batch.push(e);
-    }
-    return { batch, full: batch.length >= maxBatchSize };
+      return true;
+    });
+    return { batch, full: full || batch.length >= maxBatchSize };
   }
 
   /**
@@ -487,10 +526,11 @@ export class DynamicBatcher<Item, Result> {
     const highs: Entry<Item, Result>[] = [];
     const normals: Entry<Item, Result>[] = [];
     let n = 0;
-    for (const e of this.candidates()) {
-      if (n++ >= this.sortWindow) break;
+    this.eachCandidate((e) => {
+      if (n++ >= this.sortWindow) return false;
       (e.high ? highs : normals).push(e);
-    }
+      return true;
+    });
     const anchor = highs[0] ?? normals[0];
     if (anchor === undefined) return { batch: [], full: false };
     const batch: Entry<Item, Result>[] = [];
@@ -550,14 +590,15 @@ export class DynamicBatcher<Item, Result> {
     const ctrl = new AbortController();
     const running: RunningBatch = { live: batch.length, ctrl };
     const now = performance.now();
-    const queueMs: number[] = [];
-    const items: Item[] = [];
+    const queueMs = new Array<number>(batch.length);
+    const items = new Array<Item>(batch.length);
     let sum = 0;
-    for (const e of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const e = batch[i]!;
       e.state = "running";
       e.batch = running;
-      queueMs.push(now - e.enqueuedAt);
-      items.push(e.item);
+      queueMs[i] = now - e.enqueuedAt;
+      items[i] = e.item;
       sum += e.cost;
     }
     this.queued -= batch.length;

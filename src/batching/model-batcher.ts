@@ -4,7 +4,7 @@
  */
 import { type InferenceSession, type RunOptions, type TensorMap, validateInputs } from "../runtime/index.ts";
 import { type DType, Tensor, TesseraError } from "../tensor/index.ts";
-import { type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
+import { type Batched, type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
 import { checkBatchMajor } from "./predict-batch.ts";
 import { allocate, shapeKey, writeInto } from "./stacking.ts";
 
@@ -34,7 +34,7 @@ export interface InferOptions {
 }
 
 export interface InferResult {
-  /** Per output: a VIEW (`narrow(0, offset, rows)`) of the batch's output tensor; no copy. */
+  /** Per output: a VIEW (this request's rows of axis 0, as `narrow(0, offset, rows)`) of the batch's output tensor; no copy. */
   readonly outputs: TensorMap;
   readonly queueMs: number;
   readonly inferMs: number;
@@ -131,12 +131,7 @@ export class ModelBatcher {
       return Promise.reject(err);
     }
     // InferOptions is a superset of SubmitOptions (signal, deadline, priority): pass it through as is.
-    return this.batcher.submit(req, options).then((r) => ({
-      outputs: r.value.outputs,
-      queueMs: r.queueMs,
-      inferMs: r.inferMs,
-      batchSize: r.value.rows,
-    }));
+    return this.batcher.submit(req, options).then(toInferResult);
   }
 
   /** Stops the batcher (see DynamicBatcher.close). Does not close the session, which the caller owns. */
@@ -293,21 +288,26 @@ export class ModelBatcher {
       checkBatchMajor(name, out, total);
       outs.push(out);
     }
+    // One split per output: per-request views (axis-0 pieces of each request's rows), no copies.
+    const sizes = new Array<number>(members.length);
+    for (let k = 0; k < members.length; k++) sizes[k] = members[k]!.rows;
+    const pieces = outs.map((out) => out.split(sizes, 0));
     const replies = new Array<Reply>(members.length);
-    let offset = 0;
     for (let k = 0; k < members.length; k++) {
       const r = members[k]!;
       const outputs: TensorMap = {};
       for (let j = 0; j < names.length; j++) {
         const name = names[j]!;
-        if (r.outputs === undefined || r.outputs.includes(name))
-          outputs[name] = outs[j]!.narrow(0, offset, r.rows);
+        if (r.outputs === undefined || r.outputs.includes(name)) outputs[name] = pieces[j]![k]!;
       }
-      offset += r.rows;
       replies[k] = { outputs, rows: total };
     }
     return replies;
   }
+}
+
+function toInferResult(r: Batched<Reply>): InferResult {
+  return { outputs: r.value.outputs, queueMs: r.queueMs, inferMs: r.inferMs, batchSize: r.value.rows };
 }
 
 /** The outputs a group must compute: undefined (all) when any member wants all. */

@@ -29,7 +29,7 @@ export function writeInto(dst: TypedArray, at: number, t: Tensor): void {
 /** A zero-filled tensor of `dtype` and `shape` in a fresh (transferable) ArrayBuffer. */
 export function allocate(dtype: DType, shape: readonly number[]): Tensor {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   const arr = new DTYPES[dtype].ctor(n) as DTypeMap[DType];
   return Tensor.wrap(arr, shape, dtype);
 }

@@ -20,7 +20,8 @@ export interface Layout {
 /** Number of elements of a shape (1 for a scalar, 0 if any dim is 0). */
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  // Indexed loop: shapes are frozen arrays, and for-of over a frozen array allocates iterator results.
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 

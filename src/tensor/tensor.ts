@@ -420,7 +420,7 @@ export class Tensor<D extends DType = DType> {
         },
       );
     }
-    const shape = [...this.shape];
+    const shape = this.shape.slice();
     shape[a] = length;
     // In bounds by construction: [s, s+length) lies inside axis a of this (in-bounds) layout.
     const offset = length > 0 ? this.offset + s * this.strides[a]! : this.offset;
@@ -548,10 +548,22 @@ export class Tensor<D extends DType = DType> {
         );
       }
     }
-    const out: Tensor<D>[] = [];
+    // Views in bounds by construction (the parts tile axis a); pieces of equal length share one frozen shape array.
+    const out = new Array<Tensor<D>>(parts.length);
+    const stride = this.strides[a]!;
     let start = 0;
-    for (const p of parts) {
-      out.push(this.narrow(a, start, p));
+    let shapeLen = -1;
+    let shape: number[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k]!;
+      if (p !== shapeLen) {
+        shape = this.shape.slice();
+        shape[a] = p;
+        Object.freeze(shape);
+        shapeLen = p;
+      }
+      const offset = p > 0 ? this.offset + start * stride : this.offset;
+      out[k] = adopt(this.dtype, this.storage, ownedLayout(shape, this.strides, offset));
       start += p;
     }
     return out;
