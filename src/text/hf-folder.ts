@@ -113,12 +113,27 @@ export function onnxVariants(dir: string): string[] {
   return [...out];
 }
 
-/** Pooling from a sentence-transformers Pooling config (1_Pooling/config.json). */
+/**
+ * Pooling from a sentence-transformers Pooling config (1_Pooling/config.json), or undefined when
+ * none of the supported modes is set, or when several are (sentence-transformers would
+ * concatenate them) or an unsupported one is (mean_sqrt_len, weightedmean): those vectors
+ * cannot be reproduced from one pooling.
+ */
 export function poolingFromConfig(cfg: Json): Pooling | undefined {
-  if (cfg.pooling_mode_cls_token === true) return "cls";
-  if (cfg.pooling_mode_lasttoken === true) return "last";
-  if (cfg.pooling_mode_max_tokens === true) return "max";
-  if (cfg.pooling_mode_mean_tokens === true || cfg.pooling_mode_mean_sqrt_len_tokens === true) return "mean";
+  const on = (k: string) => cfg[k] === true;
+  const modes = [
+    "pooling_mode_cls_token",
+    "pooling_mode_lasttoken",
+    "pooling_mode_max_tokens",
+    "pooling_mode_mean_tokens",
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+  ].filter(on);
+  if (modes.length !== 1) return undefined;
+  if (on("pooling_mode_cls_token")) return "cls";
+  if (on("pooling_mode_lasttoken")) return "last";
+  if (on("pooling_mode_max_tokens")) return "max";
+  if (on("pooling_mode_mean_tokens")) return "mean";
   return undefined;
 }
 
@@ -197,7 +212,12 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
           const pc = readJson(dir, rel, issues, true);
           if (pc) {
             pooling = poolingFromConfig(pc);
-            if (!pooling) issues.push({ path: rel, message: "no supported pooling_mode_* is true" });
+            if (!pooling)
+              issues.push({
+                path: rel,
+                message:
+                  "expected exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken to be true (several modes are concatenated by sentence-transformers; mean_sqrt_len and weightedmean are not supported)",
+              });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;
         else if (pooling !== undefined) modulesAfterPooling.push(m.type);

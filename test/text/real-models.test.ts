@@ -10,6 +10,7 @@ import { after, describe, it } from "node:test";
 import { TesseraError } from "../../src/tensor/index.ts";
 import {
   loadHfFolder,
+  poolingFromConfig,
   Reranker,
   TextEmbedder,
   TextTokenizer,
@@ -556,6 +557,31 @@ describe("max length rules", () => {
       "onnx/model.onnx": toyEncoder({ vocabSize: vocabSizeOf(tj) }).bytes,
     });
     assert.equal(loadHfFolder(dir).maxLength, 256);
+  });
+});
+
+describe("sentence-transformers pooling configs", () => {
+  it("exactly one supported mode; several (concatenated) or mean_sqrt_len / weightedmean are refused", () => {
+    assert.equal(poolingFromConfig({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }), "cls");
+    assert.equal(poolingFromConfig({ pooling_mode_lasttoken: true }), "last");
+    assert.equal(
+      poolingFromConfig({ pooling_mode_mean_tokens: true, pooling_mode_mean_sqrt_len_tokens: true }),
+      undefined,
+    );
+    assert.equal(poolingFromConfig({ pooling_mode_mean_sqrt_len_tokens: true }), undefined);
+    assert.equal(poolingFromConfig({ pooling_mode_weightedmean_tokens: true }), undefined);
+    const tj = fixtureTokenizer("wordpiece");
+    const dir = folder({
+      "tokenizer.json": tj,
+      ...stModules("mean", 8),
+      "1_Pooling/config.json": { pooling_mode_mean_tokens: true, pooling_mode_max_tokens: true },
+      "onnx/model.onnx": toyEncoder({ vocabSize: vocabSizeOf(tj) }).bytes,
+    });
+    assert.throws(
+      () => loadHfFolder(dir),
+      (e: unknown) =>
+        e instanceof TesseraError && /1_Pooling\/config\.json: expected exactly one/.test(e.message),
+    );
   });
 });
 
