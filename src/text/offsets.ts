@@ -4,7 +4,8 @@
  *
  * Two modes:
  *   bytes  (ByteLevel pre-tokenizer, GPT-2/RoBERTa BPE): each token maps back to exact bytes through
- *          the GPT-2 byte table; offsets are the running byte position.
+ *          the GPT-2 byte table; offsets are the running byte position, widened to whole UTF-8
+ *          characters when a token holds only part of one (so two tokens can share a character).
  *   chars  (WordPiece, Unigram/Metaspace, ...): every input character is normalized on its own with
  *          the tokenizer's normalizer (lowercase, accent stripping, ...); whitespace is skipped; each
  *          token's surface (without "##" / "▁") is matched against that stream. An unknown token
@@ -92,7 +93,13 @@ function alignBytes(a: AlignInput): ByteSpan[] {
       // trim_offsets: a leading space belongs to the token's id but not to its span.
       let lead = 0;
       while (lead < bytes.length - 1 && bytes[lead] === 0x20) lead++;
-      out.push([pos + lead, pos + bytes.length]);
+      // A token holding part of a multi-byte character spans the whole character, as in
+      // Hugging Face tokenizers (Rust): its offsets come from the original character's range.
+      let start = pos + lead;
+      let stop = pos + bytes.length;
+      while (start > 0 && isContinuation(src[start])) start--;
+      while (stop < src.length && isContinuation(src[stop])) stop++;
+      out.push([start, stop]);
       pos += bytes.length;
     } else {
       ok = false;
@@ -100,6 +107,10 @@ function alignBytes(a: AlignInput): ByteSpan[] {
     }
   }
   return out;
+}
+
+function isContinuation(b: number | undefined): boolean {
+  return b !== undefined && (b & 0xc0) === 0x80;
 }
 
 interface NChar {

@@ -169,7 +169,16 @@ describe("byte offsets (TEI /tokenize start/stop)", () => {
     assert.equal(spans[0]?.[0], 0);
     assert.equal(spans.at(-1)?.[1], Buffer.byteLength(text));
     for (let i = 1; i < spans.length; i++)
-      assert.ok((spans[i]?.[0] as number) >= (spans[i - 1]?.[1] as number));
+      assert.ok((spans[i]?.[0] as number) >= (spans[i - 1]?.[0] as number));
+  });
+  it("BPE: tokens holding part of a multi-byte character span the whole character (as HF Rust)", () => {
+    const { tok } = load("bpe");
+    const text = "Héllo 😀 world";
+    const e = tok.encodeWithOffsets(text);
+    const buf = Buffer.from(text, "utf8");
+    const pieces = e.offsets.map((o) => (o ? buf.subarray(o[0], o[1]).toString("utf8") : null));
+    assert.ok(!pieces.some((p) => p?.includes("\ufffd")), JSON.stringify(pieces));
+    assert.ok(pieces.filter((p) => p === "😀").length >= 2, JSON.stringify(pieces));
   });
   it("every golden text aligns (Unigram: only bare ▁ tokens have no span)", () => {
     for (const kind of ["wordpiece", "bpe", "unigram"]) {
