@@ -136,9 +136,30 @@ function captureSettlers(resolve: (r: never) => void, reject: (e: unknown) => vo
 /** Shared default for `submit` without options. */
 const NO_OPTIONS: SubmitOptions = Object.freeze({});
 
-interface RunningBatch {
+/** A dispatched batch: counts its live items and owns the signal handed to `run`, created only when read. */
+class RunningBatch {
   live: number;
-  readonly ctrl: AbortController;
+  private ctrl: AbortController | undefined;
+  private early: { readonly reason: unknown } | undefined;
+
+  constructor(live: number) {
+    this.live = live;
+  }
+
+  /** `info.signal` of the run. Made on first read: creating an AbortSignal costs microseconds, and many runs never look. */
+  get signal(): AbortSignal {
+    if (this.ctrl === undefined) {
+      this.ctrl = new AbortController();
+      if (this.early) this.ctrl.abort(this.early.reason);
+    }
+    return this.ctrl.signal;
+  }
+
+  /** Aborts the signal, or remembers the reason so a signal read later starts aborted (first reason wins). */
+  abort(reason: unknown): void {
+    if (this.ctrl) this.ctrl.abort(reason);
+    else this.early ??= { reason };
+  }
 }
 
 /** FIFO with O(1) push/shift; entries are removed lazily (skipped once their state leaves "queued"). */
@@ -361,7 +382,7 @@ export class DynamicBatcher<Item, Result> {
       this.wake();
     } else if (e.batch) {
       e.batch.live--;
-      if (e.batch.live === 0 && ok === undefined) e.batch.ctrl.abort(err);
+      if (e.batch.live === 0 && ok === undefined) e.batch.abort(err);
     }
     if (ok !== undefined) e.resolve(ok);
     else e.reject(err);
@@ -587,8 +608,7 @@ export class DynamicBatcher<Item, Result> {
   }
 
   private dispatch(batch: Entry<Item, Result>[]): void {
-    const ctrl = new AbortController();
-    const running: RunningBatch = { live: batch.length, ctrl };
+    const running = new RunningBatch(batch.length);
     const now = performance.now();
     const queueMs = new Array<number>(batch.length);
     const items = new Array<Item>(batch.length);
@@ -615,7 +635,13 @@ export class DynamicBatcher<Item, Result> {
     }
     let p: Promise<Result[]>;
     try {
-      p = Promise.resolve(this.opts.run(items, { signal: ctrl.signal }));
+      p = Promise.resolve(
+        this.opts.run(items, {
+          get signal() {
+            return running.signal;
+          },
+        }),
+      );
     } catch (err) {
       p = Promise.reject(err);
     }

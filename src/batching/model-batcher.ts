@@ -48,6 +48,8 @@ interface Request {
   readonly outputs: readonly string[] | undefined;
   /** Non-batch dims key (a template id, or a shape string once the template cache is full). */
   readonly key: number | string;
+  /** Has a signal or a deadline, i.e. may go away while its batch runs. */
+  readonly cancellable: boolean;
 }
 
 /** A request shape that passed validation: input names, dtypes and dims after axis 0. */
@@ -91,7 +93,7 @@ export class ModelBatcher {
       }
     }
     this.batcher = new DynamicBatcher<Request, Reply>({
-      run: (reqs, info) => this.runBatch(reqs, info.signal),
+      run: (reqs, info) => this.runBatch(reqs, info),
       maxBatchSize: options.maxBatchSize,
       maxQueueDelayMs: options.maxQueueDelayMs,
       maxQueueSize: options.maxQueueSize,
@@ -126,7 +128,13 @@ export class ModelBatcher {
         rows = this.check(inputs);
         key = this.remember(inputs);
       }
-      req = { inputs, rows, outputs: options.outputs, key };
+      req = {
+        inputs,
+        rows,
+        outputs: options.outputs,
+        key,
+        cancellable: options.signal !== undefined || options.deadline !== undefined,
+      };
     } catch (err) {
       return Promise.reject(err);
     }
@@ -227,7 +235,12 @@ export class ModelBatcher {
   }
 
   /** Groups requests by non-batch dims, concatenates each group, runs the groups, and splits outputs per request. */
-  private runBatch(reqs: Request[], signal: AbortSignal): Promise<Reply[]> {
+  private runBatch(reqs: Request[], info: { readonly signal: AbortSignal }): Promise<Reply[]> {
+    // A running request goes away early only through its own signal or deadline; when none has either, the batch
+    // signal can never abort, so it is not read (reading it creates an AbortSignal, and the session would listen).
+    let cancellable = false;
+    for (let i = 0; i < reqs.length && !cancellable; i++) cancellable = reqs[i]!.cancellable;
+    const signal = cancellable ? info.signal : undefined;
     // Common case: every request has the same shape, so the batch is one group in request order.
     const key0 = reqs[0]!.key;
     let same = true;
@@ -257,7 +270,7 @@ export class ModelBatcher {
   }
 
   /** Concatenates same-shape requests along axis 0, runs them once, and returns per-request views of the outputs. */
-  private async runGroup(members: Request[], signal: AbortSignal): Promise<Reply[]> {
+  private async runGroup(members: Request[], signal: AbortSignal | undefined): Promise<Reply[]> {
     let total = 0;
     for (const r of members) total += r.rows;
     const first = members[0]!.inputs;
@@ -277,9 +290,11 @@ export class ModelBatcher {
       batch[name] = buf;
     }
     const wanted = unionOutputs(members);
-    const opts: TransferRunOptions = wanted
-      ? { signal, transferInputs: true, outputs: wanted }
-      : { signal, transferInputs: true };
+    const opts: TransferRunOptions = {
+      transferInputs: true,
+      ...(signal ? { signal } : {}),
+      ...(wanted ? { outputs: wanted } : {}),
+    };
     const res = await this.session.run(batch, opts);
     const names = Object.keys(res.outputs);
     const outs: Tensor[] = [];

@@ -31,7 +31,7 @@ export function formatSpec(spec: TensorSpec): string {
 export function validateInputs(description: ModelDescription, inputs: TensorMap): InputCheck {
   const issues: InputIssue[] = [];
   const expectedNames = description.inputs.map((s) => s.name);
-  const symbols = new Map<string, { value: number; where: string }>();
+  const symbols = new Map<string, { value: number; input: string; axis: number }>();
   for (const name of Object.keys(inputs)) {
     if (!expectedNames.includes(name)) {
       issues.push({
@@ -51,42 +51,43 @@ export function validateInputs(description: ModelDescription, inputs: TensorMap)
       issues.push({ path, message: `expected a Tensor ${formatSpec(spec)}, got ${typeof t}` });
       continue;
     }
-    const got = `${t.dtype}[${t.shape.join(",")}]`;
+    const got = (): string => `${t.dtype}[${t.shape.join(",")}]`; // built only for a message
     if (t.dtype !== spec.dtype)
       issues.push({ path, message: `dtype: expected ${spec.dtype}, got ${t.dtype}` });
     if (spec.shape.length === 0) continue;
     if (t.ndim !== spec.shape.length) {
       issues.push({
         path,
-        message: `rank: expected ${spec.shape.length} (${formatSpec(spec)}), got ${t.ndim} (${got})`,
+        message: `rank: expected ${spec.shape.length} (${formatSpec(spec)}), got ${t.ndim} (${got()})`,
       });
       continue;
     }
     let fixedCount = 1;
     let allFixed = true;
-    spec.shape.forEach((d, k) => {
+    for (let k = 0; k < spec.shape.length; k++) {
+      const d = spec.shape[k];
       const n = t.shape[k]!;
       if (typeof d === "number" && d >= 0) {
         fixedCount *= d;
         if (n !== d)
           issues.push({
             path: `${path}.shape[${k}]`,
-            message: `dim ${k}: expected ${d} (${formatSpec(spec)}), got ${n} (${got})`,
+            message: `dim ${k}: expected ${d} (${formatSpec(spec)}), got ${n} (${got()})`,
           });
       } else {
         allFixed = false;
         if (typeof d === "string" && d !== "") {
           const seen = symbols.get(d);
-          if (seen === undefined) symbols.set(d, { value: n, where: `${spec.name}[${k}]` });
+          if (seen === undefined) symbols.set(d, { value: n, input: spec.name, axis: k });
           else if (seen.value !== n) {
             issues.push({
               path: `${path}.shape[${k}]`,
-              message: `dim ${k} ("${d}"): expected ${seen.value} to match ${seen.where}, got ${n}`,
+              message: `dim ${k} ("${d}"): expected ${seen.value} to match ${seen.input}[${seen.axis}], got ${n}`,
             });
           }
         }
       }
-    });
+    }
     if (allFixed && t.size !== fixedCount) {
       issues.push({ path, message: `element count: expected ${fixedCount}, got ${t.size}` });
     }
