@@ -31,6 +31,8 @@ const TOP_KEYS = [
   "maxInputs",
   "maxTokens",
   "description",
+  "variant",
+  "autoTruncate",
 ] as const;
 const BATCHING_KEYS = ["maxBatchSize", "maxQueueDelayMs", "maxQueueSize", "maxBatchCost"] as const;
 
@@ -216,6 +218,21 @@ export function parseModelConfig(raw: unknown): ConfigResult {
       issues.push({ path: "description", message: `expected a string, got ${show(raw.description)}` });
     else description = raw.description;
   }
+  let variant: string | undefined;
+  if (raw.variant !== undefined) {
+    if (typeof raw.variant !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(raw.variant))
+      issues.push({
+        path: "variant",
+        message: `expected a graph variant name such as "quantized" or "fp16" (letters, digits, _ . -), got ${show(raw.variant)}`,
+      });
+    else variant = raw.variant;
+  }
+  let autoTruncate: boolean | undefined;
+  if (raw.autoTruncate !== undefined) {
+    if (typeof raw.autoTruncate !== "boolean")
+      issues.push({ path: "autoTruncate", message: `expected true or false, got ${show(raw.autoTruncate)}` });
+    else autoTruncate = raw.autoTruncate;
+  }
   if (issues.length > 0) return { ok: false, issues };
   const value: ModelConfig = {
     kind,
@@ -231,6 +248,8 @@ export function parseModelConfig(raw: unknown): ConfigResult {
     ...(maxInputs !== undefined ? { maxInputs } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(description !== undefined ? { description } : {}),
+    ...(variant !== undefined ? { variant } : {}),
+    ...(autoTruncate !== undefined ? { autoTruncate } : {}),
   };
   return { ok: true, value };
 }

@@ -51,6 +51,13 @@ export interface ModelConfig {
   readonly outputs?: Readonly<Record<string, string>>;
   /** Class labels for classifier outputs (index → label). */
   readonly labels?: readonly string[];
+  /** For kind "hf": graph variant, e.g. "quantized" → onnx/model_quantized.onnx (default: onnx/model.onnx). */
+  readonly variant?: string;
+  /**
+   * For kind "hf": whether TEI routes truncate over-long inputs when the request does not say (`truncate`
+   * absent). Default true, as TEI's `--auto-truncate` since 2026; false answers such inputs with 413.
+   */
+  readonly autoTruncate?: boolean;
   /** Text limits for kind "hf". */
   readonly maxInputs?: number;
   readonly maxTokens?: number;

@@ -233,11 +233,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (kind === "hf") {
       hfDir = config.source ? resolve(dir, config.source) : dir;
       found.clear();
-      const candidates = [join(hfDir, "onnx", "model.onnx"), join(hfDir, "model.onnx")];
+      const file = config.variant ? `model_${config.variant}.onnx` : "model.onnx";
+      const candidates = [join(hfDir, "onnx", file), join(hfDir, file)];
       const p = candidates.find((c) => existsSync(c));
       if (p) found.set("1", p);
-      else
-        problem = `no ONNX file in Hugging Face folder ${hfDir} (looked for onnx/model.onnx and model.onnx)`;
+      else problem = `no ONNX file in Hugging Face folder ${hfDir} (looked for onnx/${file} and ${file})`;
     } else if (found.size === 0) {
       problem = `no version folder with a model.onnx in ${dir} (expected ${dir}${sep}<number>${sep}model.onnx)`;
     }

@@ -14,6 +14,7 @@
  * await emb.close();
  */
 import { setMaxListeners } from "node:events";
+import { relative } from "node:path";
 import type { Priority } from "../batching/index.ts";
 import {
   type InferenceSession,
@@ -86,8 +87,12 @@ export async function openTextModel(
   options: TextModelOptions,
 ): Promise<OpenedTextModel> {
   const dir = typeof source === "string" ? source : (source.hfDir ?? source.dir);
+  if (typeof source !== "string") {
+    // The registry already chose the graph (its config's variant); read the folder around that file.
+    const folder = loadHfFolder(dir, { ...options, onnxFile: relative(dir, source.modelPath) });
+    return { folder, session: source.session, ownsSession: false };
+  }
   const folder = loadHfFolder(dir, options);
-  if (typeof source !== "string") return { folder, session: source.session, ownsSession: false };
   const session = await openSession(folder.modelPath, {
     graphOptimization: "all",
     label: dir,

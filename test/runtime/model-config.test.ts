@@ -58,3 +58,13 @@ test("batching.providers: every problem is reported with its path", () => {
   assert.equal(bad.ok, false);
   assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["batching.providers"]);
 });
+
+test("variant and autoTruncate: parsed, and bad values reported with their paths", () => {
+  const ok = parseModelConfig({ kind: "hf", variant: "quantized", autoTruncate: false });
+  assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.issues));
+  assert.equal(ok.value.variant, "quantized");
+  assert.equal(ok.value.autoTruncate, false);
+  const bad = parseModelConfig({ kind: "hf", variant: "../model", autoTruncate: "yes" });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.issues.map((i) => i.path).sort(), ["autoTruncate", "variant"]);
+});

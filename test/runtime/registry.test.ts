@@ -252,10 +252,21 @@ test("Hugging Face folders: detected by tokenizer.json or named by config.json s
   const outside = mkdtempSync(join(tmpdir(), "tessera-hf-"));
   writeFileSync(join(outside, "model.onnx"), mlpBytes(6));
   writeFileSync(join(outside, "tokenizer.json"), "{}");
+  writeFileSync(join(outside, "model_quantized.onnx"), mlpBytes(7));
   mkdirSync(join(root, "pointer"));
   writeFileSync(
     join(root, "pointer", "config.json"),
     JSON.stringify({ kind: "hf", source: outside, maxTokens: 128 }),
+  );
+  mkdirSync(join(root, "quantized"));
+  writeFileSync(
+    join(root, "quantized", "config.json"),
+    JSON.stringify({ kind: "hf", source: outside, variant: "quantized", autoTruncate: false }),
+  );
+  mkdirSync(join(root, "missing-variant"));
+  writeFileSync(
+    join(root, "missing-variant", "config.json"),
+    JSON.stringify({ kind: "hf", source: outside, variant: "fp16" }),
   );
   const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
   try {
@@ -269,6 +280,14 @@ test("Hugging Face folders: detected by tokenizer.json or named by config.json s
     assert.equal(b.hfDir, outside);
     assert.equal(b.modelPath, join(outside, "model.onnx"));
     assert.equal(b.config.maxTokens, 128);
+    const q = await reg.get("quantized");
+    assert.equal(q.modelPath, join(outside, "model_quantized.onnx"));
+    assert.equal(q.config.autoTruncate, false);
+    assert.notEqual(q.description.sha256, b.description.sha256);
+    await assert.rejects(reg.get("missing-variant"), (e: Error & { code?: string }) => {
+      assert.match(e.message, /model_fp16\.onnx/);
+      return true;
+    });
   } finally {
     await reg.close();
     rmSync(root, { recursive: true, force: true });
