@@ -49,7 +49,8 @@ declare module "fastify" {
 
 const REQUEST_ID_RE = /^[\w.:@/+=-]{1,128}$/;
 /** Routes that stay open without an API key and while draining. */
-const OPEN_ROUTES = new Set(["/v2/health/live", "/v2/health/ready", "/metrics"]);
+// Probes stay open when API keys are set: orchestrators call them without credentials.
+const OPEN_ROUTES = new Set(["/v2/health/live", "/v2/health/ready", "/metrics", "/health", "/ping"]);
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };

@@ -47,7 +47,7 @@ export interface HfFolder {
   readonly pooling: Pooling;
   /** "config" when modules.json / 1_Pooling/config.json set the pooling, "default" when guessed. */
   readonly poolingSource: "config" | "default";
-  /** Whether the sentence-transformers pipeline ends with a Normalize module. */
+  /** Normalize by default: the Normalize module of modules.json, or true for a folder without modules.json. */
   readonly normalize: boolean;
   /**
    * modules.json entries after Pooling other than Normalize (e.g. `sentence_transformers.models.Dense`):
@@ -189,9 +189,11 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
 
   // sentence-transformers modules: pooling + normalize.
   let pooling: Pooling | undefined;
-  let normalize = false;
   const modulesAfterPooling: string[] = [];
   const modulesPath = join(dir, "modules.json");
+  // With sentence-transformers' modules.json, normalization is exactly its Normalize module. Without one
+  // (a bare transformers export) default to unit vectors, as TEI and OpenAI-style endpoints return.
+  let normalize = !existsSync(modulesPath);
   if (existsSync(modulesPath)) {
     let modules: unknown;
     try {

@@ -58,6 +58,8 @@ describe("API keys", () => {
     assert.equal((await call("GET", "/v2/health/live")).status, 200);
     assert.equal((await call("GET", "/v2/health/ready")).status, 200);
     assert.equal((await call("GET", "/metrics")).status, 200);
+    // TEI probes: open too (503 here: this server has no text model), never 401.
+    for (const probe of ["/health", "/ping"]) assert.equal((await call("GET", probe)).status, 503, probe);
   });
 
   test("either configured key works", async () => {

@@ -174,7 +174,12 @@ describe("text routes (OpenAI + TEI)", () => {
       (await lib.embed(["the key type"], { normalize: false, dimensions: 4 })).data,
     );
     const long = Array.from({ length: 300 }, () => "the").join(" ");
-    assert.equal((await post("/embed", { inputs: long })).status, 413);
+    // TEI's --auto-truncate default (true since 2026): an over-long input is cut on the right unless the
+    // request says truncate: false (or the model config sets autoTruncate: false).
+    const auto = await post("/embed", { inputs: long });
+    assert.equal(auto.status, 200);
+    close((auto.json as number[][])[0] ?? [], (await lib.embed([long], { truncate: true })).data);
+    assert.equal((await post("/embed", { inputs: long, truncate: false })).status, 413);
     const t = await post("/embed", { inputs: long, truncate: true, truncation_direction: "Left" });
     close(
       (t.json as number[][])[0] ?? [],
@@ -234,6 +239,7 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.deepEqual(info.model_type, { embedding: { pooling: "mean" } });
     assert.equal(info.max_input_length, 256);
     assert.equal(info.max_client_batch_size, 16);
+    assert.equal(info.auto_truncate, true);
   });
 
   it("TEI /health and /ping: 200 with an empty body while a text model serves", async () => {

@@ -53,6 +53,13 @@ describe("minilm-shape fixture vs the torch reference", { skip }, () => {
     }
   });
 
+  test("a folder without modules.json embeds with mean pooling and unit norm by default", async () => {
+    const out = await embedder.embed(ref.sentences);
+    for (let i = 0; i < ref.sentences.length; i++)
+      for (let j = 0; j < 384; j++)
+        assert.ok(Math.abs((out.get(i, j) as number) - ref.embeddings[i]![j]!) < 1e-5, `[${i},${j}]`);
+  });
+
   test("raw last_hidden_state through a worker session equals torch's within 1e-4", async () => {
     const session = await openSession(join(DIR, "onnx/model.onnx"), { replicas: 1 });
     try {

@@ -17,6 +17,7 @@
  * schema or semantic problems 422, an input over `maxTokens` with truncation off 413,
  * body over the limit 413, queue full 429, rerank on an embedding model 424, not ready 503.
  */
+import { relative } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BatchStats } from "../../batching/index.ts";
 import type { LoadedModel } from "../../runtime/index.ts";
@@ -385,7 +386,8 @@ class TextModels {
 }
 
 function isRerankerFolder(m: LoadedModel): boolean {
-  const r = parseHfFolder(m.hfDir ?? m.dir);
+  const dir = m.hfDir ?? m.dir;
+  const r = parseHfFolder(dir, { onnxFile: relative(dir, m.modelPath) });
   return r.ok && r.value.task !== "embedding";
 }
 
@@ -531,7 +533,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         ...(dimensions !== undefined ? { dimensions } : {}),
         signal: clientGone(reply).signal,
         normalize: optBool(body, "normalize") ?? true,
-        truncate: optBool(body, "truncate") ?? false,
+        truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(body),
       };
       const r =
@@ -563,7 +565,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const returnText = optBool(body, "return_text") ?? false;
       const r = await (tm.reranker as Reranker).rerankDetailed(query, texts as string[], {
         returnScores: raw ? "raw" : "sigmoid",
-        truncate: optBool(body, "truncate") ?? false,
+        truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(body),
       });
       reply.header("x-compute-tokens", String(r.totalTokens));
@@ -631,7 +633,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       try {
         r = await emb.embedTokens(input.texts, {
           signal: clientGone(reply).signal,
-          truncate: optBool(body, "truncate") ?? false,
+          truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
           truncationDirection: direction(body),
           ...(promptName ? { promptName } : {}),
         });
@@ -688,7 +690,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const r = await emb.embedDetailed([source, ...(sentences as string[])], {
         normalize: true,
         signal: clientGone(reply).signal,
-        truncate: optBool(p, "truncate") ?? false,
+        truncate: optBool(p, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(p),
         ...(promptName ? { promptName } : {}),
       });
@@ -784,7 +786,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         ),
         max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
         max_client_batch_size: tm.maxInputs,
-        auto_truncate: false,
+        auto_truncate: tm.model.config.autoTruncate ?? true,
         tokenization_workers: 1,
         version: "0.1.0",
         sha: null,
