@@ -11,6 +11,7 @@
  * Each row: rows/s (best of --rounds), p50/p99 latency per call. First call (warm-up) reported apart.
  * Targets (issue 3): ModelBatcher ≥ 0.85× raw batched, ≥ 5× one at a time.
  */
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -44,6 +45,17 @@ interface Row {
   rows: number;
   /** Process CPU time (all threads, workers included) per row, µs: robust to other load on the machine. */
   cpuUsPerRow?: number;
+  /** CPU time of the main thread alone per row, µs (Linux /proc/thread-self/schedstat; NaN elsewhere). */
+  mainUsPerRow?: number;
+}
+
+/** CPU time the calling (main) thread has used, µs; NaN where /proc/thread-self/schedstat is missing. */
+function mainThreadCpuUs(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1000;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function pct(xs: number[], p: number): number {
@@ -241,34 +253,41 @@ async function main(): Promise<void> {
 
   const best = new Map<string, Row>();
   const minCpu = new Map<string, number>();
+  const minMain = new Map<string, number>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const m of modes) {
       // Let the previous mode's ORT thread pools stop spinning, or their CPU time lands on this mode.
       await sleep(250);
       const cpu0 = process.cpuUsage();
+      const main0 = mainThreadCpuUs();
       const row = await m.round();
       const cpu = process.cpuUsage(cpu0);
+      const mainPerRow = (mainThreadCpuUs() - main0) / row.rows;
       const perRow = (cpu.user + cpu.system) / row.rows;
       minCpu.set(m.name, Math.min(minCpu.get(m.name) ?? Number.POSITIVE_INFINITY, perRow));
+      minMain.set(m.name, Math.min(minMain.get(m.name) ?? Number.POSITIVE_INFINITY, mainPerRow));
       const prev = best.get(m.name);
       if (!prev || row.rowsPerS > prev.rowsPerS) best.set(m.name, row);
     }
   }
   for (const m of modes) await m.close();
   const rows = [...best.values()];
-  for (const r of rows) r.cpuUsPerRow = minCpu.get(r.name);
+  for (const r of rows) {
+    r.cpuUsPerRow = minCpu.get(r.name);
+    r.mainUsPerRow = minMain.get(r.name);
+  }
 
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(
-    `\n${pad("mode", 22)}${pad("rows/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("rows/run", 10)}${pad("cpu µs/row", 12)}config`,
+    `\n${pad("mode", 22)}${pad("rows/s", 10)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("rows/run", 10)}${pad("cpu µs/row", 12)}${pad("main µs/row", 13)}config`,
   );
   for (const r of rows) {
     console.log(
-      `${pad(r.name, 22)}${pad(r.rowsPerS.toFixed(0), 10)}${pad(r.p50.toFixed(2), 9)}${pad(r.p99.toFixed(2), 9)}${pad((r.meanBatch ?? 1).toFixed(1), 10)}${pad((r.cpuUsPerRow ?? Number.NaN).toFixed(1), 12)}${r.config}`,
+      `${pad(r.name, 22)}${pad(r.rowsPerS.toFixed(0), 10)}${pad(r.p50.toFixed(2), 9)}${pad(r.p99.toFixed(2), 9)}${pad((r.meanBatch ?? 1).toFixed(1), 10)}${pad((r.cpuUsPerRow ?? Number.NaN).toFixed(1), 12)}${pad((r.mainUsPerRow ?? Number.NaN).toFixed(2), 13)}${r.config}`,
     );
   }
   console.log(
-    "(rows/s, p50, p99: the round with the best throughput; cpu µs/row: lowest over rounds, all threads of the process)",
+    "(rows/s, p50, p99: the round with the best throughput; cpu µs/row: lowest over rounds, all threads of the process;\n main µs/row: lowest over rounds, the main thread alone: for ModelBatcher the batching path without ORT's compute)",
   );
   const top = (prefix: string) =>
     rows.filter((r) => r.name.startsWith(prefix)).sort((a, b) => b.rowsPerS - a.rowsPerS)[0]!;
