@@ -16,9 +16,9 @@ import { spawn } from "node:child_process";
 
 const run = promisify(execFile);
 
-/** The curl commands of README.md's "Quick start" section (continuation lines joined). */
+/** The curl commands of README.md's "Quick start: the server" section (continuation lines joined). */
 export function readmeCurlCommands(readme: string): string[] {
-  const start = readme.indexOf("## Quick start");
+  const start = readme.indexOf("## Quick start: the server");
   const end = readme.indexOf("\n## ", start + 1);
   const section = readme.slice(start, end < 0 ? undefined : end);
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
