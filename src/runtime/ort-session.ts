@@ -193,6 +193,9 @@ class Replica {
         this.restarts++;
         this.spawn();
         this.onReplaced(this);
+      } else if (initDone) {
+        // Out of restarts: mark the replica broken so runs fail fast instead of posting to a dead worker.
+        this.broken = `${why}; gave up after ${this.restarts} restarts`;
       }
     });
     const initMsg: ToWorker = { type: "init", init: this.init };

@@ -35,6 +35,8 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   E_DTYPE_MISMATCH: 400,
   E_DTYPE_UNSUPPORTED: 400,
   E_BATCH_COST_EXCEEDED: 400,
+  // ORT refused the inputs at run time (e.g. an id beyond the vocabulary in a Gather): Triton's INVALID_ARG
+  E_ORT_RUN: 400,
   E_UNSUPPORTED_MEDIA_TYPE: 415,
   // identity
   E_UNAUTHORIZED: 401,
@@ -49,13 +51,15 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = Object.freeze({
   E_QUEUE_FULL: 429,
   // the client went away: nobody reads this answer, but metrics and logs do (nginx's convention)
   E_ABORTED: 499,
-  // availability
-  E_MODEL_LOAD_FAILED: 400,
+  // availability (a model that failed to load is UNAVAILABLE to infer; the repository load route answers 400)
+  E_MODEL_LOAD_FAILED: 503,
   E_MODEL_CONFIG_INVALID: 400,
+  E_MODEL_LOAD_REJECTED: 400,
   E_MODEL_NOT_READY: 503,
   E_DRAINING: 503,
   E_BATCHER_CLOSED: 503,
   E_SESSION_CLOSED: 503,
+  E_WORKER_DIED: 503,
   E_DEADLINE_EXCEEDED: 504,
 });
 
@@ -87,7 +91,8 @@ export function httpErrorOf(err: unknown): HttpError {
     return {
       status,
       code: err.code,
-      message: status === 500 ? `internal error (${err.code}): ${err.message}` : err.message,
+      // A 500 is our fault: its details go to the log (the app logs every 5xx), not to the client.
+      message: status === 500 ? `internal error (${err.code})` : err.message,
       ...(status === 429 || status === 503
         ? { retryAfterS: Math.max(1, Math.ceil((retryMs ?? 1000) / 1000)) }
         : {}),

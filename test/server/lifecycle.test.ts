@@ -73,6 +73,24 @@ test("a repository with a broken model: the others serve, ready stays false, ind
     const b = index.find((m) => m.name === "broken")!;
     assert.equal(b.state, "UNAVAILABLE");
     assert.ok(b.reason.length > 0);
+    // An explicit load that fails is the client's 400 with the reason (Triton); infer stays 503.
+    const load = await app.inject({ method: "POST", url: "/v2/repository/models/broken/load" });
+    assert.equal(load.statusCode, 400, load.body);
+    assert.equal((load.json() as { code: string }).code, "E_MODEL_LOAD_REJECTED");
+    // Probing names that are no model answers 404 and adds no metric series labelled with them.
+    for (let i = 0; i < 5; i++) {
+      const r = await app.inject({ method: "POST", url: `/v2/models/probe-${i}/infer`, payload: body });
+      assert.equal(r.statusCode, 404);
+    }
+    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    assert.ok(metrics.includes('model="good"'), "known models are labelled");
+    assert.ok(
+      !metrics.includes("probe-"),
+      metrics
+        .split("\n")
+        .filter((l) => l.includes("probe-"))
+        .join("\n"),
+    );
   } finally {
     await app.close();
     rmSync(root, { recursive: true, force: true });

@@ -29,6 +29,11 @@ describe("text routes (OpenAI + TEI)", () => {
       join(root, "mini", "config.json"),
       JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, maxInputs: 16 }),
     );
+    mkdirSync(join(root, "strict"));
+    writeFileSync(
+      join(root, "strict", "config.json"),
+      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, autoTruncate: false }),
+    );
     mkdirSync(join(root, "small-queue"));
     writeFileSync(
       join(root, "small-queue", "config.json"),
@@ -126,7 +131,7 @@ describe("text routes (OpenAI + TEI)", () => {
     const r = await app.inject({ method: "GET", url: "/v1/models" });
     const j = r.json() as { object: string; data: { id: string; object: string }[] };
     assert.equal(j.object, "list");
-    assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr", "small-queue"]);
+    assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr", "small-queue", "strict"]);
   });
 
   it("OpenAI errors: nested body and status codes", async () => {
@@ -137,7 +142,11 @@ describe("text routes (OpenAI + TEI)", () => {
       [{ input: "a", model: "mini", encoding_format: "int8" }, 422, "E_TEXT_REQUEST"],
       [{ input: "a", model: "mini", dimensions: 33 }, 422, "E_TEXT_DIMENSIONS"],
       [{ input: Array.from({ length: 17 }, () => "a"), model: "mini" }, 422, "E_TEXT_TOO_MANY_INPUTS"],
-      [{ input: Array.from({ length: 300 }, () => "the").join(" "), model: "mini" }, 413, "E_TEXT_TOO_LONG"],
+      [
+        { input: Array.from({ length: 300 }, () => "the").join(" "), model: "strict" },
+        422,
+        "E_TEXT_TOO_LONG",
+      ],
       [{ model: "mini" }, 422, "E_TEXT_REQUEST"],
       ["{not json", 400, "E_REQUEST_INVALID"],
       [
@@ -154,13 +163,18 @@ describe("text routes (OpenAI + TEI)", () => {
       assert.equal(typeof e.message, "string");
       assert.ok(e.type.length > 0);
     }
-    const long = await post("/v1/embeddings", {
-      input: ["ok", Array.from({ length: 300 }, () => "the").join(" ")],
-      model: "mini",
-    });
+    const longText = Array.from({ length: 300 }, () => "the").join(" ");
+    const long = await post("/v1/embeddings", { input: ["ok", longText], model: "strict" });
     assert.match(
       (long.json as { error: { message: string } }).error.message,
       /input 1 has 302 tokens; the limit is 256/,
+    );
+    // With the default autoTruncate (true), as TEI's /v1/embeddings: cut to the limit, same as the library.
+    const cut = await post("/v1/embeddings", { input: [longText], model: "mini", encoding_format: "float" });
+    assert.equal(cut.status, 200);
+    close(
+      (cut.json as { data: { embedding: number[] }[] }).data[0]?.embedding ?? [],
+      (await lib.embed([longText], { truncate: true })).data,
     );
   });
 
@@ -179,7 +193,7 @@ describe("text routes (OpenAI + TEI)", () => {
     const auto = await post("/embed", { inputs: long });
     assert.equal(auto.status, 200);
     close((auto.json as number[][])[0] ?? [], (await lib.embed([long], { truncate: true })).data);
-    assert.equal((await post("/embed", { inputs: long, truncate: false })).status, 413);
+    assert.equal((await post("/embed", { inputs: long, truncate: false })).status, 422);
     const t = await post("/embed", { inputs: long, truncate: true, truncation_direction: "Left" });
     close(
       (t.json as number[][])[0] ?? [],

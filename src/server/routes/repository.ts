@@ -51,14 +51,20 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: RouteContext
   });
 
   app.post<{ Params: { model: string } }>("/v2/repository/models/:model/load", async (req) => {
-    req.tesseraModel = req.params.model;
     checkLoadParameters(jsonBody(req));
-    await ctx.models.load(req.params.model);
+    try {
+      await ctx.models.load(req.params.model);
+      req.tesseraModel = req.params.model; // labelled only once the name is known to exist
+    } catch (err) {
+      // Triton answers a failed explicit load with 400 and the reason; infer on such a model gets 503.
+      if (err instanceof TesseraError && err.code === "E_MODEL_LOAD_FAILED")
+        throw new TesseraError("E_MODEL_LOAD_REJECTED", err.message, err.facts);
+      throw err;
+    }
     return {};
   });
 
   app.post<{ Params: { model: string } }>("/v2/repository/models/:model/unload", async (req) => {
-    req.tesseraModel = req.params.model;
     checkLoadParameters(jsonBody(req));
     const states = await ctx.registry.status(req.params.model);
     if (states.length === 0) {
@@ -70,6 +76,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: RouteContext
         },
       );
     }
+    req.tesseraModel = req.params.model;
     await ctx.models.unload(req.params.model);
     return {};
   });

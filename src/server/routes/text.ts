@@ -43,7 +43,8 @@ const TEXT_STATUS: Readonly<Record<string, number>> = {
   E_TEXT_TOO_MANY_INPUTS: 422,
   E_TEXT_DIMENSIONS: 422,
   E_TEXT_PROMPT: 422,
-  E_TEXT_TOO_LONG: 413,
+  // TEI's Validation kind: 422 since Feb 2026 (413 before); the body limit stays 413.
+  E_TEXT_TOO_LONG: 422,
   E_TEXT_WRONG_MODEL: 424,
   E_TOKENIZER_CONFIG: 422,
 };
@@ -477,6 +478,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const opts = {
         ...(dimensions !== undefined ? { dimensions } : {}),
         normalize: true,
+        // As TEI's /v1/embeddings: no per-request switch, the model's autoTruncate (default true) decides.
+        truncate: tm.model.config.autoTruncate ?? true,
         signal: ac.signal,
       };
       const r =
@@ -567,6 +570,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         returnScores: raw ? "raw" : "sigmoid",
         truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(body),
+        signal: clientGone(reply).signal,
       });
       reply.header("x-compute-tokens", String(r.totalTokens));
       return r.hits.map((h) => ({

@@ -18,6 +18,8 @@ import {
 import { serializeInferResponse } from "../protocol/response.ts";
 
 /** Extensions this server implements, as advertised in `GET /v2`. */
+
+const UNKNOWN_MODEL_CODES = new Set(["E_MODEL_NOT_FOUND", "E_MODEL_NAME_INVALID"]);
 export const EXTENSIONS = [
   "binary_tensor_data",
   "classification",
@@ -109,10 +111,24 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
 
   app.get("/v2", async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }));
 
+  /**
+   * Finds the model and labels the request with its name for metrics, but only when the repository
+   * has that name: names from the URL would otherwise let a scanner grow the series without bound.
+   */
+  const resolve = async (req: FastifyRequest, name: string, version: string | undefined) => {
+    try {
+      const m = await models.model(name, version);
+      req.tesseraModel = name;
+      return m;
+    } catch (err) {
+      if (err instanceof TesseraError && !UNKNOWN_MODEL_CODES.has(err.code)) req.tesseraModel = name;
+      throw err;
+    }
+  };
+
   const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
     const { model, version } = req.params;
-    req.tesseraModel = model;
-    const m = await models.model(model, version);
+    const m = await resolve(req, model, version);
     const versions = (await ctx.registry.status(model)).map((s) => s.version);
     return modelMetadata(m, versions);
   };
@@ -121,9 +137,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
 
   const ready = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model, version } = req.params;
-    req.tesseraModel = model;
     try {
-      await models.model(model, version);
+      await resolve(req, model, version);
       return { name: model, ...(version ? { version } : {}), ready: true };
     } catch (err) {
       if (err instanceof TesseraError && err.code === "E_MODEL_NOT_READY") {
@@ -138,8 +153,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
 
   const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model: name, version } = req.params;
-    req.tesseraModel = name;
-    const model = await models.model(name, version);
+    const model = await resolve(req, name, version);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const headerLength = headerString(req.headers["inference-header-content-length"]);
     const parsed =
