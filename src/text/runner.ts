@@ -15,10 +15,10 @@ import { poolRow } from "./pooling.ts";
 import { type PaddedBatch, padEncodings, type TextEncoding } from "./tokenizer.ts";
 
 /** Default token budget of one forward pass. */
-export const DEFAULT_MAX_BATCH_TOKENS = 1024;
+export const DEFAULT_MAX_BATCH_TOKENS = 512;
 
 export interface BatchingOptions {
-  /** Padded tokens per forward pass (longest × count). Default 1024 (small batches run best on CPU here; see bench/RESULTS.md). */
+  /** Padded tokens per forward pass (longest × count). Default 512 (small batches run best on CPU: 512 vs 1024 vs 2048 tokens gave 333 vs 316 vs 292 sentences/s on the MiniLM-shaped fixture here; see bench/RESULTS.md). */
   readonly maxBatchTokens?: number;
   /** Most sequences per forward pass. Default 64. */
   readonly maxBatchSize?: number;
@@ -266,6 +266,8 @@ export class EncoderRunner {
           sum += it.enc.ids.length;
         }
         const padded = m * items.length;
+        // A sequence longer than the budget (long-context models) still runs: alone, in its own batch.
+        if (items.length === 1) return Math.min(padded, this.maxBatchTokens);
         if (exactOnly) return padded === sum ? padded : Number.POSITIVE_INFINITY;
         return padded - sum > maxPadding * sum + items.length ? Number.POSITIVE_INFINITY : padded;
       },
@@ -279,16 +281,6 @@ export class EncoderRunner {
 
   /** Queues one sequence; resolves to its pooled vector or logits row (a fresh Float32Array). */
   submit(enc: TextEncoding, reduce: Reduce, options: SubmitOptions = {}): Promise<Batched<Float32Array>> {
-    if (enc.ids.length > this.maxBatchTokens) {
-      throw new TesseraError(
-        "E_TEXT_TOO_LONG",
-        `input has ${enc.ids.length} tokens; the batch token budget is ${this.maxBatchTokens}`,
-        {
-          tokens: enc.ids.length,
-          maxTokens: this.maxBatchTokens,
-        },
-      );
-    }
     return this.#batcher.submit({ enc, reduce }, options);
   }
 

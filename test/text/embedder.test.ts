@@ -98,6 +98,29 @@ describe("TextEmbedder", () => {
     }
   });
 
+  it("a sequence longer than the batch token budget runs alone; results equal a large budget's", async () => {
+    const small = await TextEmbedder.load(folder.dir, {
+      session: { replicas: 1, intraOpThreads: 1 },
+      maxBatchTokens: 16,
+    });
+    try {
+      const long = TEXTS.reduce((a, b) => (a.length > b.length ? a : b));
+      assert.ok(small.tokenizer.countTokens(long) > 16, "the text must be longer than the budget");
+      const inputs = [long, "the key type", long];
+      const got = await small.embed(inputs);
+      const want = await emb.embed(inputs);
+      for (let i = 0; i < inputs.length; i++)
+        assertClose(
+          got.select(0, i).contiguous().data,
+          want.select(0, i).contiguous().data,
+          1e-6,
+          `input ${i}`,
+        );
+    } finally {
+      await small.close();
+    }
+  });
+
   it("concurrent calls are merged into one forward pass", async () => {
     const sizes: number[] = [];
     const e2 = await TextEmbedder.load(folder.dir, {
