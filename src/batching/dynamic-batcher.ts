@@ -46,6 +46,12 @@ export interface DynamicBatcherOptions<Item, Result> {
   readonly maxBatchSize: number;
   /** How long the oldest queued item may wait for others before a partial batch goes (0 = never wait). */
   readonly maxQueueDelayMs: number;
+  /**
+   * Dispatch at once when no batch is in flight: an idle model never waits `maxQueueDelayMs`, and requests
+   * arriving while a batch runs accumulate into the next one (TEI's behaviour). Default false (Triton's:
+   * always wait up to the delay for a fuller batch).
+   */
+  readonly eager?: boolean;
   /** Most items waiting (not counting running ones); beyond it `submit` throws `QueueFullError`. */
   readonly maxQueueSize: number;
   /** Cost of one item (e.g. its token count). Default 1. */
@@ -425,7 +431,8 @@ export class DynamicBatcher<Item, Result> {
       if (this.queued > 0 && this.running < this.concurrency) {
         const oldest = this.oldestEnqueuedAt();
         const wait = oldest + this.opts.maxQueueDelayMs - performance.now();
-        if (wait > 0 && !this.draining && !this.mayBeFull()) {
+        const idle = this.opts.eager === true && this.running === 0;
+        if (wait > 0 && !this.draining && !idle && !this.mayBeFull()) {
           // O(1) fast path: the queue cannot fill a batch yet and the oldest item may still wait.
           this.armDelay(wait);
           await this.sleep();
@@ -443,7 +450,7 @@ export class DynamicBatcher<Item, Result> {
         if (plan.batch.length > 0) {
           const now = performance.now();
           const oldestNow = this.oldestEnqueuedAt(); // planning may have dropped expired items
-          if (plan.full || this.draining || now - oldestNow >= this.opts.maxQueueDelayMs) {
+          if (plan.full || this.draining || idle || now - oldestNow >= this.opts.maxQueueDelayMs) {
             this.clearDelay();
             this.dispatch(plan.batch);
             continue;
@@ -725,4 +732,5 @@ function checkOptions<Item, Result>(o: DynamicBatcherOptions<Item, Result>): voi
   if (o.maxBatchCost !== undefined && !(typeof o.maxBatchCost === "number" && o.maxBatchCost > 0)) {
     bad("maxBatchCost", "a number > 0", o.maxBatchCost);
   }
+  if (o.eager !== undefined && typeof o.eager !== "boolean") bad("eager", "true or false", o.eager);
 }

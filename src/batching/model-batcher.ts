@@ -20,6 +20,11 @@ export interface ModelBatcherOptions {
    * worker, so a replica never idles while the main thread splits results and cuts the next batch.
    */
   readonly concurrency?: number;
+  /**
+   * Run at once when no batch is in flight instead of waiting `maxQueueDelayMs` (see DynamicBatcher's
+   * `eager`). Default true: a lone client pays no queue delay; under load batches still fill while one runs.
+   */
+  readonly eager?: boolean;
   /** Metrics hook (size = requests, cost = rows). */
   readonly onBatch?: (stats: BatchStats) => void;
 }
@@ -100,6 +105,7 @@ export class ModelBatcher {
       cost: (r) => r.rows,
       maxBatchCost: options.maxBatchSize,
       concurrency: options.concurrency ?? 2 * session.replicas,
+      eager: options.eager ?? true,
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
   }

@@ -254,6 +254,7 @@ export class EncoderRunner {
       run: (items) => this.#run(items),
       maxBatchSize,
       maxQueueDelayMs: options.maxQueueDelayMs ?? 2,
+      eager: true, // an idle model starts at once; texts arriving meanwhile fill the next batch (TEI)
       maxQueueSize: options.maxQueueSize ?? 100_000,
       cost: (it) => it.enc.ids.length,
       // Padded tokens (longest × count); a batch that would waste more than maxPaddingRatio on

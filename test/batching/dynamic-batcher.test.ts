@@ -564,3 +564,52 @@ describe("DynamicBatcher property", () => {
     );
   });
 });
+
+describe("eager dispatch", () => {
+  test("an idle batcher runs a lone item at once; items arriving during a run wait for it and batch together", async () => {
+    const sizes: number[] = [];
+    let release: (() => void) | undefined;
+    const b = new DynamicBatcher<number, number>({
+      run: async (items) => {
+        sizes.push(items.length);
+        if (sizes.length === 1) await new Promise<void>((r) => (release = r));
+        return items;
+      },
+      maxBatchSize: 8,
+      maxQueueDelayMs: 10_000, // without eager, the first item would wait 10 s
+      maxQueueSize: 64,
+      concurrency: 1,
+      eager: true,
+    });
+    const t0 = performance.now();
+    const first = b.submit(1);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(sizes, [1], "the first item ran without waiting for the delay");
+    const rest = [2, 3, 4].map((i) => b.submit(i));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(sizes, [1], "a batch is in flight: the next ones wait");
+    release!();
+    const results = await Promise.all([first, ...rest]);
+    assert.deepEqual(
+      results.map((r) => r.value),
+      [1, 2, 3, 4],
+    );
+    assert.deepEqual(sizes, [1, 3], "items queued during the run formed one batch as soon as it ended");
+    assert.ok(performance.now() - t0 < 5_000, "nothing waited for maxQueueDelayMs");
+    await b.close();
+  });
+
+  test("eager must be a boolean", () => {
+    assert.throws(
+      () =>
+        new DynamicBatcher<number, number>({
+          run: async (x) => x,
+          maxBatchSize: 1,
+          maxQueueDelayMs: 0,
+          maxQueueSize: 1,
+          eager: "yes" as unknown as boolean,
+        }),
+      /eager/,
+    );
+  });
+});
