@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Column, FieldSpec, RecordBatch } from "../../src/pipeline/index.ts";
-import { cellValue } from "../../src/pipeline/index.ts";
+import { cellValue, openSink } from "../../src/pipeline/index.ts";
 
 export function tmpDir(prefix = "tessera-pipeline-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -90,4 +90,42 @@ export function rowsOf(batches: readonly RecordBatch[], names: readonly string[]
     for (let r = 0; r < b.numRows; r++) out.push(cols.map((c) => cellValue(c, r)));
   }
   return out;
+}
+
+/**
+ * Writes a Parquet file of `rows` rows: `id` (int64) + `features` float32 columns f0.. in [-1, 1), generated one
+ * 64k-row chunk at a time (memory stays flat), in row groups of `groupRows`. Deterministic for a given size.
+ * Used by the memory test and by bench/score.
+ */
+export async function writeFeatureParquet(
+  file: string,
+  rows: number,
+  features: number,
+  groupRows = 65536,
+): Promise<void> {
+  const rnd = lcg(rows + features);
+  const fields: FieldSpec[] = [
+    { name: "id", kind: "int64" },
+    ...Array.from({ length: features }, (_, f) => ({ name: `f${f}`, kind: "float32" as const })),
+  ];
+  const sink = await openSink(file, "parquet", fields, { rowGroupRows: groupRows });
+  for (let start = 0; start < rows; start += 65536) {
+    const n = Math.min(65536, rows - start);
+    const cols = new Map<string, Column>();
+    cols.set("id", {
+      kind: "int64",
+      length: n,
+      valid: null,
+      values: new BigInt64Array(n).map((_, i) => BigInt(start + i)),
+    });
+    for (let f = 0; f < features; f++)
+      cols.set(`f${f}`, {
+        kind: "float32",
+        length: n,
+        valid: null,
+        values: new Float32Array(n).map(() => rnd() * 2 - 1),
+      });
+    await sink.write({ numRows: n, columns: cols });
+  }
+  await sink.close();
 }

@@ -12,41 +12,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { type Column, openSink } from "../../src/pipeline/index.ts";
-import { lcg, tmpDir } from "./helpers.ts";
+import { tmpDir, writeFeatureParquet } from "./helpers.ts";
 
 const dir = tmpDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const F = 16;
-
-/** Writes `rows` rows (id + F float32 features) in row groups of 65536, generating one group at a time. */
-async function generate(file: string, rows: number, groupRows = 65536): Promise<void> {
-  const rnd = lcg(rows);
-  const fields = [
-    { name: "id", kind: "int64" as const },
-    ...Array.from({ length: F }, (_, f) => ({ name: `f${f}`, kind: "float32" as const })),
-  ];
-  const sink = await openSink(file, "parquet", fields, { rowGroupRows: groupRows });
-  for (let start = 0; start < rows; start += 65536) {
-    const n = Math.min(65536, rows - start);
-    const cols = new Map<string, Column>();
-    cols.set("id", {
-      kind: "int64",
-      length: n,
-      valid: null,
-      values: new BigInt64Array(n).map((_, i) => BigInt(start + i)),
-    });
-    for (let f = 0; f < F; f++)
-      cols.set(`f${f}`, {
-        kind: "float32",
-        length: n,
-        valid: null,
-        values: new Float32Array(n).map(() => rnd()),
-      });
-    await sink.write({ numRows: n, columns: cols });
-  }
-  await sink.close();
-}
 
 function score(input: string, output: string): { maxRssMB: number; rows: number; seconds: number } {
   const r = spawnSync(
@@ -70,8 +40,8 @@ function score(input: string, output: string): { maxRssMB: number; rows: number;
 test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120_000 }, async () => {
   const small = path.join(dir, "small.parquet");
   const large = path.join(dir, "large.parquet");
-  await generate(small, 250_000);
-  await generate(large, 1_000_000);
+  await writeFeatureParquet(small, 250_000, F);
+  await writeFeatureParquet(large, 1_000_000, F);
   const a = score(small, path.join(dir, "small-out.parquet"));
   const b = score(large, path.join(dir, "large-out.parquet"));
   assert.equal(a.rows, 250_000);
@@ -85,7 +55,7 @@ test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120
   assert.ok(b.maxRssMB < 450, `peak RSS ${b.maxRssMB} MB`);
   // one row group of 1M rows (as Polars or pyarrow may write): read in windows, so the same bound holds
   const oneGroup = path.join(dir, "one-group.parquet");
-  await generate(oneGroup, 1_000_000, 1_000_000);
+  await writeFeatureParquet(oneGroup, 1_000_000, F, 1_000_000);
   const c = score(oneGroup, path.join(dir, "one-group-out.parquet"));
   assert.equal(c.rows, 1_000_000);
   assert.ok(
