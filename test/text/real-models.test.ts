@@ -44,6 +44,15 @@ function rowOf(t: { data: ArrayLike<number>; shape: readonly number[] }, i: numb
   return Float32Array.from(Array.prototype.slice.call(t.data, i * d, (i + 1) * d) as number[]);
 }
 
+/** Every row of two [TEXTS.length, dim] embedding tensors agrees within `tol`. */
+function sameRows(
+  a: { data: ArrayLike<number>; shape: readonly number[] },
+  b: { data: ArrayLike<number>; shape: readonly number[] },
+  tol: number,
+): void {
+  for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), tol, `row ${i}`);
+}
+
 const TEXTS = ["hello world", "a much longer sentence with quite a few more tokens in it", "short", "x y"];
 
 // Qwen3-Embedding-style: byte-level BPE, eos appended by the template, left padding, no pad
@@ -127,7 +136,7 @@ describe("decoder-style embedders (last-token pooling, position_ids, left paddin
     try {
       const a = await left.embed(TEXTS);
       const b = await right.embed(TEXTS);
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+      sameRows(a, b, 1e-6);
     } finally {
       await left.close();
       await right.close();
@@ -155,7 +164,7 @@ describe("graph signatures", () => {
     try {
       const a = await e64.embed(TEXTS);
       const b = await e32.embed(TEXTS);
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+      sameRows(a, b, 1e-6);
     } finally {
       await e64.close();
       await e32.close();
@@ -197,7 +206,7 @@ describe("graph signatures", () => {
       const a = await f32.embed(TEXTS);
       const b = await f16.embed(TEXTS);
       assert.equal(b.dtype, "float32");
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 2e-3, `row ${i}`);
+      sameRows(a, b, 2e-3);
       const c = await q.embed(TEXTS);
       assert.notDeepEqual(rowOf(a, 0), rowOf(c, 0), "the quantized file (other weights) was used");
     } finally {
@@ -223,7 +232,7 @@ describe("graph signatures", () => {
     try {
       const x = await a.embed(TEXTS);
       const y = await b.embed(TEXTS);
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(x, i), rowOf(y, i), 1e-6, `row ${i}`);
+      sameRows(x, y, 1e-6);
     } finally {
       await a.close();
       await b.close();
@@ -242,7 +251,7 @@ describe("graph signatures", () => {
       assert.equal(plain.pooledByModel, false);
       const a = await pooled.embed(TEXTS);
       const b = await plain.embed(TEXTS);
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), 1e-6, `row ${i}`);
+      sameRows(a, b, 1e-6);
       await assert.rejects(
         pooled.embed("x", { pooling: "cls" }),
         (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_OPTIONS",
@@ -398,7 +407,7 @@ describe("graph signatures", () => {
     try {
       const x = await a.embed(TEXTS);
       const y = await b.embed(TEXTS);
-      for (let i = 0; i < TEXTS.length; i++) close(rowOf(x, i), rowOf(y, i), 1e-6, `row ${i}`);
+      sameRows(x, y, 1e-6);
     } finally {
       await a.close();
       await b.close();
