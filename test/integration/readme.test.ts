@@ -19,6 +19,7 @@ const run = promisify(execFile);
 /** The curl commands of README.md's "Quick start: the server" section (continuation lines joined). */
 export function readmeCurlCommands(readme: string): string[] {
   const start = readme.indexOf("## Quick start: the server");
+  assert.ok(start >= 0, 'README.md has no "## Quick start: the server" section');
   const end = readme.indexOf("\n## ", start + 1);
   const section = readme.slice(start, end < 0 ? undefined : end);
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
