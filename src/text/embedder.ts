@@ -31,6 +31,8 @@ import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokeniz
 export interface TextModelOptions extends HfFolderOptions, BatchingOptions {
   /** Session options when Tessera opens the session (ignored for a LoadedModel). */
   readonly session?: SessionOptions;
+  /** The folder already read by `loadHfFolder` (e.g. to look at its task first): it is not read again. */
+  readonly folder?: HfFolder;
 }
 
 export interface EmbedderOptions extends TextModelOptions {
@@ -89,10 +91,11 @@ export async function openTextModel(
   const dir = typeof source === "string" ? source : (source.hfDir ?? source.dir);
   if (typeof source !== "string") {
     // The registry already chose the graph (its config's variant); read the folder around that file.
-    const folder = loadHfFolder(dir, { ...options, onnxFile: relative(dir, source.modelPath) });
+    const folder =
+      options.folder ?? loadHfFolder(dir, { ...options, onnxFile: relative(dir, source.modelPath) });
     return { folder, session: source.session, ownsSession: false };
   }
-  const folder = loadHfFolder(dir, options);
+  const folder = options.folder ?? loadHfFolder(dir, options);
   const session = await openSession(folder.modelPath, {
     graphOptimization: "all",
     label: dir,

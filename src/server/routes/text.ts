@@ -24,7 +24,7 @@ import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import {
   DEFAULT_MAX_BATCH_TOKENS,
-  parseHfFolder,
+  loadHfFolder,
   Reranker,
   TextEmbedder,
   type TruncationDirection,
@@ -374,9 +374,12 @@ class TextModels {
       },
     };
     const maxInputs = m.config.maxInputs ?? DEFAULT_MAX_INPUTS;
-    const archIsReranker = isRerankerFolder(m);
-    if (archIsReranker) return { model: m, reranker: await Reranker.load(m, opts), maxInputs };
-    return { model: m, embedder: await TextEmbedder.load(m, opts), maxInputs };
+    // Read the folder (and build its tokenizer) once: its task picks the class, which then reuses it.
+    const dir = m.hfDir ?? m.dir;
+    const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
+    if (folder.task !== "embedding")
+      return { model: m, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
+    return { model: m, embedder: await TextEmbedder.load(m, { ...opts, folder }), maxInputs };
   }
 
   async closeAll(): Promise<void> {
@@ -384,12 +387,6 @@ class TextModels {
     this.#byKey.clear();
     await Promise.all(all.map((p) => p.then(close, () => undefined)));
   }
-}
-
-function isRerankerFolder(m: LoadedModel): boolean {
-  const dir = m.hfDir ?? m.dir;
-  const r = parseHfFolder(dir, { onnxFile: relative(dir, m.modelPath) });
-  return r.ok && r.value.task !== "embedding";
 }
 
 async function close(t: TextModel): Promise<void> {
