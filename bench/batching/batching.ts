@@ -245,6 +245,10 @@ async function main(): Promise<void> {
   modes.push(await batcherMode("ModelBatcher 1×1", 1, 1, perSlot(1)));
   if (CORES >= 2) {
     modes.push(await batcherMode("ModelBatcher 2×1", 2, 1, perSlot(2)));
+    // One batch per replica at a time, each the size of its share of the callers: the fewest worker round trips
+    // (~25–50 µs of CPU each) per row that still keeps both replicas busy; concurrency 2 × replicas lets the next
+    // batch wait in the worker's queue while the current one runs.
+    modes.push(await batcherMode(`ModelBatcher 2×1 b${CALLERS / 2}`, 2, 1, Math.ceil(CALLERS / 2), 4));
     modes.push(await batcherMode(`ModelBatcher 1×${CORES}`, 1, CORES, perSlot(1)));
   }
   const single = await openSession(model.bytes, { replicas: 1, intraOpThreads: CORES, label: "bench-mlp-1" });

@@ -23,6 +23,7 @@ const TOP_KEYS = [
   "batching",
   "replicas",
   "intraOpThreads",
+  "intraOpSpinning",
   "providers",
   "versionPolicy",
   "inputs",
@@ -227,6 +228,15 @@ export function parseModelConfig(raw: unknown): ConfigResult {
       });
     else variant = raw.variant;
   }
+  let intraOpSpinning: boolean | undefined;
+  if (raw.intraOpSpinning !== undefined) {
+    if (typeof raw.intraOpSpinning !== "boolean")
+      issues.push({
+        path: "intraOpSpinning",
+        message: `expected true or false, got ${show(raw.intraOpSpinning)}`,
+      });
+    else intraOpSpinning = raw.intraOpSpinning;
+  }
   let autoTruncate: boolean | undefined;
   if (raw.autoTruncate !== undefined) {
     if (typeof raw.autoTruncate !== "boolean")
@@ -240,6 +250,7 @@ export function parseModelConfig(raw: unknown): ConfigResult {
     ...(batching !== undefined ? { batching } : {}),
     ...(replicas !== undefined ? { replicas } : {}),
     ...(intraOpThreads !== undefined ? { intraOpThreads } : {}),
+    ...(intraOpSpinning !== undefined ? { intraOpSpinning } : {}),
     ...(providers !== undefined ? { providers } : {}),
     ...(versionPolicy !== undefined ? { versionPolicy } : {}),
     ...(inputs !== undefined ? { inputs } : {}),

@@ -95,6 +95,7 @@ class Replica {
   private spawn(): void {
     const worker = new Worker(WORKER_URL, { execArgv: [], name: `tessera-ort:${this.label}#${this.index}` });
     this.worker = worker;
+    this.refd = undefined; // a new worker starts ref'd; the first updateRef sets it either way
     this.exited = false;
     let settle!: { resolve(r: ReadyInfo): void; reject(e: Error): void };
     this.ready = new Promise<ReadyInfo>((resolve, reject) => {
@@ -226,10 +227,16 @@ class Replica {
     this.init = init;
   }
 
+  /** Whether `worker` is ref'd now (ref/unref cross into C++: only call them when the state changes). */
+  private refd: boolean | undefined;
+
   /** Keeps the process alive only while this worker starts or computes. */
   updateRef(): void {
     if (this.closing) return;
-    if (this.inflight.size > 0) this.worker.ref();
+    const want = this.inflight.size > 0;
+    if (want === this.refd) return;
+    this.refd = want;
+    if (want) this.worker.ref();
     else this.worker.unref();
   }
 
@@ -520,6 +527,7 @@ export async function openSession(
     providers,
     intraOpThreads,
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
+    intraOpSpinning: options.intraOpSpinning === true,
     graphOptimization,
     label,
   };

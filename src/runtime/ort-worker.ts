@@ -34,6 +34,8 @@ function sessionOptions(init: WorkerInit, p: ProviderSpec): ort.InferenceSession
     graphOptimizationLevel: init.graphOptimization,
     ...(init.optimizedModelFilePath ? { optimizedModelFilePath: init.optimizedModelFilePath } : {}),
     logSeverityLevel: 4,
+    // Session config entries (ORT's "extra" options): session.intra_op.allow_spinning.
+    extra: { session: { intra_op: { allow_spinning: init.intraOpSpinning ? "1" : "0" } } },
   };
 }
 

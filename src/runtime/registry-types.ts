@@ -39,6 +39,8 @@ export interface ModelConfig {
   readonly batching?: ModelBatchingConfig;
   readonly replicas?: number;
   readonly intraOpThreads?: number;
+  /** ORT intra-op pool threads spin-wait between runs (see SessionOptions.intraOpSpinning); default false. */
+  readonly intraOpSpinning?: boolean;
   readonly providers?: readonly (ProviderName | ProviderSpec)[];
   /** Version policy: "latest" (default, highest number), `{ latest: n }`, or `{ specific: [1, 3] }`. */
   readonly versionPolicy?:

@@ -36,7 +36,7 @@ export interface RegistryLogger {
 export interface ModelRegistryOptions {
   /** The repository folder. */
   readonly root: string;
-  /** Session options for every model; config.json `replicas`, `intraOpThreads`, `providers` override them. */
+  /** Session options for every model; config.json `replicas`, `intraOpThreads`, `intraOpSpinning`, `providers` override them. */
   readonly sessionDefaults?: SessionOptions;
   /** Upper bound on the summed .onnx sizes of loaded models; least recently used ones are unloaded to fit. */
   readonly memoryBudgetBytes?: number;
@@ -527,6 +527,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         ...d,
         ...(cfg.replicas !== undefined ? { replicas: cfg.replicas } : {}),
         ...(cfg.intraOpThreads !== undefined ? { intraOpThreads: cfg.intraOpThreads } : {}),
+        ...(cfg.intraOpSpinning !== undefined ? { intraOpSpinning: cfg.intraOpSpinning } : {}),
         ...(cfg.providers !== undefined ? { providers: cfg.providers } : {}),
         label,
       });

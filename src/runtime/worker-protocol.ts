@@ -11,6 +11,7 @@ export interface WorkerInit {
   readonly providers: ProviderSpec[];
   readonly intraOpThreads: number;
   readonly interOpThreads?: number;
+  readonly intraOpSpinning: boolean;
   readonly graphOptimization: "disabled" | "basic" | "extended" | "all";
   /** When set, ORT writes the optimized graph here while creating the session. */
   readonly optimizedModelFilePath?: string;

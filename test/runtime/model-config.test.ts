@@ -59,6 +59,19 @@ test("batching.providers: every problem is reported with its path", () => {
   assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["batching.providers"]);
 });
 
+test("intraOpSpinning: a boolean, reported with its path otherwise", () => {
+  const ok = parseModelConfig({ intraOpSpinning: true });
+  assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.issues));
+  assert.equal(ok.value.intraOpSpinning, true);
+  const bad = parseModelConfig({ intraOpSpinning: "yes" });
+  assert.ok(!bad.ok);
+  assert.deepEqual(
+    bad.issues.map((i) => i.path),
+    ["intraOpSpinning"],
+  );
+  assert.match(bad.issues[0]!.message, /expected true or false/);
+});
+
 test("variant and autoTruncate: parsed, and bad values reported with their paths", () => {
   const ok = parseModelConfig({ kind: "hf", variant: "quantized", autoTruncate: false });
   assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.issues));
