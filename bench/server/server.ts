@@ -1,21 +1,29 @@
 /**
- * The server under HTTP load vs the same model batched in-process, measured in the same run.
+ * The server under HTTP load vs the same model in-process, measured in the same run.
  *
- *   node --import tsx bench/server/server.ts [--duration 8] [--levels 1,16,64] [--multi 16x16] [--replicas 2] [--threads 1] [--rows 1]
+ *   node --import tsx bench/server/server.ts [--duration 8] [--levels 1,16,64] [--multi 64x16,64x64]
+ *        [--replicas 2] [--threads 1] [--rows 1] [--checkout DIR]
  *
  * Model: the zoo MLP 256→1024→1024→10 (the one bench/batching uses), one row per request (--rows N for more)
- * at each of --levels, plus the --multi cases `CLIENTSxROWS` (default 16 clients × 16 rows per request).
+ * at each of --levels, plus the --multi cases `CLIENTSxROWS` (default 64 clients × 16 and × 64 rows per request).
  * Rows:
- *   raw ORT      the baseline: onnxruntime-node InferenceSession in-process, batches of min(64, clients × rows) rows
- *                back to back on the main thread (1 intra-op thread), no batcher, no workers, no HTTP
+ *   raw ORT ×1 / ×N  onnxruntime-node InferenceSession in-process with 1 and with availableParallelism() intra-op
+ *                threads, batches of min(64, clients × rows) rows back to back on the main thread, no batcher, no
+ *                workers, no HTTP. The BEST of the two is the baseline every ratio uses.
  *   in-process   C callers in a closed loop calling ModelBatcher.infer (onnxruntime-node worker sessions), no HTTP
+ *   bare node:http  (1-row cases) a plain node:http server in a child process that reads the body and answers a
+ *                fixed small JSON (bench/server/bare-http.mjs), under the same load: the ceiling any Node HTTP
+ *                server reaches with these requests on this machine
  *   server JSON  autocannon with C connections → `tessera serve` (child process) POST /v2/models/mlp/infer, JSON body
  *   server binary the same with a Triton binary body (Inference-Header-Content-Length) and binary outputs
- * Same session settings (replicas, intra-op threads) and batcher settings (max 64 rows, 2 ms delay) everywhere.
- * Reported: rows/s, p50/p99 latency in ms, ratios to raw ORT and to the in-process batcher. Target (issue 4):
- * JSON server at 64 clients ≥ 0.85× in-process batched onnxruntime-node. The load generator (autocannon) runs as its own process at `nice 10`, so on a
- * busy machine the server gets the cores first; it still shares them, so `cpu µs/row` (CPU time of the server
- * process, all threads, per row) is reported beside throughput: it does not depend on who else runs.
+ * Same session settings (--replicas, --threads intra-op threads) and batcher settings (max 64 rows, 2 ms delay)
+ * for the in-process batcher and the server. `--checkout DIR` serves from another checkout's bin/tessera.js (an A/B
+ * of server code under the same bench).
+ * Reported: rows/s, p50/p99 latency in ms, ratios to the best raw ORT and to the in-process batcher. Target
+ * (issue 4): the server at 64 clients ≥ 0.85× in-process batched onnxruntime-node. The load generator
+ * (autocannon) runs as its own process at `nice 10`, so on a busy machine the server gets the cores first; it
+ * still shares them, so `cpu µs/row` (CPU time of the serving process, all threads, per row) is reported beside
+ * throughput: it depends far less on who else runs.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,10 +41,11 @@ const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "8" },
     levels: { type: "string", default: "1,16,64" },
-    multi: { type: "string", default: "16x16" },
+    multi: { type: "string", default: "64x16,64x64" },
     replicas: { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
     rows: { type: "string", default: "1" },
+    checkout: { type: "string", default: "." },
   },
 });
 const DURATION = Number(values.duration);
@@ -81,7 +90,9 @@ function procCpuUs(pid: number): number {
 }
 
 async function batchStats(url: string): Promise<{ count: number; sum: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const res = await fetch(`${url}/metrics`);
+  if (res.status !== 200) return { count: 0, sum: 0 };
+  const text = await res.text();
   const get = (name: string) =>
     Number(new RegExp(`^${name}\\{model="mlp"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
   return { count: get("tessera_batch_size_count"), sum: get("tessera_batch_size_sum") };
@@ -97,12 +108,12 @@ const allRows = Float32Array.from(rng(42).normal([MAX_ROWS, DIM], { dtype: "floa
 const rowData = (rows: number) => allRows.subarray(0, rows * DIM);
 
 /**
- * The baseline: raw onnxruntime-node in-process (main thread, 1 intra-op thread, its fastest setting on this
- * machine, see ## batching), running batches of min(64, clients × rows) rows back to back for half the duration.
+ * The baseline: raw onnxruntime-node in-process (main thread, `threads` intra-op threads), running batches of
+ * min(64, clients × rows) rows back to back for half the duration.
  */
-async function rawOrt(): Promise<Map<Case, Result>> {
+async function rawOrt(threads: number): Promise<Map<Case, Result>> {
   const s = await ort.InferenceSession.create(model.bytes, {
-    intraOpNumThreads: 1,
+    intraOpNumThreads: threads,
     graphOptimizationLevel: "all",
   });
   const out = new Map<Case, Result>();
@@ -190,16 +201,12 @@ async function inProcess(): Promise<Map<Case, Result>> {
   return out;
 }
 
-async function startServerChild(
-  root: string,
+/** Starts a child process that prints `on http://...` on stderr once it listens. */
+async function startChild(
+  argv: string[],
+  readyPath: string | null,
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ["bin/tessera.js", "serve", "--models", root, "--port", "0", "--log-level", "warn"],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on("data", (d: Buffer) => {
@@ -209,8 +216,8 @@ async function startServerChild(
     });
     child.on("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)));
   });
-  for (let i = 0; i < 600; i++) {
-    if ((await fetch(`${url}/v2/health/ready`)).status === 200) break;
+  for (let i = 0; readyPath !== null && i < 600; i++) {
+    if ((await fetch(`${url}${readyPath}`)).status === 200) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const exited = new Promise((r) => child.on("exit", r));
@@ -262,13 +269,13 @@ interface AutocannonJson {
 }
 
 async function load(
-  server: { url: string; pid: number },
+  server: { url: string; pid: number; bare?: boolean },
   connections: number,
   rows: number,
   body: { file: string; headers: Record<string, string> },
   duration = DURATION,
 ): Promise<Result> {
-  const b0 = await batchStats(server.url);
+  const b0 = server.bare ? { count: 0, sum: 0 } : await batchStats(server.url);
   const cpu0 = procCpuUs(server.pid);
   const r = await autocannonChild({
     url: `${server.url}/v2/models/mlp/infer`,
@@ -279,7 +286,7 @@ async function load(
     duration,
   });
   const cpu = procCpuUs(server.pid) - cpu0;
-  const b1 = await batchStats(server.url);
+  const b1 = server.bare ? { count: 0, sum: 0 } : await batchStats(server.url);
   const secs = r.duration > 0 ? r.duration : duration;
   return {
     reqPerS: (r.requests.total * rows) / secs,
@@ -323,16 +330,32 @@ interface BodyFile {
   headers: Record<string, string>;
 }
 
+const THREADS_N = availableParallelism();
 console.log(
   `server bench: MLP 256→1024→1024→10, cases (clients×rows per request) ${CASES.map(caseName).join(", ")}, ${DURATION}s per case, replicas ${REPLICAS} × ${THREADS} intra-op threads, ` +
-    `batching ${JSON.stringify(BATCHING)}; load generator: autocannon in its own process at nice 10; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)}, node ${process.version}`,
+    `batching ${JSON.stringify(BATCHING)}; server from ${values.checkout}; load generator: autocannon in its own process at nice 10; ${THREADS_N} cores, load average ${loadavg()[0]!.toFixed(1)}, node ${process.version}`,
 );
-const raw = await rawOrt();
+const raw1 = await rawOrt(1);
+const rawN = THREADS_N > 1 ? await rawOrt(THREADS_N) : raw1;
 await new Promise((r) => setTimeout(r, 250));
 const base = await inProcess();
-const server = await startServerChild(root);
+const viaBare = new Map<Case, Result>();
 const viaJson = new Map<Case, Result>();
 const viaBinary = new Map<Case, Result>();
+const bare = await startChild([join(import.meta.dirname, "bare-http.mjs")], null);
+try {
+  for (const k of CASES) {
+    if (k.rows !== 1) continue;
+    await load({ ...bare, bare: true }, k.clients, k.rows, bodies(1).binary, 1); // warm-up
+    viaBare.set(k, await load({ ...bare, bare: true }, k.clients, k.rows, bodies(1).binary));
+  }
+} finally {
+  await bare.stop();
+}
+const server = await startChild(
+  [join(values.checkout!, "bin/tessera.js"), "serve", "--models", root, "--port", "0", "--log-level", "warn"],
+  "/v2/health/ready",
+);
 try {
   const warm = bodies(1);
   await load(server, 4, 1, warm.json, 2); // warm-up
@@ -346,30 +369,46 @@ try {
   rmSync(root, { recursive: true, force: true });
 }
 const f = (r: Result) =>
-  `${r.reqPerS.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.cpuUsPerReq.toFixed(0)}`;
+  `${r.reqPerS.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.cpuUsPerReq.toFixed(1)}`;
 console.log(
-  "\nrows/s (= req/s × rows per request); latency p50 / p99 in ms per request; batch = mean rows per formed batch; cpu = µs of CPU (all threads of the serving process) per row\n",
+  "\nrows/s (= req/s × rows per request); latency p50 / p99 in ms per request; batch = mean rows per formed batch; cpu = µs of CPU (all threads of the serving process) per row; " +
+    "best raw ORT = the faster of raw ORT ×1 and ×N in that case\n",
 );
 console.log(
-  "| clients × rows | mode | rows/s | p50 / p99 ms | batch | cpu µs/row | rows/s ÷ raw ORT | rows/s ÷ in-process batcher | cpu-bound estimate ÷ raw ORT |",
+  "| clients × rows | mode | rows/s | p50 / p99 ms | batch | cpu µs/row | rows/s ÷ best raw ORT | rows/s ÷ in-process batcher | cpu-bound estimate ÷ raw ORT ×1 |",
 );
 console.log("|---|---|---|---|---|---|---|---|---|");
+const summary: string[] = [];
 for (const k of CASES) {
-  const o = raw.get(k)!;
+  const o1 = raw1.get(k)!;
+  const oN = rawN.get(k)!;
+  const best = oN.reqPerS > o1.reqPerS ? oN : o1;
   const b = base.get(k)!;
-  for (const [name, r] of [
-    ["raw ORT in-process", o],
-    ["in-process ModelBatcher", b],
+  const rows: (readonly [string, Result])[] = [
+    ["raw ORT ×1 (1 intra-op thread)", o1],
+    ...(THREADS_N > 1 ? [[`raw ORT ×${THREADS_N} (${THREADS_N} intra-op threads)`, oN] as const] : []),
+    [`in-process ModelBatcher (${REPLICAS}×${THREADS})`, b],
+    ...(viaBare.has(k) ? [["bare node:http ceiling", viaBare.get(k)!] as const] : []),
     ["server JSON", viaJson.get(k)!],
     ["server binary", viaBinary.get(k)!],
-  ] as const) {
+  ];
+  for (const [name, r] of rows) {
     console.log(
-      `| ${caseName(k)} | ${name} | ${f(r)} | ${(r.reqPerS / o.reqPerS).toFixed(2)} | ${(r.reqPerS / b.reqPerS).toFixed(2)} | ${(o.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |` +
+      `| ${caseName(k)} | ${name} | ${f(r)} | ${(r.reqPerS / best.reqPerS).toFixed(2)} | ${(r.reqPerS / b.reqPerS).toFixed(2)} | ${(o1.cpuUsPerReq / r.cpuUsPerReq).toFixed(2)} |` +
         (r.errors > 0 ? ` (${r.errors} non-2xx/errors)` : ""),
     );
   }
+  const bin = viaBinary.get(k)!;
+  const js = viaJson.get(k)!;
+  summary.push(
+    `${caseName(k)}: server binary ${(bin.reqPerS / best.reqPerS).toFixed(2)}×, JSON ${(js.reqPerS / best.reqPerS).toFixed(2)}× the best raw ORT (${best === o1 ? "×1" : `×${THREADS_N}`}, ${best.reqPerS.toFixed(0)} rows/s)` +
+      (viaBare.has(k)
+        ? `; bare node:http ceiling ${(viaBare.get(k)!.reqPerS / best.reqPerS).toFixed(2)}× (${viaBare.get(k)!.reqPerS.toFixed(0)} req/s)`
+        : ""),
+  );
 }
 console.log(
-  "\ncpu-bound estimate = raw ORT cpu µs/row ÷ the mode's cpu µs/row: the throughput ratio when the server's cores do nothing else " +
-    "(here the load generator shares the same cores, which the req/s ratio includes).",
+  "\ncpu-bound estimate = raw ORT ×1 cpu µs/row ÷ the mode's cpu µs/row: the throughput ratio when the server's cores do nothing else " +
+    "(here the load generator shares the same cores, which the rows/s ratio includes).",
 );
+console.log(`\ntarget (issue 4): server at 64 clients ≥ 0.85× the best raw ORT\n${summary.join("\n")}`);

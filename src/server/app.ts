@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
 import { ApiKeys } from "./auth.ts";
+import { readBody } from "./body.ts";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.ts";
 import type { Lifecycle, RouteContext, RoutePlugin } from "./context.ts";
 import { httpErrorOf } from "./errors.ts";
@@ -83,12 +84,19 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     forceCloseConnections: "idle",
   });
 
-  // Bodies arrive as Buffers; each route parses its own (the infer body may be JSON + binary).
+  // Bodies arrive as Buffers; each route parses its own (the infer body may be JSON + binary). readBody
+  // writes each body once into a Buffer sized from Content-Length, placed so binary tensors can be views.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (req, body, done) => {
-    const r = decodeContentEncoding(req.headers["content-encoding"], body as Buffer, config.bodyLimitBytes);
-    if (r instanceof Error) done(r, undefined);
-    else done(null, r);
+  const limit = config.bodyLimitBytes;
+  app.addContentTypeParser("*", (req, payload, done) => {
+    readBody(payload, req.headers, limit, (err, body) => {
+      if (err) return done(err, undefined);
+      const enc = req.headers["content-encoding"];
+      if (enc === undefined) return done(null, body);
+      const r = decodeContentEncoding(enc, body!, limit);
+      if (r instanceof Error) done(r, undefined);
+      else done(null, r);
+    });
   });
 
   app.decorateRequest("tesseraModel", "");

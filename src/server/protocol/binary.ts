@@ -2,7 +2,9 @@
  * Triton binary tensor data extension: body = JSON header + raw chunks, little-endian, row-major.
  * BYTES elements are a 4-byte little-endian length followed by the bytes.
  *
- * Decoding always copies a chunk into a fresh, aligned TypedArray (request bodies are not aligned).
+ * Decoding returns a TypedArray view of the chunk when the chunk starts at a multiple of the element size
+ * (the server's body reader places binary data 8-byte aligned, see src/server/body.ts) and copies it into a
+ * fresh array otherwise. A view shares memory with the body: callers must not reuse the body's bytes.
  * Assumes a little-endian host (x86-64 and arm64 are).
  */
 import { DATATYPES, wireCtor } from "./datatypes.ts";
@@ -10,7 +12,7 @@ import type { Datatype, WireArray } from "./types.ts";
 
 export type BinaryResult = { ok: true; data: WireArray } | { ok: false; message: string };
 
-/** Decodes one tensor's chunk of exactly `count` elements. */
+/** Decodes one tensor's chunk of exactly `count` elements: a view of `chunk` when aligned, else a copy. */
 export function decodeBinaryChunk(
   chunk: Uint8Array,
   datatype: Datatype,
@@ -26,8 +28,12 @@ export function decodeBinaryChunk(
     };
   }
   const Ctor = wireCtor(datatype);
-  const out = new Ctor(count);
-  new Uint8Array(out.buffer).set(chunk);
+  let out: InstanceType<typeof Ctor>;
+  if (chunk.byteOffset % size === 0) out = new Ctor(chunk.buffer as ArrayBuffer, chunk.byteOffset, count);
+  else {
+    out = new Ctor(count);
+    new Uint8Array(out.buffer).set(chunk);
+  }
   if (datatype === "BOOL") {
     const b = out as Uint8Array;
     for (let i = 0; i < count; i++) {
