@@ -19,10 +19,7 @@ const answer = Buffer.from(
   }),
 );
 const server = createServer((req, res) => {
-  let n = 0;
-  req.on("data", (c) => {
-    n += c.length;
-  });
+  req.on("data", () => {}); // read and drop every chunk, as a real server reads its body
   req.on("end", () => {
     res.writeHead(200, { "content-type": "application/json", "content-length": answer.length });
     res.end(answer);
