@@ -108,6 +108,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   // and aborts queued work whose client went away.
   app.addHook("onRequest", (req, reply, done) => {
     req.tesseraStart = performance.now();
+    // routeOptions is a getter that builds a fresh object on every read: read it once per request.
+    const route = req.routeOptions.url ?? "unmatched";
     metrics.requestStarted();
     // 'close' fires for answered and abandoned responses alike, so every request is counted once.
     reply.raw.once("close", () => {
@@ -117,12 +119,12 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       }
       const status = finished ? reply.statusCode : 499;
       const ms = performance.now() - req.tesseraStart;
-      metrics.requestEnded(req.routeOptions.url ?? "unmatched", req.tesseraModel, status, ms / 1000);
+      metrics.requestEnded(route, req.tesseraModel, status, ms / 1000);
       if (debug) req.log.debug({ method: req.method, url: req.url, status, ms }, "request done");
     });
     reply.header("x-request-id", req.id);
     if (config.corsOrigins.length > 0) applyCors(req.headers.origin, config.corsOrigins, reply);
-    if (OPEN_ROUTES.has(req.routeOptions.url ?? "")) return done();
+    if (OPEN_ROUTES.has(route)) return done();
     if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return done();
     try {
       keys.check(req.headers.authorization);

@@ -209,6 +209,22 @@ export class ModelHost {
     }
   }
 
+  /**
+   * The hot path of `model`: the loaded, already recorded model for (name, version) when it is ready now,
+   * without a promise; `undefined` in every other case (call `model`, which loads, rescans or throws).
+   */
+  modelNow(name: string, version?: string): LoadedModel | undefined {
+    if (!this.opts.explicitLoad) return undefined;
+    if (!NAME_RE.test(name) || name.includes("..")) return undefined;
+    if (version !== undefined && !VERSION_RE.test(version)) return undefined;
+    try {
+      const m = this.registry.tryGet(name, version);
+      return this.noted.has(m.session) ? m : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The loaded model for (name, version), without loading it. Throws 404/503-class errors. */
   async model(name: string, version?: string): Promise<LoadedModel> {
     checkModelName(name, version);

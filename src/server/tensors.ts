@@ -8,7 +8,14 @@
 import { Tensor, TesseraError } from "../tensor/index.ts";
 import type { ModelDescription, TensorMap, TensorSpec } from "../runtime/index.ts";
 import { DATATYPES, datatypeOfDType } from "./protocol/datatypes.ts";
-import type { InferRequest, Issue, ResponseOutput, WireArray, WireTensor } from "./protocol/index.ts";
+import type {
+  Datatype,
+  InferRequest,
+  Issue,
+  ResponseOutput,
+  WireArray,
+  WireTensor,
+} from "./protocol/index.ts";
 import { requestInvalid } from "./errors.ts";
 
 /** `-1` for symbolic or unknown dims, as the protocol writes variable dimensions. */
@@ -24,50 +31,84 @@ export function bf16ToFloat32(bits: Uint16Array): Float32Array {
 }
 
 /**
+ * What the request checks need from a model description, computed once per description (a loaded model
+ * version keeps its description object): inputs by name, output names, the texts error messages use.
+ */
+interface DescriptionPlan {
+  readonly inputs: ReadonlyMap<string, { readonly spec: TensorSpec; readonly datatype: Datatype }>;
+  readonly inputNames: string;
+  readonly outputs: ReadonlySet<string>;
+  readonly outputNames: string;
+  /** Every output with default settings, in the model's order (the answer when a request names none). */
+  readonly defaultOutputs: readonly { readonly name: string; readonly parameters: Record<string, never> }[];
+}
+const plans = new WeakMap<ModelDescription, DescriptionPlan>();
+
+function planOf(description: ModelDescription): DescriptionPlan {
+  let p = plans.get(description);
+  if (p === undefined) {
+    p = {
+      inputs: new Map(
+        description.inputs.map((s) => [s.name, { spec: s, datatype: datatypeOfDType(s.dtype) }]),
+      ),
+      inputNames: description.inputs.map((s) => s.name).join(", "),
+      outputs: new Set(description.outputs.map((o) => o.name)),
+      outputNames: description.outputs.map((o) => o.name).join(", "),
+      defaultOutputs: Object.freeze(
+        description.outputs.map((o) => Object.freeze({ name: o.name, parameters: {} })),
+      ),
+    };
+    plans.set(description, p);
+  }
+  return p;
+}
+
+/**
  * Turns the request's inputs into model tensors (views of the parsed arrays: no copy, except BF16).
  * Throws `E_INPUT_INVALID` / `E_DATATYPE_MISMATCH` with every problem.
  */
 export function toModelInputs(req: InferRequest, description: ModelDescription): TensorMap {
-  const issues: Issue[] = [];
+  const plan = planOf(description);
+  let issues: Issue[] | undefined;
   let code = "E_INPUT_INVALID";
   const out: TensorMap = {};
-  const names = description.inputs.map((s) => s.name);
-  req.inputs.forEach((input: WireTensor, i) => {
-    const spec = description.inputs.find((s) => s.name === input.name);
-    if (!spec) {
-      issues.push({
+  for (let i = 0; i < req.inputs.length; i++) {
+    const input: WireTensor = req.inputs[i]!;
+    const entry = plan.inputs.get(input.name);
+    if (entry === undefined) {
+      (issues ??= []).push({
         path: `inputs[${i}].name`,
-        message: `unknown input "${input.name}"; the model takes ${names.join(", ")}`,
+        message: `unknown input "${input.name}"; the model takes ${plan.inputNames}`,
       });
-      return;
+      continue;
     }
-    const want = datatypeOfDType(spec.dtype);
+    const { spec, datatype: want } = entry;
     let data: WireArray = input.data;
     if (input.datatype === "BF16" && spec.dtype === "float32")
       data = bf16ToFloat32(input.data as Uint16Array);
     else if (input.datatype !== want) {
       code = "E_DATATYPE_MISMATCH";
-      issues.push({
+      (issues ??= []).push({
         path: `inputs[${i}].datatype`,
         message: `input "${input.name}": expected ${want}, got ${input.datatype}${input.datatype === "BF16" ? " (BF16 is only converted for FP32 inputs)" : ""}`,
       });
-      return;
+      continue;
     }
     out[input.name] = Tensor.wrap(
       data as Exclude<WireArray, Uint8Array[] | Uint32Array | BigUint64Array>,
       input.shape,
       spec.dtype,
     );
-  });
+  }
   for (const spec of description.inputs) {
-    if (!req.inputs.some((w) => w.name === spec.name)) {
-      issues.push({
+    if (out[spec.name] === undefined && !req.inputs.some((w) => w.name === spec.name)) {
+      (issues ??= []).push({
         path: "inputs",
         message: `missing input "${spec.name}" (${datatypeOfDType(spec.dtype)} ${JSON.stringify(protocolShape(spec))})`,
       });
     }
   }
-  if (issues.length > 0) throw requestInvalid(issues, code);
+  if (issues !== undefined) throw requestInvalid(issues, code);
   return out;
 }
 
@@ -81,17 +122,17 @@ export function requestRows(req: InferRequest): number {
 /** Checks requested output names against the model; throws `E_OUTPUT_UNKNOWN`. */
 export function checkRequestedOutputs(req: InferRequest, description: ModelDescription): void {
   if (!req.outputs) return;
-  const names = description.outputs.map((o) => o.name);
-  const issues: Issue[] = [];
+  const plan = planOf(description);
+  let issues: Issue[] | undefined;
   req.outputs.forEach((o, i) => {
-    if (!names.includes(o.name)) {
-      issues.push({
+    if (!plan.outputs.has(o.name)) {
+      (issues ??= []).push({
         path: `outputs[${i}].name`,
-        message: `unknown output "${o.name}"; the model has ${names.join(", ")}`,
+        message: `unknown output "${o.name}"; the model has ${plan.outputNames}`,
       });
     }
   });
-  if (issues.length > 0) throw requestInvalid(issues, "E_OUTPUT_UNKNOWN");
+  if (issues !== undefined) throw requestInvalid(issues, "E_OUTPUT_UNKNOWN");
 }
 
 function tensorData(t: Tensor): WireArray {
@@ -139,7 +180,7 @@ export function toResponseOutputs(
   outputs: TensorMap,
   labels?: readonly string[],
 ): ResponseOutput[] {
-  const wanted = req.outputs ?? description.outputs.map((o) => ({ name: o.name, parameters: {} }));
+  const wanted = req.outputs ?? planOf(description).defaultOutputs;
   return wanted.map((w) => {
     const t = outputs[w.name];
     if (!t)

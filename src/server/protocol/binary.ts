@@ -94,12 +94,20 @@ export function encodeBinaryChunk(datatype: Datatype, data: WireArray): Uint8Arr
   return out;
 }
 
-/** Joins a JSON header and binary chunks into one body; returns it with the header's byte length. */
+/** Joins a JSON header and binary chunks into one body (one allocation); returns it with the header's byte length. */
 export function joinBody(
   header: string,
   chunks: readonly Uint8Array[],
 ): { body: Buffer; headerLength: number } {
-  const head = Buffer.from(header, "utf8");
-  if (chunks.length === 0) return { body: head, headerLength: head.byteLength };
-  return { body: Buffer.concat([head, ...chunks]), headerLength: head.byteLength };
+  const headerLength = Buffer.byteLength(header, "utf8");
+  let total = headerLength;
+  for (const c of chunks) total += c.byteLength;
+  const body = Buffer.allocUnsafe(total);
+  body.write(header, 0, "utf8");
+  let off = headerLength;
+  for (const c of chunks) {
+    body.set(c, off);
+    off += c.byteLength;
+  }
+  return { body, headerLength };
 }

@@ -28,11 +28,14 @@ export function serializeInferResponse(res: InferResponse): SerializedBody {
   res.outputs.forEach((o, i) => {
     const binary = o.binary || !DATATYPES[o.datatype].json;
     if (i > 0) s += ",";
-    s += `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":${JSON.stringify(o.shape)}`;
+    s += `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":[${o.shape.join(",")}]`;
     if (binary) {
       const chunk = encodeBinaryChunk(o.datatype, o.data);
       chunks.push(chunk);
-      s += `,"parameters":${JSON.stringify({ ...o.parameters, binary_data_size: chunk.byteLength })}}`;
+      s +=
+        o.parameters === undefined || Object.keys(o.parameters).length === 0
+          ? `,"parameters":{"binary_data_size":${chunk.byteLength}}}`
+          : `,"parameters":${JSON.stringify({ ...o.parameters, binary_data_size: chunk.byteLength })}}`;
     } else {
       if (o.parameters && Object.keys(o.parameters).length > 0)
         s += `,"parameters":${JSON.stringify(o.parameters)}`;

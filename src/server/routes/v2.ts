@@ -88,6 +88,8 @@ function rawInputSpec(m: LoadedModel): RawInputSpec {
   return { name: spec.name, datatype: datatypeOfDType(spec.dtype), shape: protocolShape(spec) };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -153,8 +155,10 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
 
   const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const { model: name, version } = req.params;
-    const model = await resolve(req, name, version);
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let model = models.modelNow(name, version);
+    if (model === undefined) model = await resolve(req, name, version);
+    else req.tesseraModel = name;
+    const body = Buffer.isBuffer(req.body) ? req.body : EMPTY;
     const headerLength = headerString(req.headers["inference-header-content-length"]);
     const parsed =
       headerLength?.trim() === "0"
