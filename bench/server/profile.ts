@@ -52,7 +52,7 @@ function threadCpuUs(pid: number): Map<string, number> {
       const comm = f.slice(f.indexOf("(") + 1, f.lastIndexOf(")"));
       const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
       const us = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-      const key = tid === String(pid) ? "main" : comm;
+      const key = tid === String(pid) ? "main" : `${comm}#${tid}`;
       out.set(key, (out.get(key) ?? 0) + us);
     } catch {
       // thread exited
@@ -202,7 +202,7 @@ console.log(
     `server CPU (all threads) ${(cpu / reqs).toFixed(1)} µs/req = ${(cpu / (reqs * ROWS)).toFixed(2)} µs/row`,
 );
 console.log(
-  `CPU by thread (µs/req, summed over threads of one name): ${[...threads1]
+  `CPU by thread (µs/req, name#tid): ${[...threads1]
     .map(([k, v]) => [k, v - (threads0.get(k) ?? 0)] as const)
     .filter(([, v]) => v > 0)
     .sort((a, b) => b[1] - a[1])

@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
 import { ApiKeys } from "./auth.ts";
-import { readBody } from "./body.ts";
+import { BodyPool, readBody } from "./body.ts";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.ts";
 import type { Lifecycle, RouteContext, RoutePlugin } from "./context.ts";
 import { httpErrorOf } from "./errors.ts";
@@ -66,7 +66,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     explicitLoad: options.loadModels ?? config.loadAll,
   });
   const lifecycle: Lifecycle = { draining: false, startedAt: Date.now() };
-  const ctx: RouteContext = { registry, models, metrics, config, lifecycle, logger };
+  // Bodies up to 4 MiB are pooled (at most 32 MiB held); larger ones are rare enough for the GC.
+  const bodies = new BodyPool({ maxBytes: 4 * 1024 * 1024, maxPooledBytes: 32 * 1024 * 1024 });
+  const ctx: RouteContext = { registry, models, metrics, config, lifecycle, logger, bodies };
   const keys = new ApiKeys(config.apiKeys);
 
   const app = Fastify({
@@ -89,14 +91,20 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   app.removeAllContentTypeParsers();
   const limit = config.bodyLimitBytes;
   app.addContentTypeParser("*", (req, payload, done) => {
-    readBody(payload, req.headers, limit, (err, body) => {
-      if (err) return done(err, undefined);
-      const enc = req.headers["content-encoding"];
-      if (enc === undefined) return done(null, body);
-      const r = decodeContentEncoding(enc, body!, limit);
-      if (r instanceof Error) done(r, undefined);
-      else done(null, r);
-    });
+    readBody(
+      payload,
+      req.headers,
+      limit,
+      (err, body) => {
+        if (err) return done(err, undefined);
+        const enc = req.headers["content-encoding"];
+        if (enc === undefined) return done(null, body);
+        const r = decodeContentEncoding(enc, body!, limit);
+        if (r instanceof Error) done(r, undefined);
+        else done(null, r);
+      },
+      bodies,
+    );
   });
 
   app.decorateRequest("tesseraModel", "");

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { BodyPool } from "./body.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ModelHost, RegistryPort } from "./models.ts";
@@ -22,6 +23,8 @@ export interface RouteContext {
   readonly config: ServerConfig;
   readonly lifecycle: Lifecycle;
   readonly logger: Logger;
+  /** Memory of large request bodies; a route may `give` a body back once nothing reads it (see body.ts). */
+  readonly bodies: BodyPool;
 }
 
 export type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => void | Promise<void>;

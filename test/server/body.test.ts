@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
-import { alignmentPad, readBody } from "../../src/server/body.ts";
-import { decodeBinaryChunk, encodeInferRequest, parseInferRequest } from "../../src/server/index.ts";
+import { alignmentPad, BodyPool, readBody } from "../../src/server/body.ts";
+import {
+  decodeBinaryChunk,
+  decodeInferResponse,
+  encodeInferRequest,
+  parseInferRequest,
+} from "../../src/server/index.ts";
 import { TesseraError } from "../../src/tensor/index.ts";
+import { standardRepo, startApp } from "./helpers.ts";
 
 /** Feeds `chunks` through a stream into readBody; resolves with the body or the error. */
 function read(
@@ -11,15 +17,22 @@ function read(
   headers: Record<string, string>,
   limit = 1 << 20,
   fail?: Error,
+  pool?: BodyPool,
 ): Promise<{ err: (Error & { statusCode?: number }) | null; body?: Buffer }> {
   const s = new PassThrough();
   const p = new Promise<{ err: Error | null; body?: Buffer }>((resolve) => {
     let calls = 0;
-    readBody(s, headers, limit, (err, body) => {
-      calls++;
-      assert.equal(calls, 1, "done is called once");
-      resolve({ err, ...(body ? { body } : {}) });
-    });
+    readBody(
+      s,
+      headers,
+      limit,
+      (err, body) => {
+        calls++;
+        assert.equal(calls, 1, "done is called once");
+        resolve({ err, ...(body ? { body } : {}) });
+      },
+      pool,
+    );
   });
   for (const c of chunks) s.write(c);
   if (fail) s.destroy(fail);
@@ -124,5 +137,101 @@ describe("binary chunks as views", () => {
     assert.deepEqual(y!.data, ids);
     assert.equal((x!.data as Float32Array).buffer, r.body!.buffer);
     assert.equal((y!.data as BigInt64Array).buffer, r.body!.buffer);
+  });
+});
+
+describe("BodyPool", () => {
+  test("power-of-two classes; a given-back buffer is taken again; foreign, repeated and detached ones are ignored", () => {
+    const pool = new BodyPool({ minBytes: 16, maxBytes: 1024, maxPooledBytes: 2048, maxPerClass: 2 });
+    const a = pool.take(100);
+    assert.equal(a.byteLength, 128);
+    pool.give(new Uint8Array(a, 3, 50));
+    pool.give(new Uint8Array(a)); // twice: ignored
+    assert.equal(pool.idleBytes, 128);
+    assert.equal(pool.take(65), a, "reused");
+    assert.notEqual(pool.take(65), a, "not handed out twice");
+    assert.equal(pool.idleBytes, 0);
+    pool.give(new Uint8Array(new ArrayBuffer(128))); // not from this pool
+    assert.equal(pool.idleBytes, 0);
+    const b = pool.take(200);
+    const view = new Uint8Array(b);
+    structuredClone(b, { transfer: [b] }); // detaches b
+    pool.give(view);
+    assert.equal(pool.idleBytes, 0);
+    assert.equal(pool.take(5000).byteLength, 5000, "over maxBytes: exact size, not pooled");
+    const [x, y, z] = [pool.take(512), pool.take(512), pool.take(512)];
+    for (const v of [x, y, z]) pool.give(new Uint8Array(v));
+    assert.equal(pool.idleBytes, 1024, "at most maxPerClass per class");
+    const big = [pool.take(1024), pool.take(1024)];
+    for (const v of big) pool.give(new Uint8Array(v));
+    assert.equal(pool.idleBytes, 2048, "at most maxPooledBytes");
+  });
+
+  test("readBody takes large bodies from the pool, aligned, and small ones from Node's Buffer pool", async () => {
+    const pool = new BodyPool();
+    const big = Buffer.alloc(10_000, 9);
+    const r = await read(
+      [big],
+      { "content-length": "10000", "inference-header-content-length": "13" },
+      1 << 20,
+      undefined,
+      pool,
+    );
+    assert.deepEqual(r.body, big);
+    assert.equal(r.body!.buffer.byteLength, 16384);
+    assert.equal((r.body!.byteOffset + 13) % 8, 0);
+    pool.give(r.body!);
+    const again = await read([big], { "content-length": "10000" }, 1 << 20, undefined, pool);
+    assert.equal(again.body!.buffer, r.body!.buffer, "the same memory serves the next body");
+    const small = await read([Buffer.alloc(100)], { "content-length": "100" }, 1 << 20, undefined, pool);
+    assert.notEqual(small.body!.buffer.byteLength, 16384);
+  });
+
+  test("over a socket: concurrent large binary requests reuse body memory and every answer is its own", async () => {
+    const srv = await startApp(
+      standardRepo({ batching: { maxBatchSize: 1024, maxQueueDelayMs: 2, maxQueueSize: 256 } }),
+      { maxItemsPerRequest: 512 },
+    );
+    try {
+      const rows = 300; // 300 × 8 float32 = 9.6 KB: a pooled body
+      const vec = (k: number) => Float32Array.from({ length: 8 }, (_, i) => Math.sin(k * 8 + i));
+      const post = async (data: Float32Array, n: number) => {
+        const { body, headers } = encodeInferRequest({
+          parameters: { binary_data_output: true },
+          inputs: [{ name: "input", datatype: "FP32", shape: [n, 8], data, binary: true }],
+          outputs: [{ name: "probabilities" }],
+        });
+        const res = await fetch(`${srv.url}/v2/models/mlp/infer`, { method: "POST", body, headers });
+        assert.equal(res.status, 200, await res.clone().text());
+        const buf = Buffer.from(await res.arrayBuffer());
+        const d = decodeInferResponse(buf, res.headers.get("inference-header-content-length") ?? undefined);
+        assert.ok(d.ok);
+        return d.value.outputs[0]!.data as Float32Array;
+      };
+      const many = (k: number) => {
+        const data = new Float32Array(rows * 8);
+        for (let r = 0; r < rows; r++) data.set(vec(k), r * 8);
+        return post(data, rows);
+      };
+      for (let round = 0; round < 3; round++) {
+        const ks = Array.from({ length: 16 }, (_, i) => round * 16 + i);
+        const got = await Promise.all(ks.map(many));
+        // the answer of request k, from a one-row request (small body: Node's Buffer pool, not BodyPool)
+        for (const [i, k] of ks.entries()) {
+          const want = await post(vec(k), 1);
+          const p = got[i]!;
+          // (a tolerance, not bit equality: ORT may pick another GEMM kernel for 1 row than for 300)
+          for (let r = 0; r < rows; r++)
+            for (let c = 0; c < 4; c++)
+              assert.ok(
+                Math.abs(p[r * 4 + c]! - want[c]!) < 1e-5,
+                `request ${k} row ${r}: ${p[r * 4 + c]} vs ${want[c]}`,
+              );
+        }
+      }
+      assert.ok(srv.app.tessera.ctx.bodies.idleBytes > 0, "bodies were given back");
+    } finally {
+      await srv.close();
+    }
   });
 });

@@ -190,6 +190,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
     });
     req.tesseraAbort = null;
+    // The batch copied the inputs before it ran (and its answer came back), so nothing reads the body any more.
+    ctx.bodies.give(body);
     const outputs = toResponseOutputs(request, model.description, result.outputs, model.config.labels);
     const s = serializeInferResponse({
       model_name: model.name,
