@@ -9,6 +9,7 @@ import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
 import { ApiKeys } from "./auth.ts";
 import { BodyPool, readBody } from "./body.ts";
+import { clientGone } from "./client-gone.ts";
 import { DEFAULT_CONFIG, type ServerConfig } from "./config.ts";
 import type { Lifecycle, RouteContext, RoutePlugin } from "./context.ts";
 import { httpErrorOf } from "./errors.ts";
@@ -122,9 +123,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     // 'close' fires for answered and abandoned responses alike, so every request is counted once.
     reply.raw.once("close", () => {
       const finished = reply.raw.writableFinished;
-      if (!finished && req.tesseraAbort !== null) {
-        req.tesseraAbort.abort(new TesseraError("E_ABORTED", "client disconnected", {}));
-      }
+      if (!finished && req.tesseraAbort !== null) clientGone(req);
       const status = finished ? reply.statusCode : 499;
       const ms = performance.now() - req.tesseraStart;
       metrics.requestEnded(route, req.tesseraModel, status, ms / 1000);

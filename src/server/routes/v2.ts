@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
+import { clientGoneSignal } from "../client-gone.ts";
 import type { RouteContext } from "../context.ts";
 import { requestInvalid } from "../errors.ts";
 import { datatypeOfDType, parseInferRequest, parseRawRequest, type RawInputSpec } from "../protocol/index.ts";
@@ -181,10 +182,10 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     const t = request.parameters.timeout;
     if (typeof t === "number" && t > 0) timeoutMs = Math.min(timeoutMs, t / 1000);
     const priority = request.parameters.priority === 1 ? "high" : "normal";
-    const ac = new AbortController();
-    req.tesseraAbort = ac; // the request's 'close' listener (app.ts) aborts it if the client goes away
+    // Aborted by the request's 'close' listener (app.ts) if the client goes away.
+    const signal = clientGoneSignal(req);
     const result = await models.infer(model, inputs, {
-      signal: ac.signal,
+      signal,
       deadline: Date.now() + timeoutMs,
       priority,
       ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
