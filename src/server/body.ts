@@ -69,6 +69,9 @@ export class BodyPool {
     return this.pooledBytes;
   }
 
+  /** `take` as a function value (for parsers that accept an allocator). */
+  readonly alloc = (n: number): ArrayBuffer => this.take(n);
+
   /** An ArrayBuffer of at least `n` bytes (its contents are stale: write before reading). */
   take(n: number): ArrayBuffer {
     if (n > this.maxBytes) return new ArrayBuffer(n);
@@ -85,10 +88,11 @@ export class BodyPool {
   }
 
   /**
-   * Hands a body (or any view of a buffer from `take`) back for reuse. The caller promises that nothing reads
+   * Hands a body (or any view of a buffer from `take`, such as an element array parsed into pool memory) back
+   * for reuse. The caller promises that nothing reads
    * or writes that memory any more. Anything else is ignored.
    */
-  give(body: Uint8Array): void {
+  give(body: ArrayBufferView): void {
     const ab = body.buffer;
     if (!(ab instanceof ArrayBuffer) || !this.mine.has(ab) || this.pooled.has(ab)) return;
     const size = ab.byteLength; // 0 once transferred (detached)

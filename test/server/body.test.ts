@@ -167,6 +167,37 @@ describe("BodyPool", () => {
     assert.equal(pool.idleBytes, 2048, "at most maxPooledBytes");
   });
 
+  test("JSON FP32/FP64 arrays parsed into stale pool memory equal freshly allocated ones", () => {
+    const pool = new BodyPool();
+    const dirty = { FP32: pool.take(300 * 4), FP64: pool.take(300 * 8) };
+    for (const d of Object.values(dirty)) {
+      new Float64Array(d).fill(Number.NaN);
+      pool.give(new Uint8Array(d));
+    }
+    const data = Float32Array.from({ length: 300 }, (_, i) => Math.fround(Math.cos(i) * 3.3));
+    for (const datatype of ["FP32", "FP64"] as const) {
+      const { body } = encodeInferRequest({
+        inputs: [
+          {
+            name: "x",
+            datatype,
+            shape: [3, 100],
+            data: datatype === "FP32" ? data : Float64Array.from(data),
+          },
+        ],
+      });
+      const fresh = parseInferRequest(body);
+      const pooled = parseInferRequest(body, undefined, pool.alloc);
+      assert.ok(fresh.ok && pooled.ok);
+      assert.deepEqual(pooled.value.inputs[0]!.data, fresh.value.inputs[0]!.data);
+      assert.equal((pooled.value.inputs[0]!.data as Float32Array).length, 300);
+      assert.ok(
+        (pooled.value.inputs[0]!.data as Float32Array).buffer === dirty[datatype],
+        "parsed into pool memory",
+      );
+    }
+  });
+
   test("readBody takes large bodies from the pool, aligned, and small ones from Node's Buffer pool", async () => {
     const pool = new BodyPool();
     const big = Buffer.alloc(10_000, 9);
@@ -187,7 +218,7 @@ describe("BodyPool", () => {
     assert.notEqual(small.body!.buffer.byteLength, 16384);
   });
 
-  test("over a socket: concurrent large binary requests reuse body memory and every answer is its own", async () => {
+  test("over a socket: concurrent large requests reuse pool memory and every answer is its own", async () => {
     const srv = await startApp(
       standardRepo({ batching: { maxBatchSize: 1024, maxQueueDelayMs: 2, maxQueueSize: 256 } }),
       { maxItemsPerRequest: 512 },
@@ -195,10 +226,10 @@ describe("BodyPool", () => {
     try {
       const rows = 300; // 300 × 8 float32 = 9.6 KB: a pooled body
       const vec = (k: number) => Float32Array.from({ length: 8 }, (_, i) => Math.sin(k * 8 + i));
-      const post = async (data: Float32Array, n: number) => {
+      const post = async (data: Float32Array, n: number, binary = true) => {
         const { body, headers } = encodeInferRequest({
           parameters: { binary_data_output: true },
-          inputs: [{ name: "input", datatype: "FP32", shape: [n, 8], data, binary: true }],
+          inputs: [{ name: "input", datatype: "FP32", shape: [n, 8], data, binary }],
           outputs: [{ name: "probabilities" }],
         });
         const res = await fetch(`${srv.url}/v2/models/mlp/infer`, { method: "POST", body, headers });
@@ -208,10 +239,11 @@ describe("BodyPool", () => {
         assert.ok(d.ok);
         return d.value.outputs[0]!.data as Float32Array;
       };
+      // Binary bodies and JSON bodies (whose FP32 arrays are parsed into pool memory), interleaved.
       const many = (k: number) => {
         const data = new Float32Array(rows * 8);
         for (let r = 0; r < rows; r++) data.set(vec(k), r * 8);
-        return post(data, rows);
+        return post(data, rows, k % 2 === 0);
       };
       for (let round = 0; round < 3; round++) {
         const ks = Array.from({ length: 16 }, (_, i) => round * 16 + i);

@@ -56,12 +56,15 @@ interface DataRange {
   readonly end: number;
 }
 
+/** Memory for element arrays: an ArrayBuffer of at least `bytes` bytes (contents may be stale). */
+export type ArrayBufferSource = (bytes: number) => ArrayBuffer;
+
 /**
  * Parses an infer request JSON body, reading `inputs[i].data` number arrays without JS arrays.
  * Returns the parsed object (with `PreparsedData` in place of those arrays), or null to say
- * "use the generic parser".
+ * "use the generic parser". `alloc` supplies the arrays' memory (e.g. a pool); default: fresh arrays.
  */
-export function fastParseInferJson(b: Uint8Array): unknown {
+export function fastParseInferJson(b: Uint8Array, alloc?: ArrayBufferSource): unknown {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const ranges: DataRange[] = [];
   const stack: number[] = [];
@@ -134,7 +137,7 @@ export function fastParseInferJson(b: Uint8Array): unknown {
     if (datatype !== "FP32" && datatype !== "FP64") return null;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
       return null;
-    const data = parseNumbers(buf, r.start, r.end, datatype, shape as number[]);
+    const data = parseNumbers(buf, r.start, r.end, datatype, shape as number[], alloc);
     if (data === null) return null;
     input.data = data;
   }
@@ -168,13 +171,16 @@ function parseNumbers(
   end: number,
   datatype: "FP32" | "FP64",
   shape: readonly number[],
+  alloc: ArrayBufferSource | undefined,
 ): PreparsedData | null {
   const buf = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let count = 1;
   for (const d of shape) count *= d;
   // Each element takes at least 2 bytes ("1,"): a shape larger than that cannot match (and must not allocate).
   if (!(count <= (end - start) / 2 + 1)) return null;
-  const out = datatype === "FP32" ? new Float32Array(count) : new Float64Array(count);
+  // Every element is written before the array is returned (filled === count), so stale memory is fine.
+  const Ctor = datatype === "FP32" ? Float32Array : Float64Array;
+  const out = alloc ? new Ctor(alloc(count * Ctor.BYTES_PER_ELEMENT), 0, count) : new Ctor(count);
   const fp32 = datatype === "FP32";
   // Levels: leading brackets. 1 = flat; shape.length = nested like the shape.
   let levels = 0;

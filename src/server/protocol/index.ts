@@ -6,4 +6,4 @@ export * from "./json-data.ts";
 export * from "./request.ts";
 export * from "./response.ts";
 export type * from "./types.ts";
-export { fastParseInferJson, PreparsedData } from "./fast-json.ts";
+export { type ArrayBufferSource, fastParseInferJson, PreparsedData } from "./fast-json.ts";

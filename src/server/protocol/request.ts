@@ -4,7 +4,7 @@
  */
 import { decodeBinaryChunk } from "./binary.ts";
 import { DATATYPE_NAMES, DATATYPES, isDatatype } from "./datatypes.ts";
-import { fastParseInferJson } from "./fast-json.ts";
+import { type ArrayBufferSource, fastParseInferJson } from "./fast-json.ts";
 import { describeJson, elementCount, parseJsonData } from "./json-data.ts";
 import type {
   Datatype,
@@ -169,8 +169,13 @@ export function parseParameters(raw: unknown, path: string, issues: Issue[]): Pa
 /**
  * Parses an infer request. `headerLength` is the raw `Inference-Header-Content-Length` header.
  * Binary chunks are taken in input order; their total must equal the bytes after the JSON header.
+ * `alloc` supplies the memory of FP32/FP64 arrays parsed from JSON text (default: fresh arrays).
  */
-export function parseInferRequest(body: Uint8Array, headerLength?: string): Result<InferRequest> {
+export function parseInferRequest(
+  body: Uint8Array,
+  headerLength?: string,
+  alloc?: ArrayBufferSource,
+): Result<InferRequest> {
   const split = splitBody(body, headerLength);
   if (!split.ok) return split;
   if (split.value.json.byteLength === 0 && headerLength !== undefined) {
@@ -185,7 +190,7 @@ export function parseInferRequest(body: Uint8Array, headerLength?: string): Resu
     };
   }
   // FP32/FP64 `data` arrays straight into typed arrays; null → the generic parse (and its messages).
-  const fast = fastParseInferJson(split.value.json);
+  const fast = fastParseInferJson(split.value.json, alloc);
   if (fast !== null) return parseInferObject(fast, split.value.binary);
   const parsed = parseJsonText(split.value.json);
   if (!parsed.ok) return parsed;

@@ -164,7 +164,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     const parsed =
       headerLength?.trim() === "0"
         ? parseRawRequest(body, rawInputSpec(model))
-        : parseInferRequest(body, headerLength);
+        : parseInferRequest(body, headerLength, ctx.bodies.alloc);
     if (!parsed.ok) throw requestInvalid(parsed.issues);
     const request = parsed.value;
     const rows = requestRows(request);
@@ -191,8 +191,10 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       ...(request.outputs ? { outputs: request.outputs.map((o) => o.name) } : {}),
     });
     req.tesseraAbort = null;
-    // The batch copied the inputs before it ran (and its answer came back), so nothing reads the body any more.
+    // The batch copied the inputs before it ran (and its answer came back), so nothing reads the body or the
+    // arrays parsed from it any more: their pool memory serves the next requests.
     ctx.bodies.give(body);
+    for (const input of request.inputs) if (!Array.isArray(input.data)) ctx.bodies.give(input.data);
     const outputs = toResponseOutputs(request, model.description, result.outputs, model.config.labels);
     const s = serializeInferResponse({
       model_name: model.name,
