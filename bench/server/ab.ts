@@ -3,9 +3,10 @@
  * tree), under the same load, for when the machine is shared and whole-run rows/s swings between runs.
  *
  *   node --import tsx bench/server/ab.ts --checkouts /tmp/base,. [--rounds 3] [--duration 5]
- *        [--cases 64x1,64x64] [--modes binary,json] [--replicas 2] [--threads 1]
+ *        [--cases 64x1,64x64] [--modes binary,json] [--configs 2x1,1x2]
  *
- * Each round starts every checkout's `bin/tessera.js serve` in turn (zoo MLP 256→1024→1024→10, same config),
+ * Each round starts every checkout's `bin/tessera.js serve` in turn, once per `--configs` entry REPLICASxTHREADS
+ * (session replicas × intra-op threads of the zoo MLP 256→1024→1024→10; default 2x1),
  * warms it, drives each case with autocannon (own process, nice 10) and records the server's CPU time (all
  * threads, /proc) per row and rows/s. Prints min / median per checkout and case.
  */
@@ -25,8 +26,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5" },
     cases: { type: "string", default: "64x1,64x64" },
     modes: { type: "string", default: "binary,json" },
-    replicas: { type: "string", default: "2" },
-    threads: { type: "string", default: "1" },
+    configs: { type: "string", default: "2x1" },
   },
 });
 const DIM = 256;
@@ -39,16 +39,20 @@ const cases = values.cases!.split(",").map((c) => {
 const modes = values.modes!.split(",");
 
 const root = mkdtempSync(join(tmpdir(), "tessera-ab-"));
-mkdirSync(join(root, "models", "mlp", "1"), { recursive: true });
-writeFileSync(join(root, "models", "mlp", "1", "model.onnx"), mlpClassifier().bytes);
-writeFileSync(
-  join(root, "models", "mlp", "config.json"),
-  JSON.stringify({
-    replicas: Number(values.replicas),
-    intraOpThreads: Number(values.threads),
-    batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
-  }),
-);
+const configs = values.configs!.split(",");
+for (const c of configs) {
+  const [replicas, threads] = c.split("x").map(Number);
+  mkdirSync(join(root, c, "mlp", "1"), { recursive: true });
+  writeFileSync(join(root, c, "mlp", "1", "model.onnx"), mlpClassifier().bytes);
+  writeFileSync(
+    join(root, c, "mlp", "config.json"),
+    JSON.stringify({
+      replicas,
+      intraOpThreads: threads,
+      batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
+    }),
+  );
+}
 const maxRows = Math.max(...cases.map((c) => c.rows));
 const all = Float32Array.from(rng(42).normal([maxRows, DIM], { dtype: "float32" }).data as Float32Array);
 const bodyFiles = new Map<string, { file: string; headers: Record<string, string> }>();
@@ -82,6 +86,7 @@ function procCpuUs(pid: number): number {
 
 async function startServer(
   checkout: string,
+  config: string,
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
@@ -89,7 +94,7 @@ async function startServer(
       join(checkout, "bin/tessera.js"),
       "serve",
       "--models",
-      join(root, "models"),
+      join(root, config),
       "--port",
       "0",
       "--log-level",
@@ -139,8 +144,9 @@ function autocannon(opts: Record<string, unknown>): Promise<{ requests: { total:
 
 const results = new Map<string, { cpu: number[]; rps: number[] }>();
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const checkout of checkouts) {
-    const s = await startServer(checkout);
+  for (const checkout of checkouts.flatMap((c) => configs.map((k) => [c, k] as const))) {
+    const [dir, config] = checkout;
+    const s = await startServer(dir, config);
     try {
       const warm = bodyFiles.get(`${modes[0]}-${cases[0]!.rows}`)!;
       await autocannon({
@@ -165,13 +171,13 @@ for (let round = 0; round < Number(values.rounds); round++) {
           });
           const cpu = procCpuUs(s.pid) - cpu0;
           const rows = r.requests.total * c.rows;
-          const key = `${checkout}\t${c.clients}×${c.rows} ${mode}`;
+          const key = `${dir} ${config}\t${c.clients}×${c.rows} ${mode}`;
           const e = results.get(key) ?? { cpu: [], rps: [] };
           e.cpu.push(cpu / rows);
           e.rps.push(rows / DURATION);
           results.set(key, e);
           console.error(
-            `round ${round + 1} ${checkout} ${c.clients}×${c.rows} ${mode}: ${(cpu / rows).toFixed(1)} µs/row, ${(rows / DURATION).toFixed(0)} rows/s${r.non2xx ? ` (${r.non2xx} non-2xx)` : ""}`,
+            `round ${round + 1} ${dir} ${config} ${c.clients}×${c.rows} ${mode}: ${(cpu / rows).toFixed(1)} µs/row, ${(rows / DURATION).toFixed(0)} rows/s${r.non2xx ? ` (${r.non2xx} non-2xx)` : ""}`,
           );
         }
       }
@@ -183,7 +189,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
 rmSync(root, { recursive: true, force: true });
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log("| checkout | case | cpu µs/row min / median | rows/s max / median |");
+console.log("| checkout replicas×threads | case | cpu µs/row min / median | rows/s max / median |");
 console.log("|---|---|---|---|");
 for (const [key, e] of [...results].sort((a, b) => (a[0].split("\t")[1]! < b[0].split("\t")[1]! ? -1 : 1))) {
   const [checkout, name] = key.split("\t");
