@@ -54,6 +54,7 @@ function threadCpuUs(pid: number): Map<string, number> {
       const us = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
       const key = tid === String(pid) ? "main" : `${comm}#${tid}`;
       out.set(key, (out.get(key) ?? 0) + us);
+      if (tid === String(pid)) out.set("main (system)", (Number(fields[12]) * 1e6) / 100);
     } catch {
       // thread exited
     }
