@@ -5,6 +5,7 @@
  *   node --import tsx bench/server/ab.ts --checkouts /tmp/base,. [--rounds 3] [--duration 5]
  *        [--cases 64x1,64x64] [--modes binary,json] [--configs 2x1,1x2]
  *
+ * A checkout may carry node flags for its server: `.+--max-semi-space-size=32` (several joined by `+`).
  * Each round starts every checkout's `bin/tessera.js serve` in turn, once per `--configs` entry REPLICASxTHREADS
  * (session replicas × intra-op threads of the zoo MLP 256→1024→1024→10; default 2x1),
  * warms it, drives each case with autocannon (own process, nice 10) and records the server's CPU time (all
@@ -31,7 +32,7 @@ const { values } = parseArgs({
 });
 const DIM = 256;
 const DURATION = Number(values.duration);
-const checkouts = values.checkouts!.split(",").map((c) => resolve(c));
+const checkouts = values.checkouts!.split(",");
 const cases = values.cases!.split(",").map((c) => {
   const [clients, rows] = c.split("x").map(Number);
   return { clients: clients!, rows: rows! };
@@ -88,10 +89,12 @@ async function startServer(
   checkout: string,
   config: string,
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const [dir, ...flags] = checkout.split("+");
   const child = spawn(
     process.execPath,
     [
-      join(checkout, "bin/tessera.js"),
+      ...flags,
+      join(resolve(dir!), "bin/tessera.js"),
       "serve",
       "--models",
       join(root, config),
