@@ -200,6 +200,13 @@ function parseNumbers(
   let afterOpen = false;
   while (i <= end) {
     const c = buf[i]!;
+    // (Whitespace is tested after the common tokens: digits, '-' and ',' of compact JSON.)
+    if (!wantValue && c === COMMA) {
+      wantValue = true;
+      afterOpen = false;
+      i++;
+      continue;
+    }
     if (isWs(c)) {
       i++;
       continue;
@@ -240,34 +247,50 @@ function parseNumbers(
         d = buf[i]!;
         if (d >= 0x30 && d <= 0x39) return null; // leading zero
       } else if (d >= 0x31 && d <= 0x39) {
-        while (d >= 0x30 && d <= 0x39) {
-          if (sig < 15) hi = hi * 10 + (d - 0x30);
-          else if (sig < 19) {
-            lo = lo * 10 + (d - 0x30);
-            loDigits++;
-          } else dropped++;
+        // One loop per digit range (first 15 into hi, next 4 into lo, the rest only counted): one test per digit.
+        while (d >= 0x30 && d <= 0x39 && sig < 15) {
+          hi = hi * 10 + (d - 0x30);
           sig++;
-          i++;
-          d = buf[i]!;
+          d = buf[++i]!;
+        }
+        while (d >= 0x30 && d <= 0x39 && sig < 19) {
+          lo = lo * 10 + (d - 0x30);
+          loDigits++;
+          sig++;
+          d = buf[++i]!;
+        }
+        while (d >= 0x30 && d <= 0x39) {
+          dropped++;
+          sig++;
+          d = buf[++i]!;
         }
       } else return null;
       if (d === 0x2e) {
-        i++;
-        d = buf[i]!;
+        d = buf[++i]!;
         if (!(d >= 0x30 && d <= 0x39)) return null;
-        while (d >= 0x30 && d <= 0x39) {
-          if (sig === 0 && d === 0x30) exp--;
-          else {
-            if (sig < 15) hi = hi * 10 + (d - 0x30);
-            else if (sig < 19) {
-              lo = lo * 10 + (d - 0x30);
-              loDigits++;
-            }
-            if (sig < 19) exp--;
-            sig++;
+        if (sig === 0) {
+          // Zeros before the first significant digit only move the exponent.
+          while (d === 0x30) {
+            exp--;
+            d = buf[++i]!;
           }
-          i++;
-          d = buf[i]!;
+        }
+        while (d >= 0x30 && d <= 0x39 && sig < 15) {
+          hi = hi * 10 + (d - 0x30);
+          exp--;
+          sig++;
+          d = buf[++i]!;
+        }
+        while (d >= 0x30 && d <= 0x39 && sig < 19) {
+          lo = lo * 10 + (d - 0x30);
+          loDigits++;
+          exp--;
+          sig++;
+          d = buf[++i]!;
+        }
+        while (d >= 0x30 && d <= 0x39) {
+          sig++;
+          d = buf[++i]!;
         }
       }
       if (d === 0x65 || d === 0x45) {
@@ -318,13 +341,7 @@ function parseNumbers(
       afterOpen = false;
       continue;
     }
-    // Separator.
-    if (c === COMMA) {
-      wantValue = true;
-      afterOpen = false;
-      i++;
-      continue;
-    }
+    // Separator (',' is handled at the top of the loop).
     if (c === RBRACKET) {
       if (depth === 0) return null;
       // Elements in this array: numbers at the innermost level are counted by `filled`.
