@@ -140,7 +140,7 @@ async function batcherMode(
   threads: number,
   maxBatchSize: number,
   concurrency = 2 * replicas,
-  intraOpSpinning = false,
+  intraOpSpinning = true,
 ): Promise<Mode> {
   const session = await openSession(model.bytes, {
     replicas,
@@ -149,7 +149,7 @@ async function batcherMode(
     label: "bench-mlp",
   });
   await Promise.all(Array.from({ length: replicas }, () => session.run({ input: inputs[0]! })));
-  const config = `${replicas} replica(s) × ${threads} thread(s)${intraOpSpinning ? " (spinning)" : ""}, maxBatchSize ${maxBatchSize}, concurrency ${concurrency}, maxQueueDelayMs 2`;
+  const config = `${replicas} replica(s) × ${threads} thread(s)${intraOpSpinning ? "" : " (no spinning)"}, maxBatchSize ${maxBatchSize}, concurrency ${concurrency}, maxQueueDelayMs 2`;
   return {
     name,
     config,
@@ -258,8 +258,8 @@ async function main(): Promise<void> {
     modes.push(await batcherMode(`ModelBatcher 1×${CORES}`, 1, CORES, perSlot(1)));
     // All callers in one batch on one 2-thread session, like the raw baseline. ORT's pool threads may spin here:
     // while the main thread splits results and cuts the next batch, the worker waits, so nothing else needs the core.
-    modes.push(await batcherMode(`ModelBatcher 1×${CORES} b${CALLERS} spin`, 1, CORES, CALLERS, 1, true));
     modes.push(await batcherMode(`ModelBatcher 1×${CORES} b${CALLERS}`, 1, CORES, CALLERS, 1));
+    modes.push(await batcherMode(`ModelBatcher 1×${CORES} b${CALLERS} nospin`, 1, CORES, CALLERS, 1, false));
   }
   const single = await openSession(model.bytes, { replicas: 1, intraOpThreads: CORES, label: "bench-mlp-1" });
   modes.push(...(await unbatchedModes(single, CORES)));

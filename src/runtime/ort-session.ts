@@ -527,7 +527,7 @@ export async function openSession(
     providers,
     intraOpThreads,
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
-    intraOpSpinning: options.intraOpSpinning === true,
+    intraOpSpinning: options.intraOpSpinning !== false,
     graphOptimization,
     label,
   };

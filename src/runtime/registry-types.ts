@@ -39,7 +39,7 @@ export interface ModelConfig {
   readonly batching?: ModelBatchingConfig;
   readonly replicas?: number;
   readonly intraOpThreads?: number;
-  /** ORT intra-op pool threads spin-wait between runs (see SessionOptions.intraOpSpinning); default false. */
+  /** ORT intra-op pool threads spin-wait between runs (see SessionOptions.intraOpSpinning); default true. */
   readonly intraOpSpinning?: boolean;
   readonly providers?: readonly (ProviderName | ProviderSpec)[];
   /** Version policy: "latest" (default, highest number), `{ latest: n }`, or `{ specific: [1, 3] }`. */

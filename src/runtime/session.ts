@@ -42,10 +42,12 @@ export interface SessionOptions {
   readonly intraOpThreads?: number;
   readonly interOpThreads?: number;
   /**
-   * Let ORT's intra-op pool threads spin-wait for work between parallel sections (ORT's own default). Default
-   * false here: a spinning pool thread keeps burning a core for milliseconds after every run (measured: ~2 ms of
-   * CPU per run with 2 threads), CPU that the event loop (HTTP, batching) on the same cores needs. Turn it on for
-   * a dedicated machine where latency of one large run matters more. Only matters with intraOpThreads > 1.
+   * Let ORT's intra-op pool threads spin-wait for work between parallel sections. Default true (ORT's own
+   * default): measured on a 2-core VM, a 1 replica × 2 thread ModelBatcher ran 117k rows/s spinning vs 87k not
+   * (waking a sleeping pool thread per op is slow there). The price: after each run a pool thread keeps a core
+   * busy for a few ms (~20–30 ms of CPU per 100 ms idle after a run, `test/runtime/spinning.test.ts`). Set false
+   * when other work on the same cores (the HTTP event loop, other replicas) needs that CPU. Only matters with
+   * intraOpThreads > 1.
    */
   readonly intraOpSpinning?: boolean;
   readonly graphOptimization?: "disabled" | "basic" | "extended" | "all";
