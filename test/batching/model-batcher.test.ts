@@ -240,3 +240,58 @@ describe("ModelBatcher with a symbolic sequence dim", () => {
     }
   });
 });
+
+describe("ModelBatcher reuses batch buffers the session hands back", () => {
+  test("many same-size batches with different rows: every result is its own row's (no stale or shared buffer)", async () => {
+    const session = await openSession(doubler(), { replicas: 2, intraOpThreads: 1, label: "doubler-reuse" });
+    const runs: { rows: number; returned: boolean }[] = [];
+    const spy = {
+      description: session.description,
+      activeProvider: session.activeProvider,
+      providerFallbacks: session.providerFallbacks,
+      replicas: session.replicas,
+      close: () => session.close(),
+      // Pass-through wrapper (the real worker session underneath) that records what came back.
+      run: async (inputs: TensorMap, opts?: Parameters<typeof session.run>[1]) => {
+        const r = await session.run(inputs, opts);
+        runs.push({ rows: inputs.x!.shape[0]!, returned: r.returnedInputs?.x !== undefined });
+        return r;
+      },
+    };
+    try {
+      const mb = new ModelBatcher(spy, {
+        maxBatchSize: 8,
+        maxQueueDelayMs: 50,
+        maxQueueSize: 1000,
+        eager: false,
+      });
+      const outs: Promise<void>[] = [];
+      for (let wave = 0; wave < 12; wave++) {
+        // 8 requests per wave → full batches of 8 rows, the same buffer size every time.
+        for (let k = 0; k < 8; k++) {
+          const v = wave * 100 + k;
+          const x = tensor([[v, v + 0.5, -v]], "float32");
+          outs.push(
+            mb.infer({ x }).then((r) => {
+              assert.deepEqual(Array.from(r.outputs.y!.contiguous().data as Float32Array), [
+                2 * v,
+                2 * v + 1,
+                -2 * v,
+              ]);
+            }),
+          );
+        }
+        await Promise.all(outs.slice(-8));
+      }
+      await Promise.all(outs);
+      assert.ok(runs.length >= 12 && runs.every((r) => r.rows === 8), JSON.stringify(runs));
+      assert.ok(
+        runs.every((r) => r.returned),
+        "the ORT session hands every batch buffer back",
+      );
+      await mb.close();
+    } finally {
+      await session.close();
+    }
+  });
+});

@@ -390,3 +390,45 @@ test("when a replacement worker cannot start (model file gone), runs fail with E
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+describe("returnInputs: input buffers come back after the run", () => {
+  function passThrough(): Uint8Array {
+    // One output is the input itself (Identity), one is computed: ORT may hand the input's memory through.
+    const g = new GraphBuilder({ name: "pass", opset: 17 });
+    g.input("x", "float32", ["batch", 4]);
+    g.node("Identity", ["x"], ["same"]);
+    g.node("Neg", ["x"], ["neg"]);
+    g.output("same", "float32", ["batch", 4]);
+    g.output("neg", "float32", ["batch", 4]);
+    return g.toBytes();
+  }
+
+  test("with transferInputs the worker returns each input (same contents); outputs never share a returned buffer", async () => {
+    const s = await openSession(passThrough(), ONE);
+    try {
+      const values = [1, 2, 3, 4, 5, 6, 7, 8];
+      const x = Tensor.wrap(new Float32Array(values), [2, 4]);
+      const r = await s.run({ x }, { transferInputs: true, returnInputs: true });
+      assert.equal(x.storage.byteLength, 0, "the input buffer was transferred (detached here)");
+      const back = r.returnedInputs?.x;
+      if (back) {
+        assert.deepEqual([...back.shape], [2, 4]);
+        assert.deepEqual(Array.from(back.data as Float32Array), values);
+        // Refill the returned buffer as a batcher would: the outputs must not change.
+        (back.data as Float32Array).fill(-99);
+      }
+      assert.deepEqual(Array.from(r.outputs.same!.data as Float32Array), values);
+      assert.deepEqual(
+        Array.from(r.outputs.neg!.data as Float32Array),
+        values.map((v) => -v),
+      );
+      // Without transferInputs nothing comes back (the caller's tensors were copied, not moved).
+      const y = Tensor.wrap(new Float32Array(values), [2, 4]);
+      const r2 = await s.run({ x: y }, { returnInputs: true });
+      assert.equal(r2.returnedInputs, undefined);
+      assert.deepEqual(Array.from(y.data as Float32Array), values);
+    } finally {
+      await s.close();
+    }
+  });
+});
