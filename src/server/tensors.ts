@@ -76,7 +76,7 @@ export function toModelInputs(req: InferRequest, description: ModelDescription):
     const input: WireTensor = req.inputs[i]!;
     const entry = plan.inputs.get(input.name);
     if (entry === undefined) {
-      (issues ??= []).push({
+      issues = withIssue(issues, {
         path: `inputs[${i}].name`,
         message: `unknown input "${input.name}"; the model takes ${plan.inputNames}`,
       });
@@ -88,7 +88,7 @@ export function toModelInputs(req: InferRequest, description: ModelDescription):
       data = bf16ToFloat32(input.data as Uint16Array);
     else if (input.datatype !== want) {
       code = "E_DATATYPE_MISMATCH";
-      (issues ??= []).push({
+      issues = withIssue(issues, {
         path: `inputs[${i}].datatype`,
         message: `input "${input.name}": expected ${want}, got ${input.datatype}${input.datatype === "BF16" ? " (BF16 is only converted for FP32 inputs)" : ""}`,
       });
@@ -102,13 +102,20 @@ export function toModelInputs(req: InferRequest, description: ModelDescription):
   }
   for (const spec of description.inputs) {
     if (out[spec.name] === undefined && !req.inputs.some((w) => w.name === spec.name)) {
-      (issues ??= []).push({
+      issues = withIssue(issues, {
         path: "inputs",
         message: `missing input "${spec.name}" (${datatypeOfDType(spec.dtype)} ${JSON.stringify(protocolShape(spec))})`,
       });
     }
   }
   if (issues !== undefined) throw requestInvalid(issues, code);
+  return out;
+}
+
+/** Appends to a lazily created list (no array per request when nothing is wrong). */
+function withIssue(list: Issue[] | undefined, issue: Issue): Issue[] {
+  const out = list ?? [];
+  out.push(issue);
   return out;
 }
 
@@ -126,7 +133,7 @@ export function checkRequestedOutputs(req: InferRequest, description: ModelDescr
   let issues: Issue[] | undefined;
   req.outputs.forEach((o, i) => {
     if (!plan.outputs.has(o.name)) {
-      (issues ??= []).push({
+      issues = withIssue(issues, {
         path: `outputs[${i}].name`,
         message: `unknown output "${o.name}"; the model has ${plan.outputNames}`,
       });
