@@ -1,24 +1,11 @@
-/**
- * Interleaved A/B of server CPU per row between checkouts (e.g. a `git worktree` of an older commit and this
- * tree), under the same load, for when the machine is shared and whole-run rows/s swings between runs.
- *
- *   node --import tsx bench/server/ab.ts --checkouts /tmp/base,. [--rounds 3] [--duration 5]
- *        [--cases 64x1,64x64] [--modes binary,json] [--configs 2x1,1x2]
- *
- * A checkout may carry node flags for its server: `.+--max-semi-space-size=32` (several joined by `+`).
- * Each round starts every checkout's `bin/tessera.js serve` in turn, once per `--configs` entry REPLICASxTHREADS
- * (session replicas × intra-op threads of the zoo MLP 256→1024→1024→10; default 2x1),
- * warms it, drives each case with autocannon (own process, nice 10) and records the server's CPU time (all
- * threads, /proc) per row and rows/s. Prints min / median per checkout and case.
- */
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng } from "../../src/tensor/index.ts";
+import { autocannonChild, type Child, procCpuUs, startChild } from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -79,19 +66,9 @@ for (const c of cases) {
   }
 }
 
-function procCpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return ((Number(x[11]) + Number(x[12])) * 1e6) / 100;
-}
-
-async function startServer(
-  checkout: string,
-  config: string,
-): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+async function startServer(checkout: string, config: string): Promise<Child> {
   const [dir, ...flags] = checkout.split("+");
-  const child = spawn(
-    process.execPath,
+  return startChild(
     [
       ...flags,
       join(resolve(dir!), "bin/tessera.js"),
@@ -103,46 +80,8 @@ async function startServer(
       "--log-level",
       "warn",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    "/v2/health/ready",
   );
-  let err = "";
-  const url = await new Promise<string>((res, rej) => {
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /on (http:\/\/\S+)/.exec(err);
-      if (m) res(m[1]!);
-    });
-    child.on("exit", (code) => rej(new Error(`server exited ${code}: ${err}`)));
-  });
-  for (let i = 0; i < 600; i++) {
-    if ((await fetch(`${url}/v2/health/ready`)).status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const exited = new Promise((r) => child.on("exit", r));
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
-function autocannon(opts: Record<string, unknown>): Promise<{ requests: { total: number }; non2xx: number }> {
-  return new Promise((res, rej) => {
-    const c = spawn(
-      "nice",
-      ["-n", "10", process.execPath, join(import.meta.dirname, "autocannon-child.mjs"), JSON.stringify(opts)],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    c.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    c.on("error", rej);
-    c.on("exit", () => res(JSON.parse(out)));
-  });
 }
 
 const results = new Map<string, { cpu: number[]; rps: number[] }>();
@@ -152,7 +91,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const s = await startServer(dir, config);
     try {
       const warm = bodyFiles.get(`${modes[0]}-${cases[0]!.rows}`)!;
-      await autocannon({
+      await autocannonChild({
         url: `${s.url}/v2/models/mlp/infer`,
         method: "POST",
         headers: warm.headers,
@@ -164,7 +103,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
         for (const mode of modes) {
           const b = bodyFiles.get(`${mode}-${c.rows}`)!;
           const cpu0 = procCpuUs(s.pid);
-          const r = await autocannon({
+          const r = await autocannonChild({
             url: `${s.url}/v2/models/mlp/infer`,
             method: "POST",
             headers: b.headers,

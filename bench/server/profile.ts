@@ -1,14 +1,3 @@
-/**
- * CPU profile of `tessera serve` under autocannon load: where the server's main thread spends its time.
- *
- *   node --import tsx bench/server/profile.ts [--rows 1] [--connections 64] [--duration 5] [--mode binary|json] [--top 30]
- *
- * Starts the server as a child with `node --cpu-prof`, drives POST /v2/models/mlp/infer (zoo MLP
- * 256→1024→1024→10) for `--duration` seconds, stops it with SIGTERM (the profile is written on exit), and
- * prints the top self-time frames (function, file:line) and the self time summed per file group, plus the
- * server's CPU µs per request (utime+stime of all its threads, from /proc).
- */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -16,6 +5,7 @@ import { parseArgs } from "node:util";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng } from "../../src/tensor/index.ts";
+import { type AutocannonJson, autocannonChild, procCpuUs, startChild } from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -62,12 +52,6 @@ function threadCpuUs(pid: number): Map<string, number> {
   return out;
 }
 
-function procCpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
-
 const root = mkdtempSync(join(tmpdir(), "tessera-prof-"));
 const profDir = join(root, "prof");
 mkdirSync(join(root, "models", "mlp", "1"), { recursive: true });
@@ -90,8 +74,7 @@ const req = encodeInferRequest({
 const bodyFile = join(root, "body");
 writeFileSync(bodyFile, req.body);
 
-const child = spawn(
-  process.execPath,
+const server = await startChild(
   [
     "--cpu-prof",
     "--cpu-prof-dir",
@@ -105,24 +88,11 @@ const child = spawn(
     "--log-level",
     "warn",
   ],
-  { stdio: ["ignore", "ignore", "pipe"] },
+  "/v2/health/ready",
 );
-let err = "";
-const url = await new Promise<string>((resolve, reject) => {
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-    const m = /on (http:\/\/\S+)/.exec(err);
-    if (m) resolve(m[1]!);
-  });
-  child.on("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)));
-});
-const exited = new Promise((r) => child.on("exit", r));
-for (let i = 0; i < 600; i++) {
-  if ((await fetch(`${url}/v2/health/ready`)).status === 200) break;
-  await new Promise((r) => setTimeout(r, 100));
-}
+const url = server.url;
 
-function autocannon(duration: number): Promise<{ requests: { total: number }; non2xx: number }> {
+function autocannon(duration: number): Promise<AutocannonJson> {
   const opts = {
     url: `${url}/v2/models/mlp/infer`,
     method: "POST",
@@ -131,37 +101,22 @@ function autocannon(duration: number): Promise<{ requests: { total: number }; no
     connections: Number(values.connections),
     duration,
   };
-  return new Promise((resolve, reject) => {
-    const c = spawn(
-      "nice",
-      ["-n", "10", process.execPath, join(import.meta.dirname, "autocannon-child.mjs"), JSON.stringify(opts)],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    c.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    c.on("error", reject);
-    c.on("exit", () => resolve(JSON.parse(out)));
-  });
+  return autocannonChild(opts);
 }
 
 await autocannon(1); // warm-up
-const cpu0 = procCpuUs(child.pid!);
-const threads0 = threadCpuUs(child.pid!);
+const cpu0 = procCpuUs(server.pid);
+const threads0 = threadCpuUs(server.pid);
 // V8's profile timestamps and process.hrtime are both CLOCK_MONOTONIC (µs vs ns): keep the load window only.
 const w0 = Number(process.hrtime.bigint() / 1000n);
 const r = await autocannon(Number(values.duration));
 const w1 = Number(process.hrtime.bigint() / 1000n);
-const cpu = procCpuUs(child.pid!) - cpu0;
-const threads1 = threadCpuUs(child.pid!);
-child.kill("SIGTERM");
-await exited;
+const cpu = procCpuUs(server.pid) - cpu0;
+const threads1 = threadCpuUs(server.pid);
+await server.stop();
 
 const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
-if (!file) throw new Error(`no profile written: ${err}`);
+if (!file) throw new Error(`no profile written in ${profDir}`);
 const prof = JSON.parse(readFileSync(join(profDir, file), "utf8")) as CpuProfile;
 rmSync(root, { recursive: true, force: true });
 

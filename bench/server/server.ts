@@ -1,32 +1,4 @@
-/**
- * The server under HTTP load vs the same model in-process, measured in the same run.
- *
- *   node --import tsx bench/server/server.ts [--duration 8] [--levels 1,16,64] [--multi 64x16,64x64]
- *        [--replicas 2] [--threads 1] [--rows 1] [--checkout DIR]
- *
- * Model: the zoo MLP 256→1024→1024→10 (the one bench/batching uses), one row per request (--rows N for more)
- * at each of --levels, plus the --multi cases `CLIENTSxROWS` (default 64 clients × 16 and × 64 rows per request).
- * Rows:
- *   raw ORT ×1 / ×N  onnxruntime-node InferenceSession in-process with 1 and with availableParallelism() intra-op
- *                threads, batches of min(64, clients × rows) rows back to back on the main thread, no batcher, no
- *                workers, no HTTP. The BEST of the two is the baseline every ratio uses.
- *   in-process   C callers in a closed loop calling ModelBatcher.infer (onnxruntime-node worker sessions), no HTTP
- *   bare node:http  (1-row cases) a plain node:http server in a child process that reads the body and answers a
- *                fixed small JSON (bench/server/bare-http.mjs), under the same load: the ceiling any Node HTTP
- *                server reaches with these requests on this machine
- *   server JSON  autocannon with C connections → `tessera serve` (child process) POST /v2/models/mlp/infer, JSON body
- *   server binary the same with a Triton binary body (Inference-Header-Content-Length) and binary outputs
- * Same session settings (--replicas, --threads intra-op threads) and batcher settings (max 64 rows, 2 ms delay)
- * for the in-process batcher and the server. `--checkout DIR` serves from another checkout's bin/tessera.js (an A/B
- * of server code under the same bench).
- * Reported: rows/s, p50/p99 latency in ms, ratios to the best raw ORT and to the in-process batcher. Target
- * (issue 4): the server at 64 clients ≥ 0.85× in-process batched onnxruntime-node. The load generator
- * (autocannon) runs as its own process at `nice 10`, so on a busy machine the server gets the cores first; it
- * still shares them, so `cpu µs/row` (CPU time of the serving process, all threads, per row) is reported beside
- * throughput: it depends far less on who else runs.
- */
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +8,7 @@ import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession } from "../../src/runtime/index.ts";
 import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng, Tensor } from "../../src/tensor/index.ts";
+import { autocannonChild, procCpuUs, startChild } from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -76,17 +49,6 @@ interface Result {
   cpuUsPerReq: number;
   /** Mean rows per formed batch. */
   meanBatch: number;
-}
-
-/** utime+stime of a process in µs, from /proc (Linux); NaN elsewhere. */
-function procCpuUs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function batchStats(url: string): Promise<{ count: number; sum: number }> {
@@ -199,73 +161,6 @@ async function inProcess(): Promise<Map<Case, Result>> {
     await session.close();
   }
   return out;
-}
-
-/** Starts a child process that prints `on http://...` on stderr once it listens. */
-async function startChild(
-  argv: string[],
-  readyPath: string | null,
-): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)));
-  });
-  for (let i = 0; readyPath !== null && i < 600; i++) {
-    if ((await fetch(`${url}${readyPath}`)).status === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const exited = new Promise((r) => child.on("exit", r));
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
-/** Runs autocannon as its own process at nice 10 (plain when `nice` is missing); returns its JSON result. */
-async function autocannonChild(options: Record<string, unknown>): Promise<AutocannonJson> {
-  const args = [JSON.stringify(options)];
-  const bin = join(import.meta.dirname, "autocannon-child.mjs");
-  const run = (cmd: string, argv: string[]) =>
-    new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-      const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on("data", (d: Buffer) => {
-        err += d.toString();
-      });
-      child.on("error", reject);
-      child.on("exit", (code) => resolve({ code, out, err }));
-    });
-  let r: { code: number | null; out: string; err: string };
-  try {
-    r = await run("nice", ["-n", "10", process.execPath, bin, ...args]);
-  } catch {
-    r = await run(process.execPath, [bin, ...args]);
-  }
-  if (r.code !== 0) throw new Error(`autocannon exited ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as AutocannonJson;
-}
-
-interface AutocannonJson {
-  requests: { total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  duration: number;
 }
 
 async function load(
