@@ -43,7 +43,7 @@ export interface SessionOptions {
   readonly interOpThreads?: number;
   /**
    * Let ORT's intra-op pool threads spin-wait for work between parallel sections. Default true (ORT's own
-   * default): measured on a 2-core VM, a 1 replica × 2 thread ModelBatcher ran 117k rows/s spinning vs 87k not
+   * default): measured on a 2-core VM, a 1 replica × 2 thread ModelBatcher ran 109k–124k rows/s spinning vs 87k–108k not
    * (waking a sleeping pool thread per op is slow there). The price: after each run a pool thread keeps a core
    * busy for a few ms (~20–30 ms of CPU per 100 ms idle after a run, `test/runtime/spinning.test.ts`). Set false
    * when other work on the same cores (the HTTP event loop, other replicas) needs that CPU. Only matters with
