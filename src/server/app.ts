@@ -17,6 +17,7 @@ import { ServerMetrics } from "./metrics.ts";
 import { ModelHost, type RegistryPort } from "./models.ts";
 import { registerRepositoryRoutes } from "./routes/repository.ts";
 import { registerTextRoutes } from "./routes/text.ts";
+import { registerTritonRoutes } from "./routes/triton.ts";
 import { registerV2Routes } from "./routes/v2.ts";
 import { createRegistry } from "./registry.ts";
 
@@ -193,6 +194,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     return metrics.text();
   });
   registerV2Routes(app, ctx);
+  registerTritonRoutes(app, ctx);
   registerRepositoryRoutes(app, ctx);
   if (config.corsOrigins.length > 0) {
     app.options("/*", async (_req, reply) => reply.code(204).send());

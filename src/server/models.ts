@@ -14,6 +14,7 @@ import {
 } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { type ModelStat, VersionStats } from "./stats.ts";
 
 /** What the server needs from a model registry (src/runtime ModelRegistry implements it). */
 export interface RegistryPort {
@@ -34,12 +35,15 @@ interface Runner {
   readonly model: LoadedModel;
   infer(inputs: TensorMap, options: InferOptions): Promise<InferResult>;
   readonly queueDepth: number;
+  /** Triton-style statistics of this model version (see stats.ts). */
+  readonly stats: VersionStats;
   close(options: { drain: boolean }): Promise<void>;
 }
 
 /** For models with a fixed batch dim (they cannot be batched): bounded concurrency, no merging. */
 class DirectRunner implements Runner {
   private active = 0;
+  readonly stats = new VersionStats(false);
   constructor(
     readonly model: LoadedModel,
     private readonly maxQueue: number,
@@ -66,6 +70,7 @@ class DirectRunner implements Runner {
         ...(options.outputs ? { outputs: options.outputs } : {}),
       });
       this.onRun(r.inferMs);
+      this.stats.executed(1, r.inferMs);
       const rows = Object.values(inputs)[0]?.shape[0] ?? 1;
       return {
         outputs: r.outputs,
@@ -84,6 +89,7 @@ class BatchedRunner implements Runner {
   constructor(
     readonly model: LoadedModel,
     private readonly batcher: ModelBatcher,
+    readonly stats: VersionStats,
   ) {}
   get queueDepth(): number {
     return this.batcher.queueDepth;
@@ -255,12 +261,39 @@ export class ModelHost {
     }
   }
 
-  /** Runs one request through the model's batcher (created on first use). */
+  /** Runs one request through the model's batcher (created on first use); counts it in the version's stats. */
   async infer(model: LoadedModel, inputs: TensorMap, options: InferOptions): Promise<InferResult> {
     const r = this.runnerFor(model);
-    const res = await r.infer(inputs, options);
+    const stats = r.stats;
+    const t0 = performance.now();
+    let res: InferResult;
+    try {
+      res = await r.infer(inputs, options);
+    } catch (err) {
+      stats.failed(performance.now() - t0);
+      throw err;
+    }
+    stats.succeeded(leadingDim(inputs), res.queueMs, res.inferMs, performance.now() - t0);
     this.opts.metrics.observeQueue(model.name, res.queueMs);
     return res;
+  }
+
+  /**
+   * Triton's `$model_stat` of a loaded model version: its counters since its runner was created (this
+   * session's first request), zeros when it has not been asked anything yet.
+   */
+  statsOf(model: LoadedModel): ModelStat {
+    const r = this.runners.get(`${model.name}@${model.version}`);
+    const live = r !== undefined && r.model.session === model.session ? r.stats : new VersionStats(true);
+    return live.snapshot(model.name, model.version);
+  }
+
+  /**
+   * The batcher settings a model version runs with: the server defaults, the model's config.json `batching`,
+   * and `batching.providers[<active provider>]` on top (e.g. bigger batches on a GPU).
+   */
+  batchingOf(model: LoadedModel): BatchingConfig {
+    return { ...this.opts.batching, ...batchingFor(model.config, model.session.activeProvider) };
   }
 
   /** Rows waiting for a model version's batcher (0 when none exists). */
@@ -273,21 +306,23 @@ export class ModelHost {
     const existing = this.runners.get(key);
     if (existing && existing.model.session === model.session) return existing;
     if (existing) void existing.close({ drain: true });
-    // config.json `batching`, with `batching.providers[<active provider>]` on top (e.g. bigger batches on a GPU).
-    const b = { ...this.opts.batching, ...batchingFor(model.config, model.session.activeProvider) };
+    const b = this.batchingOf(model);
     const metrics = this.opts.metrics;
     let runner: Runner;
     try {
+      const stats = new VersionStats(true);
       const batcher = new ModelBatcher(model.session, {
         maxBatchSize: b.maxBatchSize,
         maxQueueDelayMs: b.maxQueueDelayMs,
         maxQueueSize: b.maxQueueSize,
         onBatch: (s) => {
-          if (s.error === undefined)
+          if (s.error === undefined) {
             metrics.observeBatch(model.name, { size: s.cost, inferMs: s.inferMs, queueMs: s.queueMs });
+            stats.executed(s.cost, s.inferMs);
+          }
         },
       });
-      runner = new BatchedRunner(model, batcher);
+      runner = new BatchedRunner(model, batcher, stats);
     } catch (err) {
       if (!(err instanceof TesseraError) || err.code !== "E_BATCHER_CONFIG") throw err;
       this.opts.logger.info(
@@ -339,4 +374,10 @@ export class ModelHost {
     await Promise.all(runners.map((r) => r.close({ drain: true }).catch(() => {})));
     await this.registry.close();
   }
+}
+
+/** Rows of a request: the first input's leading dim (1 for a scalar input or no inputs). Allocates nothing. */
+function leadingDim(inputs: TensorMap): number {
+  for (const name in inputs) return inputs[name]!.shape[0] ?? 1;
+  return 1;
 }

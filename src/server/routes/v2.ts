@@ -27,6 +27,8 @@ export const EXTENSIONS = [
   "model_repository",
   "schedule_policy",
   "parameters",
+  "model_configuration",
+  "statistics",
 ] as const;
 
 export const SERVER_NAME = "tessera";
@@ -95,6 +97,27 @@ function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Finds the model for a per-model route (404 unknown, 503 not ready) and labels the request with its name for
+ * metrics, but only when the repository has that name: names from the URL would otherwise let a scanner grow
+ * the series without bound.
+ */
+export async function resolveModel(
+  ctx: RouteContext,
+  req: FastifyRequest,
+  name: string,
+  version: string | undefined,
+): Promise<LoadedModel> {
+  try {
+    const m = await ctx.models.model(name, version);
+    req.tesseraModel = name;
+    return m;
+  } catch (err) {
+    if (err instanceof TesseraError && !UNKNOWN_MODEL_CODES.has(err.code)) req.tesseraModel = name;
+    throw err;
+  }
+}
+
 export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { models, config, lifecycle } = ctx;
 
@@ -114,20 +137,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
 
   app.get("/v2", async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }));
 
-  /**
-   * Finds the model and labels the request with its name for metrics, but only when the repository
-   * has that name: names from the URL would otherwise let a scanner grow the series without bound.
-   */
-  const resolve = async (req: FastifyRequest, name: string, version: string | undefined) => {
-    try {
-      const m = await models.model(name, version);
-      req.tesseraModel = name;
-      return m;
-    } catch (err) {
-      if (err instanceof TesseraError && !UNKNOWN_MODEL_CODES.has(err.code)) req.tesseraModel = name;
-      throw err;
-    }
-  };
+  const resolve = (req: FastifyRequest, name: string, version: string | undefined) =>
+    resolveModel(ctx, req, name, version);
 
   const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
     const { model, version } = req.params;
