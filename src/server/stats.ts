@@ -10,6 +10,8 @@
  *    HTTP parsing and response writing are not included. A request turned away by a full queue, a deadline,
  *    a client that went away or a failed batch counts as `fail`; a request refused by the route before it
  *    reaches the model (bad JSON, wrong datatype, too many rows) is not counted, as in Triton.
+ *    Only the v2 infer route is counted: the text routes (`/v1/embeddings`, `/embed`, `/rerank`, ...) run through
+ *    src/text's own batchers, outside ModelHost.
  * 2. `queue`: per successful request, the time from submit to the batch's dispatch.
  * 3. `compute_infer`: per successful request, the wall time of the batch run it rode in (one batch run counts
  *    for each of its requests, as Triton counts it). That time includes copying the requests into the batch

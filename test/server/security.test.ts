@@ -45,6 +45,9 @@ describe("API keys", () => {
       ["POST", "/v2/models/m/infer", body],
       ["GET", "/v2/models/m", undefined],
       ["GET", "/v2", undefined],
+      ["GET", "/v2/models/m/config", undefined],
+      ["GET", "/v2/models/m/versions/1/stats", undefined],
+      ["GET", "/v2/models/stats", undefined],
       ["POST", "/v2/repository/index", "{}"],
       ["POST", "/v2/repository/models/m/unload", "{}"],
     ] as const) {
@@ -60,6 +63,12 @@ describe("API keys", () => {
     assert.equal((await call("GET", "/metrics")).status, 200);
     // TEI probes: open too (503 here: this server has no text model), never 401.
     for (const probe of ["/health", "/ping"]) assert.equal((await call("GET", probe)).status, 503, probe);
+  });
+
+  test("config and stats answer with a key", async () => {
+    for (const path of ["/v2/models/m/config", "/v2/models/m/stats", "/v2/models/stats"]) {
+      assert.equal((await call("GET", path, { authorization: "Bearer k-two" })).status, 200, path);
+    }
   });
 
   test("either configured key works", async () => {

@@ -324,3 +324,25 @@ describe("GET /v2/models[/{m}[/versions/{v}]]/stats", () => {
     assert.deepEqual(await statsOf("multi"), before);
   });
 });
+
+describe("a version that is not ready", () => {
+  test("config and stats answer 503 after an unload, the all-models list drops it; a reload starts at zero", async () => {
+    const post = (path: string) =>
+      fetch(srv.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal((await statsOf("mlp")).inference_count > 0, true);
+    const un = await post("/v2/repository/models/mlp/unload");
+    assert.equal(un.status, 200, await un.text());
+    for (const path of ["/v2/models/mlp/config", "/v2/models/mlp/stats", "/v2/models/mlp/versions/1/stats"]) {
+      const r = await get(path);
+      assert.equal(r.status, 503, `${path}: ${JSON.stringify(r.json)}`);
+      assert.equal(typeof r.json.error, "string");
+    }
+    const all = (await get("/v2/models/stats")).json.model_stats as Stat[];
+    assert.ok(!all.some((s) => s.name === "mlp"));
+    const load = await post("/v2/repository/models/mlp/load");
+    assert.equal(load.status, 200, await load.text());
+    const s = await statsOf("mlp");
+    assert.equal(s.inference_count, 0);
+    assert.equal(s.last_inference, 0);
+  });
+});
