@@ -6,7 +6,7 @@ import { type InferenceSession, type RunOptions, type TensorMap, validateInputs 
 import { type DType, Tensor, TesseraError } from "../tensor/index.ts";
 import { type Batched, type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
 import { checkBatchMajor } from "./predict-batch.ts";
-import { allocate, BatchBufferPool, shapeKey, writeInto } from "./stacking.ts";
+import { allocate, shapeKey, writeInto } from "./stacking.ts";
 
 export interface ModelBatcherOptions {
   /** Most ROWS per session.run (a request of n rows uses n). */
@@ -76,12 +76,13 @@ interface Reply {
   readonly rows: number;
 }
 
+/** Run options the ORT session understands beyond the contract (zero-copy transfer of our own buffers). */
+type TransferRunOptions = RunOptions & { readonly transferInputs?: boolean };
+
 export class ModelBatcher {
   readonly session: InferenceSession;
   private readonly batcher: DynamicBatcher<Request, Reply>;
   private readonly templates: Template[] = [];
-  /** Batch input buffers the session handed back, refilled by later batches of the same size. */
-  private readonly buffers = new BatchBufferPool();
 
   /** Throws E_BATCHER_CONFIG when a model input has a fixed (numeric) axis 0: such a model cannot take batches. */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
@@ -284,7 +285,7 @@ export class ModelBatcher {
       const t0 = first[name]!;
       const shape = t0.shape.slice();
       shape[0] = total;
-      const buf = allocate(t0.dtype, shape, this.buffers);
+      const buf = allocate(t0.dtype, shape);
       const rowSize = t0.size / t0.shape[0]!;
       const dst = buf.storage;
       let at = 0;
@@ -295,15 +296,12 @@ export class ModelBatcher {
       batch[name] = buf;
     }
     const wanted = unionOutputs(members);
-    const opts: RunOptions = {
+    const opts: TransferRunOptions = {
       transferInputs: true,
-      returnInputs: true,
       ...(signal ? { signal } : {}),
       ...(wanted ? { outputs: wanted } : {}),
     };
     const res = await this.session.run(batch, opts);
-    if (res.returnedInputs)
-      for (const name in res.returnedInputs) this.buffers.give(res.returnedInputs[name]!);
     const names = Object.keys(res.outputs);
     const outs: Tensor[] = [];
     for (const name of names) {

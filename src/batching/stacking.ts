@@ -26,56 +26,12 @@ export function writeInto(dst: TypedArray, at: number, t: Tensor): void {
   });
 }
 
-/**
- * A tensor of `dtype` and `shape` over its own whole (transferable) ArrayBuffer: a spare one from `pool` when it
- * holds one of exactly that size (its old contents still there: the caller overwrites every element), otherwise a
- * fresh zero-filled one.
- */
-export function allocate(dtype: DType, shape: readonly number[], pool?: BatchBufferPool): Tensor {
+/** A zero-filled tensor of `dtype` and `shape` in a fresh (transferable) ArrayBuffer. */
+export function allocate(dtype: DType, shape: readonly number[]): Tensor {
   let n = 1;
   for (let i = 0; i < shape.length; i++) n *= shape[i]!;
-  const arr = (pool?.take(dtype, n) ?? new DTYPES[dtype].ctor(n)) as DTypeMap[DType];
+  const arr = new DTYPES[dtype].ctor(n) as DTypeMap[DType];
   return Tensor.wrap(arr, shape, dtype);
-}
-
-/**
- * Spare batch buffers, by dtype and element count, for batches of the same size run after run. A session that
- * hands input buffers back (`RunOptions.returnInputs`) lets a batcher refill them instead of allocating: each
- * fresh ArrayBuffer is external memory to V8, and measured under load that alone set off a full GC every ~0.5 s.
- */
-export class BatchBufferPool {
-  private readonly free = new Map<string, TypedArray[]>();
-  private bytes = 0;
-
-  /** Keeps at most `perSize` buffers of one size and `maxBytes` in all; anything beyond is left to the GC. */
-  constructor(
-    private readonly perSize = 4,
-    private readonly maxBytes = 64 * 1024 * 1024,
-  ) {}
-
-  /** A spare array of `dtype` with exactly `length` elements, or undefined. */
-  take(dtype: DType, length: number): TypedArray | undefined {
-    const a = this.free.get(`${dtype}:${length}`)?.pop();
-    if (a) this.bytes -= a.byteLength;
-    return a;
-  }
-
-  /** Offers a tensor's storage for reuse; kept only when the tensor is its whole, plain ArrayBuffer. */
-  give(t: Tensor): void {
-    const a = t.storage as TypedArray;
-    const buf = a.buffer;
-    if (!(buf instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
-    if (a.length !== t.size || this.bytes + a.byteLength > this.maxBytes) return;
-    const key = `${t.dtype}:${a.length}`;
-    let list = this.free.get(key);
-    if (!list) {
-      list = [];
-      this.free.set(key, list);
-    }
-    if (list.length >= this.perSize) return;
-    list.push(a);
-    this.bytes += a.byteLength;
-  }
 }
 
 /**

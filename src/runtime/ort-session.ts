@@ -56,14 +56,8 @@ export const ORT_VERSION: string =
 /** The worker entry: a .mjs bootstrap that registers tsx in the worker, then imports ort-worker.ts. */
 const WORKER_URL = new URL("./ort-worker-boot.mjs", import.meta.url);
 
-interface WorkerResult {
-  outputs: Record<string, WireTensor>;
-  inferMs: number;
-  inputs?: Record<string, WireTensor>;
-}
-
 interface Pending {
-  resolve(r: WorkerResult): void;
+  resolve(r: { outputs: Record<string, WireTensor>; inferMs: number }): void;
   reject(err: Error): void;
 }
 
@@ -144,7 +138,7 @@ class Replica {
           const p = this.inflight.get(msg.id);
           this.inflight.delete(msg.id);
           if (p) {
-            if (msg.type === "result") p.resolve(msg);
+            if (msg.type === "result") p.resolve({ outputs: msg.outputs, inferMs: msg.inferMs });
             else
               p.reject(
                 new TesseraError("E_ORT_RUN", `${this.label}: onnxruntime run failed: ${msg.message}`, {
@@ -381,21 +375,18 @@ export class OrtSession implements InferenceSession {
     const wire: Record<string, WireTensor> = {};
     for (const [name, t] of Object.entries(inputs))
       wire[name] = toWire(t, transfer, options.transferInputs === true);
-    const returnInputs = options.returnInputs === true && options.transferInputs === true;
-    const dispatch = (): Promise<WorkerResult> => {
+    const dispatch = (): Promise<{ outputs: Record<string, WireTensor>; inferMs: number }> => {
       if (signal?.aborted) return Promise.reject(abortError(this.label, signal));
       const id = this.nextId++;
-      const done = new Promise<WorkerResult>((resolve, reject) => {
-        replica.inflight.set(id, { resolve, reject });
-      });
+      const done = new Promise<{ outputs: Record<string, WireTensor>; inferMs: number }>(
+        (resolve, reject) => {
+          replica.inflight.set(id, { resolve, reject });
+        },
+      );
       replica.updateRef();
-      const msg: ToWorker = {
-        type: "run",
-        id,
-        inputs: wire,
-        ...(options.outputs ? { outputs: options.outputs } : {}),
-        ...(returnInputs ? { returnInputs } : {}),
-      };
+      const msg: ToWorker = options.outputs
+        ? { type: "run", id, inputs: wire, outputs: options.outputs }
+        : { type: "run", id, inputs: wire };
       replica.post(msg, transfer);
       return done;
     };
@@ -412,10 +403,7 @@ export class OrtSession implements InferenceSession {
       const r = aborted ? await Promise.race([done, aborted]) : await done;
       const outputs: TensorMap = {};
       for (const [name, w] of Object.entries(r.outputs)) outputs[name] = fromWire(w);
-      if (!r.inputs) return { outputs, inferMs: r.inferMs, replica: replica.index };
-      const returnedInputs: TensorMap = {};
-      for (const name in r.inputs) returnedInputs[name] = fromWire(r.inputs[name]!);
-      return { outputs, inferMs: r.inferMs, replica: replica.index, returnedInputs };
+      return { outputs, inferMs: r.inferMs, replica: replica.index };
     } finally {
       if (onAbort) signal?.removeEventListener("abort", onAbort);
       done.catch(() => {}); // a result that arrives after an abort is discarded

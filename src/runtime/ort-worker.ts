@@ -78,7 +78,6 @@ async function handleRun(
   id: number,
   inputs: Readonly<Record<string, WireTensor>>,
   outputs?: readonly string[],
-  returnInputs = false,
 ): Promise<void> {
   if (!session) {
     post({ type: "run-error", id, message: "session is not initialised" });
@@ -96,23 +95,7 @@ async function handleRun(
     const transfer: ArrayBuffer[] = [];
     const out: Record<string, WireTensor> = {};
     for (const [name, value] of Object.entries(result)) out[name] = ortToWire(value as ort.Tensor, transfer);
-    let back: Record<string, WireTensor> | undefined;
-    if (returnInputs) {
-      back = {};
-      for (const name in inputs) {
-        const w = inputs[name]!;
-        // An output over the same buffer (ORT passing an input through) travels as that output: never reuse it.
-        if (transfer.includes(w.buffer)) continue;
-        transfer.push(w.buffer);
-        back[name] = w;
-      }
-    }
-    post(
-      back
-        ? { type: "result", id, outputs: out, inferMs, inputs: back }
-        : { type: "result", id, outputs: out, inferMs },
-      transfer,
-    );
+    post({ type: "result", id, outputs: out, inferMs }, transfer);
   } catch (err) {
     post({ type: "run-error", id, message: errMessage(err) });
   }
@@ -126,7 +109,7 @@ port.on("message", (msg: ToWorker) => {
         await handleInit(msg.init);
         break;
       case "run":
-        await handleRun(msg.id, msg.inputs, msg.outputs, msg.returnInputs === true);
+        await handleRun(msg.id, msg.inputs, msg.outputs);
         break;
       case "close":
         await session?.release();

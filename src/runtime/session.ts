@@ -72,13 +72,6 @@ export interface RunOptions {
    * false: each input is copied (one memcpy) into a fresh buffer that is transferred.
    */
   readonly transferInputs?: boolean;
-  /**
-   * With `transferInputs`: the worker transfers the input buffers back once ORT has run, as
-   * `RunResult.returnedInputs` (same dtypes, shapes and contents), so the caller can refill them for its next
-   * run instead of allocating: every fresh ArrayBuffer is external memory, which drives V8's GC. An input whose
-   * buffer an output shares is not returned. Implementations may ignore it (then `returnedInputs` is absent).
-   */
-  readonly returnInputs?: boolean;
 }
 
 export interface RunResult {
@@ -87,8 +80,6 @@ export interface RunResult {
   readonly inferMs: number;
   /** Which replica ran it. */
   readonly replica: number;
-  /** The inputs handed back when the run asked for `returnInputs` (each over its own whole ArrayBuffer). */
-  readonly returnedInputs?: TensorMap;
 }
 
 export interface InferenceSession {

@@ -32,8 +32,6 @@ export type ToWorker =
       readonly id: number;
       readonly inputs: Readonly<Record<string, WireTensor>>;
       readonly outputs?: readonly string[];
-      /** Transfer the input buffers back with the result (RunOptions.returnInputs). */
-      readonly returnInputs?: boolean;
     }
   | { readonly type: "close" }
   /** Test-only: makes the worker call process.exit(code), to exercise worker replacement. */
@@ -58,8 +56,6 @@ export type FromWorker =
       readonly id: number;
       readonly outputs: Record<string, WireTensor>;
       readonly inferMs: number;
-      /** The run's input buffers, when it asked for them back. */
-      readonly inputs?: Record<string, WireTensor>;
     }
   | { readonly type: "run-error"; readonly id: number; readonly message: string }
   | { readonly type: "closed" };
