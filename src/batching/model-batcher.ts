@@ -2,7 +2,13 @@
  * ModelBatcher: a DynamicBatcher over one InferenceSession. Concurrent requests (each a TensorMap with a
  * leading batch dim of n ≥ 1 rows) are concatenated along axis 0, run once, and split back per request.
  */
-import { type InferenceSession, type RunOptions, type TensorMap, validateInputs } from "../runtime/index.ts";
+import {
+  type InferenceSession,
+  type ModelDescription,
+  type RunOptions,
+  type TensorMap,
+  validateInputs,
+} from "../runtime/index.ts";
 import { type DType, Tensor, TesseraError } from "../tensor/index.ts";
 import { type Batched, type BatchStats, DynamicBatcher, type Priority } from "./dynamic-batcher.ts";
 import { checkBatchMajor } from "./predict-batch.ts";
@@ -79,23 +85,46 @@ interface Reply {
 /** Run options the ORT session understands beyond the contract (zero-copy transfer of our own buffers). */
 type TransferRunOptions = RunOptions & { readonly transferInputs?: boolean };
 
+/**
+ * Why requests to a model cannot be concatenated along axis 0, or undefined when they can: every input must have
+ * a leading dim that is symbolic or unknown (a scalar input or a fixed first dim cannot take batches). The one
+ * rule ModelBatcher enforces and servers report (e.g. Triton's `max_batch_size` 0 for such models).
+ */
+export function unbatchableReason(
+  description: ModelDescription,
+): { readonly input: string; readonly dim0: number | null; readonly message: string } | undefined {
+  if (description.inputs.length === 0) return { input: "", dim0: null, message: "the model has no inputs" };
+  for (const spec of description.inputs) {
+    const d0 = spec.shape[0];
+    if (spec.shape.length === 0) {
+      return { input: spec.name, dim0: null, message: `input ${JSON.stringify(spec.name)} is a scalar` };
+    }
+    if (typeof d0 === "number") {
+      return {
+        input: spec.name,
+        dim0: d0,
+        message: `input ${JSON.stringify(spec.name)} has a fixed batch dim ${d0}`,
+      };
+    }
+  }
+  return undefined;
+}
+
 export class ModelBatcher {
   readonly session: InferenceSession;
   private readonly batcher: DynamicBatcher<Request, Reply>;
   private readonly templates: Template[] = [];
 
-  /** Throws E_BATCHER_CONFIG when a model input has a fixed (numeric) axis 0: such a model cannot take batches. */
+  /** Throws E_BATCHER_CONFIG when the model cannot take batches (see `unbatchableReason`). */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
     this.session = session;
-    for (const spec of session.description.inputs) {
-      const d0 = spec.shape[0];
-      if (spec.shape.length > 0 && typeof d0 === "number") {
-        throw new TesseraError(
-          "E_BATCHER_CONFIG",
-          `ModelBatcher: input ${JSON.stringify(spec.name)} has a fixed batch dim ${d0}; the model cannot take batches (export it with a symbolic batch dim)`,
-          { field: "model", input: spec.name, dim0: d0 },
-        );
-      }
+    const why = unbatchableReason(session.description);
+    if (why) {
+      throw new TesseraError(
+        "E_BATCHER_CONFIG",
+        `ModelBatcher: ${why.message}; the model cannot take batches (export it with a symbolic batch dim)`,
+        { field: "model", input: why.input, dim0: why.dim0 },
+      );
     }
     this.batcher = new DynamicBatcher<Request, Reply>({
       run: (reqs, info) => this.runBatch(reqs, info),

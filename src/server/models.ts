@@ -327,7 +327,7 @@ export class ModelHost {
       if (!(err instanceof TesseraError) || err.code !== "E_BATCHER_CONFIG") throw err;
       this.opts.logger.info(
         { model: key, reason: err.message },
-        "model has a fixed batch dim: requests run unbatched",
+        "model cannot take batches (a scalar input or a fixed batch dim): requests run unbatched",
       );
       runner = new DirectRunner(model, b.maxQueueSize, (ms) =>
         metrics.observeBatch(model.name, { size: 1, inferMs: ms, queueMs: [] }),

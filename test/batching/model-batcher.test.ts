@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ModelBatcher, predictBatch } from "../../src/batching/index.ts";
+import { ModelBatcher, predictBatch, unbatchableReason } from "../../src/batching/index.ts";
 import { GraphBuilder, mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession, type TensorMap } from "../../src/runtime/index.ts";
 import { rng, Tensor, TesseraError, tensor } from "../../src/tensor/index.ts";
@@ -235,6 +235,37 @@ describe("ModelBatcher with a symbolic sequence dim", () => {
       assert.equal(out[0]!.batchSize, 2);
       assert.equal(out[0]!.outputs.y!.storage, out[2]!.outputs.y!.storage);
       await mb.close();
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe("unbatchableReason: the one rule for which models take batches", () => {
+  test("a scalar input or a fixed first dim cannot be batched; ModelBatcher refuses such a model", async () => {
+    const spec = (shape: (number | string)[]) => ({
+      inputs: [{ name: "x", dtype: "float32" as const, shape }],
+      outputs: [],
+      opsets: {},
+      producer: "",
+      metadata: {},
+      byteSize: 0,
+      sha256: "",
+    });
+    assert.equal(unbatchableReason(spec(["batch", 4])), undefined);
+    assert.match(unbatchableReason(spec([]))!.message, /scalar/);
+    assert.equal(unbatchableReason(spec([2, 4]))!.dim0, 2);
+    const g = new GraphBuilder({ name: "scalar", opset: 17 });
+    g.input("x", "float32", []);
+    g.node("Neg", ["x"], ["y"]);
+    g.output("y", "float32", []);
+    const session = await openSession(g.toBytes(), { replicas: 1, intraOpThreads: 1, label: "scalar" });
+    try {
+      assert.throws(
+        () => new ModelBatcher(session, { maxBatchSize: 4, maxQueueDelayMs: 1, maxQueueSize: 8 }),
+        (e: unknown) =>
+          e instanceof TesseraError && e.code === "E_BATCHER_CONFIG" && /scalar/.test(e.message),
+      );
     } finally {
       await session.close();
     }

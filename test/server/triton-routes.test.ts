@@ -9,6 +9,15 @@ import { tritonDataType } from "../../src/server/routes/triton.ts";
 import { LABELS, type Running, startApp, writeRepo } from "./helpers.ts";
 
 /** x float32 [batch, n] → y float32 [batch, m, 3] = Reshape(x, [0, -1, 3]): ORT fails when n is not a multiple of 3. */
+/** y = -x with a scalar input: nothing to concatenate along axis 0, so the server runs it unbatched. */
+function scalarModel(): Uint8Array {
+  const g = new GraphBuilder({ name: "scalar", opset: 17 });
+  g.input("x", "float32", []);
+  g.node("Neg", ["x"], ["y"]);
+  g.output("y", "float32", []);
+  return g.toBytes();
+}
+
 function reshapeModel(): Uint8Array {
   const g = new GraphBuilder({ name: "reshape3", opset: 17 });
   g.input("x", "float32", ["batch", "n"]);
@@ -76,6 +85,7 @@ before(async () => {
       },
       { name: "multi", bytes: multiIO().bytes, config: { replicas: 1, intraOpThreads: 1 } },
       { name: "reshape", bytes: reshapeModel(), config: { replicas: 1, intraOpThreads: 1 } },
+      { name: "scalar", bytes: scalarModel(), config: { replicas: 1, intraOpThreads: 1 } },
       {
         name: "fixed",
         bytes: matmulModel(2, 4, 3, { seed: 2 }).bytes,
@@ -169,6 +179,21 @@ describe("GET /v2/models/{m}[/versions/{v}]/config", () => {
     assert.deepEqual(r.json.version_policy, { specific: { versions: [1] } });
   });
 
+  test("a scalar input: reported unbatched (max_batch_size 0) and served that way", async () => {
+    const r = await get("/v2/models/scalar/config");
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.max_batch_size, 0);
+    assert.deepEqual((r.json.input as Record<string, unknown>[])[0]!.dims, []);
+    const res = await fetch(`${srv.url}/v2/models/scalar/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [], data: [2.5] }] }),
+    });
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    assert.deepEqual((JSON.parse(body) as { outputs: { data: number[] }[] }).outputs[0]!.data, [-2.5]);
+  });
+
   test("symbolic non-batch dims are -1", async () => {
     const r = await get("/v2/models/reshape/config");
     assert.deepEqual((r.json.input as Record<string, unknown>[])[0]!.dims, [-1]);
@@ -255,7 +280,7 @@ describe("GET /v2/models[/{m}[/versions/{v}]]/stats", () => {
     const v = await get("/v2/models/mlp/versions/1/stats");
     assert.deepEqual((v.json.model_stats as Stat[])[0], s2);
     const all = (await get("/v2/models/stats")).json.model_stats as Stat[];
-    assert.deepEqual(all.map((s) => s.name).sort(), ["fixed", "mlp", "multi", "reshape"]);
+    assert.deepEqual(all.map((s) => s.name).sort(), ["fixed", "mlp", "multi", "reshape", "scalar"]);
     assert.deepEqual(
       all.find((s) => s.name === "mlp"),
       s2,

@@ -6,6 +6,7 @@
  */
 import { basename } from "node:path";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { unbatchableReason } from "../../batching/index.ts";
 import type { BatchingConfig, LoadedModel, ProviderName, ProviderSpec } from "../../runtime/index.ts";
 import type { RouteContext } from "../context.ts";
 import { checkModelName } from "../models.ts";
@@ -20,13 +21,12 @@ export function tritonDataType(datatype: Datatype): string {
 }
 
 /**
- * Whether the server batches the model: every input has rank ≥ 1 and a non-numeric (symbolic or unknown)
- * first dim. Such a model runs through its dynamic batcher and reports `max_batch_size` > 0; any other runs
- * unbatched (Triton's `max_batch_size: 0`, dims as the graph declares them).
+ * Whether the server batches the model (the rule ModelBatcher enforces, `unbatchableReason`): such a model runs
+ * through its dynamic batcher and reports `max_batch_size` > 0; any other runs unbatched (Triton's
+ * `max_batch_size: 0`, dims as the graph declares them).
  */
 export function hasBatchDim(m: LoadedModel): boolean {
-  const inputs = m.description.inputs;
-  return inputs.length > 0 && inputs.every((s) => s.shape.length > 0 && typeof s.shape[0] !== "number");
+  return unbatchableReason(m.description) === undefined;
 }
 
 const GPU_DEVICE_PROVIDERS: ReadonlySet<ProviderName> = new Set(["cuda", "tensorrt", "dml"]);
