@@ -71,6 +71,23 @@ async function bestOf<T>(pass: () => Promise<T>): Promise<{ out: T; seconds: num
   return { out: out as T, seconds: Math.min(...all), all };
 }
 
+/**
+ * One configuration's measurement: `first` (a small cold call) timed once, then `pass` (the whole corpus) by
+ * `bestOf`; `row(out, i)` reads sentence i's vector from the last pass for the cross-check probe.
+ */
+async function measure<T>(
+  corpusSize: { sentences: number; tokens: number },
+  first: () => Promise<unknown>,
+  pass: () => Promise<T>,
+  row: (out: T, i: number) => ArrayLike<number>,
+): Promise<Omit<Result, "name" | "peakRssMB">> {
+  const t0 = performance.now();
+  await first();
+  const firstMs = performance.now() - t0;
+  const { out, seconds, all } = await bestOf(pass);
+  return { ...corpusSize, firstMs, seconds, all, probe: probeOf((i) => row(out, i)) };
+}
+
 const PROBE_IDX = [0, 1, 7, 100];
 function probeOf(get: (i: number) => ArrayLike<number>): number[][] {
   return PROBE_IDX.filter((i) => i < N).map((i) => Array.from(get(i)).slice(0, 4));
@@ -106,26 +123,21 @@ async function runTjs(batch: number): Promise<Omit<Result, "name" | "peakRssMB">
     dtype: "fp32",
   });
   const { texts, tokens } = corpus();
-  const t0 = performance.now();
-  await extractor(texts.slice(0, Math.min(32, batch)), { pooling: "mean", normalize: true });
-  const firstMs = performance.now() - t0;
-  const { out, seconds, all } = await bestOf(async () => {
-    const o: number[][] = [];
-    for (let i = 0; i < texts.length; i += batch) {
-      const r = await extractor(texts.slice(i, i + batch), { pooling: "mean", normalize: true });
-      o.push(...(r.tolist() as number[][]));
-    }
-    return o;
-  });
+  const result = await measure(
+    { sentences: texts.length, tokens },
+    () => extractor(texts.slice(0, Math.min(32, batch)), { pooling: "mean", normalize: true }),
+    async () => {
+      const o: number[][] = [];
+      for (let i = 0; i < texts.length; i += batch) {
+        const r = await extractor(texts.slice(i, i + batch), { pooling: "mean", normalize: true });
+        o.push(...(r.tolist() as number[][]));
+      }
+      return o;
+    },
+    (out, i) => out[i] as number[],
+  );
   await extractor.dispose();
-  return {
-    sentences: texts.length,
-    tokens,
-    firstMs,
-    seconds,
-    all,
-    probe: probeOf((i) => out[i] as number[]),
-  };
+  return result;
 }
 
 async function runOrt(batch: number, sorted: boolean): Promise<Omit<Result, "name" | "peakRssMB">> {
@@ -158,55 +170,47 @@ async function runOrt(batch: number, sorted: boolean): Promise<Omit<Result, "nam
     const dim = h.dims[2] as number;
     return enc.map((e, r) => meanPoolNormalize(h.data as Float32Array, r, L, dim, e.length));
   };
-  const t0 = performance.now();
-  await embedBatch([0]);
-  const firstMs = performance.now() - t0;
-  const { out, seconds, all } = await bestOf(async () => {
-    const order = texts.map((_, i) => i);
-    const o: Float32Array[] = new Array(texts.length);
-    if (sorted) {
-      // Sorting is part of the work: done inside the timed region.
-      const lens = texts.map((t) => tok.encode(t).ids.length);
-      order.sort((a, b) => (lens[a] as number) - (lens[b] as number));
-    }
-    for (let i = 0; i < order.length; i += batch) {
-      const idx = order.slice(i, i + batch);
-      const vs = await embedBatch(idx);
-      idx.forEach((j, k) => {
-        o[j] = vs[k] as Float32Array;
-      });
-    }
-    return o;
-  });
+  const result = await measure(
+    { sentences: texts.length, tokens },
+    () => embedBatch([0]),
+    async () => {
+      const order = texts.map((_, i) => i);
+      const o: Float32Array[] = new Array(texts.length);
+      if (sorted) {
+        // Sorting is part of the work: done inside the timed region.
+        const lens = texts.map((t) => tok.encode(t).ids.length);
+        order.sort((a, b) => (lens[a] as number) - (lens[b] as number));
+      }
+      for (let i = 0; i < order.length; i += batch) {
+        const idx = order.slice(i, i + batch);
+        const vs = await embedBatch(idx);
+        idx.forEach((j, k) => {
+          o[j] = vs[k] as Float32Array;
+        });
+      }
+      return o;
+    },
+    (out, i) => out[i] as Float32Array,
+  );
   await session.release();
-  return {
-    sentences: texts.length,
-    tokens,
-    firstMs,
-    seconds,
-    all,
-    probe: probeOf((i) => out[i] as Float32Array),
-  };
+  return result;
 }
 
 async function runLib(): Promise<Omit<Result, "name" | "peakRssMB">> {
   const { TextEmbedder } = await import("../../src/text/index.ts");
   const emb = await TextEmbedder.load(MODEL, { normalize: true });
   const { texts, tokens } = corpus();
-  const t0 = performance.now();
-  await emb.embed(texts.slice(0, 32));
-  const firstMs = performance.now() - t0;
-  const { out, seconds, all } = await bestOf(() => emb.embed(texts));
+  const result = await measure(
+    { sentences: texts.length, tokens },
+    () => emb.embed(texts.slice(0, 32)),
+    () => emb.embed(texts),
+    (out, i) => {
+      const d = out.shape[1] as number;
+      return out.data.subarray(i * d, (i + 1) * d);
+    },
+  );
   await emb.close();
-  const d = out.shape[1] as number;
-  return {
-    sentences: texts.length,
-    tokens,
-    firstMs,
-    seconds,
-    all,
-    probe: probeOf((i) => out.data.subarray(i * d, (i + 1) * d)),
-  };
+  return result;
 }
 
 async function runServer(clients: number): Promise<Omit<Result, "name" | "peakRssMB">> {
@@ -271,21 +275,16 @@ async function runServer(clients: number): Promise<Omit<Result, "name" | "peakRs
     );
     return out;
   };
-  const t0 = performance.now();
-  await drive(texts.slice(0, 32));
-  const firstMs = performance.now() - t0;
-  const { out, seconds, all } = await bestOf(() => drive(texts));
+  const result = await measure(
+    { sentences: texts.length, tokens },
+    () => drive(texts.slice(0, 32)),
+    () => drive(texts),
+    (out, i) => out[i] as Float32Array,
+  );
   agent.destroy();
   await app.close();
   rmSync(root, { recursive: true, force: true });
-  return {
-    sentences: texts.length,
-    tokens,
-    firstMs,
-    seconds,
-    all,
-    probe: probeOf((i) => out[i] as Float32Array),
-  };
+  return result;
 }
 
 const CONFIGS: Record<string, () => Promise<Omit<Result, "name" | "peakRssMB">>> = {
