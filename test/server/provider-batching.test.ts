@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import pino from "pino";
-import { mlpClassifier } from "../../src/onnx/index.ts";
+import { mlpClassifier, slowModel } from "../../src/onnx/index.ts";
 import { encodeInferRequest } from "../../src/server/index.ts";
 import { type Running, startApp, writeRepo } from "./helpers.ts";
 
@@ -12,12 +12,15 @@ const logs: Record<string, unknown>[] = [];
 
 before(async () => {
   const bytes = mlpClassifier({ inputDim: 8, hidden: [16], classes: 4, seed: 1 }).bytes;
+  // ~150 ms per run whatever the batch size: while the first (eager) request runs, the other requests queue, so
+  // how they are batched depends on maxBatchSize alone and not on how fast they happen to arrive.
+  const slow = slowModel({ ms: 150, size: 64 }).bytes;
   const batching = { maxBatchSize: 64, maxQueueDelayMs: 300, maxQueueSize: 256 };
   const root = writeRepo([
     // The override for the provider the session runs on (cpu here) caps batches at 2 rows.
     {
       name: "capped",
-      bytes,
+      bytes: slow,
       config: {
         replicas: 1,
         intraOpThreads: 1,
@@ -27,7 +30,7 @@ before(async () => {
     // An override for another provider changes nothing on cpu.
     {
       name: "plain",
-      bytes,
+      bytes: slow,
       config: {
         replicas: 1,
         intraOpThreads: 1,
@@ -52,7 +55,7 @@ after(async () => {
 
 async function batchSizes(model: string, n: number): Promise<number[]> {
   const { body, headers } = encodeInferRequest({
-    inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: new Float32Array(8).fill(0.5) }],
+    inputs: [{ name: "x", datatype: "FP32", shape: [1, 64], data: new Float32Array(64).fill(0.5) }],
   });
   const res = await Promise.all(
     Array.from({ length: n }, () =>
