@@ -1,3 +1,13 @@
+/**
+ * Server throughput (issue 4): autocannon drives `tessera serve` on the zoo MLP; the same run measures raw
+ * onnxruntime-node in-process (1 and N intra-op threads), the in-process ModelBatcher, and a bare node:http ceiling.
+ *
+ *   node --import tsx bench/server/server.ts [--duration 8] [--levels 1,16,64] [--multi 64x16,64x64]
+ *       [--replicas 2] [--threads 1] [--max-batch 64] [--checkout .]
+ *
+ * --max-batch sets the model's maxBatchSize (rows per run); the raw ORT baseline runs min(max-batch, clients × rows)
+ * rows per run so both sides compute batches of the same size.
+ */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +28,7 @@ const { values } = parseArgs({
     replicas: { type: "string", default: "2" },
     threads: { type: "string", default: "1" },
     rows: { type: "string", default: "1" },
+    "max-batch": { type: "string", default: "64" },
     checkout: { type: "string", default: "." },
   },
 });
@@ -36,7 +47,7 @@ const CASES: Case[] = [
 const caseName = (c: Case) => `${c.clients}×${c.rows}`;
 const REPLICAS = Number(values.replicas);
 const THREADS = Number(values.threads);
-const BATCHING = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 };
+const BATCHING = { maxBatchSize: Number(values["max-batch"]), maxQueueDelayMs: 2, maxQueueSize: 4096 };
 const DIM = 256;
 const MAX_ROWS = Math.max(...CASES.map((c) => c.rows));
 
@@ -71,7 +82,7 @@ const rowData = (rows: number) => allRows.subarray(0, rows * DIM);
 
 /**
  * The baseline: raw onnxruntime-node in-process (main thread, `threads` intra-op threads), running batches of
- * min(64, clients × rows) rows back to back for half the duration.
+ * min(maxBatchSize, clients × rows) rows back to back for half the duration.
  */
 async function rawOrt(threads: number): Promise<Map<Case, Result>> {
   const s = await ort.InferenceSession.create(model.bytes, {
