@@ -429,7 +429,9 @@ export class OrtSession implements InferenceSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.pool.map((r) => r.close()));
+    // On a GPU device, releases queue behind runs like everything else that touches the device (see openSession).
+    const key = this.exclusiveKey;
+    await Promise.all(this.pool.map((r) => (key ? runExclusive(key, () => r.close()) : r.close())));
   }
 }
 
@@ -555,9 +557,21 @@ export async function openSession(
 
   const pool: Replica[] = [];
   const onReplaced = () => {};
+  // GPU providers: creating a session goes through the same per-device queue as runs (providers.runExclusive),
+  // so that no replica of any session creates or releases a session on the device while another one uses it (Dawn
+  // is not safe for that across threads: concurrent releases on Linux/Vulkan once corrupted the heap). The key is
+  // the first GPU provider asked for, as the active one is only known once the first replica has started.
+  const gpuSpec = providers.find((p) => isExclusiveDevice(p));
+  const initKey = gpuSpec ? deviceKey(gpuSpec) : "cpu";
+  const startReplica = (index: number, init: WorkerInit): Promise<Replica> =>
+    runExclusive(initKey, async () => {
+      const r = new Replica(index, init, label, onReplaced);
+      pool.push(r);
+      await r.ready.catch(() => {}); // the caller reads the outcome from r.ready
+      return r;
+    });
   try {
-    const first = new Replica(0, firstInit, label, onReplaced);
-    pool.push(first);
+    const first = await startReplica(0, firstInit);
     let info: ReadyInfo;
     try {
       info = await first.ready;
@@ -569,8 +583,7 @@ export async function openSession(
       pool.length = 0;
       cache = { path: cache.path, hit: false };
       restInit = base;
-      const retry = new Replica(0, base, label, onReplaced);
-      pool.push(retry);
+      const retry = await startReplica(0, base);
       info = await retry.ready;
     }
     if (cache && !cache.hit) {
@@ -585,7 +598,9 @@ export async function openSession(
     // On a GPU provider runs are serialized per device (providers.runExclusive), so by default extra
     // replicas would only hold more copies of the weights on the device.
     const replicaCount = options.replicas === undefined && info.activeProvider !== "cpu" ? 1 : replicas;
-    for (let i = 1; i < replicaCount; i++) pool.push(new Replica(i, restInit, label, onReplaced));
+    const rest: Promise<Replica>[] = [];
+    for (let i = 1; i < replicaCount; i++) rest.push(startReplica(i, restInit));
+    await Promise.all(rest);
     await Promise.all(pool.map((r) => r.ready));
     const description: ModelDescription = {
       inputs: toSpecs(info.inputs),
@@ -610,7 +625,7 @@ export async function openSession(
       pool,
     });
   } catch (err) {
-    await Promise.allSettled(pool.map((r) => r.close()));
+    await Promise.allSettled(pool.map((r) => runExclusive(initKey, () => r.close())));
     throw err;
   }
 }

@@ -6,8 +6,9 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
-import { bertEncoder } from "../../src/onnx/index.ts";
+import { bertEncoder, GraphBuilder } from "../../src/onnx/index.ts";
 import { openSession } from "../../src/runtime/index.ts";
+import { Tensor } from "../../src/tensor/index.ts";
 import { normalizeProviders, toOrtExecutionProviders } from "../../src/runtime/index.ts";
 import type { InferenceSession, ProviderSpec, TensorMap } from "../../src/runtime/index.ts";
 import { assertClose, webgpuSkipReason } from "./helpers.ts";
@@ -232,6 +233,46 @@ describe("replica defaults on a GPU provider", { skip }, () => {
       await explicit.close();
     } finally {
       await Promise.all([gpu.close(), cpu.close()]);
+    }
+  });
+});
+
+describe("session start and release on a webgpu device wait for its runs (Dawn is not safe for them concurrently)", {
+  skip,
+}, () => {
+  // A MatMul big enough to keep lavapipe busy for a while: [256,1024] × [1024,1024].
+  function heavyModel(): Uint8Array {
+    const g = new GraphBuilder({ name: "heavy", opset: 17 });
+    g.input("x", "float32", ["batch", 1024]);
+    g.initializer("w", Tensor.wrap(new Float32Array(1024 * 1024).fill(0.001), [1024, 1024]));
+    g.node("MatMul", ["x", "w"], ["h"]);
+    g.node("MatMul", ["h", "w"], ["y"]);
+    g.output("y", "float32", ["batch", 1024]);
+    return g.toBytes();
+  }
+
+  test("opening and closing another webgpu session while a run is in flight happen after the run", async () => {
+    const busy = await openSession(heavyModel(), { providers: [WEBGPU], replicas: 1, label: "heavy" });
+    const other = await openSession(mlpModel(), { providers: [WEBGPU], replicas: 1, label: "small" });
+    try {
+      assert.equal(busy.activeProvider, "webgpu");
+      const x = { x: Tensor.wrap(new Float32Array(256 * 1024).fill(0.5), [256, 1024]) };
+      await busy.run(x); // warm-up (shader compilation)
+      const order: string[] = [];
+      const run = busy.run(x).then(() => order.push("run"));
+      const opened = openSession(mlpModel(), { providers: [WEBGPU], replicas: 1, label: "late" }).then(
+        (s) => {
+          order.push("open");
+          return s;
+        },
+      );
+      const closed = other.close().then(() => order.push("close"));
+      const late = await opened;
+      await Promise.all([run, closed]);
+      await late.close();
+      assert.equal(order[0], "run", `order: ${order.join(", ")}`);
+    } finally {
+      await Promise.all([busy.close(), other.close()]);
     }
   });
 });
