@@ -491,8 +491,12 @@ describe("bad input never gives a 500", () => {
 
 describe("batching, disconnects, repository and metrics", () => {
   test("concurrent clients are batched together (batch-size histogram shows batches > 1)", async () => {
-    const before = await call("GET", "/metrics");
-    const count0 = metric(before.buf.toString(), 'tessera_batch_size_count{model="mlp"}');
+    const before = (await call("GET", "/metrics")).buf.toString();
+    const count0 = metric(before, 'tessera_batch_size_count{model="mlp"}');
+    const rows0 = metric(before, 'tessera_batch_size_sum{model="mlp"}');
+    // Histogram buckets are cumulative over the whole suite: compare this test's increments only.
+    const le1_0 = metric(before, 'tessera_batch_size_bucket{le="1",model="mlp"}');
+    const total0 = metric(before, 'tessera_batch_size_bucket{le="+Inf",model="mlp"}');
     const reqs = Array.from({ length: 48 }, (_, k) =>
       infer("mlp", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(k) }] }),
     );
@@ -505,11 +509,13 @@ describe("batching, disconnects, repository and metrics", () => {
     assert.deepEqual(res[5]!.decoded!.outputs, single.decoded!.outputs);
     const text = (await call("GET", "/metrics")).buf.toString();
     const batches = metric(text, 'tessera_batch_size_count{model="mlp"}') - count0;
-    const rows = metric(text, 'tessera_batch_size_sum{model="mlp"}');
+    const rows = metric(text, 'tessera_batch_size_sum{model="mlp"}') - rows0;
     assert.ok(batches < 48, `48 requests ran in ${batches} batches`);
-    const le1 = metric(text, 'tessera_batch_size_bucket{le="1",model="mlp"}');
-    const total = metric(text, 'tessera_batch_size_bucket{le="+Inf",model="mlp"}');
+    const le1 = metric(text, 'tessera_batch_size_bucket{le="1",model="mlp"}') - le1_0;
+    const total = metric(text, 'tessera_batch_size_bucket{le="+Inf",model="mlp"}') - total0;
     assert.ok(total - le1 > 0, `some batches hold more than one row (${rows} rows in ${total} batches)`);
+    // 48 rows plus the one-at-a-time check, all counted in this test's batches.
+    assert.equal(rows, 49);
   });
 
   test("a request whose client disconnected is dropped from the queue", async () => {
