@@ -14,7 +14,7 @@ import {
 } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import { type ModelStat, VersionStats } from "./stats.ts";
+import { emptyModelStat, type ModelStat, VersionStats } from "./stats.ts";
 
 /** What the server needs from a model registry (src/runtime ModelRegistry implements it). */
 export interface RegistryPort {
@@ -71,12 +71,11 @@ class DirectRunner implements Runner {
       });
       this.onRun(r.inferMs);
       this.stats.executed(1, r.inferMs);
-      const rows = Object.values(inputs)[0]?.shape[0] ?? 1;
       return {
         outputs: r.outputs,
         queueMs: performance.now() - t0 - r.inferMs,
         inferMs: r.inferMs,
-        batchSize: rows,
+        batchSize: leadingDim(inputs),
       };
     } finally {
       this.active--;
@@ -284,8 +283,9 @@ export class ModelHost {
    */
   statsOf(model: LoadedModel): ModelStat {
     const r = this.runners.get(`${model.name}@${model.version}`);
-    const live = r !== undefined && r.model.session === model.session ? r.stats : new VersionStats(true);
-    return live.snapshot(model.name, model.version);
+    return r !== undefined && r.model.session === model.session
+      ? r.stats.snapshot(model.name, model.version)
+      : emptyModelStat(model.name, model.version);
   }
 
   /**

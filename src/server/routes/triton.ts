@@ -9,7 +9,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { unbatchableReason } from "../../batching/index.ts";
 import type { BatchingConfig, LoadedModel, ProviderName, ProviderSpec } from "../../runtime/index.ts";
 import type { RouteContext } from "../context.ts";
-import { checkModelName } from "../models.ts";
 import { type Datatype, datatypeOfDType } from "../protocol/index.ts";
 import type { ModelStat } from "../stats.ts";
 import { protocolShape } from "../tensors.ts";
@@ -191,8 +190,7 @@ export function registerTritonRoutes(app: FastifyInstance, ctx: RouteContext): v
   // Every ready version of one model: 404 unknown, 503 when no version is ready (like the metadata route).
   app.get("/v2/models/:model/stats", async (req: FastifyRequest<{ Params: ModelParams }>) => {
     const name = req.params.model;
-    checkModelName(name);
-    await resolveModel(ctx, req, name, undefined);
+    await resolveModel(ctx, req, name, undefined); // checks the name too
     return { model_stats: statsOf(await registry.status(name)) };
   });
 

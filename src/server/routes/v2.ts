@@ -18,9 +18,10 @@ import {
 } from "../tensors.ts";
 import { serializeInferResponse } from "../protocol/response.ts";
 
-/** Extensions this server implements, as advertised in `GET /v2`. */
-
+/** Codes of a name the repository does not have: such requests are not labelled with the name in metrics. */
 const UNKNOWN_MODEL_CODES = new Set(["E_MODEL_NOT_FOUND", "E_MODEL_NAME_INVALID"]);
+
+/** Extensions this server implements, as advertised in `GET /v2`. */
 export const EXTENSIONS = [
   "binary_tensor_data",
   "classification",
