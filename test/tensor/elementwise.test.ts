@@ -288,3 +288,24 @@ test("int64 arithmetic is exact beyond 2^53 and wraps at 64 bits", () => {
   T.addInPlace(x, x);
   assert.deepEqual(x.toArray(), [2n, 4n]);
 });
+
+test("float32 ops with a number give the same elements at every length (WASM path or JS loop)", () => {
+  // 0.1 and 1e40 are not float32 values: rounding them to float32 first would change results (1e-10 * 1e40
+  // would overflow to Infinity), so a long tensor must give what a short one gives, element for element.
+  const n = 4099;
+  const x = g.uniform([n], { low: 1e-10, high: 2e-10 });
+  for (const [name, op] of BINARY.slice(0, 4).map(([nm, f]) => [nm, f] as const)) {
+    for (const s of [0.1, 1e40, 1e-40, 0.75]) {
+      for (const [long, short] of [
+        [op(x, s), op(x.narrow(0, 0, 8), s)],
+        [op(s, x), op(s, x.narrow(0, 0, 8))],
+      ] as const) {
+        assert.deepEqual(
+          Array.from(long.data as Float32Array).slice(0, 8),
+          Array.from(short.data as Float32Array),
+          `${name} ${s}`,
+        );
+      }
+    }
+  }
+});

@@ -138,10 +138,13 @@ function flatFast(op: BinaryOpName, a: Operand, b: Operand, out: Tensor): boolea
   } else if (typeof a === "number" && typeof b !== "number" && isF(b, dt) && b.size === out.size) {
     [x, y] = [a, b.data as F];
   } else return false;
-  // large float32: chunked WASM SIMD (about 2× the JS loop); it scalar-converts numbers to float32 first
+  // Large float32: chunked WASM SIMD (about 2× the JS loop). It works in float32, so a number operand is used
+  // only when float32 holds it exactly; then the results equal the JS loop's (float64, rounded once) bit for bit.
   if (
     dt === "float32" &&
     o.length >= WASM_MIN &&
+    f32Exact(x) &&
+    f32Exact(y) &&
     ewiseF32(op as EwiseOp, x as Float32Array, y as Float32Array, o as Float32Array)
   ) {
     return true;
@@ -156,6 +159,9 @@ export { setWasmEwiseEnabled, wasmEwiseAvailable } from "../kernels/ewise-wasm.t
 
 /** Below this many elements the JS loop wins over the WASM call + copies. */
 const WASM_MIN = 2048;
+
+/** True for arrays, and for numbers float32 represents exactly (0.5 yes; 0.1, 1e40 and NaN no). */
+const f32Exact = (v: F | number): boolean => typeof v !== "number" || Math.fround(v) === v;
 
 /** Runs a named binary op (the shared body of add, sub, …). */
 export function binary(op: BinaryOpName, a: Operand, b: Operand, opts: OutOptions = {}): Tensor {
