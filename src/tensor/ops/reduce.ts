@@ -15,7 +15,7 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { Tensor } from "../tensor.ts";
 import { writeNumbers } from "../values.ts";
 import { isFloat, normalizeAxes, rowsOf } from "./internal.ts";
-import { columnReduce } from "./reduce-columns.ts";
+import { type ColumnKind, columnReduce } from "./reduce-columns.ts";
 
 export interface ReduceOptions {
   /** Axis or axes to reduce (negative counts from the end). Default: all axes. */
@@ -91,14 +91,17 @@ export function logSumExpRow(d: Float32Array | Float64Array, start: number, n: n
   return m + Math.log(s);
 }
 
+/**
+ * The shared body of the reductions: `fn` reduces one contiguous row (reduced axes moved last); when the last
+ * axis is kept, `columnReduce` accumulates in storage order instead (no transposed copy).
+ */
 function reduceWith(
-  op: string,
+  op: ColumnKind,
   t: Tensor,
-  opts: ReduceOptions,
+  opts: VarOptions,
   dtype: DType,
   fn: RowFn,
   requireNonEmpty = false,
-  column?: (axes: number[]) => Float64Array,
 ): Tensor {
   const axes = normalizeAxes(opts.axis, t.ndim, op);
   const keptShape = t.shape.filter((_, k) => !axes.includes(k));
@@ -116,9 +119,8 @@ function reduceWith(
     );
   }
   let vals: Float64Array;
-  if (column !== undefined && axes.length > 0 && !axes.includes(t.ndim - 1)) {
-    // the last axis is kept: accumulate in storage order, no transposed copy
-    vals = column(axes);
+  if (axes.length > 0 && !axes.includes(t.ndim - 1)) {
+    vals = columnReduce(op, t, axes, opts.correction ?? 1);
   } else {
     const { data } = rowsOf(t, axes);
     vals = new Float64Array(outer);
@@ -137,34 +139,18 @@ function floatOf(t: Tensor): DType {
 /** Sum over `axis` (default all). */
 export function sum(t: Tensor, opts: ReduceOptions = {}): Tensor {
   const dt: DType = isFloat(t.dtype) ? t.dtype : t.dtype === "int64" ? "int64" : "int32";
-  return reduceWith("sum", t, opts, dt, sumRow, false, (ax) => columnReduce("sum", t, ax));
+  return reduceWith("sum", t, opts, dt, sumRow);
 }
 
 /** Arithmetic mean over `axis` (an empty reduction gives NaN). */
 export function mean(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith(
-    "mean",
-    t,
-    opts,
-    floatOf(t),
-    (d, s, n) => sumRow(d, s, n) / n,
-    false,
-    (ax) => columnReduce("mean", t, ax),
-  );
+  return reduceWith("mean", t, opts, floatOf(t), (d, s, n) => sumRow(d, s, n) / n);
 }
 
 /** Variance with `correction` (default 1): two-pass, Σ(x - mean)² / (N - correction). */
 export function variance(t: Tensor, opts: VarOptions = {}): Tensor {
   const c = opts.correction ?? 1;
-  return reduceWith(
-    "var",
-    t,
-    opts,
-    floatOf(t),
-    (d, s, n) => varRow(d, s, n, c),
-    false,
-    (ax) => columnReduce("var", t, ax, c),
-  );
+  return reduceWith("var", t, opts, floatOf(t), (d, s, n) => varRow(d, s, n, c));
 }
 
 function varRow(d: Float32Array | Float64Array, start: number, n: number, correction: number): number {
@@ -180,45 +166,27 @@ function varRow(d: Float32Array | Float64Array, start: number, n: number, correc
 /** Standard deviation: sqrt(variance(t, opts)). */
 export function std(t: Tensor, opts: VarOptions = {}): Tensor {
   const c = opts.correction ?? 1;
-  return reduceWith(
-    "std",
-    t,
-    opts,
-    floatOf(t),
-    (d, s, n) => Math.sqrt(varRow(d, s, n, c)),
-    false,
-    (ax) => columnReduce("std", t, ax, c),
-  );
+  return reduceWith("std", t, opts, floatOf(t), (d, s, n) => Math.sqrt(varRow(d, s, n, c)));
 }
 
 /** Maximum (NaN propagates). Throws `E_REDUCE_EMPTY` on an empty reduction. */
 export function max(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("max", t, opts, t.dtype, maxRow, true, (ax) => columnReduce("max", t, ax));
+  return reduceWith("max", t, opts, t.dtype, maxRow, true);
 }
 
 /** Minimum (NaN propagates). Throws `E_REDUCE_EMPTY` on an empty reduction. */
 export function min(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("min", t, opts, t.dtype, minRow, true, (ax) => columnReduce("min", t, ax));
+  return reduceWith("min", t, opts, t.dtype, minRow, true);
 }
 
 /** L2 norm sqrt(Σ x²). */
 export function norm(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith(
-    "norm",
-    t,
-    opts,
-    floatOf(t),
-    (d, s, n) => Math.sqrt(sumSqRow(d, s, n)),
-    false,
-    (ax) => columnReduce("norm", t, ax),
-  );
+  return reduceWith("norm", t, opts, floatOf(t), (d, s, n) => Math.sqrt(sumSqRow(d, s, n)));
 }
 
 /** log(Σ exp(x)), computed stably (max-shifted). */
 export function logsumexp(t: Tensor, opts: ReduceOptions = {}): Tensor {
-  return reduceWith("logsumexp", t, opts, floatOf(t), logSumExpRow, false, (ax) =>
-    columnReduce("logsumexp", t, ax),
-  );
+  return reduceWith("logsumexp", t, opts, floatOf(t), logSumExpRow);
 }
 
 export interface ArgOptions {
