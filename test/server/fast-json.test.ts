@@ -164,5 +164,21 @@ describe("fast JSON infer bodies", () => {
     assertSame(
       '{"outputs":[{"name":"y","data":[1]}],"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}',
     );
+    // A later duplicate `data` that is not a number array wins, as in JSON.parse.
+    assertSame('{"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,2],"data":"ab"}]}', false);
+    assertSame('{"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,2],"data":null}]}', false);
+  });
+
+  test("data the fast path does not convert is parsed once, as JSON.parse gives it", () => {
+    // INT64 ids and an FP32 array in one body: the document is not parsed a second time.
+    const text =
+      '{"inputs":[{"name":"a","datatype":"INT64","shape":[1,3],"data":[[1,2,9007199254740991]]},{"name":"b","datatype":"FP32","shape":[2],"data":[0.5,1e-3]}]}';
+    const fast = fastParseInferJson(Buffer.from(text)) as { inputs: { data: unknown }[] } | null;
+    assert.notEqual(fast, null);
+    assert.deepEqual(fast!.inputs[0]!.data, [[1, 2, 9007199254740991]]);
+    assertSame(text);
+    // Arrays that do not fit their shape or datatype keep the generic messages.
+    assertSame(body("INT32", [3], "[1, 2]"));
+    assertSame(body("FP32", [3], "[1, 2]"));
   });
 });

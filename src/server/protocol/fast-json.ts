@@ -3,10 +3,12 @@
  * bytes into Float32Array / Float64Array, and only the small rest of the document goes through JSON.parse.
  *
  * The result is exactly what `JSON.parse` + the generic conversion give (the same doubles, the same
- * float32 rounding of those doubles). Anything unusual (a datatype other than FP32/FP64, strings in the
- * data, data that is neither flat nor nested exactly like the shape, an element count that does not fit,
- * a number outside strict JSON grammar) makes `fastParseInferJson` return `null`, and the caller parses
- * the body the generic way, which also produces the error messages.
+ * float32 rounding of those doubles). A data array the fast path does not convert (a datatype other than
+ * FP32/FP64, data that is neither flat nor nested exactly like the shape, an element count that does not fit)
+ * is put back as `JSON.parse` of its own text, for the generic conversion (and its error messages), so the
+ * document is still parsed once. A document it cannot take (strings or objects inside `data`, `data` that is
+ * not an array, a repeated `inputs` key, text that is not strict JSON) makes `fastParseInferJson` return
+ * `null`, and the caller parses the body the generic way, which also produces the error messages.
  */
 
 /** Data already converted by the fast path; `parseJsonData` passes it through. */
@@ -61,8 +63,8 @@ export type ArrayBufferSource = (bytes: number) => ArrayBuffer;
 
 /**
  * Parses an infer request JSON body, reading `inputs[i].data` number arrays without JS arrays.
- * Returns the parsed object (with `PreparsedData` in place of those arrays), or null to say
- * "use the generic parser". `alloc` supplies the arrays' memory (e.g. a pool); default: fresh arrays.
+ * Returns the parsed object (with `PreparsedData` in place of the FP32/FP64 arrays it converted, other
+ * `data` arrays as JSON.parse gives them), or null to say "use the generic parser". `alloc` supplies the arrays' memory (e.g. a pool); default: fresh arrays.
  */
 export function fastParseInferJson(b: Uint8Array, alloc?: ArrayBufferSource): unknown {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -93,13 +95,13 @@ export function fastParseInferJson(b: Uint8Array, alloc?: ArrayBufferSource): un
         ) {
           let k = j + 1;
           while (k < n && isWs(b[k]!)) k++;
-          if (b[k] === LBRACKET) {
-            const end = matchNumberArray(b, k);
-            if (end < 0) return null;
-            ranges.push({ input: inputIndex, start: k, end });
-            i = end + 1;
-            continue;
-          }
+          // Not an array (a scalar, or a later duplicate key that must win as in JSON.parse): generic path.
+          if (b[k] !== LBRACKET) return null;
+          const end = matchNumberArray(b, k);
+          if (end < 0) return null;
+          ranges.push({ input: inputIndex, start: k, end });
+          i = end + 1;
+          continue;
         }
       }
       i = strEnd;
@@ -134,12 +136,20 @@ export function fastParseInferJson(b: Uint8Array, alloc?: ArrayBufferSource): un
     const input = inputs[r.input] as Record<string, unknown> | undefined;
     if (typeof input !== "object" || input === null) return null;
     const { datatype, shape } = input;
-    if (datatype !== "FP32" && datatype !== "FP64") return null;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
-      return null;
-    const data = parseNumbers(buf, r.start, r.end, datatype, shape as number[], alloc);
-    if (data === null) return null;
-    input.data = data;
+    const numeric =
+      (datatype === "FP32" || datatype === "FP64") &&
+      Array.isArray(shape) &&
+      shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0);
+    const data = numeric ? parseNumbers(buf, r.start, r.end, datatype, shape as number[], alloc) : null;
+    if (data !== null) input.data = data;
+    else {
+      // Not taken here: the array as JSON.parse gives it, for the generic conversion and its messages.
+      try {
+        input.data = JSON.parse(buf.toString("utf8", r.start, r.end + 1));
+      } catch {
+        return null;
+      }
+    }
   }
   return raw;
 }
