@@ -14,6 +14,7 @@ import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { readPlain } from "hyparquet/src/plain.js";
+import { DTYPES } from "../../tensor/index.ts";
 import type { Column, ColumnKind } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
 
@@ -26,21 +27,6 @@ export function isFastFlat(kind: ColumnKind | null, node: SchemaTree): kind is F
     node.children.length === 0 &&
     (kind === "float32" || kind === "float64" || kind === "int32" || kind === "int64" || kind === "bool")
   );
-}
-
-function alloc(kind: FlatKind, n: number): FlatArray {
-  switch (kind) {
-    case "float32":
-      return new Float32Array(n);
-    case "float64":
-      return new Float64Array(n);
-    case "int32":
-      return new Int32Array(n);
-    case "int64":
-      return new BigInt64Array(n);
-    case "bool":
-      return new Uint8Array(n);
-  }
 }
 
 /** One decoded data page: `n` level slots, `values` holding the non-null ones (or all, when `defs` is null). */
@@ -183,7 +169,7 @@ export class FlatColumnStream {
 
   /** The next `rows` rows as a column (typed array + validity mask when there are nulls). */
   async take(rows: number): Promise<Column> {
-    const out = alloc(this.kind, rows);
+    const out: FlatArray = new DTYPES[this.kind].ctor(rows);
     let valid: Uint8Array | null = null;
     let filled = 0;
     while (filled < rows) {

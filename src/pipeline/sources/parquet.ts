@@ -1,5 +1,7 @@
 /**
- * Parquet source: one chunk per row group, decoded by hyparquet (pure JS; chosen by measurement, see
+ * Parquet source: chunks of at most `chunkRows` rows (default 65536) that never span row groups. Flat numeric
+ * columns are streamed page by page into typed arrays (`parquet-flat.ts`); the others (strings, lists) are
+ * decoded by hyparquet's reader for the rest of the row group at once. Pure JS, chosen by measurement (see
  * bench/RESULTS.md `## score`). Only the projected columns are read.
  */
 import * as fs from "node:fs";
@@ -11,6 +13,7 @@ import {
   parquetSchema,
   type SchemaTree,
 } from "hyparquet";
+import { DTYPES } from "../../tensor/index.ts";
 import { type Column, type ColumnKind, sliceColumn } from "../batch.ts";
 import { slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
@@ -66,16 +69,7 @@ export function toColumn(name: string, kind: ColumnKind | null, data: Decoded): 
   if (kind === "float32" || kind === "float64" || kind === "int32" || kind === "int64" || kind === "bool") {
     const valid = new Uint8Array(length);
     let nulls = 0;
-    const values =
-      kind === "float32"
-        ? new Float32Array(length)
-        : kind === "float64"
-          ? new Float64Array(length)
-          : kind === "int32"
-            ? new Int32Array(length)
-            : kind === "bool"
-              ? new Uint8Array(length)
-              : new BigInt64Array(length);
+    const values = new DTYPES[kind].ctor(length);
     if (values instanceof BigInt64Array) {
       for (let i = 0; i < length; i++) {
         const v = data[i];
