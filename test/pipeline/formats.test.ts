@@ -215,7 +215,7 @@ test("Parquet written by other writers (Polars; arrow-rs with dictionary pages, 
     assert.equal(rows.length, 1500, name);
     for (let i = 0; i < 1500; i++) {
       const r = ref[i + 1500]!;
-      const norm = (v: unknown) => (v === undefined ? null : typeof v === "bigint" ? v : v);
+      const norm = (v: unknown) => v ?? null;
       assert.deepEqual(rows[i], [r.id, r.x, r.k, r.f, r.b, r.s].map(norm), `${name} row ${i + 1500}`);
     }
     // kinds and nulls
@@ -248,6 +248,14 @@ test("a resumed CSV/JSONL source infers column kinds from the file's first chunk
       assert.equal(c.batch.problems?.length ?? 0, 0);
       break;
     }
+    // a row cursor without a byte offset cannot be resumed (refused before anything is read)
+    const noByte = await openSource(file, { chunkBytes: 256 });
+    await assert.rejects(
+      async () => {
+        for await (const _ of noByte.chunks({ rows: cursor.rows })) break;
+      },
+      { code: "E_PIPELINE_RESUME" },
+    );
   }
 });
 

@@ -472,17 +472,17 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
+      if (from.rows > 0 && from.byte === undefined) {
+        throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming a CSV needs a byte offset`, {
+          file: path,
+        });
+      }
       if (fields === null && from.rows > 0) {
         // resuming: infer the kinds from the file's first chunk, as the original run did
         for await (const _ of source.chunks()) break;
       }
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       const start = from.byte ?? header.endByte;
-      if (from.rows > 0 && from.byte === undefined) {
-        throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming a CSV needs a byte offset`, {
-          file: path,
-        });
-      }
       let rows = from.rows;
       // Line numbers are exact from the start; after a resume they count from the resume point.
       let line = from.rows > 0 ? from.rows + 2 : 2;
@@ -524,16 +524,16 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
-      if (fields === null && from.rows > 0) {
-        // resuming: infer the kinds from the file's first chunk, as the original run did
-        for await (const _ of source.chunks()) break;
-      }
-      const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       if (from.rows > 0 && from.byte === undefined) {
         throw new PipelineError("E_PIPELINE_RESUME", `${path}: resuming JSONL needs a byte offset`, {
           file: path,
         });
       }
+      if (fields === null && from.rows > 0) {
+        // resuming: infer the kinds from the file's first chunk, as the original run did
+        for await (const _ of source.chunks()) break;
+      }
+      const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       let rows = from.rows;
       let line = from.rows + 1;
       for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, false)) {
