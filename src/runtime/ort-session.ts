@@ -579,7 +579,7 @@ export async function openSession(
       if (!cache?.hit) throw err;
       // A stale or corrupt cache file: drop it and start from the original model.
       await rm(cache.path, { force: true });
-      await first.close();
+      await runExclusive(initKey, () => first.close());
       pool.length = 0;
       cache = { path: cache.path, hit: false };
       restInit = base;
@@ -600,7 +600,8 @@ export async function openSession(
     const replicaCount = options.replicas === undefined && info.activeProvider !== "cpu" ? 1 : replicas;
     const rest: Promise<Replica>[] = [];
     for (let i = 1; i < replicaCount; i++) rest.push(startReplica(i, restInit));
-    await Promise.all(rest);
+    // Settle every start first: on a GPU they are queued, and the catch below can only close replicas in `pool`.
+    for (const s of await Promise.allSettled(rest)) if (s.status === "rejected") throw s.reason;
     await Promise.all(pool.map((r) => r.ready));
     const description: ModelDescription = {
       inputs: toSpecs(info.inputs),

@@ -302,6 +302,30 @@ test("optimized-model cache file is created, then reused", async () => {
   }
 });
 
+test("a corrupt optimized-model cache file is dropped: the session starts from the model (all replicas)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-optcache-bad-"));
+  try {
+    const m = mlpClassifier({ inputDim: 16, hidden: [16], classes: 3, seed: 9 });
+    const x = rng(5).normal([2, 16], { dtype: "float32" }) as Tensor;
+    const a = await openSession(m.bytes, { ...ONE, optimizedModelCacheDir: dir });
+    const ra = await a.run({ input: x });
+    await a.close();
+    const path = a.optimizedModelCache!.path;
+    writeFileSync(path, "not an onnx model");
+    const b = await openSession(m.bytes, { ...ONE, replicas: 2, optimizedModelCacheDir: dir });
+    try {
+      assert.equal(b.optimizedModelCache?.hit, false, "the bad file was not used");
+      assert.equal(b.replicas, 2);
+      assertClose((await b.run({ input: x })).outputs.logits!, ra.outputs.logits!, 1e-6);
+      assert.ok(!existsSync(path), "the bad file was removed");
+    } finally {
+      await b.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the event loop stays responsive (p99 < 20 ms) while a ~1 s inference runs; abort mid-run rejects", async () => {
   const m = slowModel({ ms: 1000, size: 256 });
   const s = await openSession(m.bytes, ONE);
