@@ -203,13 +203,6 @@ class Fifo<T extends { state: State }> {
     return this.items[this.head];
   }
 
-  *live(): Generator<T> {
-    for (let i = this.head; i < this.items.length; i++) {
-      const x = this.items[i]!;
-      if (x.state === "queued") yield x;
-    }
-  }
-
   /** Calls `visit` on each queued entry in order until it returns false; returns false when stopped early. */
   eachLive(visit: (x: T) => boolean): boolean {
     const items = this.items;
@@ -310,10 +303,12 @@ export class DynamicBatcher<Item, Result> {
       this.closing = true;
       this.draining = options.drain === true;
       if (!this.draining) {
-        for (const q of [this.high, this.normal]) {
-          for (const e of q.live())
-            this.settle(e, undefined, closedError("closed before the request was batched"));
-        }
+        const reject = (e: Entry<Item, Result>): boolean => {
+          this.settle(e, undefined, closedError("closed before the request was batched"));
+          return true;
+        };
+        this.high.eachLive(reject);
+        this.normal.eachLive(reject);
       }
       this.wake();
     }
