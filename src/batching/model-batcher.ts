@@ -157,9 +157,13 @@ export class ModelBatcher {
     let req: Request;
     try {
       if (options.outputs) this.checkOutputs(options.outputs);
-      let rows = this.match(inputs);
-      let key: number | string = this.matched;
-      if (rows === 0) {
+      const t = this.match(inputs);
+      let rows: number;
+      let key: number | string;
+      if (t !== undefined) {
+        rows = inputs[t.names[0]!]!.shape[0]!;
+        key = t.id;
+      } else {
         rows = this.check(inputs);
         key = this.remember(inputs);
       }
@@ -182,14 +186,11 @@ export class ModelBatcher {
     return this.batcher.close(options);
   }
 
-  /** Template id of the last successful `match`. */
-  private matched = -1;
-
   /**
-   * Fast path: the request has the shape of one already validated (same names, dtypes, dims after axis 0).
-   * Returns its rows (and sets `matched`), or 0 when no remembered shape fits. Allocates nothing.
+   * Fast path: the request has the shape of one already validated (same names, dtypes, dims after axis 0, and
+   * one row count ≥ 1 over all inputs). Returns that template, or undefined when none fits. Allocates nothing.
    */
-  private match(inputs: TensorMap): number {
+  private match(inputs: TensorMap): Template | undefined {
     let count = 0;
     for (const _ in inputs) count++;
     outer: for (const t of this.templates) {
@@ -204,12 +205,9 @@ export class ModelBatcher {
         if (rows === -1) rows = sh[0]!;
         else if (sh[0] !== rows) continue outer;
       }
-      if (rows >= 1) {
-        this.matched = t.id;
-        return rows;
-      }
+      if (rows >= 1) return t;
     }
-    return 0;
+    return undefined;
   }
 
   /** Remembers a validated request shape; returns its group key. */
