@@ -107,14 +107,9 @@ function runShapes(p: MatmulProblem): { a: number[]; b: number[] } {
  */
 export const DEFAULT_ORT_SYNC_MATMUL_MIN_FLOPS = 4e6;
 
-// States of ctrl[0]; the protocol is described in matmul-sync-worker.mjs.
-const INIT = 0;
-const IDLE = 1;
-const RUN = 2;
-const DONE = 3;
-const ERROR = 4;
-const CLOSE = 5;
-const DEAD = 6;
+/** States of ctrl[0]; the protocol is described in matmul-sync-worker.mjs, which gets these values as `workerData.state`. */
+const STATE = { INIT: 0, IDLE: 1, RUN: 2, DONE: 3, ERROR: 4, CLOSE: 5, DEAD: 6 } as const;
+const { INIT, IDLE, RUN, DONE, ERROR, CLOSE, DEAD } = STATE;
 /** Largest data buffer (a + b + c) the sync path allocates; larger GEMMs run locally. */
 const MAX_SYNC_BYTES = 1 << 30;
 
@@ -146,7 +141,13 @@ class SyncOrtGemm {
     this.port = port1;
     this.port.unref();
     this.worker = new Worker(new URL("./matmul-sync-worker.mjs", import.meta.url), {
-      workerData: { model: matmulModelForRank(2), intraOpThreads, ctrlBuffer: this.ctrl.buffer, port: port2 },
+      workerData: {
+        model: matmulModelForRank(2),
+        intraOpThreads,
+        ctrlBuffer: this.ctrl.buffer,
+        port: port2,
+        state: STATE,
+      },
       transferList: [port2],
       execArgv: [],
       name: "tessera-matmul-sync",

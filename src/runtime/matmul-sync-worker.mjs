@@ -1,8 +1,9 @@
 // Worker for useOrtMatmul({ sync: true }): runs a 2-D single-MatMul ONNX Runtime session for a caller that
 // blocks on a SharedArrayBuffer (Atomics.wait), so the synchronous `matmul` can use ORT. Plain JS (no tsx
-// needed in the worker). Protocol (Int32Array `ctrl` over a SharedArrayBuffer, see matmul-backend.ts):
-//   ctrl[0] state: INIT 0 → IDLE 1 → RUN 2 (set by the caller) → DONE 3 | ERROR 4 (set here) → IDLE (caller);
-//           CLOSE 5 (caller) ends the loop; DEAD 6 when this thread exits.
+// needed in the worker). Protocol (Int32Array `ctrl` over a SharedArrayBuffer, see matmul-backend.ts, whose STATE
+// values arrive here as workerData.state):
+//   ctrl[0] state: INIT → IDLE → RUN (set by the caller) → DONE | ERROR (set here) → IDLE (caller);
+//           CLOSE (caller) ends the loop; DEAD when this thread exits.
 //   ctrl[1..3] = M, N, K; ctrl[4] = generation of the data buffer. The caller posts each new data buffer on
 //   `port` before bumping ctrl[4]; data holds a[M·K] | b[K·N] | c[M·N] (float32, row-major).
 // ORT does not accept SharedArrayBuffer-backed tensors, so a and b are copied into local arrays (reused while
@@ -10,14 +11,8 @@
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 
-const IDLE = 1;
-const RUN = 2;
-const DONE = 3;
-const ERROR = 4;
-const CLOSE = 5;
-const DEAD = 6;
-
-const { model, intraOpThreads, ctrlBuffer, port } = workerData;
+const { model, intraOpThreads, ctrlBuffer, port, state } = workerData;
+const { INIT, IDLE, RUN, DONE, ERROR, CLOSE, DEAD } = state;
 const ctrl = new Int32Array(ctrlBuffer);
 process.on("exit", () => {
   Atomics.store(ctrl, 0, DEAD);
@@ -51,7 +46,7 @@ try {
   process.exit(1);
 }
 // INIT → IDLE, unless the caller already asked to CLOSE
-Atomics.compareExchange(ctrl, 0, 0, IDLE);
+Atomics.compareExchange(ctrl, 0, INIT, IDLE);
 Atomics.notify(ctrl, 0);
 
 for (;;) {
