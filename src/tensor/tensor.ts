@@ -8,7 +8,6 @@
  */
 import { type DType, type DTypeMap, dtypeInfo, dtypeOfArray, type TypedArray } from "./dtype.ts";
 import { fmtShape, ShapeError, TesseraError } from "./errors.ts";
-import { stridedCopy } from "./strided-copy.ts";
 import {
   broadcastLayout,
   checkShape,
@@ -19,6 +18,7 @@ import {
   normalizeAxis,
   shapeSize,
 } from "./layout.ts";
+import { stridedCopy } from "./walk.ts";
 
 /** Element value as JS sees it: number for every dtype except int64 (bigint). */
 export type Scalar<D extends DType = DType> = D extends "int64" ? bigint : number;

@@ -1,6 +1,6 @@
 /**
  * Shared machinery for the op files: operand normalisation, dtype promotion, `out` checking,
- * and the strided walker that kernels run on.
+ * and the strided walker that kernels run on (`walkRows`, from ../walk.ts).
  *
  * Kernels see a tensor as a `Strided` {arr, strides, offset} over a plain number TypedArray. float16 and
  * int64 tensors have no such array, so `strided()` converts them first (to float32 / float64 copies), and
@@ -11,6 +11,9 @@ import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, contiguousStrides, shapeSize } from "../layout.ts";
 import { Tensor } from "../tensor.ts";
 import { readNumbers, writeNumbers } from "../values.ts";
+import { walkRows } from "../walk.ts";
+
+export { walkRows };
 
 /** A tensor, or a plain number that acts as a 0-d tensor of the other operand's dtype. */
 export type Operand = Tensor | number;
@@ -150,77 +153,6 @@ export class OutTarget {
   commit(): Tensor {
     if (this.scratch !== null) writeNumbers(this.tensor, this.scratch);
     return this.tensor;
-  }
-}
-
-/**
- * Merges adjacent axes that are contiguous with each other in every operand and drops size-1 axes, so the
- * walker's inner loop is as long as possible. Returns the new shape and per-operand strides.
- */
-export function coalesce(
-  shape: readonly number[],
-  stridesList: readonly (readonly number[])[],
-): [number[], number[][]] {
-  const keep: number[] = [];
-  for (let k = 0; k < shape.length; k++) if (shape[k] !== 1) keep.push(k);
-  const outShape: number[] = [];
-  const outStrides: number[][] = stridesList.map(() => []);
-  for (const k of keep) {
-    const d = shape[k]!;
-    const last = outShape.length - 1;
-    const mergeable = last >= 0 && stridesList.every((s, j) => outStrides[j]![last] === s[k]! * d);
-    if (mergeable) {
-      outShape[last] = outShape[last]! * d;
-      stridesList.forEach((s, j) => {
-        outStrides[j]![last] = s[k]!;
-      });
-    } else {
-      outShape.push(d);
-      stridesList.forEach((s, j) => {
-        outStrides[j]!.push(s[k]!);
-      });
-    }
-  }
-  return [outShape, outStrides];
-}
-
-/**
- * Calls `inner(bases, n, innerStrides)` once per innermost row of `shape`, where `bases[j]` is operand j's
- * storage index of the row's first element. `bases` is reused between calls.
- */
-export function walkRows(
-  shape: readonly number[],
-  operands: readonly Strided[],
-  inner: (bases: number[], n: number, innerStrides: readonly number[]) => void,
-): void {
-  if (shapeSize(shape) === 0) return;
-  const [cs, cstrides] = coalesce(
-    shape,
-    operands.map((o) => o.strides),
-  );
-  const m = operands.length;
-  const bases = operands.map((o) => o.offset);
-  if (cs.length === 0) {
-    inner(bases, 1, new Array<number>(m).fill(0));
-    return;
-  }
-  const nd = cs.length;
-  const last = nd - 1;
-  const n = cs[last]!;
-  const innerStrides = cstrides.map((s) => s[last]!);
-  const idx = new Array<number>(nd).fill(0);
-  const rows = shapeSize(cs) / n;
-  const cur = [...bases];
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < m; j++) bases[j] = cur[j]!;
-    inner(bases, n, innerStrides);
-    for (let k = last - 1; k >= 0; k--) {
-      idx[k]!++;
-      for (let j = 0; j < m; j++) cur[j]! += cstrides[j]![k]!;
-      if (idx[k]! < cs[k]!) break;
-      for (let j = 0; j < m; j++) cur[j]! -= idx[k]! * cstrides[j]![k]!;
-      idx[k] = 0;
-    }
   }
 }
 
