@@ -25,7 +25,7 @@ import {
 import { Tensor, TesseraError } from "../tensor/index.ts";
 import { type HfFolder, type HfFolderOptions, loadHfFolder, type Pooling } from "./hf-folder.ts";
 import { l2NormalizeInPlace } from "./pooling.ts";
-import { type BatchingOptions, DEFAULT_MAX_BATCH_TOKENS, detectEncoderIO, EncoderRunner } from "./runner.ts";
+import { type BatchingOptions, detectEncoderIO, EncoderRunner } from "./runner.ts";
 import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokenizer.ts";
 
 export interface TextModelOptions extends HfFolderOptions, BatchingOptions {
@@ -197,16 +197,7 @@ export class TextEmbedder {
           { output: io.output, modules: m.folder.modulesAfterPooling },
         );
       }
-      const runner = new EncoderRunner(
-        m.session,
-        io,
-        m.folder.tokenizer.padId,
-        {
-          ...options,
-          maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
-        },
-        m.folder.tokenizer.paddingSide,
-      );
+      const runner = EncoderRunner.forFolder(m.session, io, m.folder, options);
       const probe = await runner.submit(m.folder.tokenizer.encode("a", { truncate: true }), {
         kind: "pool",
         pooling: "cls",

@@ -14,7 +14,7 @@ import type { LoadedModel } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import { type OpenedTextModel, openTextModel, type TextModelOptions, textInputError } from "./embedder.ts";
 import type { HfFolder } from "./hf-folder.ts";
-import { DEFAULT_MAX_BATCH_TOKENS, detectEncoderIO, EncoderRunner } from "./runner.ts";
+import { detectEncoderIO, EncoderRunner } from "./runner.ts";
 import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokenizer.ts";
 
 export interface RerankOptions {
@@ -60,16 +60,7 @@ export class Reranker {
     const m = await openTextModel(source, options);
     try {
       const io = detectEncoderIO(m.session, "logits");
-      const runner = new EncoderRunner(
-        m.session,
-        io,
-        m.folder.tokenizer.padId,
-        {
-          ...options,
-          maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, m.folder.maxLength),
-        },
-        m.folder.tokenizer.paddingSide,
-      );
+      const runner = EncoderRunner.forFolder(m.session, io, m.folder, options);
       return new Reranker(m, runner);
     } catch (e) {
       if (m.ownsSession) await m.session.close();

@@ -10,7 +10,7 @@
 import { type Batched, type BatchStats, DynamicBatcher, type SubmitOptions } from "../batching/index.ts";
 import type { InferenceSession, RunOptions } from "../runtime/index.ts";
 import { cast, Tensor, TesseraError } from "../tensor/index.ts";
-import type { Pooling } from "./hf-folder.ts";
+import type { HfFolder, Pooling } from "./hf-folder.ts";
 import { poolRow } from "./pooling.ts";
 import { type PaddedBatch, padEncodings, type TextEncoding } from "./tokenizer.ts";
 
@@ -39,7 +39,6 @@ export interface BatchingOptions {
   readonly onBatch?: (stats: BatchStats) => void;
 }
 
-/** What to compute for one sequence. */
 /**
  * What to compute for one sequence: a pooled vector, the first logits row, or every real token's
  * vector (`[length × dim]`, row-major; needs a token-level output).
@@ -280,7 +279,30 @@ export class EncoderRunner {
     });
   }
 
-  /** Queues one sequence; resolves to its pooled vector or logits row (a fresh Float32Array). */
+  /**
+   * The runner of a model folder (TextEmbedder, Reranker): pads with its tokenizer's pad id on its
+   * padding side; the token budget (default DEFAULT_MAX_BATCH_TOKENS) is raised to the folder's
+   * max length.
+   */
+  static forFolder(
+    session: InferenceSession,
+    io: EncoderIO,
+    folder: Pick<HfFolder, "tokenizer" | "maxLength">,
+    options: BatchingOptions = {},
+  ): EncoderRunner {
+    return new EncoderRunner(
+      session,
+      io,
+      folder.tokenizer.padId,
+      {
+        ...options,
+        maxBatchTokens: Math.max(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, folder.maxLength),
+      },
+      folder.tokenizer.paddingSide,
+    );
+  }
+
+  /** Queues one sequence; resolves to its pooled vector, logits row or token vectors (a fresh Float32Array). */
   submit(enc: TextEncoding, reduce: Reduce, options: SubmitOptions = {}): Promise<Batched<Float32Array>> {
     return this.#batcher.submit({ enc, reduce }, options);
   }
@@ -376,10 +398,7 @@ export class EncoderRunner {
   }
 }
 
-/**
- * position_ids for a padded batch: 0..len-1 over each row's real tokens wherever they sit (left or
- * right padding), 1 on padding (what transformers computes as cumsum(mask) - 1, masked fill 1).
- */
+/** The fixed "nothing" value of an input the runner has no role for, or undefined when there is none. */
 function emptyInputOf(spec: {
   readonly name: string;
   readonly dtype: string;
@@ -394,6 +413,10 @@ function emptyInputOf(spec: {
   return { name: spec.name, kind: "empty_past", dtype: spec.dtype, dims: [heads, headDim] };
 }
 
+/**
+ * position_ids for a padded batch: 0..len-1 over each row's real tokens wherever they sit (left or
+ * right padding), 1 on padding (what transformers computes as cumsum(mask) - 1, masked fill 1).
+ */
 export function positionIdsOf(b: PaddedBatch): BigInt64Array {
   const out = new BigInt64Array(b.n * b.seqLen);
   for (let r = 0; r < b.n; r++) {
