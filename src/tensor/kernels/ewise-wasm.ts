@@ -6,16 +6,15 @@
  * with `bench/tensor/add-variants.ts`: 32768-element chunks (2 × 128 KB) beat 4096 (3 × 16 KB) by ~1.25× on
  * 16M-element operands (fewer per-chunk calls, longer memcpys) and are even in cache.
  */
-import { loadWasmKernel, WASM_PAGE } from "./wasm-loader.ts";
+import { LazyWasmKernel, WASM_PAGE } from "./wasm-loader.ts";
 
 export type EwiseOp = "add" | "sub" | "mul" | "div";
 
 /** Elements per chunk: 2 × 128 KB buffers fit L2 together. */
 const CH = 32768;
+/** Byte offsets of the a- and b-chunks; results are written over the a-chunk (one buffer less in cache). */
 const A = 0;
 const B = CH * 4;
-/** Results are written over the a-chunk (one buffer less to keep in cache). */
-const O = A;
 
 type VV = (a: number, b: number, o: number, n: number) => void;
 type VS = (a: number, s: number, o: number, n: number) => void;
@@ -24,49 +23,35 @@ type SV = (s: number, a: number, o: number, n: number) => void;
 interface Ewise {
   wa: Float32Array;
   wb: Float32Array;
-  /** Same memory as `wa` (O = A). */
-  wo: Float32Array;
   fns: Record<EwiseOp, { vv: VV; vs: VS; sv: SV }>;
 }
 
-let mod: Ewise | null | undefined;
-let enabled = true;
-
-function load(): Ewise | null {
-  if (mod !== undefined) return mod;
-  const k = loadWasmKernel("ewise", Math.ceil((CH * 8) / WASM_PAGE));
-  if (k === null) {
-    mod = null;
-    return mod;
-  }
-  const buf = k.memory.buffer;
+const kernel = new LazyWasmKernel("ewise", Math.ceil((CH * 8) / WASM_PAGE), (k): Ewise => {
   const f = (op: EwiseOp) => ({
     vv: k.exports[`${op}VV`] as VV,
     vs: k.exports[`${op}VS`] as VS,
     sv: k.exports[`${op}SV`] as SV,
   });
-  mod = {
-    wa: new Float32Array(buf, A, CH),
-    wb: new Float32Array(buf, B, CH),
-    wo: new Float32Array(buf, O, CH),
+  return {
+    wa: new Float32Array(k.memory.buffer, A, CH),
+    wb: new Float32Array(k.memory.buffer, B, CH),
     fns: { add: f("add"), sub: f("sub"), mul: f("mul"), div: f("div") },
   };
-  return mod;
-}
+});
 
 /** Turns the WASM elementwise kernels off/on (for tests and benchmarks). */
 export function setWasmEwiseEnabled(on: boolean): void {
-  enabled = on;
+  kernel.enabled = on;
 }
 
 /** True when the elementwise WASM module loaded and is enabled. */
 export function wasmEwiseAvailable(): boolean {
-  return enabled && load() !== null;
+  return kernel.get() !== null;
 }
 
 /**
- * o = a <op> b for float32 arrays of equal length, or with one side a number. Returns false (nothing written)
- * when the module is unavailable.
+ * o = a <op> b for float32 arrays of equal length, or with one side a number (used as a float32: the kernel
+ * rounds it). Returns false (nothing written) when the module is unavailable or both sides are numbers.
  */
 export function ewiseF32(
   op: EwiseOp,
@@ -74,9 +59,9 @@ export function ewiseF32(
   b: Float32Array | number,
   o: Float32Array,
 ): boolean {
-  const m = enabled ? load() : null;
+  const m = kernel.get();
   if (m === null) return false;
-  const { wa, wb, wo } = m;
+  const { wa, wb } = m;
   const fn = m.fns[op];
   const n = o.length;
   for (let s = 0; s < n; s += CH) {
@@ -85,15 +70,15 @@ export function ewiseF32(
     if (typeof a !== "number" && typeof b !== "number") {
       wa.set(a.subarray(s, e));
       wb.set(b.subarray(s, e));
-      fn.vv(A, B, O, len);
+      fn.vv(A, B, A, len);
     } else if (typeof a !== "number") {
       wa.set(a.subarray(s, e));
-      fn.vs(A, b as number, O, len);
+      fn.vs(A, b as number, A, len);
     } else if (typeof b !== "number") {
       wa.set(b.subarray(s, e));
-      fn.sv(a, A, O, len);
+      fn.sv(a, A, A, len);
     } else return false;
-    o.set(len === CH ? wo : wo.subarray(0, len), s);
+    o.set(len === CH ? wa : wa.subarray(0, len), s);
   }
   return true;
 }

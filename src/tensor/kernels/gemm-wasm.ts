@@ -6,7 +6,7 @@
  * runs `sgemm`, and copies C out: O(n²) copies against O(n³) work. When the module cannot load (no SIMD
  * support, file missing) or a problem needs more than MAX_BYTES, callers fall back to the JS kernel.
  */
-import { loadWasmKernel, WASM_PAGE as PAGE, type WasmMemory } from "./wasm-loader.ts";
+import { LazyWasmKernel, WASM_PAGE as PAGE, type WasmMemory } from "./wasm-loader.ts";
 
 const MAX_BYTES = 1 << 30;
 
@@ -16,31 +16,24 @@ interface GemmModule {
   panelBytes: number;
 }
 
-let mod: GemmModule | null | undefined;
-let enabled = true;
-
-function load(): GemmModule | null {
-  if (mod !== undefined) return mod;
-  const k = loadWasmKernel("gemm", 16);
-  mod =
-    k === null
-      ? null
-      : {
-          memory: k.memory,
-          sgemm: k.exports.sgemm as GemmModule["sgemm"],
-          panelBytes: Number((k.exports.PANEL_FLOATS as { value: number }).value) * 4,
-        };
-  return mod;
-}
+const kernel = new LazyWasmKernel(
+  "gemm",
+  16,
+  (k): GemmModule => ({
+    memory: k.memory,
+    sgemm: k.exports.sgemm as GemmModule["sgemm"],
+    panelBytes: Number((k.exports.PANEL_FLOATS as { value: number }).value) * 4,
+  }),
+);
 
 /** True when the WASM SIMD kernel loaded and is enabled. */
 export function wasmGemmAvailable(): boolean {
-  return enabled && load() !== null;
+  return kernel.get() !== null;
 }
 
 /** Turns the WASM kernel off (true → on again). For benchmarks and tests comparing kernels. */
 export function setWasmGemmEnabled(on: boolean): void {
-  enabled = on;
+  kernel.enabled = on;
 }
 
 const align = (n: number) => Math.ceil(n / 64) * 64;
@@ -54,7 +47,7 @@ export function gemmWasm(
   N: number,
   K: number,
 ): boolean {
-  const m = enabled ? load() : null;
+  const m = kernel.get();
   if (m === null) return false;
   const pa = align(m.panelBytes);
   const pb = pa + align(M * K * 4);

@@ -3,7 +3,7 @@
  * up to CAP floats, processed with a vectorised Cephes expf (≈1–2 ulp) and f64 sums, and copied out.
  * Returns false (nothing written) when the module is unavailable or a row is longer than CAP.
  */
-import { loadWasmKernel } from "./wasm-loader.ts";
+import { LazyWasmKernel } from "./wasm-loader.ts";
 
 const CAP = 32768; // floats per buffer (128 KB)
 const IN = 0;
@@ -15,31 +15,24 @@ interface Mod {
   softmaxRows: (x: number, o: number, rows: number, cols: number) => void;
 }
 
-let mod: Mod | null | undefined;
-let enabled = true;
-
-function load(): Mod | null {
-  if (mod !== undefined) return mod;
-  const k = loadWasmKernel("softmax", 4);
-  mod =
-    k === null
-      ? null
-      : {
-          xin: new Float32Array(k.memory.buffer, IN, CAP),
-          xout: new Float32Array(k.memory.buffer, OUT, CAP),
-          softmaxRows: k.exports.softmaxRows as Mod["softmaxRows"],
-        };
-  return mod;
-}
+const kernel = new LazyWasmKernel(
+  "softmax",
+  4,
+  (k): Mod => ({
+    xin: new Float32Array(k.memory.buffer, IN, CAP),
+    xout: new Float32Array(k.memory.buffer, OUT, CAP),
+    softmaxRows: k.exports.softmaxRows as Mod["softmaxRows"],
+  }),
+);
 
 /** Turns the WASM softmax off/on (tests and benchmarks compare it with the JS rows). */
 export function setWasmSoftmaxEnabled(on: boolean): void {
-  enabled = on;
+  kernel.enabled = on;
 }
 
 /** o = softmax(x) over rows of `cols` (x and o dense, same length; o may alias x). */
 export function softmaxRowsF32(x: Float32Array, o: Float32Array, cols: number): boolean {
-  const m = enabled ? load() : null;
+  const m = kernel.get();
   if (m === null || cols === 0 || cols > CAP) return false;
   const rowsPer = Math.floor(CAP / cols);
   const total = x.length / cols;

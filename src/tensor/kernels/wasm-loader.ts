@@ -17,11 +17,14 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export const WASM_PAGE = 65536;
 
+/** An instantiated kernel module and the memory it imports. */
+export interface LoadedKernel {
+  memory: WasmMemory;
+  exports: Record<string, unknown>;
+}
+
 /** Instantiates `wasm/<name>.wasm`; returns null when it cannot load (no SIMD support, file missing). */
-export function loadWasmKernel(
-  name: string,
-  pages: number,
-): { memory: WasmMemory; exports: Record<string, unknown> } | null {
+export function loadWasmKernel(name: string, pages: number): LoadedKernel | null {
   try {
     const bytes = readFileSync(new URL(`./wasm/${name}.wasm`, import.meta.url));
     const memory = new WA.Memory({ initial: pages });
@@ -29,5 +32,31 @@ export function loadWasmKernel(
     return { memory, exports: inst.exports };
   } catch {
     return null;
+  }
+}
+
+/**
+ * A kernel module loaded on first use (at most once) and bound by `bind`, with an on/off switch that tests and
+ * benchmarks use to compare it with the JS kernels.
+ */
+export class LazyWasmKernel<M> {
+  private mod: M | null | undefined;
+  /** When false, `get()` returns null (callers take their JS path). */
+  enabled = true;
+
+  constructor(
+    private readonly name: string,
+    private readonly pages: number,
+    private readonly bind: (k: LoadedKernel) => M,
+  ) {}
+
+  /** The bound module; null when disabled or when it cannot load. */
+  get(): M | null {
+    if (!this.enabled) return null;
+    if (this.mod === undefined) {
+      const k = loadWasmKernel(this.name, this.pages);
+      this.mod = k === null ? null : this.bind(k);
+    }
+    return this.mod;
   }
 }
