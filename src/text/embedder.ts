@@ -15,7 +15,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { relative } from "node:path";
-import type { Priority } from "../batching/index.ts";
+import type { Priority, SubmitOptions } from "../batching/index.ts";
 import {
   type InferenceSession,
   type LoadedModel,
@@ -263,14 +263,12 @@ export class TextEmbedder {
     const encs: TextEncoding[] = [];
     const pending: Promise<{ value: Float32Array; queueMs: number; inferMs: number }>[] = [];
     const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
-    const submitOpts = {
-      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
-      ...(options.priority ? { priority: options.priority } : {}),
-    };
     // One signal per call (the caller's, joined with ours to cancel the rest when an item fails).
     const controller = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
-    setMaxListeners(0, signal);
+    const submitOpts = this.#submitOptions(
+      options,
+      options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal,
+    );
     let failed = false;
     try {
       for (let from = 0; from < texts.length; from += TOKENIZE_CHUNK) {
@@ -285,7 +283,7 @@ export class TextEmbedder {
         );
         for (const e of chunk) {
           encs.push(e);
-          const p = this.#runner.submit(e, reduce, { ...submitOpts, signal });
+          const p = this.#runner.submit(e, reduce, submitOpts);
           p.catch(() => {
             failed = true;
           });
@@ -365,10 +363,8 @@ export class TextEmbedder {
       }
     });
     const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
-    if (options.signal) setMaxListeners(0, options.signal);
-    const results = await Promise.all(
-      encs.map((e) => this.#runner.submit(e, reduce, options.signal ? { signal: options.signal } : {})),
-    );
+    const submitOpts = this.#submitOptions(options);
+    const results = await Promise.all(encs.map((e) => this.#runner.submit(e, reduce, submitOpts)));
     const normalize = options.normalize ?? this.normalize;
     const out = new Float32Array(encs.length * dims);
     results.forEach((r, i) => {
@@ -416,12 +412,7 @@ export class TextEmbedder {
       options.truncate ?? false,
       options.truncationDirection ?? "right",
     );
-    if (options.signal) setMaxListeners(0, options.signal);
-    const submitOpts = {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
-      ...(options.priority ? { priority: options.priority } : {}),
-    };
+    const submitOpts = this.#submitOptions(options);
     const results = await Promise.all(
       encs.map((e) => this.#runner.submit(e, { kind: "tokens" }, submitOpts)),
     );
@@ -430,6 +421,22 @@ export class TextEmbedder {
       (r, i) => Tensor.wrap(r.value, [tokens[i] as number, this.dim]) as Tensor<"float32">,
     );
     return { vectors, tokens, totalTokens: tokens.reduce((a, b) => a + b, 0) };
+  }
+
+  /**
+   * What a call's sequences are queued with: its signal (one listener per queued sequence, hence
+   * no listener limit), deadline and priority.
+   */
+  #submitOptions(
+    options: Pick<EmbedOptions, "signal" | "deadline" | "priority">,
+    signal: AbortSignal | undefined = options.signal,
+  ): SubmitOptions {
+    if (signal) setMaxListeners(0, signal);
+    return {
+      ...(signal ? { signal } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
+    };
   }
 
   #poolingFor(requested: Pooling | undefined): Pooling {

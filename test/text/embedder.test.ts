@@ -226,6 +226,14 @@ describe("TextEmbedder", () => {
       (e: unknown) => (e as { code: string }).code === "E_TEXT_INPUT",
     );
   });
+
+  it("every embed method honours a deadline that has passed (E_DEADLINE_EXCEEDED)", async () => {
+    const past = { deadline: Date.now() - 1 };
+    const isDeadline = (e: unknown) => (e as { code: string }).code === "E_DEADLINE_EXCEEDED";
+    await assert.rejects(emb.embed(["hello"], past), isDeadline);
+    await assert.rejects(emb.embedIds([emb.tokenizer.encode("hello").ids], past), isDeadline);
+    await assert.rejects(emb.embedTokens(["hello"], past), isDeadline);
+  });
 });
 
 describe("HF folder parsing", () => {
