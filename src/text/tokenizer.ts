@@ -267,15 +267,14 @@ export class TextTokenizer {
   private constructor(hf: HfTokenizer, json: Json, settings: TokenizerSettings) {
     this.#hf = hf;
     this.modelType = isObj(json.model) && typeof json.model.type === "string" ? json.model.type : "unknown";
-    const cfg0 = settings.tokenizerConfig ?? {};
+    const cfg = settings.tokenizerConfig ?? {};
     this.template = withConfigSpecials(
       parsePostProcessor(json.post_processor, (t) => hf.token_to_id(t)),
-      cfg0,
+      cfg,
       (t) => hf.token_to_id(t),
     );
     this.#singleSpecials = countSpecials(this.template.single);
     this.#pairSpecials = countSpecials(this.template.pair);
-    const cfg = settings.tokenizerConfig ?? {};
     const cfgMax =
       typeof cfg.model_max_length === "number" && cfg.model_max_length < 1e9
         ? cfg.model_max_length
