@@ -1,12 +1,13 @@
 /** The `tessera` CLI as a child process: help, exit codes, inspect, run, models, config validation. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ensureDemoRepository } from "../../src/server/index.ts";
 import { tensor, writeNpy, writeSafetensors } from "../../src/tensor/index.ts";
+import { makeModelFolder } from "../text/helpers.ts";
 import { tessera } from "./spawn.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tessera-cli-"));
@@ -84,6 +85,26 @@ describe("tessera", () => {
     assert.equal(d.code, 1);
     assert.match(d.stderr, /unknown input "nope"/);
     assert.equal((await tessera(["run", mlp])).code, 2);
+  });
+
+  test("embed --variant NAME loads onnx/model_<NAME>.onnx", async () => {
+    const folder = makeModelFolder({ normalize: true, variants: true });
+    try {
+      unlinkSync(join(folder.dir, "onnx", "model.onnx")); // only model_quantized.onnx is left
+      const plain = await tessera(["embed", "--model", folder.dir, "hello world"]);
+      assert.notEqual(plain.code, 0);
+      assert.match(plain.stderr, /model_quantized\.onnx; pick one with variant/);
+      const q = await tessera(["embed", "--model", folder.dir, "--variant", "quantized", "hello world"]);
+      assert.equal(q.code, 0, q.stderr);
+      const line = JSON.parse(q.stdout.trim()) as { index: number; embedding: number[] };
+      assert.equal(line.index, 0);
+      assert.ok(line.embedding.length > 0);
+      const absent = await tessera(["embed", "--model", folder.dir, "--variant", "q4", "hello world"]);
+      assert.notEqual(absent.code, 0);
+      assert.match(absent.stderr, /onnx\/model_q4\.onnx/);
+    } finally {
+      folder.cleanup();
+    }
   });
 
   test("models lists the repository with versions and state", async () => {
