@@ -7,6 +7,7 @@
  * and writes o (12 B/element). Each variant is timed as best of reps after warm-up, in one run with its baseline.
  * This is the exploration behind the kernel choice in src/tensor/ops/binary.ts (see bench/RESULTS.md ## tensor).
  */
+import { addFlat } from "../../src/tensor/kernels/flat.ts";
 import { loadWasmKernel } from "../../src/tensor/kernels/wasm-loader.ts";
 import { add, rng, zeros } from "../../src/tensor/index.ts";
 
@@ -40,22 +41,6 @@ function jsUnroll4(a: Float32Array, b: Float32Array, o: Float32Array): void {
   for (; i < n; i++) o[i] = a[i]! + b[i]!;
 }
 
-function jsUnroll8(a: Float32Array, b: Float32Array, o: Float32Array): void {
-  const n = o.length;
-  let i = 0;
-  for (const e = n - 7; i < e; i += 8) {
-    o[i] = a[i]! + b[i]!;
-    o[i + 1] = a[i + 1]! + b[i + 1]!;
-    o[i + 2] = a[i + 2]! + b[i + 2]!;
-    o[i + 3] = a[i + 3]! + b[i + 3]!;
-    o[i + 4] = a[i + 4]! + b[i + 4]!;
-    o[i + 5] = a[i + 5]! + b[i + 5]!;
-    o[i + 6] = a[i + 6]! + b[i + 6]!;
-    o[i + 7] = a[i + 7]! + b[i + 7]!;
-  }
-  for (; i < n; i++) o[i] = a[i]! + b[i]!;
-}
-
 function jsUnroll16(a: Float32Array, b: Float32Array, o: Float32Array): void {
   const n = o.length;
   let i = 0;
@@ -76,35 +61,23 @@ if (k === null) throw new Error("ewise.wasm did not load");
 const addVV = k.exports.addVV as VV;
 const mem = k.memory.buffer;
 
-/** Chunked copy-in / SIMD add / copy-out, CH elements per chunk; result in `o`. */
-function wasmChunked(CH: number) {
+/**
+ * Chunked copy-in / SIMD add / copy-out, CH elements per chunk; result in `o`. With 3 buffers the sum goes to
+ * its own chunk; with 2 it is written over the a-chunk (smaller cache footprint: what kernels/ewise-wasm.ts does).
+ */
+function wasmChunked(CH: number, bufs: 2 | 3) {
   const wa = new Float32Array(mem, 0, CH);
   const wb = new Float32Array(mem, CH * 4, CH);
-  const wo = new Float32Array(mem, CH * 8, CH);
+  const outAt = bufs === 3 ? CH * 8 : 0;
+  const wo = new Float32Array(mem, outAt, CH);
   return (a: Float32Array, b: Float32Array, o: Float32Array) => {
     const n = o.length;
     for (let s = 0; s < n; s += CH) {
       const e = Math.min(n, s + CH);
       wa.set(a.subarray(s, e));
       wb.set(b.subarray(s, e));
-      addVV(0, CH * 4, CH * 8, e - s);
+      addVV(0, CH * 4, outAt, e - s);
       o.set(e - s === CH ? wo : wo.subarray(0, e - s), s);
-    }
-  };
-}
-
-/** Same, computing in place into the a-chunk (two wasm buffers instead of three: smaller cache footprint). */
-function wasmChunked2(CH: number) {
-  const wa = new Float32Array(mem, 0, CH);
-  const wb = new Float32Array(mem, CH * 4, CH);
-  return (a: Float32Array, b: Float32Array, o: Float32Array) => {
-    const n = o.length;
-    for (let s = 0; s < n; s += CH) {
-      const e = Math.min(n, s + CH);
-      wa.set(a.subarray(s, e));
-      wb.set(b.subarray(s, e));
-      addVV(0, CH * 4, 0, e - s);
-      o.set(e - s === CH ? wa : wa.subarray(0, e - s), s);
     }
   };
 }
@@ -126,13 +99,13 @@ for (const n of quick ? [1 << 20] : [1 << 16, 1 << 20, 1 << 24]) {
   const variants: [string, (a: Float32Array, b: Float32Array, o: Float32Array) => void][] = [
     ["js simple", jsSimple],
     ["js unroll4", jsUnroll4],
-    ["js unroll8", jsUnroll8],
+    ["js unroll8 (addFlat)", addFlat],
     ["js unroll16", jsUnroll16],
     ...[1024, 2048, 4096, 8192, 16384, 65536].map(
-      (c) => [`wasm chunk ${c} (3 bufs)`, wasmChunked(c)] as [string, typeof jsSimple],
+      (c) => [`wasm chunk ${c} (3 bufs)`, wasmChunked(c, 3)] as [string, typeof jsSimple],
     ),
     ...[4096, 8192, 16384, 32768].map(
-      (c) => [`wasm chunk ${c} (2 bufs)`, wasmChunked2(c)] as [string, typeof jsSimple],
+      (c) => [`wasm chunk ${c} (2 bufs)`, wasmChunked(c, 2)] as [string, typeof jsSimple],
     ),
     ["add(a, b, {out}) (library)", () => add(ta, tb, { out: tout })],
   ];
