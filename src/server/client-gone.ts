@@ -1,6 +1,7 @@
 /**
  * Dropping queued work whose client went away. The app's per-request 'close' listener calls `clientGone` when a
- * response closes unfinished; routes that queue work pass `clientGoneSignal(req)` to it.
+ * response closes unfinished; routes that queue work pass `clientGoneSignal(req)` (or `requestGoneSignal(req)`)
+ * to it.
  */
 import type { FastifyRequest } from "fastify";
 import { TesseraError } from "../tensor/index.ts";
@@ -26,10 +27,22 @@ export function clientGoneSignal(req: FastifyRequest): AbortSignal {
   return ac.signal;
 }
 
-/** Aborts the signal of `req`'s connection (its response closed unfinished: the client is gone). */
+/**
+ * A signal of `req`'s own, aborted like `clientGoneSignal`'s (by the app's 'close' listener) when the client goes
+ * away. For work that ties `AbortSignal.any` or listeners to the signal for longer than the request (src/text):
+ * on a per-connection signal those would pile up over the connection's requests. Costs one AbortController.
+ */
+export function requestGoneSignal(req: FastifyRequest): AbortSignal {
+  const ac = new AbortController();
+  req.tesseraAbort = ac;
+  return ac.signal;
+}
+
+/** Aborts `req`'s signal, its connection's or its own (its response closed unfinished: the client is gone). */
 export function clientGone(req: FastifyRequest): void {
   const ac = req.tesseraAbort;
   if (ac === null) return;
-  connectionAborts.delete(req.raw.socket);
+  const socket = req.raw.socket;
+  if (connectionAborts.get(socket) === ac) connectionAborts.delete(socket);
   ac.abort(new TesseraError("E_ABORTED", "client disconnected", {}));
 }

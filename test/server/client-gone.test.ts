@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { after, before, describe, test } from "node:test";
 import type { FastifyRequest } from "fastify";
-import { clientGone, clientGoneSignal } from "../../src/server/client-gone.ts";
+import { clientGone, clientGoneSignal, requestGoneSignal } from "../../src/server/client-gone.ts";
 import { encodeInferRequest } from "../../src/server/index.ts";
 import { type Running, standardRepo, startApp } from "./helpers.ts";
 
@@ -26,10 +26,26 @@ describe("client-gone signal", () => {
     assert.ok(!s2.aborted);
   });
 
+  test("a request's own signal aborts alone; its connection's signal stays", () => {
+    const socket = {};
+    const shared = clientGoneSignal(fakeReq(socket));
+    const req = fakeReq(socket);
+    const own = requestGoneSignal(req);
+    assert.notEqual(own, shared);
+    assert.notEqual(requestGoneSignal(fakeReq(socket)), own, "one per request");
+    clientGone(req);
+    assert.ok(own.aborted);
+    assert.equal((own.reason as { code?: string }).code, "E_ABORTED");
+    assert.ok(!shared.aborted);
+    assert.equal(clientGoneSignal(fakeReq(socket)), shared, "the connection keeps its signal");
+  });
+
   describe("over a keep-alive connection", () => {
     let srv: Running;
     /** The connection signal of the first answered request (seen by an onResponse hook). */
     let signal: AbortSignal | undefined;
+    /** The per-request signal of the last `POST /test/wait` (a route that waits up to 5 s for it to abort). */
+    let waited: Promise<boolean> | undefined;
     before(async () => {
       srv = await startApp(
         standardRepo(),
@@ -39,6 +55,18 @@ describe("client-gone signal", () => {
             (app) => {
               app.addHook("onResponse", async (req) => {
                 signal ??= clientGoneSignal(req);
+              });
+              app.post("/test/wait", async (req) => {
+                const s = requestGoneSignal(req);
+                waited = new Promise<boolean>((resolve) => {
+                  const t = setTimeout(() => resolve(false), 5000);
+                  s.addEventListener("abort", () => {
+                    clearTimeout(t);
+                    resolve(true);
+                  });
+                });
+                await waited;
+                return {};
               });
             },
           ],
@@ -73,6 +101,15 @@ describe("client-gone signal", () => {
       } finally {
         process.off("warning", onWarning);
       }
+    });
+
+    test("a request's own signal aborts when its client goes away", async () => {
+      const ac = new AbortController();
+      const res = fetch(`${srv.url}/test/wait`, { method: "POST", body: "{}", signal: ac.signal });
+      for (let i = 0; i < 100 && waited === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      ac.abort();
+      await assert.rejects(res);
+      assert.equal(await waited, true, "aborted by the app's close listener, not timed out");
     });
   });
 });

@@ -29,6 +29,7 @@ import {
   TextEmbedder,
   type TruncationDirection,
 } from "../../text/index.ts";
+import { requestGoneSignal } from "../client-gone.ts";
 import type { RouteContext } from "../context.ts";
 import { httpErrorOf } from "../errors.ts";
 
@@ -394,15 +395,6 @@ async function close(t: TextModel): Promise<void> {
   await t.reranker?.close();
 }
 
-/** Aborts when the client closes the connection before the answer was written (queued work is dropped). */
-function clientGone(reply: FastifyReply): AbortController {
-  const ac = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) ac.abort();
-  });
-  return ac;
-}
-
 function checkCount(n: number, tm: TextModel): void {
   if (n > tm.maxInputs) {
     throw fail(
@@ -471,13 +463,12 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       req.tesseraModel = tm.model.name;
       const n = input.kind === "text" ? input.texts.length : input.ids.length;
       checkCount(n, tm);
-      const ac = clientGone(reply);
       const opts = {
         ...(dimensions !== undefined ? { dimensions } : {}),
         normalize: true,
         // As TEI's /v1/embeddings: no per-request switch, the model's autoTruncate (default true) decides.
         truncate: tm.model.config.autoTruncate ?? true,
-        signal: ac.signal,
+        signal: requestGoneSignal(req),
       };
       const r =
         input.kind === "text"
@@ -531,7 +522,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const promptName = optString(body, "prompt_name");
       const opts = {
         ...(dimensions !== undefined ? { dimensions } : {}),
-        signal: clientGone(reply).signal,
+        signal: requestGoneSignal(req),
         normalize: optBool(body, "normalize") ?? true,
         truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(body),
@@ -567,7 +558,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         returnScores: raw ? "raw" : "sigmoid",
         truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(body),
-        signal: clientGone(reply).signal,
+        signal: requestGoneSignal(req),
       });
       reply.header("x-compute-tokens", String(r.totalTokens));
       return r.hits.map((h) => ({
@@ -633,7 +624,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       let r: Awaited<ReturnType<TextEmbedder["embedTokens"]>>;
       try {
         r = await emb.embedTokens(input.texts, {
-          signal: clientGone(reply).signal,
+          signal: requestGoneSignal(req),
           truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
           truncationDirection: direction(body),
           ...(promptName ? { promptName } : {}),
@@ -690,7 +681,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const promptName = optString(p, "prompt_name");
       const r = await emb.embedDetailed([source, ...(sentences as string[])], {
         normalize: true,
-        signal: clientGone(reply).signal,
+        signal: requestGoneSignal(req),
         truncate: optBool(p, "truncate") ?? tm.model.config.autoTruncate ?? true,
         truncationDirection: direction(p),
         ...(promptName ? { promptName } : {}),
