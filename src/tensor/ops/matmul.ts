@@ -86,8 +86,8 @@ interface MatmulPlan {
   a(i: number): Float32Array | Float64Array;
   b(i: number): Float32Array | Float64Array;
   c(i: number): Float32Array | Float64Array;
-  /** The whole float32 problem for a batched backend (null when not float32). */
-  readonly whole: MatmulProblem | null;
+  /** The whole float32 problem for a batched backend (null when not float32); built only when asked for. */
+  whole(): MatmulProblem | null;
   /** Writes the result into the output tensor (when it was not computed in place) and returns it. */
   finish(): Tensor;
 }
@@ -138,20 +138,21 @@ function planMatmul(a: Tensor, b: Tensor, opts: OutOptions): MatmulPlan {
     const own = t.shape.slice(0, -2);
     return [...new Array<number>(batch.length - own.length).fill(1), ...own];
   };
-  const whole: MatmulProblem | null = f32
-    ? {
-        a: ab.data as Float32Array,
-        aShape: [...padOwn(a2), M, K],
-        b: bb.data as Float32Array,
-        bShape: [...padOwn(b2), K, N],
-        c: cBuf as Float32Array,
-        cShape: [...batch, M, N],
-        M,
-        N,
-        K,
-        batch: nb,
-      }
-    : null;
+  const whole = (): MatmulProblem | null =>
+    f32
+      ? {
+          a: ab.data as Float32Array,
+          aShape: [...padOwn(a2), M, K],
+          b: bb.data as Float32Array,
+          bShape: [...padOwn(b2), K, N],
+          c: cBuf as Float32Array,
+          cShape: [...batch, M, N],
+          M,
+          N,
+          K,
+          batch: nb,
+        }
+      : null;
   return {
     whole,
     M,
@@ -244,14 +245,9 @@ export function setAsyncBatchedMatmulBackend(fn: BatchedMatmulBackend | null): B
  */
 export async function matmulAsync(a: Tensor, b: Tensor, opts: OutOptions = {}): Promise<Tensor> {
   const p = planMatmul(a, b, opts);
-  if (
-    p.whole !== null &&
-    batchedBackend !== null &&
-    p.whole.c.length > 0 &&
-    (await batchedBackend(p.whole))
-  ) {
-    return p.finish();
-  }
+  const backend = batchedBackend;
+  const whole = backend !== null ? p.whole() : null;
+  if (backend !== null && whole !== null && whole.c.length > 0 && (await backend(whole))) return p.finish();
   for (let i = 0; i < p.nb; i++) {
     if (p.f32) {
       const [x, y, z] = [p.a(i) as Float32Array, p.b(i) as Float32Array, p.c(i) as Float32Array];
