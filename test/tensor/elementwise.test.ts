@@ -253,7 +253,7 @@ test("long-row fast paths (flat kernels, row broadcasting, float64) agree with t
 
 test("large float32 add/sub/mul/div (chunked WASM SIMD path) equal the JS loops exactly, in place too", () => {
   assert.ok(T.wasmEwiseAvailable(), "ewise.wasm loads");
-  const n = 10007; // several chunks plus a ragged tail
+  const n = 2 * 32768 + 7; // two full 32768-element chunks (kernels/ewise-wasm.ts) plus a ragged tail
   const a = g.uniform([n], { low: 0.5, high: 2 });
   const b = g.uniform([n], { low: 0.5, high: 2 });
   for (const [name, op] of BINARY.slice(0, 4).map(([nm, f]) => [nm, f] as const)) {
