@@ -292,3 +292,29 @@ test("a large Parquet row group is read in windows of chunkRows rows, also when 
   for await (const c of polars.chunks()) sizes.push(c.batch.numRows);
   assert.deepEqual(sizes, [1024, 1024, 952]);
 });
+
+test("a column chunk whose dictionary_page_offset is 0 (some writers' 'no dictionary') reads from data_page_offset", async () => {
+  const { FlatColumnStream } = await import("../../src/pipeline/sources/parquet-flat.ts");
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetSchema } = await import("hyparquet");
+  const { batch, fields } = sampleBatch(300, 0, 4);
+  const file = path.join(dir, "dict-offset-zero.parquet");
+  const sink = await openSink(file, "parquet", fields);
+  await sink.write(batch);
+  await sink.close();
+  const metadata = await parquetMetadataAsync(await asyncBufferFromFile(file));
+  const tree = parquetSchema(metadata);
+  const node = tree.children.find((c) => c.element.name === "f32")!;
+  const chunk = metadata.row_groups[0]!.columns.find((c) => c.meta_data?.path_in_schema[0] === "f32")!;
+  assert.equal(chunk.meta_data!.dictionary_page_offset, undefined, "the sink writes float columns PLAIN");
+  chunk.meta_data!.dictionary_page_offset = 0n;
+  const fh = await fs.promises.open(file, "r");
+  try {
+    const col = await new FlatColumnStream(fh, tree, node, chunk, "float32").take(300);
+    assert.deepEqual(
+      rowsOf([{ numRows: 300, columns: new Map([["f32", col]]) }], ["f32"]),
+      rowsOf([batch], ["f32"]),
+    );
+  } finally {
+    await fh.close();
+  }
+});

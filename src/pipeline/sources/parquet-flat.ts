@@ -64,7 +64,11 @@ export class FlatColumnStream {
       });
     }
     this.meta = meta;
-    this.pos = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    // Some writers store 0 for "no dictionary page": like hyparquet and Arrow, use the dictionary offset only
+    // when it lies before the data pages.
+    const dict = Number(meta.dictionary_page_offset ?? 0n);
+    const data = Number(meta.data_page_offset);
+    this.pos = dict > 0 && dict < data ? dict : data;
     this.end = this.pos + Number(meta.total_compressed_size);
     this.maxDef = node.element.repetition_type === "REQUIRED" ? 0 : 1;
     this.decoder = {
