@@ -76,6 +76,46 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 
+/** What a closed-loop run in this process measured: per-call latencies (ms), wall seconds, CPU µs (all threads). */
+interface Loop {
+  readonly lat: number[];
+  readonly secs: number;
+  readonly cpuUs: number;
+}
+
+/** `clients` loops calling `call` back to back (each waits for its last answer) until `ms` have passed. */
+async function closedLoop(clients: number, ms: number, call: () => Promise<unknown>): Promise<Loop> {
+  const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        await call();
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { lat, secs, cpuUs: cpu.user + cpu.system };
+}
+
+/** A closed loop's Result: `rows` per call, `meanBatch` rows per formed batch. */
+function loopResult(m: Loop, rows: number, meanBatch: number): Result {
+  const total = m.lat.length * rows;
+  return {
+    reqPerS: total / m.secs,
+    p50: pct(m.lat, 50),
+    p99: pct(m.lat, 99),
+    errors: 0,
+    cpuUsPerReq: m.cpuUs / total,
+    meanBatch,
+  };
+}
+
 const model = mlpClassifier();
 const allRows = Float32Array.from(rng(42).normal([MAX_ROWS, DIM], { dtype: "float32" }).data as Float32Array);
 const rowData = (rows: number) => allRows.subarray(0, rows * DIM);
@@ -97,25 +137,8 @@ async function rawOrt(threads: number): Promise<Map<Case, Result>> {
       for (let r = 0; r < rows; r++) flat.set(rowData(1), r * DIM);
       const feed = { input: new ort.Tensor("float32", flat, [rows, DIM]) };
       for (let i = 0; i < 20; i++) await s.run(feed);
-      const lat: number[] = [];
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const end = t0 + (DURATION * 1000) / 2;
-      while (performance.now() < end) {
-        const a = performance.now();
-        await s.run(feed);
-        lat.push(performance.now() - a);
-      }
-      const secs = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      out.set(k, {
-        reqPerS: (lat.length * rows) / secs,
-        p50: pct(lat, 50),
-        p99: pct(lat, 99),
-        errors: 0,
-        cpuUsPerReq: (cpu.user + cpu.system) / (lat.length * rows),
-        meanBatch: rows,
-      });
+      const m = await closedLoop(1, (DURATION * 1000) / 2, () => s.run(feed));
+      out.set(k, loopResult(m, rows, rows));
     }
   } finally {
     await s.release();
@@ -138,34 +161,13 @@ async function inProcess(): Promise<Map<Case, Result>> {
   try {
     for (let i = 0; i < 50; i++) await batcher.infer({ input: Tensor.wrap(rowData(1), [1, DIM]) }); // warm-up
     for (const k of CASES) {
-      const c = k.clients;
-      const ROWS = k.rows;
-      const data = rowData(ROWS);
-      const lat: number[] = [];
+      const data = rowData(k.rows);
       batches = 0;
       batchRows = 0;
-      const cpu0 = process.cpuUsage();
-      const end = performance.now() + DURATION * 1000;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: c }, async () => {
-          while (performance.now() < end) {
-            const s = performance.now();
-            await batcher.infer({ input: Tensor.wrap(data, [ROWS, DIM]) });
-            lat.push(performance.now() - s);
-          }
-        }),
+      const m = await closedLoop(k.clients, DURATION * 1000, () =>
+        batcher.infer({ input: Tensor.wrap(data, [k.rows, DIM]) }),
       );
-      const secs = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      out.set(k, {
-        reqPerS: (lat.length * ROWS) / secs,
-        p50: pct(lat, 50),
-        p99: pct(lat, 99),
-        errors: 0,
-        cpuUsPerReq: (cpu.user + cpu.system) / (lat.length * ROWS),
-        meanBatch: batchRows / Math.max(1, batches),
-      });
+      out.set(k, loopResult(m, k.rows, batchRows / Math.max(1, batches)));
     }
   } finally {
     await batcher.close({ drain: true });
