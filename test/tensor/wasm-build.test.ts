@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -12,7 +12,11 @@ test("the .as kernel sources rebuild to the committed .wasm files byte for byte"
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
-    for (const name of ["gemm", "ewise", "softmax"]) {
+    const names = readdirSync("src/tensor/kernels/wasm")
+      .filter((f) => f.endsWith(".as"))
+      .map((f) => f.slice(0, -3));
+    assert.deepEqual(names.sort(), ["ewise", "gemm", "softmax"]);
+    for (const name of names) {
       assert.deepEqual(
         readFileSync(join(dir, `${name}.wasm`)),
         readFileSync(`src/tensor/kernels/wasm/${name}.wasm`),

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Builds the WASM kernels (gemm.as, ewise.as, softmax.as → .wasm) with the pinned AssemblyScript compiler
+// Builds the WASM kernels (every <name>.as in this folder → <name>.wasm: gemm, ewise, softmax) with the pinned AssemblyScript compiler
 // (devDependency assemblyscript@0.28.20). Reproducible from a fresh `npm ci`:
 //   node src/tensor/kernels/wasm/build.mjs [--out-dir dir]
 // asc only reads .ts files, so each source is copied to a temp dir first (they are .as so tsc ignores them).
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,11 @@ const outDir = outIdx > 0 ? process.argv[outIdx + 1] : here;
 const asc = join(root, "node_modules", "assemblyscript", "bin", "asc.js");
 const tmp = mkdtempSync(join(tmpdir(), "tessera-asc-"));
 try {
-  for (const name of ["gemm", "ewise", "softmax"]) {
+  const names = readdirSync(here)
+    .filter((f) => f.endsWith(".as"))
+    .map((f) => f.slice(0, -3))
+    .sort();
+  for (const name of names) {
     const src = join(tmp, `${name}.ts`);
     copyFileSync(join(here, `${name}.as`), src);
     const out = join(outDir, `${name}.wasm`);
