@@ -142,6 +142,7 @@ describe("tessera", () => {
     blocker.close();
     assert.equal(busy.code, 1, "a port in use fails (and the process exits)");
     assert.match(busy.stderr, /EADDRINUSE/);
+    assert.doesNotMatch(busy.stderr, /\n\s+at /, "a system error prints its message, not a stack");
     const missing = await tessera(["serve", "--models", join(dir, "absent")]);
     assert.equal(missing.code, 4);
     assert.match(missing.stderr, /--demo/);
