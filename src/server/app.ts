@@ -3,7 +3,7 @@
  * It validates and routes; models, batching and ML live in the registry and batchers it is given.
  */
 import { randomUUID } from "node:crypto";
-import { gunzipSync, inflateSync } from "node:zlib";
+import { gunzip, inflate } from "node:zlib";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
@@ -102,9 +102,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
         if (err) return done(err, undefined);
         const enc = req.headers["content-encoding"];
         if (enc === undefined) return done(null, body);
-        const r = decodeContentEncoding(enc, body!, limit);
-        if (r instanceof Error) done(r, undefined);
-        else done(null, r);
+        decodeContentEncoding(enc, body!, limit, (e, decoded) => done(e, decoded));
       },
       bodies,
     );
@@ -215,38 +213,39 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
 /**
  * Request `Content-Encoding: gzip | deflate` is decoded (as Triton does), bounded by the body limit so a small
- * compressed body cannot expand without limit; `identity` passes; anything else is refused (415).
+ * compressed body cannot expand without limit; `identity` passes; anything else is refused (415). Decoding
+ * runs on libuv's thread pool (zlib's async API), not on the event loop: a body near the limit takes tens of ms.
+ * `done` is called once, with the body or a TesseraError.
  */
 export function decodeContentEncoding(
   header: string | undefined,
   body: Buffer,
   limit: number,
-): Buffer | Error {
+  done: (err: Error | null, body?: Buffer) => void,
+): void {
   const enc = (header ?? "identity").trim().toLowerCase();
-  if (enc === "identity" || enc === "") return body;
+  if (enc === "identity" || enc === "") return done(null, body);
   if (enc !== "gzip" && enc !== "deflate") {
-    return new TesseraError(
-      "E_UNSUPPORTED_MEDIA_TYPE",
-      `Content-Encoding ${JSON.stringify(enc)} is not supported; use gzip, deflate or identity`,
-      {},
+    return done(
+      new TesseraError(
+        "E_UNSUPPORTED_MEDIA_TYPE",
+        `Content-Encoding ${JSON.stringify(enc)} is not supported; use gzip, deflate or identity`,
+        {},
+      ),
     );
   }
-  try {
-    return enc === "gzip"
-      ? gunzipSync(body, { maxOutputLength: limit })
-      : inflateSync(body, { maxOutputLength: limit });
-  } catch (err) {
+  const decode = enc === "gzip" ? gunzip : inflate;
+  decode(body, { maxOutputLength: limit }, (err, out) => {
+    if (err === null) return done(null, out);
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-      return new TesseraError("E_BODY_TOO_LARGE", `the ${enc} body expands beyond the ${limit}-byte limit`, {
-        limit,
-      });
+      return done(
+        new TesseraError("E_BODY_TOO_LARGE", `the ${enc} body expands beyond the ${limit}-byte limit`, {
+          limit,
+        }),
+      );
     }
-    return new TesseraError(
-      "E_REQUEST_INVALID",
-      `the body is not valid ${enc} data: ${(err as Error).message}`,
-      {},
-    );
-  }
+    done(new TesseraError("E_REQUEST_INVALID", `the body is not valid ${enc} data: ${err.message}`, {}));
+  });
 }
 
 function applyCors(
