@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { TesseraError } from "../../src/tensor/index.ts";
 import {
+  type EmbedderOptions,
   loadHfFolder,
   poolingFromConfig,
   Reranker,
@@ -51,6 +52,33 @@ function sameRows(
   tol: number,
 ): void {
   for (let i = 0; i < TEXTS.length; i++) close(rowOf(a, i), rowOf(b, i), tol, `row ${i}`);
+}
+
+/**
+ * Loads each folder (a path, or [path, options]) in order, runs `body` with the embedders, and
+ * closes every one that loaded, also when a later load or the body fails.
+ */
+async function withEmbedders(
+  specs: readonly (string | readonly [string, EmbedderOptions])[],
+  body: (...embs: TextEmbedder[]) => Promise<void>,
+): Promise<void> {
+  const embs: TextEmbedder[] = [];
+  try {
+    for (const s of specs)
+      embs.push(await (typeof s === "string" ? TextEmbedder.load(s) : TextEmbedder.load(...s)));
+    await body(...embs);
+  } finally {
+    for (const e of embs) await e.close();
+  }
+}
+
+/** Two folders embed TEXTS to the same rows within `tol`. */
+function sameEmbeddings(
+  a: string | readonly [string, EmbedderOptions],
+  b: string | readonly [string, EmbedderOptions],
+  tol: number,
+): Promise<void> {
+  return withEmbedders([a, b], async (x, y) => sameRows(await x.embed(TEXTS), await y.embed(TEXTS), tol));
 }
 
 const TEXTS = ["hello world", "a much longer sentence with quite a few more tokens in it", "short", "x y"];
@@ -109,38 +137,29 @@ describe("decoder-style embedders (last-token pooling, position_ids, left paddin
     const dir = decoderFolder();
     const tj = fixtureTokenizer("bpe");
     const enc = toyEncoder({ vocabSize: vocabSizeOf(tj), positionIds: true });
-    const emb = await TextEmbedder.load(dir, {
-      maxPaddingRatio: Number.POSITIVE_INFINITY,
-      maxQueueDelayMs: 20,
-    });
-    try {
-      const batched = await emb.embed(TEXTS);
-      for (const [i, t] of TEXTS.entries()) {
-        const one = await emb.embed([t]);
-        close(rowOf(batched, i), rowOf(one, 0), 1e-6, `row ${i}`);
-        const len = emb.tokenizer.encode(t).ids.length;
-        const eos = emb.tokenizer.tokenToId("</s>") as number;
-        const ref = l2(enc.word(eos).map((x, d) => x + (enc.position(len - 1)[d] as number)));
-        close(rowOf(batched, i), ref, 1e-5, `reference row ${i}`);
-      }
-    } finally {
-      await emb.close();
-    }
+    await withEmbedders(
+      [[dir, { maxPaddingRatio: Number.POSITIVE_INFINITY, maxQueueDelayMs: 20 }]],
+      async (emb) => {
+        const batched = await emb.embed(TEXTS);
+        for (const [i, t] of TEXTS.entries()) {
+          const one = await emb.embed([t]);
+          close(rowOf(batched, i), rowOf(one, 0), 1e-6, `row ${i}`);
+          const len = emb.tokenizer.encode(t).ids.length;
+          const eos = emb.tokenizer.tokenToId("</s>") as number;
+          const ref = l2(enc.word(eos).map((x, d) => x + (enc.position(len - 1)[d] as number)));
+          close(rowOf(batched, i), ref, 1e-5, `reference row ${i}`);
+        }
+      },
+    );
   });
 
   it("right padding gives the same vectors (position ids follow the real tokens)", async () => {
-    const left = await TextEmbedder.load(decoderFolder(), { maxPaddingRatio: Number.POSITIVE_INFINITY });
-    const right = await TextEmbedder.load(decoderFolder({ paddingSide: "right" }), {
-      maxPaddingRatio: Number.POSITIVE_INFINITY,
-    });
-    try {
-      const a = await left.embed(TEXTS);
-      const b = await right.embed(TEXTS);
-      sameRows(a, b, 1e-6);
-    } finally {
-      await left.close();
-      await right.close();
-    }
+    const anyPadding = { maxPaddingRatio: Number.POSITIVE_INFINITY };
+    await sameEmbeddings(
+      [decoderFolder(), anyPadding],
+      [decoderFolder({ paddingSide: "right" }), anyPadding],
+      1e-6,
+    );
   });
 });
 
@@ -157,25 +176,17 @@ describe("graph signatures", () => {
 
   it("int32 inputs and no token_type_ids (nomic / RoBERTa style) give the int64 result", async () => {
     const v = vocabSizeOf(wp);
-    const e64 = await TextEmbedder.load(base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }));
-    const e32 = await TextEmbedder.load(
+    await sameEmbeddings(
+      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }),
       base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, idsDtype: "int32" }).bytes }),
+      1e-6,
     );
-    try {
-      const a = await e64.embed(TEXTS);
-      const b = await e32.embed(TEXTS);
-      sameRows(a, b, 1e-6);
-    } finally {
-      await e64.close();
-      await e32.close();
-    }
   });
 
   it("token_type_ids are fed (zeros) only when declared", async () => {
     const v = vocabSizeOf(wp);
     const enc = toyEncoder({ vocabSize: v, tokenTypeIds: true });
-    const emb = await TextEmbedder.load(base({ "onnx/model.onnx": enc.bytes }), { normalize: false });
-    try {
+    await withEmbedders([[base({ "onnx/model.onnx": enc.bytes }), { normalize: false }]], async (emb) => {
       const got = rowOf(await emb.embed(["hello"]), 0);
       const ids = emb.tokenizer.encode("hello").ids;
       const ref = new Float32Array(8);
@@ -186,9 +197,7 @@ describe("graph signatures", () => {
             ((enc.word(id)[d] as number) + (enc.position(p)[d] as number) + (enc.type(0)[d] as number)) /
               ids.length;
       close(got, ref, 1e-5, "mean with type 0");
-    } finally {
-      await emb.close();
-    }
+    });
   });
 
   it("float16 outputs (onnx/model_fp16.onnx picked by variant) are converted to float32", async () => {
@@ -198,22 +207,18 @@ describe("graph signatures", () => {
       "onnx/model_fp16.onnx": toyEncoder({ vocabSize: v, outputDtype: "float16" }).bytes,
       "onnx/model_quantized.onnx": toyEncoder({ vocabSize: v, seed: 99 }).bytes,
     });
-    const f32 = await TextEmbedder.load(dir);
-    const f16 = await TextEmbedder.load(dir, { variant: "fp16" });
-    const q = await TextEmbedder.load(dir, { variant: "quantized" });
-    try {
-      assert.match(f16.folder.modelPath, /model_fp16\.onnx$/);
-      const a = await f32.embed(TEXTS);
-      const b = await f16.embed(TEXTS);
-      assert.equal(b.dtype, "float32");
-      sameRows(a, b, 2e-3);
-      const c = await q.embed(TEXTS);
-      assert.notDeepEqual(rowOf(a, 0), rowOf(c, 0), "the quantized file (other weights) was used");
-    } finally {
-      await f32.close();
-      await f16.close();
-      await q.close();
-    }
+    await withEmbedders(
+      [dir, [dir, { variant: "fp16" }], [dir, { variant: "quantized" }]],
+      async (f32, f16, q) => {
+        assert.match(f16.folder.modelPath, /model_fp16\.onnx$/);
+        const a = await f32.embed(TEXTS);
+        const b = await f16.embed(TEXTS);
+        assert.equal(b.dtype, "float32");
+        sameRows(a, b, 2e-3);
+        const c = await q.embed(TEXTS);
+        assert.notDeepEqual(rowOf(a, 0), rowOf(c, 0), "the quantized file (other weights) was used");
+      },
+    );
     assert.throws(
       () => loadHfFolder(dir, { variant: "int8" }),
       (e: unknown) =>
@@ -225,28 +230,20 @@ describe("graph signatures", () => {
     const v = vocabSizeOf(wp);
     const ext = toyEncoder({ vocabSize: v, externalData: "model.onnx_data" });
     assert.ok(ext.externalBytes && ext.externalBytes.length > 1000);
-    const a = await TextEmbedder.load(
+    await sameEmbeddings(
       base({ "onnx/model.onnx": ext.bytes, "onnx/model.onnx_data": ext.externalBytes as Uint8Array }),
+      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }),
+      1e-6,
     );
-    const b = await TextEmbedder.load(base({ "onnx/model.onnx": toyEncoder({ vocabSize: v }).bytes }));
-    try {
-      const x = await a.embed(TEXTS);
-      const y = await b.embed(TEXTS);
-      sameRows(x, y, 1e-6);
-    } finally {
-      await a.close();
-      await b.close();
-    }
   });
 
   it("a graph with only sentence_embedding is used directly; pooling overrides are refused", async () => {
     const v = vocabSizeOf(wp);
     const tok = toyEncoder({ vocabSize: v });
-    const pooled = await TextEmbedder.load(
-      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes }),
-    );
-    const plain = await TextEmbedder.load(base({ "onnx/model.onnx": tok.bytes }));
-    try {
+    const pooledDir = base({
+      "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes,
+    });
+    await withEmbedders([pooledDir, base({ "onnx/model.onnx": tok.bytes })], async (pooled, plain) => {
       assert.equal(pooled.pooledByModel, true);
       assert.equal(plain.pooledByModel, false);
       const a = await pooled.embed(TEXTS);
@@ -256,35 +253,29 @@ describe("graph signatures", () => {
         pooled.embed("x", { pooling: "cls" }),
         (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_OPTIONS",
       );
-    } finally {
-      await pooled.close();
-      await plain.close();
-    }
+    });
   });
 
   it("token_embeddings + sentence_embedding: pooling here unless modules.json has a Dense layer", async () => {
     const v = vocabSizeOf(wp);
     const both = toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] }).bytes;
-    const cls = await TextEmbedder.load(base({ "onnx/model.onnx": both, ...stModules("cls", 8) }));
-    const dense = await TextEmbedder.load(
-      base({
-        "onnx/model.onnx": both,
-        ...stModules("cls", 8, [
-          "sentence_transformers.models.Dense",
-          "sentence_transformers.models.Normalize",
-        ]),
-      }),
+    const denseDir = base({
+      "onnx/model.onnx": both,
+      ...stModules("cls", 8, [
+        "sentence_transformers.models.Dense",
+        "sentence_transformers.models.Normalize",
+      ]),
+    });
+    await withEmbedders(
+      [base({ "onnx/model.onnx": both, ...stModules("cls", 8) }), denseDir],
+      async (cls, dense) => {
+        assert.equal(cls.pooledByModel, false);
+        assert.equal(dense.pooledByModel, true);
+        const a = await cls.embed(["hello world"]);
+        const b = await dense.embed(["hello world"]);
+        assert.notDeepEqual(rowOf(a, 0), rowOf(b, 0));
+      },
     );
-    try {
-      assert.equal(cls.pooledByModel, false);
-      assert.equal(dense.pooledByModel, true);
-      const a = await cls.embed(["hello world"]);
-      const b = await dense.embed(["hello world"]);
-      assert.notDeepEqual(rowOf(a, 0), rowOf(b, 0));
-    } finally {
-      await cls.close();
-      await dense.close();
-    }
     await assert.rejects(
       TextEmbedder.load(
         base({
@@ -299,11 +290,10 @@ describe("graph signatures", () => {
   it("per-token vectors (embedTokens) from token_embeddings; refused for a pooled-only graph", async () => {
     const v = vocabSizeOf(wp);
     const enc = toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] });
-    const emb = await TextEmbedder.load(base({ "onnx/model.onnx": enc.bytes }));
-    const pooled = await TextEmbedder.load(
-      base({ "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes }),
-    );
-    try {
+    const pooledDir = base({
+      "onnx/model.onnx": toyEncoder({ vocabSize: v, outputs: ["sentence_embedding"] }).bytes,
+    });
+    await withEmbedders([base({ "onnx/model.onnx": enc.bytes }), pooledDir], async (emb, pooled) => {
       const r = await emb.embedTokens(["hello world", "x"]);
       const ids = emb.tokenizer.encode("hello world").ids;
       assert.deepEqual(r.vectors[0]?.shape, [ids.length, 8]);
@@ -315,10 +305,7 @@ describe("graph signatures", () => {
         pooled.embedTokens(["x"]),
         (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_MODEL",
       );
-    } finally {
-      await emb.close();
-      await pooled.close();
-    }
+    });
   });
 
   it("pooler_output is a last resort; sentence_embedding wins when the folder has no pooling config", async () => {
@@ -330,47 +317,37 @@ describe("graph signatures", () => {
         "config.json": { model_type: "bert", max_position_embeddings: 512 },
         "onnx/model.onnx": bytes,
       });
-    const bertExport = await TextEmbedder.load(
+    const dirs = [
       noPooling(toyEncoder({ vocabSize: v, outputs: ["last_hidden_state", "pooler_output"] }).bytes),
-    );
-    const stExport = await TextEmbedder.load(
       noPooling(toyEncoder({ vocabSize: v, outputs: ["token_embeddings", "sentence_embedding"] }).bytes),
-    );
-    const poolerOnly = await TextEmbedder.load(
       noPooling(toyEncoder({ vocabSize: v, outputs: ["pooler_output"] }).bytes),
-    );
-    try {
+    ];
+    await withEmbedders(dirs, async (bertExport, stExport, poolerOnly) => {
       assert.equal(bertExport.pooledByModel, false, "last_hidden_state, mean-pooled here");
       assert.equal(stExport.pooledByModel, true, "the export's own sentence_embedding");
       assert.equal(poolerOnly.pooledByModel, true);
       const a = await bertExport.embed(["hello world"]);
       const b = await stExport.embed(["hello world"]);
       close(rowOf(a, 0), rowOf(b, 0), 1e-6, "masked mean both ways");
-    } finally {
-      await bertExport.close();
-      await stExport.close();
-      await poolerOnly.close();
-    }
+    });
   });
 
   it("a graph without attention_mask only gets equal-length batches (padding would change it)", async () => {
     const v = vocabSizeOf(wp);
     // sentence_embedding here averages over every position, padding included
-    const emb = await TextEmbedder.load(
-      base({
-        "onnx/model.onnx": toyEncoder({ vocabSize: v, attentionMask: false, outputs: ["sentence_embedding"] })
-          .bytes,
-      }),
-      { maxPaddingRatio: Number.POSITIVE_INFINITY, maxQueueDelayMs: 20 },
+    const dir = base({
+      "onnx/model.onnx": toyEncoder({ vocabSize: v, attentionMask: false, outputs: ["sentence_embedding"] })
+        .bytes,
+    });
+    await withEmbedders(
+      [[dir, { maxPaddingRatio: Number.POSITIVE_INFINITY, maxQueueDelayMs: 20 }]],
+      async (emb) => {
+        const texts = [...TEXTS, "hello world", "x y"];
+        const batched = await emb.embed(texts);
+        for (const [i, t] of texts.entries())
+          close(rowOf(batched, i), rowOf(await emb.embed([t]), 0), 1e-6, `row ${i}`);
+      },
     );
-    try {
-      const texts = [...TEXTS, "hello world", "x y"];
-      const batched = await emb.embed(texts);
-      for (const [i, t] of texts.entries())
-        close(rowOf(batched, i), rowOf(await emb.embed([t]), 0), 1e-6, `row ${i}`);
-    } finally {
-      await emb.close();
-    }
   });
 
   it("a KV-cache decoder export gets an empty past (and use_cache_branch false): same vectors", async () => {
@@ -400,18 +377,11 @@ describe("graph signatures", () => {
         ...stModules("lasttoken", 8),
         "onnx/model.onnx": bytes,
       });
-    const a = await TextEmbedder.load(folderOf(withPast.bytes), {
-      maxPaddingRatio: Number.POSITIVE_INFINITY,
-    });
-    const b = await TextEmbedder.load(folderOf(toyEncoder({ vocabSize: v, positionIds: true }).bytes));
-    try {
-      const x = await a.embed(TEXTS);
-      const y = await b.embed(TEXTS);
-      sameRows(x, y, 1e-6);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    await sameEmbeddings(
+      [folderOf(withPast.bytes), { maxPaddingRatio: Number.POSITIVE_INFINITY }],
+      folderOf(toyEncoder({ vocabSize: v, positionIds: true }).bytes),
+      1e-6,
+    );
   });
 
   it("a causal-LM export (logits only) is refused for embeddings, not pooled over the vocabulary", async () => {
@@ -516,6 +486,18 @@ describe("XLM-R cross-encoder (bge-reranker style)", () => {
       });
       assert.equal(expectIds.ids.length, 24);
       assert.ok(r.totalTokens <= 24 + t.encodePair("deep learning", "bananas").ids.length);
+      // Document first, not longest_first: with this query only the documents' shared first tokens
+      // fit, so both score the same; longest_first would keep tokens where they differ.
+      const query = "what is deep learning and why";
+      const docs = [`a b c d e f ${"deep ".repeat(30)}`, `a b c d e f ${"bananas ".repeat(30)}`];
+      const cut = (d: string, pairStrategy: "second_first" | "longest_first") =>
+        t.encodePair(query, d, { truncate: true, maxLength: 24, pairStrategy }).ids;
+      assert.deepEqual(cut(docs[0] as string, "second_first"), cut(docs[1] as string, "second_first"));
+      assert.notDeepEqual(cut(docs[0] as string, "longest_first"), cut(docs[1] as string, "longest_first"));
+      const [x, y] = (await rr.rerank(query, docs, { returnScores: "raw" })).sort(
+        (p, q) => p.index - q.index,
+      );
+      assert.ok(Math.abs((x?.score as number) - (y?.score as number)) < 1e-6, `${x?.score} vs ${y?.score}`);
     } finally {
       await rr.close();
     }
