@@ -183,7 +183,7 @@ export function openParquetSink(
     fields.forEach((f, i) => {
       const schemaPath = paths[i]!;
       // numbers: PLAIN, uncompressed (ids and model outputs rarely repeat; probing a dictionary costs more)
-      const plainFloat = f.kind !== "utf8" && f.kind !== "bool";
+      const plain = f.kind !== "utf8" && f.kind !== "bool";
       const column: ColumnEncoder = {
         columnName: schemaPath
           .slice(1)
@@ -191,13 +191,13 @@ export function openParquetSink(
           .join("."),
         element: schemaPath[schemaPath.length - 1]!,
         schemaPath,
-        codec: plainFloat ? "UNCOMPRESSED" : "SNAPPY",
+        codec: plain ? "UNCOMPRESSED" : "SNAPPY",
         compressors: pq.compressors,
         stats: false,
         pageSize: 1 << 20,
         columnIndex: false,
         offsetIndex: false,
-        ...(plainFloat ? { encoding: "PLAIN" as const } : {}),
+        ...(plain ? { encoding: "PLAIN" as const } : {}),
       };
       columns.push(writeColumn({ writer, column, pageData: pageDataOf(b.columns.get(f.name)!) }).chunk);
     });
