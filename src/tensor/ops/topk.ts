@@ -46,40 +46,38 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
   const vals = new Float64Array(outer * k);
   const idxs = new Float64Array(outer * k);
   // Total order, best first: NaN counts as the largest value; ties go to the lower index.
-  const better = largest
-    ? (a: number, i: number, b: number, j: number): boolean => {
-        const na = Number.isNaN(a);
-        const nb = Number.isNaN(b);
-        if (na || nb) return na && (!nb || i < j);
-        return a > b || (a === b && i < j);
-      }
-    : (a: number, i: number, b: number, j: number): boolean => {
-        const na = Number.isNaN(a);
-        const nb = Number.isNaN(b);
-        if (na || nb) return nb && (!na || i < j);
-        return a < b || (a === b && i < j);
-      };
+  const cmp = (a: number, b: number): number => {
+    const na = Number.isNaN(a);
+    const nb = Number.isNaN(b);
+    if (na || nb) return na === nb ? 0 : na ? 1 : -1;
+    return a > b ? 1 : a < b ? -1 : 0;
+  };
+  const better = (a: number, i: number, b: number, j: number): boolean => {
+    const c = cmp(a, b);
+    return (largest ? c > 0 : c < 0) || (c === 0 && i < j);
+  };
   // A heap of the k best seen so far with the worst at the root: O(n log k) per row.
   const heap = new Int32Array(k);
+  let base = 0; // start of the current row in `data`
+  const at = (i: number) => data[base + i]!;
+  // worse(i, j): i ranks after j
+  const worse = (i: number, j: number) => better(at(j), j, at(i), i);
+  const siftDown = (size: number) => {
+    let p = 0;
+    for (;;) {
+      const l = 2 * p + 1;
+      if (l >= size) break;
+      let c = l;
+      if (l + 1 < size && worse(heap[l + 1]!, heap[l]!)) c = l + 1;
+      if (!worse(heap[c]!, heap[p]!)) break;
+      const t = heap[p]!;
+      heap[p] = heap[c]!;
+      heap[c] = t;
+      p = c;
+    }
+  };
   for (let r = 0; r < outer; r++) {
-    const base = r * n;
-    const v = (i: number) => data[base + i]!;
-    // worse(i, j): i ranks after j
-    const worse = (i: number, j: number) => better(v(j), j, v(i), i);
-    const siftDown = (size: number) => {
-      let p = 0;
-      for (;;) {
-        const l = 2 * p + 1;
-        if (l >= size) break;
-        let c = l;
-        if (l + 1 < size && worse(heap[l + 1]!, heap[l]!)) c = l + 1;
-        if (!worse(heap[c]!, heap[p]!)) break;
-        const t = heap[p]!;
-        heap[p] = heap[c]!;
-        heap[c] = t;
-        p = c;
-      }
-    };
+    base = r * n;
     let size = 0;
     for (let i = 0; i < n && k > 0; i++) {
       if (size < k) {
@@ -94,7 +92,7 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
           heap[c] = t;
           c = p;
         }
-      } else if (better(v(i), i, v(heap[0]!), heap[0]!)) {
+      } else if (better(at(i), i, at(heap[0]!), heap[0]!)) {
         heap[0] = i;
         siftDown(size);
       }
@@ -103,7 +101,7 @@ export function topk(x: Tensor, k: number, opts: TopkOptions = {}): TopkResult {
     for (let t = size - 1; t >= 0; t--) {
       const i = heap[0]!;
       idxs[r * k + t] = i;
-      vals[r * k + t] = v(i);
+      vals[r * k + t] = at(i);
       heap[0] = heap[t]!;
       siftDown(t);
     }
