@@ -53,9 +53,14 @@ const N = Number(args.n);
 const REPS = Math.max(1, Number(args.reps));
 const MODEL = resolve(args.model as string);
 
+/** corpus.jsonl rows (the first `limit`): text and its token count from shared/fixtures/wordpiece.py. */
+function corpusRows(limit?: number): { text: string; tokens: number }[] {
+  const lines = readFileSync(CORPUS, "utf8").trim().split("\n").slice(0, limit);
+  return lines.map((l) => JSON.parse(l) as { text: string; tokens: number });
+}
+
 function corpus(): { texts: string[]; tokens: number } {
-  const lines = readFileSync(CORPUS, "utf8").trim().split("\n").slice(0, N);
-  const rows = lines.map((l) => JSON.parse(l) as { text: string; tokens: number });
+  const rows = corpusRows(N);
   return { texts: rows.map((r) => r.text), tokens: rows.reduce((s, r) => s + r.tokens, 0) };
 }
 
@@ -344,10 +349,7 @@ async function main(): Promise<void> {
   {
     const { loadHfFolder } = await import("../../src/text/index.ts");
     const tok = loadHfFolder(MODEL).tokenizer;
-    const rows = readFileSync(CORPUS, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { text: string; tokens: number });
+    const rows = corpusRows();
     const bad = rows.filter((r) => tok.countTokens(r.text) !== r.tokens).length;
     process.stderr.write(
       `token counts vs corpus.jsonl (wordpiece.py): ${rows.length - bad}/${rows.length} equal\n`,
