@@ -1,11 +1,18 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mlpClassifier } from "../../src/onnx/index.ts";
-import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng } from "../../src/tensor/index.ts";
-import { autocannonChild, type Child, procCpuUs, startChild } from "./children.ts";
+import {
+  autocannonChild,
+  type Child,
+  MLP_DIM as DIM,
+  mlpInferBody,
+  procCpuUs,
+  startChild,
+  writeMlpRepo,
+} from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -17,7 +24,6 @@ const { values } = parseArgs({
     configs: { type: "string", default: "2x1" },
   },
 });
-const DIM = 256;
 const DURATION = Number(values.duration);
 const checkouts = values.checkouts!.split(",");
 const cases = values.cases!.split(",").map((c) => {
@@ -30,36 +36,18 @@ const root = mkdtempSync(join(tmpdir(), "tessera-ab-"));
 const configs = values.configs!.split(",");
 for (const c of configs) {
   const [replicas, threads] = c.split("x").map(Number);
-  mkdirSync(join(root, c, "mlp", "1"), { recursive: true });
-  writeFileSync(join(root, c, "mlp", "1", "model.onnx"), mlpClassifier().bytes);
-  writeFileSync(
-    join(root, c, "mlp", "config.json"),
-    JSON.stringify({
-      replicas,
-      intraOpThreads: threads,
-      batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
-    }),
-  );
+  writeMlpRepo(join(root, c), mlpClassifier().bytes, {
+    replicas,
+    intraOpThreads: threads,
+    batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
+  });
 }
 const maxRows = Math.max(...cases.map((c) => c.rows));
 const all = Float32Array.from(rng(42).normal([maxRows, DIM], { dtype: "float32" }).data as Float32Array);
 const bodyFiles = new Map<string, { file: string; headers: Record<string, string> }>();
 for (const c of cases) {
   for (const mode of modes) {
-    const binary = mode === "binary";
-    const e = encodeInferRequest({
-      ...(binary ? { parameters: { binary_data_output: true } } : {}),
-      inputs: [
-        {
-          name: "input",
-          datatype: "FP32",
-          shape: [c.rows, DIM],
-          data: all.subarray(0, c.rows * DIM),
-          binary,
-        },
-      ],
-      outputs: [{ name: "probabilities" }],
-    });
+    const e = mlpInferBody(all.subarray(0, c.rows * DIM), c.rows, mode === "binary");
     const file = join(root, `${mode}-${c.rows}`);
     writeFileSync(file, e.body);
     bodyFiles.set(`${mode}-${c.rows}`, { file, headers: e.headers });

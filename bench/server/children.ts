@@ -1,10 +1,38 @@
 /**
- * Child processes the server benchmarks share: a server (or any script) that prints `on http://...` on stderr
- * once it listens, the autocannon load generator as its own process, and CPU time read from /proc.
+ * What the server benchmarks share: child processes (a server, or any script, that prints `on http://...` on
+ * stderr once it listens; the autocannon load generator as its own process), CPU time read from /proc, and the
+ * zoo MLP fixture (its repository folder and its infer request bodies).
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { encodeInferRequest } from "../../src/server/index.ts";
+
+/** Width of the zoo MLP's input rows (`mlpClassifier()`: 256 → 1024 → 1024 → 10). */
+export const MLP_DIM = 256;
+
+/** Writes `dir/mlp/1/model.onnx` (the given model bytes) and `dir/mlp/config.json` (`config` as JSON). */
+export function writeMlpRepo(dir: string, modelBytes: Uint8Array, config: Record<string, unknown>): void {
+  mkdirSync(join(dir, "mlp", "1"), { recursive: true });
+  writeFileSync(join(dir, "mlp", "1", "model.onnx"), modelBytes);
+  writeFileSync(join(dir, "mlp", "config.json"), JSON.stringify(config));
+}
+
+/**
+ * An MLP infer request for `rows` rows of `data` asking for `probabilities`: binary input and binary output, or
+ * JSON both ways.
+ */
+export function mlpInferBody(
+  data: Float32Array,
+  rows: number,
+  binary: boolean,
+): { body: Buffer; headers: Record<string, string> } {
+  return encodeInferRequest({
+    ...(binary ? { parameters: { binary_data_output: true } } : {}),
+    inputs: [{ name: "input", datatype: "FP32", shape: [rows, MLP_DIM], data, binary }],
+    outputs: [{ name: "probabilities" }],
+  });
+}
 
 export interface Child {
   readonly url: string;

@@ -1,11 +1,18 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { mlpClassifier } from "../../src/onnx/index.ts";
-import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng } from "../../src/tensor/index.ts";
-import { type AutocannonJson, autocannonChild, procCpuUs, startChild } from "./children.ts";
+import {
+  type AutocannonJson,
+  autocannonChild,
+  MLP_DIM as DIM,
+  mlpInferBody,
+  procCpuUs,
+  startChild,
+  writeMlpRepo,
+} from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,7 +26,6 @@ const { values } = parseArgs({
   },
 });
 const ROWS = Number(values.rows);
-const DIM = 256;
 
 interface ProfileNode {
   id: number;
@@ -54,23 +60,13 @@ function threadCpuUs(pid: number): Map<string, number> {
 
 const root = mkdtempSync(join(tmpdir(), "tessera-prof-"));
 const profDir = join(root, "prof");
-mkdirSync(join(root, "models", "mlp", "1"), { recursive: true });
-writeFileSync(join(root, "models", "mlp", "1", "model.onnx"), mlpClassifier().bytes);
-writeFileSync(
-  join(root, "models", "mlp", "config.json"),
-  JSON.stringify({
-    replicas: Number(values.replicas),
-    intraOpThreads: Number(values.threads),
-    batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
-  }),
-);
-const data = Float32Array.from(rng(42).normal([ROWS, DIM], { dtype: "float32" }).data as Float32Array);
-const binary = values.mode === "binary";
-const req = encodeInferRequest({
-  ...(binary ? { parameters: { binary_data_output: true } } : {}),
-  inputs: [{ name: "input", datatype: "FP32", shape: [ROWS, DIM], data, binary }],
-  outputs: [{ name: "probabilities" }],
+writeMlpRepo(join(root, "models"), mlpClassifier().bytes, {
+  replicas: Number(values.replicas),
+  intraOpThreads: Number(values.threads),
+  batching: { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 4096 },
 });
+const data = Float32Array.from(rng(42).normal([ROWS, DIM], { dtype: "float32" }).data as Float32Array);
+const req = mlpInferBody(data, ROWS, values.mode === "binary");
 const bodyFile = join(root, "body");
 writeFileSync(bodyFile, req.body);
 

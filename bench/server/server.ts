@@ -8,7 +8,7 @@
  * --max-batch sets the model's maxBatchSize (rows per run); the raw ORT baseline runs min(max-batch, clients × rows)
  * rows per run so both sides compute batches of the same size.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,9 +16,15 @@ import * as ort from "onnxruntime-node";
 import { ModelBatcher } from "../../src/batching/index.ts";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession } from "../../src/runtime/index.ts";
-import { encodeInferRequest } from "../../src/server/index.ts";
 import { rng, Tensor } from "../../src/tensor/index.ts";
-import { autocannonChild, procCpuUs, startChild } from "./children.ts";
+import {
+  autocannonChild,
+  MLP_DIM as DIM,
+  mlpInferBody,
+  procCpuUs,
+  startChild,
+  writeMlpRepo,
+} from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +54,6 @@ const caseName = (c: Case) => `${c.clients}×${c.rows}`;
 const REPLICAS = Number(values.replicas);
 const THREADS = Number(values.threads);
 const BATCHING = { maxBatchSize: Number(values["max-batch"]), maxQueueDelayMs: 2, maxQueueSize: 4096 };
-const DIM = 256;
 const MAX_ROWS = Math.max(...CASES.map((c) => c.rows));
 
 interface Result {
@@ -207,25 +212,13 @@ async function load(
 }
 
 const root = mkdtempSync(join(tmpdir(), "tessera-bench-"));
-mkdirSync(join(root, "mlp", "1"), { recursive: true });
-writeFileSync(join(root, "mlp", "1", "model.onnx"), model.bytes);
-writeFileSync(
-  join(root, "mlp", "config.json"),
-  JSON.stringify({ replicas: REPLICAS, intraOpThreads: THREADS, batching: BATCHING }),
-);
+writeMlpRepo(root, model.bytes, { replicas: REPLICAS, intraOpThreads: THREADS, batching: BATCHING });
 
 /** Request bodies per rows-per-request, written to files for the autocannon process. */
 function bodies(rows: number): { json: BodyFile; binary: BodyFile } {
   const data = rowData(rows);
-  const json = encodeInferRequest({
-    inputs: [{ name: "input", datatype: "FP32", shape: [rows, DIM], data }],
-    outputs: [{ name: "probabilities" }],
-  });
-  const binary = encodeInferRequest({
-    parameters: { binary_data_output: true },
-    inputs: [{ name: "input", datatype: "FP32", shape: [rows, DIM], data, binary: true }],
-    outputs: [{ name: "probabilities" }],
-  });
+  const json = mlpInferBody(data, rows, false);
+  const binary = mlpInferBody(data, rows, true);
   const write = (name: string, b: { body: Buffer; headers: Record<string, string> }): BodyFile => {
     const file = join(root, `${name}-${rows}.body`);
     writeFileSync(file, b.body);
