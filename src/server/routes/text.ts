@@ -395,6 +395,11 @@ async function close(t: TextModel): Promise<void> {
   await t.reranker?.close();
 }
 
+/** Whether a request that does not say truncates inputs over the model's length (config.json `autoTruncate`, default true). */
+function autoTruncate(tm: TextModel): boolean {
+  return tm.model.config.autoTruncate ?? true;
+}
+
 function checkCount(n: number, tm: TextModel): void {
   if (n > tm.maxInputs) {
     throw fail(
@@ -467,7 +472,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         ...(dimensions !== undefined ? { dimensions } : {}),
         normalize: true,
         // As TEI's /v1/embeddings: no per-request switch, the model's autoTruncate (default true) decides.
-        truncate: tm.model.config.autoTruncate ?? true,
+        truncate: autoTruncate(tm),
         signal: requestGoneSignal(req),
       };
       const r =
@@ -524,7 +529,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         ...(dimensions !== undefined ? { dimensions } : {}),
         signal: requestGoneSignal(req),
         normalize: optBool(body, "normalize") ?? true,
-        truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
+        truncate: optBool(body, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(body),
       };
       const r =
@@ -556,7 +561,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const returnText = optBool(body, "return_text") ?? false;
       const r = await (tm.reranker as Reranker).rerankDetailed(query, texts as string[], {
         returnScores: raw ? "raw" : "sigmoid",
-        truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
+        truncate: optBool(body, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(body),
         signal: requestGoneSignal(req),
       });
@@ -625,7 +630,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       try {
         r = await emb.embedTokens(input.texts, {
           signal: requestGoneSignal(req),
-          truncate: optBool(body, "truncate") ?? tm.model.config.autoTruncate ?? true,
+          truncate: optBool(body, "truncate") ?? autoTruncate(tm),
           truncationDirection: direction(body),
           ...(promptName ? { promptName } : {}),
         });
@@ -682,7 +687,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const r = await emb.embedDetailed([source, ...(sentences as string[])], {
         normalize: true,
         signal: requestGoneSignal(req),
-        truncate: optBool(p, "truncate") ?? tm.model.config.autoTruncate ?? true,
+        truncate: optBool(p, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(p),
         ...(promptName ? { promptName } : {}),
       });
@@ -778,7 +783,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         ),
         max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
         max_client_batch_size: tm.maxInputs,
-        auto_truncate: tm.model.config.autoTruncate ?? true,
+        auto_truncate: autoTruncate(tm),
         tokenization_workers: 1,
         version: "0.1.0",
         sha: null,
