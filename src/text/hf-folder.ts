@@ -101,19 +101,6 @@ export function onnxFiles(dir: string): string[] {
 }
 
 /**
- * Variant names of a folder's graphs: onnx/model_fp16.onnx → "fp16", model_quantized.onnx →
- * "quantized" (the plain model.onnx is "" ).
- */
-export function onnxVariants(dir: string): string[] {
-  const out = new Set<string>();
-  for (const f of onnxFiles(dir)) {
-    const m = /(?:^|\/)model(?:_(.+))?\.onnx$/.exec(f);
-    if (m) out.add(m[1] ?? "");
-  }
-  return [...out];
-}
-
-/**
  * Pooling from a sentence-transformers Pooling config (1_Pooling/config.json), or undefined when
  * none of the supported modes is set, or when several are (sentence-transformers would
  * concatenate them) or an unsupported one is (mean_sqrt_len, weightedmean): those vectors

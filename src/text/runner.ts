@@ -82,7 +82,6 @@ export interface EncoderIO {
   readonly inputIds: string;
   readonly attentionMask?: string;
   readonly tokenTypeIds?: string;
-  readonly positionIds?: string;
   /** Every input the graph declares, each filled exactly once (token_type_ids zeros or pair types). */
   readonly inputs: readonly EncoderInput[];
   /** Inputs fed an empty KV cache / a false flag (decoder exports with past key values). */
@@ -175,7 +174,6 @@ export function detectEncoderIO(
     });
   const attentionMask = byRole("attention_mask");
   const tokenTypeIds = byRole("token_type_ids");
-  const positionIds = byRole("position_ids");
   const byName = (names: readonly string[]) =>
     names.map((p) => outs.find((o) => o.name === p)).find((o) => o !== undefined);
   let out: (typeof outs)[number] | undefined;
@@ -212,7 +210,6 @@ export function detectEncoderIO(
     inputIds,
     ...(attentionMask ? { attentionMask } : {}),
     ...(tokenTypeIds ? { tokenTypeIds } : {}),
-    ...(positionIds ? { positionIds } : {}),
     inputs,
     emptyInputs,
     output: out.name,
