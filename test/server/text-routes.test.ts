@@ -389,6 +389,8 @@ describe("text routes (OpenAI + TEI)", () => {
       index: number;
       score: number;
     }[];
+    assert.equal(sig.length, texts.length);
+    assert.equal(raw.length, texts.length);
     for (const h of sig) {
       const logit = raw.find((x) => x.index === h.index)?.score as number;
       assert.ok(Math.abs(h.score - 1 / (1 + Math.exp(-logit))) < 1e-6);
