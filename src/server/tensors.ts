@@ -23,6 +23,11 @@ export function protocolShape(spec: TensorSpec): number[] {
   return spec.shape.map((d) => (typeof d === "number" ? d : -1));
 }
 
+/** A model input or output as the protocol describes it (`$metadata_tensor`): name, datatype, shape with -1s. */
+export function protocolTensor(spec: TensorSpec): { name: string; datatype: Datatype; shape: number[] } {
+  return { name: spec.name, datatype: datatypeOfDType(spec.dtype), shape: protocolShape(spec) };
+}
+
 /** BF16 bits → float32 values (exact: BF16 is the top half of a float32). Copies. */
 export function bf16ToFloat32(bits: Uint16Array): Float32Array {
   const u = new Uint32Array(bits.length);

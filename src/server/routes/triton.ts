@@ -9,9 +9,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { unbatchableReason } from "../../batching/index.ts";
 import type { BatchingConfig, LoadedModel, ProviderName, ProviderSpec } from "../../runtime/index.ts";
 import type { RouteContext } from "../context.ts";
-import { type Datatype, datatypeOfDType } from "../protocol/index.ts";
+import type { Datatype } from "../protocol/index.ts";
 import type { ModelStat } from "../stats.ts";
-import { protocolShape } from "../tensors.ts";
+import { protocolTensor } from "../tensors.ts";
 import { resolveModel } from "./v2.ts";
 
 /** Triton's model-config data type for a protocol datatype: `TYPE_` + name, except BYTES → `TYPE_STRING`. */
@@ -73,19 +73,19 @@ export function tritonModelConfig(m: LoadedModel, c: TritonConfigContext): Recor
     runtime: "",
     version_policy: versionPolicy(m.config.versionPolicy),
     max_batch_size: maxBatchSize,
-    input: m.description.inputs.map((s) => ({
+    input: m.description.inputs.map(protocolTensor).map((s) => ({
       name: s.name,
-      data_type: tritonDataType(datatypeOfDType(s.dtype)),
+      data_type: tritonDataType(s.datatype),
       format: "FORMAT_NONE",
-      dims: dims(protocolShape(s)),
+      dims: dims(s.shape),
       is_shape_tensor: false,
       allow_ragged_batch: false,
       optional: false,
     })),
-    output: m.description.outputs.map((s) => ({
+    output: m.description.outputs.map(protocolTensor).map((s) => ({
       name: s.name,
-      data_type: tritonDataType(datatypeOfDType(s.dtype)),
-      dims: dims(protocolShape(s)),
+      data_type: tritonDataType(s.datatype),
+      dims: dims(s.shape),
       label_filename: "",
       is_shape_tensor: false,
     })),

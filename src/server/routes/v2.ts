@@ -8,10 +8,10 @@ import { TesseraError } from "../../tensor/index.ts";
 import { clientGoneSignal } from "../client-gone.ts";
 import type { RouteContext } from "../context.ts";
 import { requestInvalid } from "../errors.ts";
-import { datatypeOfDType, parseInferRequest, parseRawRequest, type RawInputSpec } from "../protocol/index.ts";
+import { parseInferRequest, parseRawRequest, type RawInputSpec } from "../protocol/index.ts";
 import {
   checkRequestedOutputs,
-  protocolShape,
+  protocolTensor,
   requestRows,
   toModelInputs,
   toResponseOutputs,
@@ -63,16 +63,8 @@ export function modelMetadata(m: LoadedModel, versions: readonly string[]): Reco
     name: m.name,
     versions,
     platform: "onnx_onnxv1",
-    inputs: d.inputs.map((s) => ({
-      name: s.name,
-      datatype: datatypeOfDType(s.dtype),
-      shape: protocolShape(s),
-    })),
-    outputs: d.outputs.map((s) => ({
-      name: s.name,
-      datatype: datatypeOfDType(s.dtype),
-      shape: protocolShape(s),
-    })),
+    inputs: d.inputs.map(protocolTensor),
+    outputs: d.outputs.map(protocolTensor),
     properties,
   };
 }
@@ -88,8 +80,7 @@ function rawInputSpec(m: LoadedModel): RawInputSpec {
       },
     ]);
   }
-  const spec = inputs[0]!;
-  return { name: spec.name, datatype: datatypeOfDType(spec.dtype), shape: protocolShape(spec) };
+  return protocolTensor(inputs[0]!);
 }
 
 const EMPTY = Buffer.alloc(0);
