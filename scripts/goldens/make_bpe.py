@@ -18,7 +18,7 @@ import os
 
 import regex as re
 
-from common import EDGE_CASES, OUT, corpus_texts, write_goldens, write_json
+from common import EDGE_CASES, OUT, corpus_texts, special_added_tokens, write_goldens, write_json
 
 N_MERGES = 600
 N_TRAIN = 2000
@@ -140,11 +140,7 @@ def main():
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
-            for t, i in special
-        ],
+        "added_tokens": special_added_tokens(special),
         "normalizer": None,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
         "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],

@@ -21,12 +21,11 @@ Run: /usr/bin/python3 scripts/goldens/make_precompiled.py   (needs Debian's pyth
 """
 import base64
 import io
-import json
 import os
 
 import sentencepiece as spm
 
-from common import EDGE_CASES, OUT, corpus_texts, write_json
+from common import EDGE_CASES, OUT, XLMR_POST_PROCESSOR, corpus_texts, special_added_tokens, write_goldens, write_json
 
 N_TRAIN = 3000
 N_GOLDEN = 60
@@ -114,16 +113,12 @@ def main():
     for t in golden_texts:
         pieces = sp.encode(t, out_type=str)
         cases.append({"text": t, "ids": [1] + sp.encode(t) + [2], "normalized": "".join(pieces)})
-    special = [("<s>", 1), ("<pad>", 3), ("</s>", 2), ("<unk>", 0)]
+    special = [("<unk>", 0), ("<s>", 1), ("</s>", 2), ("<pad>", 3)]
     tj = {
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
-            for t, i in sorted(special, key=lambda x: x[1])
-        ],
+        "added_tokens": special_added_tokens(special),
         "normalizer": {"type": "Sequence", "normalizers": [
             {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode("ascii")},
             {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
@@ -132,30 +127,15 @@ def main():
             {"type": "WhitespaceSplit"},
             {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         ]},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}},
-                     {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
-            "special_tokens": {
-                "<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]},
-                "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]},
-            },
-        },
+        "post_processor": XLMR_POST_PROCESSOR,
         "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         "model": {"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": False},
     }
     d = os.path.join(OUT, "precompiled")
     write_json(os.path.join(d, "tokenizer.json"), tj)
-    with open(os.path.join(d, "goldens.json"), "w", encoding="utf-8") as f:
-        src = ("SentencePiece 0.1.97 (Debian python3-sentencepiece), nmt_nfkc rule: "
-               "SentencePieceProcessor.encode (ids) and encode(out_type=str) joined (normalized)")
-        f.write('{"source": ' + json.dumps(src) + ',\n "charsmap_bytes": ' + str(len(charsmap)) + ',\n "cases": [\n')
-        for i, c in enumerate(cases):
-            f.write(json.dumps(c, ensure_ascii=False) + ("," if i + 1 < len(cases) else "") + "\n")
-        f.write("]}\n")
+    src = ("SentencePiece 0.1.97 (Debian python3-sentencepiece), nmt_nfkc rule: "
+           "SentencePieceProcessor.encode (ids) and encode(out_type=str) joined (normalized)")
+    write_goldens(os.path.join(d, "goldens.json"), src, cases, charsmap_bytes=len(charsmap))
     print(f"precompiled: vocab {n}, charsmap {len(charsmap)} bytes, {len(cases)} cases")
 
 

@@ -19,7 +19,7 @@ import os
 
 import sentencepiece as spm
 
-from common import EDGE_CASES, OUT, corpus_texts, write_goldens, write_json
+from common import EDGE_CASES, OUT, XLMR_POST_PROCESSOR, corpus_texts, special_added_tokens, write_goldens, write_json
 
 N_TRAIN = 3000
 N_GOLDEN = 150
@@ -45,25 +45,10 @@ def main():
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
-            for t, i in special
-        ],
+        "added_tokens": special_added_tokens(special),
         "normalizer": None,
         "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}},
-                     {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
-            "special_tokens": {
-                "<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]},
-                "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]},
-            },
-        },
+        "post_processor": XLMR_POST_PROCESSOR,
         "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         "model": {"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": False},
     }

@@ -15,7 +15,7 @@ Run: /usr/bin/python3 scripts/goldens/make_wordpiece.py
 import os
 import sys
 
-from common import EDGE_CASES, OUT, SHARED, corpus_texts, write_goldens, write_json
+from common import EDGE_CASES, OUT, SHARED, corpus_texts, special_added_tokens, write_goldens, write_json
 
 sys.path.insert(0, SHARED)
 from wordpiece import BertTokenizer  # noqa: E402
@@ -40,11 +40,7 @@ def main():
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {"id": ids[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
-            for t in SPECIAL
-        ],
+        "added_tokens": special_added_tokens([(t, ids[t]) for t in SPECIAL]),
         "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
                        "strip_accents": None, "lowercase": True},
         "pre_tokenizer": {"type": "BertPreTokenizer"},
