@@ -1,4 +1,4 @@
-"""Shared inputs for the tokenizer goldens (see make_goldens.py)."""
+"""Shared inputs and writers of the tokenizer golden generators (make_*.py)."""
 import json
 import os
 
