@@ -224,27 +224,31 @@ export function decodeContentEncoding(
   done: (err: Error | null, body?: Buffer) => void,
 ): void {
   const enc = (header ?? "identity").trim().toLowerCase();
-  if (enc === "identity" || enc === "") return done(null, body);
+  if (enc === "identity" || enc === "") {
+    done(null, body);
+    return;
+  }
   if (enc !== "gzip" && enc !== "deflate") {
-    return done(
+    done(
       new TesseraError(
         "E_UNSUPPORTED_MEDIA_TYPE",
         `Content-Encoding ${JSON.stringify(enc)} is not supported; use gzip, deflate or identity`,
         {},
       ),
     );
+    return;
   }
   const decode = enc === "gzip" ? gunzip : inflate;
   decode(body, { maxOutputLength: limit }, (err, out) => {
-    if (err === null) return done(null, out);
-    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-      return done(
+    if (err === null) done(null, out);
+    else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      done(
         new TesseraError("E_BODY_TOO_LARGE", `the ${enc} body expands beyond the ${limit}-byte limit`, {
           limit,
         }),
       );
-    }
-    done(new TesseraError("E_REQUEST_INVALID", `the body is not valid ${enc} data: ${err.message}`, {}));
+    } else
+      done(new TesseraError("E_REQUEST_INVALID", `the body is not valid ${enc} data: ${err.message}`, {}));
   });
 }
 
