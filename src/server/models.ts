@@ -113,21 +113,29 @@ export interface ModelHostOptions {
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const VERSION_RE = /^[0-9]{1,9}$/;
 
+function validName(name: string): boolean {
+  return NAME_RE.test(name) && !name.includes("..");
+}
+
+function validVersion(version: string | undefined): boolean {
+  return version === undefined || VERSION_RE.test(version);
+}
+
 /** Rejects names that could escape the repository (`..`, `/`, `\`, NUL) with `E_MODEL_NAME_INVALID`. */
 export function checkModelName(name: string, version?: string): void {
-  if (!NAME_RE.test(name) || name.includes("..")) {
+  if (!validName(name)) {
     throw new TesseraError(
       "E_MODEL_NAME_INVALID",
       `model name ${JSON.stringify(name.slice(0, 140))} is invalid; expected letters, digits, ".", "_" or "-" (1-128 chars, not starting with a symbol, no "..")`,
       { name: name.slice(0, 140) },
     );
   }
-  if (version !== undefined && !VERSION_RE.test(version)) {
+  if (!validVersion(version)) {
     throw new TesseraError(
       "E_MODEL_NAME_INVALID",
-      `model version ${JSON.stringify(version.slice(0, 20))} is invalid; expected a number`,
+      `model version ${JSON.stringify(version!.slice(0, 20))} is invalid; expected a number`,
       {
-        version: version.slice(0, 20),
+        version: version!.slice(0, 20),
       },
     );
   }
@@ -220,8 +228,7 @@ export class ModelHost {
    */
   modelNow(name: string, version?: string): LoadedModel | undefined {
     if (!this.opts.explicitLoad) return undefined;
-    if (!NAME_RE.test(name) || name.includes("..")) return undefined;
-    if (version !== undefined && !VERSION_RE.test(version)) return undefined;
+    if (!validName(name) || !validVersion(version)) return undefined; // checkModelName's rules
     try {
       const m = this.registry.tryGet(name, version);
       return this.noted.has(m.session) ? m : undefined;
