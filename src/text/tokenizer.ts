@@ -484,8 +484,9 @@ export class TextTokenizer {
     return { ids, offsets };
   }
 
-  /** Decodes ids to text. */
+  /** Decodes ids to text; no ids decode to "" (the library throws on an empty list, Rust `tokenizers` does not). */
   decode(ids: readonly number[], skipSpecialTokens = true): string {
+    if (ids.length === 0) return "";
     return this.#hf.decode([...ids], { skip_special_tokens: skipSpecialTokens });
   }
 

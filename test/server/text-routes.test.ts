@@ -324,6 +324,10 @@ describe("text routes (OpenAI + TEI)", () => {
     ]);
     assert.match((both.json as string[])[0] ?? "", /\[CLS\]/);
     assert.equal((await post("/decode", { ids: [] })).status, 400);
+    // an empty sequence inside a batch decodes to "" (TEI: the tokenizer's decode of no ids), not a 500
+    const withEmpty = await post("/decode", { ids: [ids, []], model: "mini" });
+    assert.equal(withEmpty.status, 200);
+    assert.deepEqual(withEmpty.json, ["the key type", ""]);
     assert.equal((await post("/decode", { ids: [1, "x"] })).status, 422);
     assert.equal((await post("/decode", { ids: [10 ** 9], model: "mini" })).status, 422);
   });

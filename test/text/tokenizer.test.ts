@@ -133,6 +133,10 @@ describe("pairs, padding, counts", () => {
   it("countTokens counts specials and ignores truncation", () => {
     assert.equal(tok.countTokens("hello world"), tok.encode("hello world").ids.length);
   });
+  it("decodes an empty id list to an empty string (as Hugging Face tokenizers), not a throw", () => {
+    assert.equal(tok.decode([]), "");
+    assert.equal(tok.decode([], false), "");
+  });
   it("rejects a tokenizer.json without a model", () => {
     assert.throws(() => TextTokenizer.fromJSON({}), /E_TOKENIZER_CONFIG|model/);
   });
