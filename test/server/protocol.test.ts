@@ -102,6 +102,26 @@ describe("protocol: request parsing", () => {
     assert.match(msg, /input "x": data\[0\] has 3 entries but shape \[2,2\] expects 2 at dim 1/);
   });
 
+  test("data nested far deeper than any shape is a parse issue, not a stack overflow", () => {
+    // Flattening used Array.prototype.flat(Infinity), which recurses once per level: 100k levels threw a
+    // RangeError that reached the client as a 500.
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    for (const [shape, data] of [
+      ["[4]", `[[1,2],${deep}]`],
+      ["[1,4]", deep],
+      ["[2]", `[[1],[${deep}]]`],
+    ] as const) {
+      const body = Buffer.from(`{"inputs":[{"name":"x","datatype":"FP32","shape":${shape},"data":${data}}]}`);
+      const msg = parseErr(body);
+      assert.match(msg, /inputs\[0\]\.data: input "x": /, shape);
+    }
+    // Mixed nesting that flattens to the right count still parses (Triton flattens any nesting).
+    const ok = parseOk(
+      enc({ inputs: [{ name: "x", datatype: "FP32", shape: [4], data: [[1, 2], [[3]], 4] }] }),
+    );
+    assert.deepEqual(Array.from(ok.inputs[0]!.data as Float32Array), [1, 2, 3, 4]);
+  });
+
   test("element count mismatch", () => {
     const msg = parseErr(enc({ inputs: [{ name: "x", datatype: "INT32", shape: [2, 3], data: [1, 2, 3] }] }));
     assert.match(msg, /inputs\[0\]\.data: input "x": data has 3 elements but shape \[2,3\] holds 6/);

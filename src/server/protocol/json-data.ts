@@ -38,6 +38,33 @@ function depthOf(v: unknown): number {
   return depth;
 }
 
+/**
+ * Every non-array leaf of nested arrays, in order. Iterative: `Array.prototype.flat(Infinity)` recurses once per
+ * level, so a body nested 100k levels deep would overflow the stack.
+ */
+function flattenAll(raw: readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  const arrays: (readonly unknown[])[] = [raw];
+  const next: number[] = [0];
+  while (arrays.length > 0) {
+    const top = arrays.length - 1;
+    const a = arrays[top]!;
+    const i = next[top]!;
+    if (i === a.length) {
+      arrays.pop();
+      next.pop();
+      continue;
+    }
+    next[top] = i + 1;
+    const v = a[i];
+    if (Array.isArray(v)) {
+      arrays.push(v);
+      next.push(0);
+    } else out.push(v);
+  }
+  return out;
+}
+
 /** Checks that nested `data` has exactly the shape; returns the problem or null. */
 function checkNested(v: unknown, shape: readonly number[], level: number, at: string): string | null {
   if (level === shape.length) {
@@ -81,9 +108,9 @@ export function parseJsonData(raw: unknown, datatype: Datatype, shape: readonly 
     if (depth > 1 && depth === shape.length) {
       const problem = checkNested(raw, shape, 0, "");
       if (problem) return { ok: false, message: problem };
-      flat = raw.flat(depth - 1) as unknown[];
+      flat = flattenAll(raw);
     } else {
-      flat = depth > 1 ? (raw.flat(Number.POSITIVE_INFINITY) as unknown[]) : raw;
+      flat = depth > 1 ? flattenAll(raw) : raw;
     }
   }
   if (flat.length !== count) {
