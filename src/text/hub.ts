@@ -326,11 +326,20 @@ async function downloadOnce(
       : undefined);
   const linkedSize = res.headers.get("x-linked-size");
   let size = w.size ?? (linkedSize ? Number(linkedSize) : undefined);
+  // Redirects are followed by hand (to read the hub's headers above). As fetch and huggingface_hub
+  // do, a relative Location resolves against the URL that sent it, and the token goes to the hub's
+  // origin only: the CDN's signed URLs must not get it (S3 refuses a second credential with a 400).
+  let current = new URL(url);
+  const { authorization: _token, ...anonHeaders } = reqHeaders;
   for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
     const loc = res.headers.get("location");
     await res.body?.cancel();
-    if (!loc) throw pullError("E_PULL_HTTP", `${url}: redirect without Location`, { url });
-    res = await fetch(new URL(loc, url), { headers: reqHeaders, redirect: "manual" });
+    if (!loc)
+      throw pullError("E_PULL_HTTP", `${current.href}: redirect without Location`, { url: current.href });
+    const next = new URL(loc, current);
+    const sameOrigin = next.origin === new URL(url).origin;
+    res = await fetch(next, { headers: sameOrigin ? reqHeaders : anonHeaders, redirect: "manual" });
+    current = next;
   }
   if (res.status === 404) {
     await res.body?.cancel();

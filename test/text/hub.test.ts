@@ -243,3 +243,92 @@ describe("pullModel against a local hub", () => {
     rmSync(cache, { recursive: true, force: true });
   });
 });
+
+describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
+  // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
+  // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
+  const graph = Buffer.alloc(50_000, 3);
+  const files: Record<string, Buffer> = {
+    "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+    "onnx/model.onnx": graph,
+  };
+  let hub: Server;
+  let cdn: Server;
+  let hubUrl = "";
+  let cdnUrl = "";
+  const seen: { host: "hub" | "cdn"; path: string; auth: string | undefined }[] = [];
+  let cache: string;
+  const listen = (s: Server): Promise<string> =>
+    new Promise((resolve) =>
+      s.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+    );
+
+  before(async () => {
+    hub = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      seen.push({ host: "hub", path, auth: req.headers.authorization });
+      if (req.headers.authorization !== "Bearer hf_secret") return void res.writeHead(401).end();
+      if (path.startsWith("/api/")) return void res.writeHead(404).end();
+      const m = /^\/org\/private\/resolve\/main\/(.+)$/.exec(path);
+      const body = m ? files[m[1] as string] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      if (path.endsWith(".onnx"))
+        return void res
+          .writeHead(302, {
+            location: `${cdnUrl}/signed/${sha256(body)}?X-Amz-Signature=abc`,
+            "x-linked-etag": `"${sha256(body)}"`,
+            "x-linked-size": String(body.length),
+          })
+          .end();
+      res.writeHead(200, { "content-length": String(body.length) }).end(body);
+    });
+    cdn = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      seen.push({ host: "cdn", path, auth: req.headers.authorization });
+      if (req.headers.authorization) return void res.writeHead(400).end("Only one auth mechanism allowed");
+      // A second, relative hop on the CDN: resolved against the CDN's URL, not the hub's.
+      const signed = /^\/signed\/([0-9a-f]{64})$/.exec(path);
+      if (signed) return void res.writeHead(307, { location: `/blob/${signed[1]}` }).end();
+      const blob = /^\/blob\/([0-9a-f]{64})$/.exec(path);
+      const body = Object.values(files).find((b) => blob && sha256(b) === blob[1]);
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-length": String(body.length) }).end(body);
+    });
+    hubUrl = await listen(hub);
+    cdnUrl = await listen(cdn);
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+  });
+  after(() => {
+    for (const s of [hub, cdn]) {
+      s.close();
+      s.closeAllConnections();
+    }
+  });
+
+  it("sends the token to the hub only, never to the redirect target on another origin", async () => {
+    try {
+      const r = await pullModel({
+        repo: "org/private",
+        endpoint: hubUrl,
+        cacheDir: cache,
+        token: "hf_secret",
+      });
+      assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+      assert.ok(
+        seen.filter((s) => s.host === "hub").every((s) => s.auth === "Bearer hf_secret"),
+        JSON.stringify(seen),
+      );
+      const atCdn = seen.filter((s) => s.host === "cdn");
+      assert.ok(atCdn.length > 0, JSON.stringify(seen));
+      assert.ok(
+        atCdn.every((s) => s.auth === undefined),
+        `token leaked to the CDN: ${JSON.stringify(atCdn)}`,
+      );
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
