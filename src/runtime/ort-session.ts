@@ -29,6 +29,7 @@ import type {
   SessionOptions,
   TensorMap,
   TensorSpec,
+  UnsupportedValue,
 } from "./session.ts";
 import { assertValidInputs } from "./validate.ts";
 import type { FromWorker, ToWorker, WireValueMeta, WorkerInit } from "./worker-protocol.ts";
@@ -283,6 +284,8 @@ export class OrtSession implements InferenceSession {
   private rr = 0;
   private closed = false;
   private readonly exclusiveKey: string | undefined;
+  /** Outputs a run without `outputs` asks for: the described ones, when the graph has others Tessera cannot carry. */
+  private readonly defaultOutputs: readonly string[] | undefined;
   /** How many runs each replica has been given (for tests and metrics). */
   readonly dispatchCounts: number[];
 
@@ -306,6 +309,9 @@ export class OrtSession implements InferenceSession {
     this.pool = args.pool;
     this.dispatchCounts = args.pool.map(() => 0);
     this.exclusiveKey = isExclusiveDevice(args.activeSpec) ? deviceKey(args.activeSpec) : undefined;
+    this.defaultOutputs = args.description.unsupported?.some((u) => u.io === "output")
+      ? args.description.outputs.map((o) => o.name)
+      : undefined;
   }
 
   get replicas(): number {
@@ -347,20 +353,35 @@ export class OrtSession implements InferenceSession {
       throw new TesseraError("E_SESSION_CLOSED", `${this.label}: session is closed`, { model: this.label });
     const signal = options.signal;
     if (signal?.aborted) throw abortError(this.label, signal);
+    const unsupported = this.description.unsupported;
+    const cannotFeed = unsupported?.find((u) => u.io === "input");
+    if (cannotFeed) throw cannotFeedError(this.label, cannotFeed);
     assertValidInputs(this.description, inputs, this.label);
     if (options.outputs) {
       const names = this.description.outputs.map((o) => o.name);
       const unknown = options.outputs.filter((o) => !names.includes(o));
       if (unknown.length > 0) {
+        const why = (o: string): string => {
+          const u = unsupported?.find((v) => v.io === "output" && v.name === o);
+          return u ? `${o} (a ${u.type} output, which Tessera cannot carry)` : o;
+        };
         throw new TesseraError(
           "E_INPUT_INVALID",
-          `${this.label}: unknown output(s) ${unknown.join(", ")}; expected some of ${names.join(", ")}`,
+          `${this.label}: unknown output(s) ${unknown.map(why).join(", ")}; expected some of ${names.join(", ")}`,
           {
             model: this.label,
             issues: unknown.map((o) => ({ path: `outputs.${o}`, message: "unknown output" })),
           },
         );
       }
+    }
+    const wanted = options.outputs && options.outputs.length > 0 ? options.outputs : this.defaultOutputs;
+    if (wanted !== undefined && wanted.length === 0) {
+      throw new TesseraError(
+        "E_DTYPE_UNSUPPORTED",
+        `${this.label}: none of the model's outputs can be carried by Tessera (${(unsupported ?? []).map((u) => `${u.name}: ${u.type}`).join(", ")}); add a Cast to a supported type in the graph`,
+        { model: this.label, unsupported },
+      );
     }
     const replica = this.pick();
     if (replica.broken !== undefined) {
@@ -384,8 +405,8 @@ export class OrtSession implements InferenceSession {
         },
       );
       replica.updateRef();
-      const msg: ToWorker = options.outputs
-        ? { type: "run", id, inputs: wire, outputs: options.outputs }
+      const msg: ToWorker = wanted
+        ? { type: "run", id, inputs: wire, outputs: wanted }
         : { type: "run", id, inputs: wire };
       replica.post(msg, transfer);
       return done;
@@ -440,6 +461,15 @@ function abortError(label: string, signal: AbortSignal): TesseraError {
   return new TesseraError("E_ABORTED", `${label}: run aborted (${reason})`, { model: label });
 }
 
+function cannotFeedError(label: string, u: UnsupportedValue): TesseraError {
+  const what = u.type.startsWith("non-tensor") ? `a ${u.type} value` : `a ${u.type} tensor`;
+  return new TesseraError(
+    "E_DTYPE_UNSUPPORTED",
+    `${label}: input ${JSON.stringify(u.name)} is ${what}, which Tessera cannot feed; this model cannot run here (convert the input inside the graph, e.g. take int64 token ids instead of strings)`,
+    { model: label, input: u.name, type: u.type },
+  );
+}
+
 function toDims(shape: readonly (number | string)[] | undefined): Dim[] {
   return (shape ?? []).map((d) => (typeof d === "number" ? (d < 0 ? null : d) : d === "" ? null : d));
 }
@@ -451,6 +481,17 @@ function toSpecs(meta: WireValueMeta[]): TensorSpec[] {
     out.push({ name: m.name, dtype: m.type as DType, shape: toDims(m.shape) });
   }
   return out;
+}
+
+/** The values `toSpecs` leaves out, with why (their ORT type). */
+function unsupportedValues(io: "input" | "output", meta: WireValueMeta[]): UnsupportedValue[] {
+  return meta
+    .filter((m) => !m.isTensor || !isDType(m.type))
+    .map((m) => ({
+      name: m.name,
+      io,
+      type: m.isTensor ? String(m.type ?? "unknown") : "non-tensor (sequence or map)",
+    }));
 }
 
 /**
@@ -603,7 +644,7 @@ export async function openSession(
     // Settle every start first: on a GPU they are queued, and the catch below can only close replicas in `pool`.
     for (const s of await Promise.allSettled(rest)) if (s.status === "rejected") throw s.reason;
     await Promise.all(pool.map((r) => r.ready));
-    const description: ModelDescription = {
+    let description: ModelDescription = {
       inputs: toSpecs(info.inputs),
       outputs: toSpecs(info.outputs),
       opsets: header.opsets,
@@ -614,6 +655,11 @@ export async function openSession(
       byteSize: bytes.byteLength,
       sha256,
     };
+    const unsupported = [
+      ...unsupportedValues("input", info.inputs),
+      ...unsupportedValues("output", info.outputs),
+    ];
+    if (unsupported.length > 0) description = { ...description, unsupported };
     for (const r of pool) r.updateRef();
     return new OrtSession({
       description,

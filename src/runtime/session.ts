@@ -24,6 +24,21 @@ export interface ModelDescription {
   readonly byteSize: number;
   /** Hex sha256 of the .onnx file: the model's content version. */
   readonly sha256: string;
+  /**
+   * Graph inputs and outputs Tessera tensors cannot carry (string, uint32/uint64 or bfloat16 tensors; non-tensor
+   * values such as the sequence of maps scikit-learn's ZipMap outputs), left out of `inputs`/`outputs`. A run
+   * without `outputs` computes only the outputs listed in `outputs`; asking for one of these is `E_INPUT_INVALID`,
+   * and a model with such an input cannot run here (`E_DTYPE_UNSUPPORTED`). Absent when there are none.
+   */
+  readonly unsupported?: readonly UnsupportedValue[];
+}
+
+/** A graph input or output Tessera cannot carry (see `ModelDescription.unsupported`). */
+export interface UnsupportedValue {
+  readonly name: string;
+  readonly io: "input" | "output";
+  /** ORT's element type (`"string"`, `"uint32"`, …) or `"non-tensor (sequence or map)"`. */
+  readonly type: string;
 }
 
 export type TensorMap = Record<string, Tensor>;
