@@ -415,6 +415,12 @@ describe("text routes (OpenAI + TEI)", () => {
     const e = rs.find((r) => r.status === 429)?.json as { error: { code: string; type: string } };
     assert.equal(e.error.code, "E_QUEUE_FULL");
     assert.equal(e.error.type, "rate_limit_error");
+    // counted as the README says, as the v2 routes count theirs
+    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    const line = metrics
+      .split("\n")
+      .find((l) => l.startsWith('tessera_rejected_requests_total{model="small-queue",reason="overloaded"}'));
+    assert.equal(Number(line?.split(" ").at(-1)), codes.filter((c) => c === 429).length, line);
   });
 
   it("a client that hangs up mid-request does not break the server", async () => {

@@ -32,6 +32,7 @@ import {
 import { requestGoneSignal } from "../client-gone.ts";
 import type { RouteContext } from "../context.ts";
 import { httpErrorOf } from "../errors.ts";
+import type { RejectReason, ServerMetrics } from "../metrics.ts";
 
 const DEFAULT_MAX_INPUTS = 2048;
 
@@ -90,8 +91,32 @@ function fail(
   return new TesseraError(code, message, { ...facts, ...(field ? { field } : {}) });
 }
 
-function sendOpenAIError(reply: FastifyReply, err: unknown): FastifyReply {
+/**
+ * Logs and counts a failed request as the server's own error handler does for the v2 routes:
+ * unexpected failures (5xx but 503/504) at error level with the cause, the rest at info, and
+ * turned-away requests in `tessera_rejected_requests_total{reason}`.
+ */
+function account(req: FastifyRequest, metrics: ServerMetrics, h: TextHttpError, err: unknown): void {
+  if (h.status >= 500 && h.status !== 503 && h.status !== 504) req.log.error({ err }, "request failed");
+  else req.log.info({ code: h.code, status: h.status }, h.message);
+  const reason: RejectReason | undefined =
+    h.status === 429
+      ? "overloaded"
+      : h.status === 504
+        ? "timeout"
+        : h.status === 499
+          ? "client_gone"
+          : h.status === 413
+            ? "too_large"
+            : h.status === 401
+              ? "unauthorized"
+              : undefined;
+  if (reason) metrics.reject(req.tesseraModel, reason);
+}
+
+function sendOpenAIError(reply: FastifyReply, err: unknown, metrics: ServerMetrics): FastifyReply {
   const h = textErrorOf(err);
+  account(reply.request, metrics, h, err);
   if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
   const type =
     h.status === 429
@@ -107,8 +132,9 @@ function sendOpenAIError(reply: FastifyReply, err: unknown): FastifyReply {
     .send({ error: { message: h.message, type, param: h.param, code: h.code } });
 }
 
-function sendTeiError(reply: FastifyReply, err: unknown): FastifyReply {
+function sendTeiError(reply: FastifyReply, err: unknown, metrics: ServerMetrics): FastifyReply {
   const h = textErrorOf(err);
+  account(reply.request, metrics, h, err);
   if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
   return reply
     .code(h.status)
@@ -447,7 +473,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
   });
 
   await app.register(async (openai) => {
-    openai.setErrorHandler((err, _req, reply) => sendOpenAIError(reply, err));
+    openai.setErrorHandler((err, _req, reply) => sendOpenAIError(reply, err, ctx.metrics));
 
     const openaiEmbeddings = async (req: FastifyRequest, reply: FastifyReply) => {
       const body = jsonBody(req);
@@ -511,7 +537,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
   });
 
   await app.register(async (tei) => {
-    tei.setErrorHandler((err, _req, reply) => sendTeiError(reply, err));
+    tei.setErrorHandler((err, _req, reply) => sendTeiError(reply, err, ctx.metrics));
 
     const embedRoute = async (
       req: FastifyRequest,
