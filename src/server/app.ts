@@ -83,6 +83,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       return v && REQUEST_ID_RE.test(v) ? v : randomUUID();
     },
     return503OnClosing: true,
+    // `/v2/models/m/` is `/v2/models/m` (clients that join a base URL ending in "/" send such paths).
+    routerOptions: { ignoreTrailingSlash: true },
     // Fastify's "incoming request" / "request completed" info lines cost a log write each; the close
     // listener below logs each request at debug instead (errors and warnings are still logged).
     logController: new LogController({ disableRequestLogging: true }),

@@ -102,6 +102,24 @@ describe("health and metadata", () => {
     await expectError(call("GET", "/v2/models/mlp/versions/7/ready"), 404, /version/);
   });
 
+  test("a trailing slash reaches the same route (it used to answer 405 'GET is not allowed; allowed: GET')", async () => {
+    assert.equal((await call("GET", "/v2/health/ready/")).status, 200);
+    assert.equal((await call("GET", "/v2/")).json.name, "tessera");
+    const meta = await call("GET", "/v2/models/mlp/");
+    assert.equal(meta.status, 200, JSON.stringify(meta.json));
+    assert.equal(meta.json.name, "mlp");
+    const { body, headers } = encodeInferRequest({
+      id: "slash",
+      inputs: [{ name: "input", datatype: "FP32", shape: [1, 8], data: row(0) }],
+    });
+    const r = await call("POST", "/v2/models/mlp/versions/1/infer/", body, headers);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.id, "slash");
+    // A wrong method on such a path still answers 405 with the methods that exist.
+    const wrong = await expectError(call("DELETE", "/v2/models/mlp/"), 405, /DELETE is not allowed/);
+    assert.equal(wrong.headers.get("allow"), "GET, HEAD");
+  });
+
   test("x-request-id is honoured and echoed; a fresh one otherwise", async () => {
     const r = await call("GET", "/v2/health/live", undefined, { "x-request-id": "trace-123" });
     assert.equal(r.headers.get("x-request-id"), "trace-123");
