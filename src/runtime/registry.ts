@@ -16,7 +16,7 @@
  *      unloading the least recently used ready versions first.
  */
 import { EventEmitter } from "node:events";
-import { existsSync, type FSWatcher, watch } from "node:fs";
+import { type Dirent, existsSync, type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve, sep } from "node:path";
@@ -95,6 +95,20 @@ async function fileStamp(path: string): Promise<string> {
   }
 }
 
+/**
+ * Whether a directory entry is a folder, following symbolic links (a mounted volume or a release link such as
+ * `<model>/3 -> /mnt/releases/2024-06`); a dangling link is not.
+ */
+async function isFolder(parent: string, e: Dirent): Promise<boolean> {
+  if (e.isDirectory()) return true;
+  if (!e.isSymbolicLink()) return false;
+  try {
+    return (await stat(join(parent, e.name))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -166,7 +180,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     let names: string[];
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      names = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
+      names = [];
+      for (const e of entries)
+        if (!e.name.startsWith(".") && (await isFolder(this.root, e))) names.push(e.name);
     } catch (err) {
       throw new TesseraError(
         "E_MODEL_REPOSITORY",
@@ -221,7 +237,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const entries = await readdir(dir, { withFileTypes: true });
     const found = new Map<string, string>();
     for (const e of entries) {
-      if (e.isDirectory() && /^\d+$/.test(e.name)) {
+      if (/^\d+$/.test(e.name) && (await isFolder(dir, e))) {
         const p = join(dir, e.name, "model.onnx");
         if (existsSync(p)) found.set(String(Number(e.name)) === e.name ? e.name : String(Number(e.name)), p);
       }
