@@ -452,9 +452,14 @@ export class TextTokenizer {
 
   /**
    * Encodes one text (no truncation) with the UTF-8 byte span of every token in `text`
-   * (`null` for special tokens and for tokens that could not be aligned; see offsets.ts).
+   * (`null` for special tokens and for tokens that could not be aligned; see offsets.ts), and
+   * `added`: true where the post-processor template put the token (Rust `tokenizers`'
+   * special_tokens_mask, which TEI's /tokenize reports as `special`; an [UNK] from the text is not).
    */
-  encodeWithOffsets(text: string, addSpecialTokens = true): { ids: number[]; offsets: ByteSpan[] } {
+  encodeWithOffsets(
+    text: string,
+    addSpecialTokens = true,
+  ): { ids: number[]; offsets: ByteSpan[]; added: boolean[] } {
     const e = this.#hf.encode(text, { add_special_tokens: false });
     const norm = this.#hf.normalizer;
     const spans = alignOffsets({
@@ -467,21 +472,24 @@ export class TextTokenizer {
       normalize: norm ? (c: string) => norm.normalize(c) : null,
       spaceOnly: this.#spaceOnly,
     });
-    if (!addSpecialTokens) return { ids: e.ids, offsets: spans };
+    if (!addSpecialTokens) return { ids: e.ids, offsets: spans, added: e.ids.map(() => false) };
     const ids: number[] = [];
     const offsets: ByteSpan[] = [];
+    const added: boolean[] = [];
     for (const p of this.template.single) {
       if (p.kind === "special") {
         for (const id of p.ids) {
           ids.push(id);
           offsets.push(null);
+          added.push(true);
         }
       } else {
         ids.push(...e.ids);
         offsets.push(...spans);
+        for (let i = 0; i < e.ids.length; i++) added.push(false);
       }
     }
-    return { ids, offsets };
+    return { ids, offsets, added };
   }
 
   /** Decodes ids to text; no ids decode to "" (the library throws on an empty list, Rust `tokenizers` does not). */

@@ -243,9 +243,29 @@ describe("text routes (OpenAI + TEI)", () => {
       off[0]?.map((t) => [t.text, t.start, t.stop]),
       [
         ["[CLS]", null, null],
-        ["hello", 0, 6],
-        ["world", 7, 13],
+        ["Héllo", 0, 6],
+        ["wörld", 7, 13],
         ["[SEP]", null, null],
+      ],
+    );
+    // As TEI: a content token's `text` is its slice of the input (not the vocabulary entry: no
+    // lowercasing, no "##"), and only tokens the template added are `special` ([UNK] is not).
+    const cjk = (await post("/tokenize", { inputs: "Keys typed 日本" })).json as {
+      text: string;
+      special: boolean;
+      start: number | null;
+      stop: number | null;
+    }[][];
+    assert.deepEqual(
+      cjk[0]?.map((t) => [t.text, t.special, t.start, t.stop]),
+      [
+        ["[CLS]", true, null, null],
+        ["Keys", false, 0, 4],
+        ["type", false, 5, 9],
+        ["d", false, 9, 10],
+        ["日", false, 11, 14],
+        ["本", false, 14, 17],
+        ["[SEP]", true, null, null],
       ],
     );
     const info = (await app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;

@@ -614,16 +614,21 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const add = optBool(body, "add_special_tokens") ?? true;
       const promptName = optString(body, "prompt_name");
       const prefix = promptName !== undefined && tm.embedder ? tm.embedder.promptFor({ promptName }) : "";
-      // start/stop: UTF-8 byte offsets into the (prompt-prefixed) input, recovered by alignment
-      // (null for special tokens and for the rare token that cannot be aligned).
+      // As TEI: start/stop are UTF-8 byte offsets into the (prompt-prefixed) input, recovered by
+      // alignment; `special` marks the tokens the template added (no offsets, `text` is the token);
+      // any other token's `text` is its slice of the input (the vocabulary entry when it could not
+      // be aligned, with null offsets).
       return input.texts.map((t) => {
-        const e = tok.encodeWithOffsets(prefix + t, add);
+        const full = prefix + t;
+        const bytes = Buffer.from(full, "utf8");
+        const e = tok.encodeWithOffsets(full, add);
         return tok.tokensOf(e.ids).map((x, i) => {
           const span = e.offsets[i] ?? null;
+          if (e.added[i]) return { id: x.id, text: x.text, special: true, start: null, stop: null };
           return {
             id: x.id,
-            text: x.text,
-            special: x.special,
+            text: span ? bytes.toString("utf8", span[0], span[1]) : x.text,
+            special: false,
             start: span ? span[0] : null,
             stop: span ? span[1] : null,
           };
