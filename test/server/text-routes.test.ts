@@ -344,10 +344,14 @@ describe("text routes (OpenAI + TEI)", () => {
     ]);
     assert.match((both.json as string[])[0] ?? "", /\[CLS\]/);
     assert.equal((await post("/decode", { ids: [] })).status, 400);
-    // an empty sequence inside a batch decodes to "" (TEI: the tokenizer's decode of no ids), not a 500
+    // an empty sequence inside a batch is refused like `ids: []` (TEI: "`input_ids` cannot be empty"), not a 500
     const withEmpty = await post("/decode", { ids: [ids, []], model: "mini" });
-    assert.equal(withEmpty.status, 200);
-    assert.deepEqual(withEmpty.json, ["the key type", ""]);
+    assert.equal(withEmpty.status, 400);
+    assert.deepEqual(withEmpty.json, {
+      error: "`ids[1]` cannot be empty",
+      error_type: "Empty",
+      code: "E_TEXT_EMPTY",
+    });
     assert.equal((await post("/decode", { ids: [1, "x"] })).status, 422);
     assert.equal((await post("/decode", { ids: [10 ** 9], model: "mini" })).status, 422);
   });

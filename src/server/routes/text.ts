@@ -748,6 +748,9 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           : [];
       if (batch.length === 0)
         throw fail("E_TEXT_INPUT", "`ids` must hold only token ids, or only arrays of token ids", "ids");
+      const empty = batch.findIndex((row) => row.length === 0);
+      if (empty >= 0)
+        throw fail("E_TEXT_EMPTY", `\`ids[${empty}]\` cannot be empty`, "ids", { index: empty });
       const tm = await models
         .pick(optString(body, "model"), "embedding")
         .catch(() => models.pick(optString(body, "model"), "reranker"));
