@@ -3,8 +3,14 @@
  * It validates and routes; models, batching and ML live in the registry and batchers it is given.
  */
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import { gunzip, inflate } from "node:zlib";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from "fastify";
 import pino, { type Logger } from "pino";
 import { TesseraError } from "../tensor/index.ts";
 import { ApiKeys } from "./auth.ts";
@@ -50,6 +56,30 @@ declare module "fastify" {
   }
 }
 
+/** Longest path parameter the router takes (Fastify's default of 100 is shorter than a valid model name). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Requests Node's HTTP parser refuses (a malformed header, chunk or request line) or that time out before a route
+ * runs: the same {"error", "code"} body as every other error, then the connection closes (as Node and Fastify do).
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, text, error] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "Request Timeout", "the request was not received in time"]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", "the request headers are too large"]
+        : [400, "Bad Request", `malformed HTTP request (${err.code ?? "parse error"})`];
+  const body = JSON.stringify({ error, code: status === 408 ? "E_REQUEST_TIMEOUT" : "E_REQUEST_INVALID" });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
 const REQUEST_ID_RE = /^[\w.:@/+=-]{1,128}$/;
 /** Routes that stay open without an API key and while draining. */
 // Probes stay open when API keys are set: orchestrators call them without credentials.
@@ -83,8 +113,23 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       return v && REQUEST_ID_RE.test(v) ? v : randomUUID();
     },
     return503OnClosing: true,
-    // `/v2/models/m/` is `/v2/models/m` (clients that join a base URL ending in "/" send such paths).
-    routerOptions: { ignoreTrailingSlash: true },
+    // `/v2/models/m/` is `/v2/models/m` (clients that join a base URL ending in "/" send such paths). Path
+    // parameters may be longer than model names may be (checkModelName answers those with its own 400).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised before any route runs get the same {"error", "code"} body as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const tooLong = err.code === "FST_ERR_MAX_PARAM_LENGTH";
+      (reply as FastifyReply)
+        .code(tooLong ? 414 : 400)
+        .type("application/json")
+        .send({
+          error: tooLong
+            ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+            : `${err.message}: check its percent-encoding`,
+          code: "E_REQUEST_INVALID",
+        });
+    },
+    clientErrorHandler: clientError,
     // Fastify's "incoming request" / "request completed" info lines cost a log write each; the close
     // listener below logs each request at debug instead (errors and warnings are still logged).
     logController: new LogController({ disableRequestLogging: true }),

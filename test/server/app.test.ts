@@ -1,7 +1,9 @@
 /** The server over a real socket on 127.0.0.1: every endpoint, binary round trips, every bad-input case. */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { connect } from "node:net";
 import { deflateSync, gzipSync } from "node:zlib";
+import { mlpClassifier } from "../../src/onnx/index.ts";
 import {
   decodeInferResponse,
   encodeInferRequest,
@@ -9,7 +11,7 @@ import {
   type DecodedResponse,
 } from "../../src/server/index.ts";
 import { f16ArrayToF32, f32ArrayToF16 } from "../../src/tensor/index.ts";
-import { LABELS, type Running, standardRepo, startApp } from "./helpers.ts";
+import { LABELS, type Running, standardRepo, startApp, writeRepo } from "./helpers.ts";
 
 let srv: Running;
 
@@ -367,6 +369,29 @@ describe("bad input never gives a 500", () => {
     assert.equal(r.headers.get("allow"), null);
   });
 
+  test("a bad URL or malformed HTTP gets the JSON error shape with an E_ code (was Fastify's own body)", async () => {
+    const bad = await expectError(call("GET", "/v2/models/%ZZ"), 400, /not a valid URL|percent/);
+    assert.equal(bad.json.code, "E_REQUEST_INVALID");
+    assert.equal(bad.json.statusCode, undefined);
+    // A header line without a colon: Node's parser refuses it before any route runs.
+    const port = new URL(srv.url).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(port), "127.0.0.1", () => {
+        s.write("GET /v2 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n");
+      });
+      let got = "";
+      s.on("data", (c) => {
+        got += c.toString();
+      });
+      s.on("close", () => resolve(got));
+      s.on("error", reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    const json = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
+    assert.equal(json.code, "E_REQUEST_INVALID");
+    assert.match(String(json.error), /malformed HTTP request/);
+  });
+
   test("malformed JSON 400", async () => {
     await expectError(call("POST", "/v2/models/mlp/infer", "{ oops"), 400, /malformed JSON/);
     await expectError(call("POST", "/v2/models/mlp/infer", ""), 400, /malformed JSON/);
@@ -625,6 +650,38 @@ describe("batching, disconnects, repository and metrics", () => {
       assert.ok(text.includes(name), `metrics include ${name}`);
     }
     assert.ok(!/status="5\d\d"/.test(text.replace(/status="50[34]"/g, "")), "no 500s were served");
+  });
+});
+
+describe("model names up to the 128 characters checkModelName allows", () => {
+  test("are reachable (the router cut parameters at 100 characters: 414 with Fastify's body); longer ones are 400", async () => {
+    const name = `m${"x".repeat(119)}`;
+    const other = await startApp(
+      writeRepo([
+        {
+          name,
+          bytes: mlpClassifier({ inputDim: 4, hidden: [8], classes: 2 }).bytes,
+          config: { replicas: 1, intraOpThreads: 1 },
+        },
+      ]),
+    );
+    try {
+      const meta = await fetch(`${other.url}/v2/models/${name}`);
+      assert.equal(meta.status, 200, await meta.clone().text());
+      assert.equal(((await meta.json()) as { name: string }).name, name);
+      const r = await fetch(`${other.url}/v2/models/${name}/versions/1/infer`, {
+        method: "POST",
+        body: JSON.stringify({
+          inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }],
+        }),
+      });
+      assert.equal(r.status, 200, await r.clone().text());
+      const long = await fetch(`${other.url}/v2/models/${"y".repeat(300)}`);
+      assert.equal(long.status, 400);
+      assert.equal(((await long.json()) as { code: string }).code, "E_MODEL_NAME_INVALID");
+    } finally {
+      await other.close();
+    }
   });
 });
 
