@@ -190,6 +190,18 @@ describe("infer", () => {
     assert.equal(strings[0], first);
   });
 
+  test('"outputs": [] means every output, as when outputs is left out (Triton); it answered no outputs', async () => {
+    const inputs = [{ name: "input", datatype: "FP32", shape: [1, 8], data: Array.from(row(1)) }];
+    const all = await call("POST", "/v2/models/mlp/infer", JSON.stringify({ inputs }));
+    const empty = await call("POST", "/v2/models/mlp/infer", JSON.stringify({ inputs, outputs: [] }));
+    assert.equal(empty.status, 200, JSON.stringify(empty.json));
+    assert.deepEqual(
+      (empty.json.outputs as { name: string }[]).map((o) => o.name),
+      ["logits", "probabilities"],
+    );
+    assert.deepEqual(empty.json, all.json);
+  });
+
   test("binary round trip of every dtype the model takes: FP32, INT64, BOOL, FP16 in and out", async () => {
     const x = Float32Array.from([1, 2, 3, 4, -1, -2, -3, -4]);
     const ids = BigInt64Array.from([1n, 2n, 9007199254740993n, -5n, 0n, 7n]);

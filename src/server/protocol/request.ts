@@ -389,7 +389,8 @@ export function parseInferObject(raw: unknown, binary: Uint8Array): Result<Infer
       parameters,
       inputs,
       binaryOutputDefault,
-      ...(outputs ? { outputs } : {}),
+      // An empty list asks for nothing in particular: every output, as Triton answers it.
+      ...(outputs !== undefined && outputs.length > 0 ? { outputs } : {}),
     },
   };
 }

@@ -61,7 +61,7 @@ export interface InferRequest {
   readonly id?: string;
   readonly parameters: Parameters;
   readonly inputs: readonly WireTensor[];
-  /** Undefined: every output with default settings. */
+  /** Undefined (also for `"outputs": []` in the request): every output with default settings. */
   readonly outputs?: readonly RequestedOutput[];
   /** `parameters.binary_data_output`: send every output binary unless the output says otherwise. */
   readonly binaryOutputDefault: boolean;
