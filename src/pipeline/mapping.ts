@@ -7,7 +7,7 @@
  * with labels, the argmax of the matching output becomes `label_index` + `label`.
  */
 import type { ModelDescription, TensorMap } from "../runtime/index.ts";
-import type { Tensor } from "../tensor/index.ts";
+import { cast, type Tensor } from "../tensor/index.ts";
 import type { Column, ColumnKind, FieldSpec, RecordBatch } from "./batch.ts";
 import { PipelineError } from "./errors.ts";
 
@@ -222,9 +222,13 @@ export function planOutputs(
   return { fields, labelsFrom };
 }
 
-/** The output buffer itself when it is float32 (outputs are fresh per run, so no copy is needed), else a converted copy. */
-function asF32(data: ArrayLike<number | bigint>): Float32Array {
-  return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+/**
+ * The output's values as float32: the buffer itself when the output is float32 (outputs are fresh per run, so no
+ * copy is needed), else a converted copy (float16 decoded, int64 and bool converted by value, not by bit pattern).
+ */
+function asF32(t: Tensor): Float32Array {
+  if (t.dtype === "float32") return t.contiguous().data as Float32Array;
+  return cast(t, "float32").data as Float32Array;
 }
 
 /** Turns one result's output tensors (rows = `rows`) into columns following `plan`. Float32 outputs are used in place; other dtypes are copied. */
@@ -251,7 +255,7 @@ export function outputColumns(
     const data = t.contiguous().data;
     switch (f.kind) {
       case "vector":
-        cols.set(f.name, { kind: "vector", size: f.size!, length: rows, valid: null, values: asF32(data) });
+        cols.set(f.name, { kind: "vector", size: f.size!, length: rows, valid: null, values: asF32(t) });
         break;
       case "int64":
         cols.set(f.name, {
@@ -278,7 +282,7 @@ export function outputColumns(
         });
         break;
       default:
-        cols.set(f.name, { kind: "float32", length: rows, valid: null, values: asF32(data) });
+        cols.set(f.name, { kind: "float32", length: rows, valid: null, values: asF32(t) });
     }
   }
   if (plan.labelsFrom !== null && labels) {
