@@ -474,3 +474,58 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal(after.status, 200);
   });
 });
+
+describe("text routes: a model with a default prompt (config_sentence_transformers default_prompt_name)", () => {
+  let emb: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    emb = makeModelFolder({ normalize: true, prompts: { query: "query: ", document: "" } });
+    writeFileSync(
+      join(emb.dir, "config_sentence_transformers.json"),
+      JSON.stringify({ prompts: { query: "query: ", document: "" }, default_prompt_name: "query" }),
+    );
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "dp"));
+    writeFileSync(
+      join(root, "dp", "config.json"),
+      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+  });
+  after(async () => {
+    await app.close();
+    emb.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("/tokenize applies the default prompt as /embed does, so its tokens are the ones embedded", async () => {
+    const post = async (url: string, body: unknown) =>
+      app.inject({
+        method: "POST",
+        url,
+        payload: body as object,
+        headers: { "content-type": "application/json" },
+      });
+    const embedded = Number((await post("/embed", { inputs: "the key" })).headers["x-compute-tokens"]);
+    const toks = (await post("/tokenize", { inputs: "the key" })).json() as { text: string }[][];
+    assert.equal(toks[0]?.length, embedded);
+    const content = (t: { text: string }[] | undefined) =>
+      (t ?? [])
+        .slice(1, -1)
+        .map((x) => x.text)
+        .join("");
+    assert.equal(content(toks[0]), "query:thekey");
+    // an explicit prompt_name still wins ("document" is empty here)
+    const doc = (await post("/tokenize", { inputs: "the key", prompt_name: "document" })).json() as {
+      text: string;
+    }[][];
+    assert.equal(content(doc[0]), "thekey");
+  });
+});

@@ -613,7 +613,9 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       checkCount(input.texts.length, tm);
       const add = optBool(body, "add_special_tokens") ?? true;
       const promptName = optString(body, "prompt_name");
-      const prefix = promptName !== undefined && tm.embedder ? tm.embedder.promptFor({ promptName }) : "";
+      // The prompt /embed would prepend (the named one, else the model's default_prompt_name), so
+      // the tokens shown are the tokens embedded.
+      const prefix = tm.embedder ? tm.embedder.promptFor(promptName !== undefined ? { promptName } : {}) : "";
       // As TEI: start/stop are UTF-8 byte offsets into the (prompt-prefixed) input, recovered by
       // alignment; `special` marks the tokens the template added (no offsets, `text` is the token);
       // any other token's `text` is its slice of the input (the vocabulary entry when it could not
