@@ -255,15 +255,7 @@ export class ModelHost {
       if (!this.noted.has(m.session)) this.noteLoaded(m);
       return m;
     } catch (err) {
-      // The registry names its folder in messages; clients do not need the server's paths.
-      if (err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND") {
-        throw new TesseraError(
-          err.code,
-          err.message.replace(/ (not found) in \S+?(;|$)/, " $1$2"),
-          err.facts,
-        );
-      }
-      throw err;
+      throw withoutRepositoryPath(err);
     }
   }
 
@@ -352,7 +344,11 @@ export class ModelHost {
   /** (Re)loads a model through the registry and records it. */
   async load(name: string): Promise<void> {
     checkModelName(name);
-    await this.registry.load(name);
+    try {
+      await this.registry.load(name);
+    } catch (err) {
+      throw withoutRepositoryPath(err);
+    }
     for (const s of await this.registry.status(name)) {
       if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
     }
@@ -381,6 +377,14 @@ export class ModelHost {
     await Promise.all(runners.map((r) => r.close({ drain: true }).catch(() => {})));
     await this.registry.close();
   }
+}
+
+/** The registry names its folder in not-found messages; clients do not need the server's paths. */
+function withoutRepositoryPath(err: unknown): unknown {
+  if (err instanceof TesseraError && err.code === "E_MODEL_NOT_FOUND") {
+    return new TesseraError(err.code, err.message.replace(/ (not found) in \S+?(;|$)/, " $1$2"), err.facts);
+  }
+  return err;
 }
 
 /** Rows of a request: the first input's leading dim (1 for a scalar input or no inputs). Allocates nothing. */

@@ -641,6 +641,18 @@ describe("batching, disconnects, repository and metrics", () => {
     );
   });
 
+  test("an unknown name in load/unload/infer answers 404 without the server's repository path", async () => {
+    for (const [method, path] of [
+      ["POST", "/v2/repository/models/ghost/load"],
+      ["POST", "/v2/repository/models/ghost/unload"],
+      ["GET", "/v2/models/ghost"],
+      ["POST", "/v2/models/ghost/infer"],
+    ] as const) {
+      const r = await expectError(call(method, path, method === "POST" ? "{}" : undefined), 404, /ghost/);
+      assert.ok(!String(r.json.error).includes(srv.root), `${path}: ${String(r.json.error)}`);
+    }
+  });
+
   test("/metrics has the operational series", async () => {
     const r = await call("GET", "/metrics");
     assert.match(r.headers.get("content-type") ?? "", /text\/plain/);
