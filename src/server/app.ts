@@ -208,7 +208,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     else if (h.status === 504) metrics.reject(req.tesseraModel, "timeout");
     else if (h.status === 499) metrics.reject(req.tesseraModel, "client_gone");
     else if (h.status === 413) metrics.reject(req.tesseraModel, "too_large");
-    else if (h.status === 401) metrics.reject(req.tesseraModel, "unauthorized");
+    else if (h.status === 401) {
+      metrics.reject(req.tesseraModel, "unauthorized");
+      reply.header("www-authenticate", 'Bearer realm="tessera"');
+    }
     if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
     reply.code(h.status).type("application/json").send({ error: h.message, code: h.code });
   });

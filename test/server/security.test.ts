@@ -65,6 +65,16 @@ describe("API keys", () => {
     for (const probe of ["/health", "/ping"]) assert.equal((await call("GET", probe)).status, 503, probe);
   });
 
+  test("a 401 carries WWW-Authenticate: Bearer (RFC 9110), so clients know which scheme to send", async () => {
+    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+      const r = await call("POST", "/v2/models/m/infer", headers, body);
+      assert.equal(r.status, 401);
+      assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer\b/);
+    }
+    const ok = await call("POST", "/v2/models/m/infer", { authorization: "Bearer k-one" }, body);
+    assert.equal(ok.headers.get("www-authenticate"), null);
+  });
+
   test("config and stats answer with a key", async () => {
     for (const path of ["/v2/models/m/config", "/v2/models/m/stats", "/v2/models/stats"]) {
       assert.equal((await call("GET", path, { authorization: "Bearer k-two" })).status, 200, path);
