@@ -118,6 +118,11 @@ interface Wanted {
   readonly size?: number;
   readonly sha256?: string;
   readonly required: boolean;
+  /**
+   * Without a listing: one of the graphs to try in order. The first one found is taken (the rest
+   * are skipped) with its external data `<graph>_data` when the server has it.
+   */
+  readonly candidate?: boolean;
 }
 
 function checkRepo(repo: string): void {
@@ -163,10 +168,16 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const files: PulledFile[] = [];
   let graphFound = false;
   for (const w of wanted) {
+    if (w.candidate && graphFound) continue;
     const got = await downloadFile(endpoint, options.repo, revision, w, dir, headers, options);
     if (got) {
       files.push(got);
       if (w.path.endsWith(".onnx")) graphFound = true;
+      if (w.candidate) {
+        const data = { path: `${w.path}_data`, required: false };
+        const gotData = await downloadFile(endpoint, options.repo, revision, data, dir, headers, options);
+        if (gotData) files.push(gotData);
+      }
     } else if (w.required) {
       throw pullError("E_PULL_MISSING", `${options.repo}@${revision} has no ${w.path}`, {
         repo: options.repo,
@@ -213,7 +224,7 @@ async function listFiles(
     // No listing API: ask for the fixed list; missing optional files are skipped (404).
     return [
       ...CONFIG_FILES.map((p) => ({ path: p, required: p === "tokenizer.json" })),
-      ...graphs.map((p) => ({ path: p, required: false })),
+      ...graphs.map((p) => ({ path: p, required: false, candidate: true })),
     ];
   }
   const byName = new Map(siblings.map((s) => [s.rfilename, s]));

@@ -244,6 +244,35 @@ describe("pullModel against a local hub", () => {
   });
 });
 
+describe("pullModel without the listing API (a plain mirror)", () => {
+  it("takes the first graph found and its external data (onnx/model.onnx_data), not every candidate", async () => {
+    const graph = Buffer.from("graph that keeps its weights outside");
+    const data = Buffer.alloc(20_000, 9);
+    const hub = await startHub({
+      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+      "onnx/model.onnx": graph,
+      "onnx/model.onnx_data": data,
+      "model.onnx": Buffer.alloc(30_000, 1), // a second copy at the top, as some repos have
+    });
+    hub.listing = false;
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
+      assert.deepEqual(r.files.map((f) => f.path).sort(), [
+        "onnx/model.onnx",
+        "onnx/model.onnx_data",
+        "tokenizer.json",
+      ]);
+      assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx_data")), data);
+      assert.ok(!hub.log.some((l) => l.path.endsWith("/main/model.onnx")), JSON.stringify(hub.log));
+    } finally {
+      hub.server.close();
+      hub.server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
