@@ -1,7 +1,8 @@
 /**
  * Reads the top-level fields of an ONNX ModelProto (opsets, producer, metadata_props, ir_version)
- * without decoding the graph: the graph field, which holds every initializer, is skipped by length,
- * so this costs microseconds even for large models. Uses protobufjs' wire reader.
+ * without decoding the graph: inside the graph field only the initializers' external-data entries are
+ * read (nodes and weight bytes are skipped by length), so this stays cheap even for large models. Uses
+ * protobufjs' wire reader.
  *
  * Also a cheap validity check: a file that is not a protobuf ModelProto with a graph is rejected
  * here with a reason, before ONNX Runtime sees it.
@@ -17,6 +18,51 @@ export interface ModelHeader {
   readonly metadata: Record<string, string>;
   /** Bytes taken by the GraphProto field. */
   readonly graphBytes: number;
+  /**
+   * Files (paths relative to the model's folder, as written in the model) holding the weights of initializers stored
+   * as ONNX external data, e.g. `["model.onnx_data"]` for a Hugging Face export over 2 GB; empty for most models.
+   */
+  readonly externalData: readonly string[];
+}
+
+// GraphProto.initializer, TensorProto.external_data / data_location, StringStringEntryProto key / value.
+const F_GRAPH_INITIALIZER = 5;
+const F_TENSOR_EXTERNAL_DATA = 13;
+const F_TENSOR_DATA_LOCATION = 14;
+
+/**
+ * The external-data locations named by a GraphProto's initializers. Only those small messages are parsed: nodes
+ * and every `raw_data` are skipped by length.
+ */
+function externalLocations(graph: Uint8Array, into: Set<string>): void {
+  const g = protobuf.Reader.create(graph);
+  while (g.pos < g.len) {
+    const tag = g.uint32();
+    if (tag >>> 3 !== F_GRAPH_INITIALIZER || (tag & 7) !== 2) {
+      g.skipType(tag & 7);
+      continue;
+    }
+    const t = protobuf.Reader.create(g.bytes());
+    let external = false;
+    const locations: string[] = [];
+    while (t.pos < t.len) {
+      const tt = t.uint32();
+      if (tt >>> 3 === F_TENSOR_DATA_LOCATION && (tt & 7) === 0) external = t.int32() === 1;
+      else if (tt >>> 3 === F_TENSOR_EXTERNAL_DATA && (tt & 7) === 2) {
+        const e = protobuf.Reader.create(t.bytes());
+        let key = "";
+        let value = "";
+        while (e.pos < e.len) {
+          const et = e.uint32();
+          if (et >>> 3 === 1 && (et & 7) === 2) key = e.string();
+          else if (et >>> 3 === 2 && (et & 7) === 2) value = e.string();
+          else e.skipType(et & 7);
+        }
+        if (key === "location") locations.push(value);
+      } else t.skipType(tt & 7);
+    }
+    if (external || locations.length > 0) for (const l of locations) into.add(l);
+  }
 }
 
 // ModelProto field numbers (onnx.proto3).
@@ -44,6 +90,7 @@ export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader
   let producer = "";
   let producerVersion = "";
   let graphBytes = -1;
+  const external = new Set<string>();
   const opsets: Record<string, number> = {};
   const metadata: Record<string, string> = {};
   try {
@@ -59,6 +106,7 @@ export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader
         const len = r.uint32();
         if (r.pos + len > r.len)
           fail(`graph field needs ${len} bytes but only ${r.len - r.pos} remain (truncated file?)`);
+        externalLocations(bytes.subarray(r.pos, r.pos + len), external);
         r.skip(len);
         graphBytes = len;
       } else if (field === F_OPSET_IMPORT && wire === 2) {
@@ -94,5 +142,5 @@ export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader
   }
   if (graphBytes < 0) fail("no graph field");
   if (irVersion <= 0) fail("missing ir_version");
-  return { irVersion, opsets, producer, producerVersion, metadata, graphBytes };
+  return { irVersion, opsets, producer, producerVersion, metadata, graphBytes, externalData: [...external] };
 }

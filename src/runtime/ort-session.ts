@@ -9,9 +9,9 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { type DType, isDType, TesseraError } from "../tensor/index.ts";
@@ -278,6 +278,11 @@ export class OrtSession implements InferenceSession {
   readonly intraOpThreads: number;
   /** Where the optimized model lives and whether this open reused it (`hit`); undefined when caching is off. */
   readonly optimizedModelCache: { readonly path: string; readonly hit: boolean } | undefined;
+  /**
+   * The external-data files of a model opened by path (`model.onnx_data`, …) as they were when it was opened (size
+   * -1 when missing); empty for self-contained models. Their bytes are weights too: see `totalBytes`.
+   */
+  readonly externalData: readonly ModelFileStamp[];
   private readonly label: string;
   private readonly pool: Replica[];
   private nextId = 1;
@@ -297,6 +302,7 @@ export class OrtSession implements InferenceSession {
     providerFallbacks: { provider: ProviderName; reason: string }[];
     intraOpThreads: number;
     optimizedModelCache: { path: string; hit: boolean } | undefined;
+    externalData: ModelFileStamp[];
     label: string;
     pool: Replica[];
   }) {
@@ -305,6 +311,7 @@ export class OrtSession implements InferenceSession {
     this.providerFallbacks = args.providerFallbacks;
     this.intraOpThreads = args.intraOpThreads;
     this.optimizedModelCache = args.optimizedModelCache;
+    this.externalData = args.externalData;
     this.label = args.label;
     this.pool = args.pool;
     this.dispatchCounts = args.pool.map(() => 0);
@@ -316,6 +323,13 @@ export class OrtSession implements InferenceSession {
 
   get replicas(): number {
     return this.pool.length;
+  }
+
+  /** Bytes of the model's files: the .onnx file plus its external-data files. */
+  get totalBytes(): number {
+    let n = this.description.byteSize;
+    for (const f of this.externalData) n += Math.max(0, f.size);
+    return n;
   }
 
   /** Requests currently running or queued per replica. */
@@ -494,15 +508,51 @@ function unsupportedValues(io: "input" | "output", meta: WireValueMeta[]): Unsup
     }));
 }
 
+/** A file a model consists of, as it was when looked at: size (-1 when missing) and mtime. */
+export interface ModelFileStamp {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 /**
- * Cache key of an optimized model: the model's sha256, the ORT version, the optimization level, the
- * providers, and the CPU (level "all" bakes CPU-specific layouts such as NCHWc block sizes into the file).
+ * Stats the external-data files `locations` (relative to the folder of `modelPath`, as the model names them).
+ * A missing file gets size -1 (ORT then reports it when the session is created).
  */
-function optimizedCacheKey(sha256: string, options: SessionOptions, graphOptimization: string): string {
+export async function externalDataFiles(
+  modelPath: string,
+  locations: readonly string[],
+): Promise<ModelFileStamp[]> {
+  const dir = dirname(resolve(modelPath));
+  return Promise.all(
+    locations.map(async (loc) => {
+      const path = resolve(dir, loc);
+      try {
+        const s = await stat(path);
+        return { path, size: s.size, mtimeMs: s.mtimeMs };
+      } catch {
+        return { path, size: -1, mtimeMs: 0 };
+      }
+    }),
+  );
+}
+
+/**
+ * Cache key of an optimized model: the model's sha256, its external-data files (size and mtime: a re-export may
+ * change only the weights file), the ORT version, the optimization level, the providers, and the CPU (level "all"
+ * bakes CPU-specific layouts such as NCHWc block sizes into the file).
+ */
+function optimizedCacheKey(
+  sha256: string,
+  external: readonly ModelFileStamp[],
+  options: SessionOptions,
+  graphOptimization: string,
+): string {
   const h = createHash("sha256");
   h.update(
     JSON.stringify({
       sha256,
+      external: external.map((f) => [basename(f.path), f.size, f.mtimeMs]),
       ort: ORT_VERSION,
       graphOptimization,
       providers: normalizeProviders(options.providers),
@@ -545,6 +595,10 @@ export async function openSession(
   }
   const header = readModelHeader(bytes, label);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const externalData =
+    typeof model === "string" && header.externalData.length > 0
+      ? await externalDataFiles(model, header.externalData)
+      : [];
   const { replicas, intraOpThreads } = defaultParallelism(options);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
     throw new TesseraError(
@@ -581,7 +635,7 @@ export async function openSession(
   let restInit = base;
   if (options.optimizedModelCacheDir) {
     await mkdir(options.optimizedModelCacheDir, { recursive: true });
-    const key = optimizedCacheKey(sha256, options, graphOptimization);
+    const key = optimizedCacheKey(sha256, externalData, options, graphOptimization);
     const path = join(options.optimizedModelCacheDir, `${sha256.slice(0, 16)}-${key.slice(0, 16)}.onnx`);
     const fromCache: WorkerInit = { ...base, model: { path }, graphOptimization: "disabled" };
     if (existsSync(path)) {
@@ -590,8 +644,18 @@ export async function openSession(
       restInit = fromCache;
     } else {
       cache = { path, hit: false };
-      const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${tmpCounter++}`;
-      firstInit = { ...base, optimizedModelFilePath: tmp };
+      const unique = `${process.pid}-${Date.now()}-${tmpCounter++}`;
+      const tmp = `${path}.tmp-${unique}`;
+      // Weights stored as external data go to a data file of the cache entry's own (kept under its unique name:
+      // the optimized model refers to it by name), so the cached model does not depend on the source folder.
+      firstInit =
+        externalData.length > 0
+          ? {
+              ...base,
+              optimizedModelFilePath: tmp,
+              optimizedModelDataFile: `${basename(path, ".onnx")}-${unique}.data`,
+            }
+          : { ...base, optimizedModelFilePath: tmp };
       restInit = fromCache;
     }
   }
@@ -668,6 +732,7 @@ export async function openSession(
       providerFallbacks: info.fallbacks,
       intraOpThreads,
       optimizedModelCache: cache,
+      externalData,
       label,
       pool,
     });

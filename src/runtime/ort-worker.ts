@@ -34,8 +34,16 @@ function sessionOptions(init: WorkerInit, p: ProviderSpec): ort.InferenceSession
     graphOptimizationLevel: init.graphOptimization,
     ...(init.optimizedModelFilePath ? { optimizedModelFilePath: init.optimizedModelFilePath } : {}),
     logSeverityLevel: 4,
-    // Session config entries (ORT's "extra" options): session.intra_op.allow_spinning.
-    extra: { session: { intra_op: { allow_spinning: init.intraOpSpinning ? "1" : "0" } } },
+    // Session config entries (ORT's "extra" options): session.intra_op.allow_spinning, and where an optimized
+    // model written for the cache keeps its weights (session.optimized_model_external_initializers_file_name).
+    extra: {
+      session: {
+        intra_op: { allow_spinning: init.intraOpSpinning ? "1" : "0" },
+        ...(init.optimizedModelFilePath && init.optimizedModelDataFile
+          ? { optimized_model_external_initializers_file_name: init.optimizedModelDataFile }
+          : {}),
+      },
+    },
   };
 }
 

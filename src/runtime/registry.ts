@@ -61,8 +61,12 @@ interface VersionEntry {
   loaded: LoadedModel | undefined;
   lastUsed: number;
   byteSize: number;
-  /** size:mtime of the file the loaded session came from. */
+  /** size:mtime of the files the loaded session came from (model.onnx, then its external-data files). */
   loadedStamp: string | undefined;
+  /** The external-data files of the loaded model (their changes reload it like a changed model.onnx). */
+  externalPaths: readonly string[];
+  /** Bytes of those files at the last load: part of `byteSize`, which a rescan otherwise sets from model.onnx alone. */
+  externalBytes: number;
   loadedConfigStamp: string | undefined;
 }
 
@@ -85,6 +89,12 @@ interface ModelEntry {
 }
 
 const noopLogger: RegistryLogger = { info() {}, warn() {}, error() {} };
+
+/** Stamp of a model version's files: model.onnx, then each external-data file. */
+async function versionStamp(modelPath: string, externalPaths: readonly string[]): Promise<string> {
+  const parts = await Promise.all([modelPath, ...externalPaths].map(fileStamp));
+  return parts.join("|");
+}
 
 async function fileStamp(path: string): Promise<string> {
   try {
@@ -274,7 +284,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const byteSize = sizes.get(v) ?? 0;
       if (old) {
         old.modelPath = p;
-        old.byteSize = byteSize;
+        old.byteSize = byteSize + old.externalBytes;
         versions.set(v, old);
       } else versions.set(v, this.newVersion(name, v, p, byteSize));
     }
@@ -312,6 +322,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       lastUsed: 0,
       byteSize,
       loadedStamp: undefined,
+      externalPaths: [],
+      externalBytes: 0,
       loadedConfigStamp: undefined,
     };
   }
@@ -551,6 +563,17 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         await session.close();
         throw new TesseraError("E_REGISTRY_CLOSED", "the model registry was closed during the load", {});
       }
+      if (session.totalBytes > e.byteSize) {
+        // External-data files (model.onnx_data) are only known once the model is read: check the budget again
+        // with the real size, unloading least recently used models (or failing) now.
+        e.byteSize = session.totalBytes;
+        try {
+          await this.makeRoom(e);
+        } catch (err) {
+          await session.close();
+          throw err;
+        }
+      }
       const loadMs = performance.now() - t0;
       const loaded: LoadedModel = {
         name: m.name,
@@ -566,8 +589,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       };
       const old = e.loaded;
       e.loaded = loaded;
-      e.byteSize = session.description.byteSize;
-      e.loadedStamp = stamp;
+      e.byteSize = session.totalBytes; // model.onnx and its external-data files
+      e.externalBytes = session.totalBytes - session.description.byteSize;
+      e.externalPaths = session.externalData.map((f) => f.path);
+      e.loadedStamp = [
+        stamp,
+        ...session.externalData.map((f) => (f.size < 0 ? "missing" : `${f.size}:${f.mtimeMs}`)),
+      ].join("|");
       e.loadedConfigStamp = m.configStamp;
       e.lastUsed = ++this.useClock;
       this.setState(e, "ready");
@@ -824,7 +852,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       m.selected.map(async (v) => {
         const e = m.versions.get(v)!;
         if (e.loading) await e.loading.catch(() => {});
-        const stamp = await fileStamp(e.modelPath);
+        const stamp = await versionStamp(e.modelPath, e.externalPaths);
         if (e.loaded && stamp === e.loadedStamp && e.loadedConfigStamp === m.configStamp) return;
         this.log.info({ model: name, version: v }, "model files changed; reloading");
         await this.startLoad(m, e);

@@ -15,6 +15,11 @@ export interface WorkerInit {
   readonly graphOptimization: "disabled" | "basic" | "extended" | "all";
   /** When set, ORT writes the optimized graph here while creating the session. */
   readonly optimizedModelFilePath?: string;
+  /**
+   * With `optimizedModelFilePath`: a file name (in the same folder) for the optimized model's weights, so that the
+   * cached model does not point at the source model's external-data files by a path relative to another folder.
+   */
+  readonly optimizedModelDataFile?: string;
   readonly label: string;
 }
 
