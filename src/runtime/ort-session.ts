@@ -564,6 +564,8 @@ function optimizedCacheKey(
 
 let tmpCounter = 0;
 
+const GRAPH_OPTIMIZATION_LEVELS: readonly string[] = ["disabled", "basic", "extended", "all"];
+
 /**
  * Opens a model (a file path or the .onnx bytes) in worker-thread replicas.
  *
@@ -616,7 +618,22 @@ export async function openSession(
       },
     );
   }
+  const interOp = options.interOpThreads;
+  if (interOp !== undefined && !(Number.isInteger(interOp) && interOp >= 1)) {
+    throw new TesseraError(
+      "E_OPTIONS_INVALID",
+      `${label}: interOpThreads must be a positive integer, got ${interOp}`,
+      { interOpThreads: interOp },
+    );
+  }
   const graphOptimization = options.graphOptimization ?? "all";
+  if (!GRAPH_OPTIMIZATION_LEVELS.includes(graphOptimization)) {
+    throw new TesseraError(
+      "E_OPTIONS_INVALID",
+      `${label}: graphOptimization must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(", ")}, got ${JSON.stringify(graphOptimization)}`,
+      { graphOptimization },
+    );
+  }
   const providers = normalizeProviders(options.providers);
   const source: WorkerInit["model"] = typeof model === "string" ? { path: model } : { bytes };
   const base: WorkerInit = {
