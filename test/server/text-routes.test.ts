@@ -207,6 +207,15 @@ describe("text routes (OpenAI + TEI)", () => {
     const empty = await post("/embed", { inputs: [] });
     assert.equal(empty.status, 400);
     assert.equal((empty.json as { error_type: string }).error_type, "Empty");
+    // a malformed body is a 400 too, but not an empty input: TEI's "Empty" kind is for empty inputs only
+    for (const body of ['{"inputs": "x"', Buffer.from('{"inputs": "\xff"}', "latin1")]) {
+      const broken = await post("/embed", body);
+      assert.equal(broken.status, 400);
+      assert.deepEqual(
+        [(broken.json as { code: string }).code, (broken.json as { error_type: string }).error_type],
+        ["E_REQUEST_INVALID", "Validation"],
+      );
+    }
   });
 
   it("TEI /rerank: sorted, indices, return_text; 424 for an embedding model", async () => {

@@ -141,7 +141,11 @@ function sendTeiError(reply: FastifyReply, err: unknown, metrics: ServerMetrics)
     .type("application/json")
     .send({
       error: h.message,
-      error_type: TEI_TYPE[h.status] ?? (h.status >= 500 ? "Backend" : "Validation"),
+      // "Empty" is for empty inputs only (TEI); other 400s (malformed JSON, invalid UTF-8) are Validation.
+      error_type:
+        h.status === 400 && h.code !== "E_TEXT_EMPTY"
+          ? "Validation"
+          : (TEI_TYPE[h.status] ?? (h.status >= 500 ? "Backend" : "Validation")),
       code: h.code,
     });
 }
