@@ -20,7 +20,7 @@ import {
   Type,
   Utf8,
 } from "apache-arrow";
-import type { Column, FieldSpec, RecordBatch } from "./batch.ts";
+import type { Column, FieldSpec, RecordBatch, RowProblem } from "./batch.ts";
 import { PipelineError } from "./errors.ts";
 
 function arrowType(f: FieldSpec): DataType {
@@ -188,9 +188,19 @@ export function fromArrowData(data: Data): Column | null {
   return null;
 }
 
-/** Converts an Arrow RecordBatch; columns of types without a fast path go through `get(i)` (utf8, lists, dictionaries). */
-export function fromArrowBatch(batch: ArrowRecordBatch, columns?: readonly string[]): RecordBatch {
+/**
+ * Converts an Arrow RecordBatch; columns of types without a fast path go through `get(i)` (utf8, lists, dictionaries).
+ * List columns become vectors of the FixedSizeList's size, else of `vectorSizes`' entry for the column (the caller
+ * keeps it across the batches of a file; it is filled from the first batch). Rows whose list does not fit are
+ * returned as `problems`.
+ */
+export function fromArrowBatch(
+  batch: ArrowRecordBatch,
+  columns?: readonly string[],
+  vectorSizes: Map<string, number> = new Map(),
+): RecordBatch {
   const out = new Map<string, Column>();
+  const problems: RowProblem[] = [];
   const fields = batch.schema.fields;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
@@ -202,23 +212,65 @@ export function fromArrowBatch(batch: ArrowRecordBatch, columns?: readonly strin
       out.set(f.name, fast);
       continue;
     }
-    out.set(
-      f.name,
-      slowColumn(f.name, vec.length, (r) => vec.get(r)),
-    );
+    const size =
+      f.type.typeId === Type.FixedSizeList ? (f.type as FixedSizeList).listSize : vectorSizes.get(f.name);
+    const col = slowColumn(f.name, vec.length, (r) => vec.get(r), { problems, size });
+    if (col.kind === "vector") vectorSizes.set(f.name, col.size);
+    out.set(f.name, col);
   }
-  return { numRows: batch.numRows, columns: out };
+  problems.sort((a, b) => a.index - b.index);
+  return problems.length > 0
+    ? { numRows: batch.numRows, columns: out, problems }
+    : { numRows: batch.numRows, columns: out };
 }
 
-/** Builds a column from per-row JS values: numbers → float64, bigints → int64, booleans, strings, numeric arrays → vector. */
-export function slowColumn(name: string, length: number, get: (row: number) => unknown): Column {
+/** Options of `slowColumn`. */
+export interface SlowColumnOptions {
+  /** Receives one problem per row whose list does not fit the vector (wrong length, null or non-numeric element). */
+  readonly problems?: RowProblem[];
+  /** Vector length to expect (e.g. decided by an earlier chunk of the same file); default: the most common length. */
+  readonly size?: number;
+}
+
+const SIZE_PROBE_ROWS = 1024;
+
+function isNumberLike(x: unknown): boolean {
+  return typeof x === "number" || typeof x === "bigint";
+}
+
+/**
+ * Builds a column from per-row JS values: numbers → float64, bigints → int64, booleans, strings, and lists of
+ * numbers → a vector of `options.size` (default: the most common length among the first 1024 lists). A list that
+ * does not fit (another length, a null or non-numeric element) makes the row null and, with `options.problems`,
+ * a row problem naming the column, so it is rejected like any bad row instead of being scored with made-up values.
+ * Lists of non-numbers (e.g. tags) become JSON text.
+ */
+export function slowColumn(
+  name: string,
+  length: number,
+  get: (row: number) => unknown,
+  options: SlowColumnOptions = {},
+): Column {
   let probe: unknown = null;
   for (let r = 0; r < length && (probe === null || probe === undefined); r++) probe = get(r);
   const valid = new Uint8Array(length);
   let nulls = 0;
-  if (probe !== null && probe !== undefined && typeof probe === "object" && Symbol.iterator in probe) {
-    const first = Array.from(probe as Iterable<unknown>);
-    const size = first.length;
+  const isList = (v: unknown) => v !== null && typeof v === "object" && Symbol.iterator in v;
+  const probeItems = isList(probe) ? Array.from(probe as Iterable<unknown>) : null;
+  const numericList = probeItems !== null && (probeItems.length === 0 || probeItems.some(isNumberLike));
+  if (numericList) {
+    let size = options.size;
+    if (size === undefined) {
+      const counts = new Map<number, number>();
+      for (let r = 0, seen = 0; r < length && seen < SIZE_PROBE_ROWS; r++) {
+        const v = get(r);
+        if (!isList(v)) continue;
+        const n = Array.from(v as Iterable<unknown>).length;
+        counts.set(n, (counts.get(n) ?? 0) + 1);
+        seen++;
+      }
+      size = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? 0;
+    }
     const values = new Float32Array(length * size);
     for (let r = 0; r < length; r++) {
       const v = get(r);
@@ -226,17 +278,23 @@ export function slowColumn(name: string, length: number, get: (row: number) => u
         nulls++;
         continue;
       }
-      const arr = Array.from(v as Iterable<unknown>);
-      if (arr.length !== size) {
-        throw new PipelineError(
-          "E_PIPELINE_FORMAT",
-          `column "${name}": list lengths differ (${size} and ${arr.length})`,
-          {
-            column: name,
-          },
-        );
+      const arr = isList(v) ? Array.from(v as Iterable<unknown>) : null;
+      let reason: string | null = null;
+      if (arr === null) reason = `expected a list of ${size} numbers, got ${typeof v}`;
+      else if (arr.length !== size)
+        reason = `expected a list of ${size} numbers, got a list of ${arr.length}`;
+      else {
+        const k = arr.findIndex((x) => !isNumberLike(x));
+        if (k >= 0)
+          reason = `list element ${k} is ${arr[k] === null || arr[k] === undefined ? "null" : `not a number (${typeof arr[k]})`}`;
+        else for (let j = 0; j < size; j++) values[r * size + j] = Number(arr[j]);
       }
-      for (let k = 0; k < size; k++) values[r * size + k] = Number(arr[k]);
+      if (reason !== null) {
+        values.fill(0, r * size, r * size + size);
+        nulls++;
+        options.problems?.push({ index: r, column: name, reason });
+        continue;
+      }
       valid[r] = 1;
     }
     return { kind: "vector", size, length, valid: nulls ? valid : null, values };
@@ -249,7 +307,16 @@ export function slowColumn(name: string, length: number, get: (row: number) => u
       nulls++;
       continue;
     }
-    values[r] = v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v);
+    values[r] =
+      v instanceof Date
+        ? v.toISOString()
+        : isList(v)
+          ? JSON.stringify(Array.from(v as Iterable<unknown>), (_, x) =>
+              typeof x === "bigint" ? x.toString() : x,
+            )
+          : typeof v === "object"
+            ? JSON.stringify(v, (_, x) => (typeof x === "bigint" ? x.toString() : x))
+            : String(v);
     valid[r] = 1;
   }
   return { kind: "utf8", length, valid: nulls ? valid : null, values };

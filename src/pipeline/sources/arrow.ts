@@ -71,12 +71,13 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
         const total = reader.isFile() ? reader.numRecordBatches : 0;
         let rows = 0;
         let index = 0;
+        const vectorSizes = new Map<string, number>();
         for await (const b of reader) {
           index++;
           const start = rows;
           rows += b.numRows;
           if (rows <= from.rows || b.numRows === 0) continue;
-          let batch = fromArrowBatch(b, options.columns);
+          let batch = fromArrowBatch(b, options.columns, vectorSizes);
           const skip = Math.max(0, from.rows - start);
           if (skip > 0) {
             batch = sliceBatch(batch, skip, b.numRows);

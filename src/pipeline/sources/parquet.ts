@@ -14,8 +14,8 @@ import {
   type SchemaTree,
 } from "hyparquet";
 import { DTYPES } from "../../tensor/index.ts";
-import { type Column, type ColumnKind, sliceColumn } from "../batch.ts";
-import { slowColumn } from "../arrow-convert.ts";
+import { type Column, type ColumnKind, type RowProblem, sliceColumn } from "../batch.ts";
+import { type SlowColumnOptions, slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
 import { FlatColumnStream, isFastFlat } from "./parquet-flat.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
@@ -59,8 +59,16 @@ function kindOf(node: SchemaTree): ColumnKind | null {
   }
 }
 
-/** Converts one hyparquet column array (typed array when the column has no nulls, else an Array) to a Column. */
-export function toColumn(name: string, kind: ColumnKind | null, data: Decoded): Column {
+/**
+ * Converts one hyparquet column array (typed array when the column has no nulls, else an Array) to a Column.
+ * Lists become vectors (see `slowColumn`: `options.size`, and `options.problems` for rows that do not fit).
+ */
+export function toColumn(
+  name: string,
+  kind: ColumnKind | null,
+  data: Decoded,
+  options: SlowColumnOptions = {},
+): Column {
   const length = data.length;
   if (kind === "float32" && data instanceof Float32Array) return { kind, length, valid: null, values: data };
   if (kind === "float64" && data instanceof Float64Array) return { kind, length, valid: null, values: data };
@@ -91,7 +99,7 @@ export function toColumn(name: string, kind: ColumnKind | null, data: Decoded): 
     }
     return { kind, length, valid: nulls ? valid : null, values } as Column;
   }
-  return slowColumn(name, length, (r) => data[r]);
+  return slowColumn(name, length, (r) => data[r], options);
 }
 
 function sliceDecoded(d: Decoded, a: number, b: number): Decoded {
@@ -137,8 +145,19 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
   const nodes = new Map(tree.children.map((c) => [c.element.name, c]));
   const totalRows = Number(metadata.num_rows);
 
-  /** Columns without a fast path, rows [start, end) of one row group, through hyparquet's reader. */
-  async function readSlow(names: string[], start: number, end: number): Promise<Map<string, Column>> {
+  /** Vector length of each list column, decided by the first row group read (see `slowColumn`). */
+  const vectorSizes = new Map<string, number>();
+
+  /**
+   * Columns without a fast path, rows [start, end) of one row group, through hyparquet's reader; `problems` gets
+   * the rows (indexed from `start`) whose lists do not fit their vector.
+   */
+  async function readSlow(
+    names: string[],
+    start: number,
+    end: number,
+    problems: RowProblem[],
+  ): Promise<Map<string, Column>> {
     const parts = new Map<string, Decoded[]>();
     await parquetRead({
       file,
@@ -171,7 +190,9 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
           },
         );
       }
-      out.set(name, toColumn(name, kinds.get(name) ?? null, data));
+      const col = toColumn(name, kinds.get(name) ?? null, data, { problems, size: vectorSizes.get(name) });
+      if (col.kind === "vector") vectorSizes.set(name, col.size);
+      out.set(name, col);
     }
     return out;
   }
@@ -213,8 +234,10 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
               streams.set(name, stream);
             } else slow.push(name);
           }
+          const slowProblems: RowProblem[] = [];
           const slowCols =
-            slow.length > 0 ? await readSlow(slow, start, groupEnd) : new Map<string, Column>();
+            slow.length > 0 ? await readSlow(slow, start, groupEnd, slowProblems) : new Map<string, Column>();
+          slowProblems.sort((a, b) => a.index - b.index);
           for (let w = start; w < groupEnd; w += windowRows) {
             const m = Math.min(windowRows, groupEnd - w);
             const ordered = new Map<string, Column>();
@@ -226,8 +249,14 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
               );
             }
             const first = w;
+            const problems = slowProblems
+              .filter((p) => p.index >= w - start && p.index < w - start + m)
+              .map((p) => ({ ...p, index: p.index - (w - start) }));
             yield {
-              batch: { numRows: m, columns: ordered },
+              batch:
+                problems.length > 0
+                  ? { numRows: m, columns: ordered, problems }
+                  : { numRows: m, columns: ordered },
               firstRow: first,
               end: { rows: first + m },
               cursorAt: (i: number) => ({ rows: first + i }),
