@@ -351,11 +351,15 @@ export class TextEmbedder {
         }
       }
       try {
-        return this.tokenizer.encodeIds(ids, {
+        const enc = this.tokenizer.encodeIds(ids, {
           addSpecialTokens: options.addSpecialTokens ?? false,
           truncate: options.truncate ?? false,
           truncationDirection: options.truncationDirection ?? "right",
         });
+        // Nothing to run: pooling over no tokens would answer an all-zero vector.
+        if (enc.ids.length === 0)
+          throw new TesseraError("E_TEXT_EMPTY", "no token ids to embed", { field: "input" });
+        return enc;
       } catch (e) {
         if (e instanceof TesseraError)
           throw new TesseraError(e.code, `input ${i}: ${e.message}`, { ...e.facts, index: i });

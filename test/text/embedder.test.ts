@@ -225,6 +225,14 @@ describe("TextEmbedder", () => {
       emb.embedIds([[1e9]]),
       (e: unknown) => (e as { code: string }).code === "E_TEXT_INPUT",
     );
+    // no ids at all is refused (it was embedded as an all-zero vector), naming the input
+    await assert.rejects(
+      emb.embedIds([emb.tokenizer.encode(text).ids, []]),
+      (e: unknown) => (e as { code: string }).code === "E_TEXT_EMPTY" && /input 1/.test((e as Error).message),
+    );
+    // with addSpecialTokens the template's tokens make it a real input ([CLS] [SEP])
+    const bare = await emb.embedIds([[]], { addSpecialTokens: true });
+    assertClose(bare.embeddings.data, (await emb.embed([""])).data, 1e-7, "empty + specials");
   });
 
   it("every embed method honours a deadline that has passed (E_DEADLINE_EXCEEDED)", async () => {
