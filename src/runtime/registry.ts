@@ -734,7 +734,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   /** Unloads every loaded version of `name` (or just `version`); their sessions finish queued runs first. */
   async unload(name: string, version?: string): Promise<void> {
     this.checkName(name);
-    const m = this.models.get(name);
+    const m = this.models.get(name) ?? (await this.scan(name)); // on disk but never looked up: nothing loaded
     if (!m)
       throw new TesseraError("E_MODEL_NOT_FOUND", `model ${JSON.stringify(name)} not found in ${this.root}`, {
         model: name,

@@ -51,3 +51,24 @@ test("symlinked model folders and version folders are indexed and served like pl
     rmSync(base, { recursive: true, force: true });
   }
 });
+
+test("unload of a model on disk that was never looked up is a no-op, not E_MODEL_NOT_FOUND", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-registry-unload-"));
+  try {
+    putModel(join(root, "m", "1"), 1);
+    const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+    try {
+      await reg.unload("m");
+      await reg.unload("m", "1");
+      assert.deepEqual(
+        reg.status("m").map((s) => `${s.version}:${s.state}`),
+        ["1:unavailable"],
+      );
+      await assert.rejects(reg.unload("absent"), /E_MODEL_NOT_FOUND|not found/);
+    } finally {
+      await reg.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
