@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import OpenAI from "openai";
 import pino from "pino";
+import { crossEncoder } from "../../src/onnx/index.ts";
 import { buildApp } from "../../src/server/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
@@ -536,5 +537,81 @@ describe("text routes: a model with a default prompt (config_sentence_transforme
       text: string;
     }[][];
     assert.equal(content(doc[0]), "thekey");
+  });
+});
+
+describe("text routes: a sequence classifier (several labels) is not a re-ranker", () => {
+  let cls: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    cls = makeModelFolder({ kind: "reranker" });
+    const tj = JSON.parse(readFileSync(join(cls.dir, "tokenizer.json"), "utf8")) as {
+      model: { vocab: Record<string, number> };
+    };
+    const vocabSize = Object.keys(tj.model.vocab).length;
+    const graph = crossEncoder({
+      vocabSize,
+      hidden: 32,
+      layers: 2,
+      heads: 4,
+      maxPositions: 256,
+      seed: 7,
+      labels: 3,
+    });
+    writeFileSync(join(cls.dir, "onnx", "model.onnx"), graph.bytes);
+    writeFileSync(
+      join(cls.dir, "config.json"),
+      JSON.stringify({
+        model_type: "bert",
+        architectures: ["BertForSequenceClassification"],
+        id2label: { "0": "neg", "1": "neu", "2": "pos" },
+        label2id: { neg: 0, neu: 1, pos: 2 },
+      }),
+    );
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "sentiment"));
+    writeFileSync(
+      join(root, "sentiment", "config.json"),
+      JSON.stringify({ kind: "hf", source: cls.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+  });
+  after(async () => {
+    await app.close();
+    cls.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("/rerank answers 424 (TEI) instead of scoring with the first label; /info says classifier; /tokenize works", async () => {
+    const post = async (url: string, body: unknown) =>
+      app.inject({
+        method: "POST",
+        url,
+        payload: body as object,
+        headers: { "content-type": "application/json" },
+      });
+    const rr = await post("/rerank", { query: "the key", texts: ["the key type", "a list"] });
+    assert.equal(rr.statusCode, 424, rr.body);
+    assert.deepEqual(rr.json(), {
+      error: "model is not a re-ranker model",
+      error_type: "Backend",
+      code: "E_TEXT_WRONG_MODEL",
+    });
+    const info = (await app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
+    assert.deepEqual(info.model_type, {
+      classifier: { id2label: { "0": "neg", "1": "neu", "2": "pos" }, label2id: { neg: 0, neu: 1, pos: 2 } },
+    });
+    const tok = await post("/tokenize", { inputs: "the key" });
+    assert.equal(tok.statusCode, 200, tok.body);
+    assert.equal((tok.json() as unknown[][])[0]?.length, 4);
+    assert.deepEqual((await post("/decode", { ids: [2, 3] })).json(), [""]);
+    assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 424);
   });
 });

@@ -24,6 +24,7 @@ import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import {
   DEFAULT_MAX_BATCH_TOKENS,
+  type HfFolder,
   loadHfFolder,
   Reranker,
   TextEmbedder,
@@ -279,12 +280,24 @@ function direction(body: Record<string, unknown>): TruncationDirection {
   return l;
 }
 
-/** Per model version: the embedder or reranker built on its session, created on first use. */
+/**
+ * Per model version: the embedder or reranker built on its session, created on first use. A
+ * sequence classifier (several labels) gets neither: only its folder (tokenizer, labels) serves
+ * /tokenize, /decode and /info, as TEI has no /rerank or /embed for it.
+ */
 interface TextModel {
   readonly model: LoadedModel;
+  readonly folder: HfFolder;
   readonly embedder?: TextEmbedder;
   readonly reranker?: Reranker;
   readonly maxInputs: number;
+}
+
+/** Which models a route can use ("any": routes every model serves, such as /tokenize). */
+type Task = "embedding" | "reranker" | "any";
+
+function serves(tm: TextModel, task: Task): boolean {
+  return task === "any" || (task === "embedding" ? tm.embedder : tm.reranker) !== undefined;
 }
 
 class TextModels {
@@ -326,7 +339,7 @@ class TextModels {
     return out;
   }
 
-  async pick(name: string | undefined, task: "embedding" | "reranker"): Promise<TextModel> {
+  async pick(name: string | undefined, task: Task): Promise<TextModel> {
     if (name !== undefined) {
       // Fast path: a loaded model by name, without scanning the repository.
       let direct: LoadedModel | undefined;
@@ -337,14 +350,14 @@ class TextModels {
       }
       if (direct?.kind === "hf") {
         const tm = await this.#get(direct);
-        if (task === "embedding" ? tm.embedder : tm.reranker) return tm;
+        if (serves(tm, task)) return tm;
       }
     }
     const models = await this.list();
     const m = name !== undefined ? models.find((x) => x.name === name) : undefined;
     if (!m) {
       const wrapped = await Promise.all(models.map((x) => this.#get(x)));
-      const ofTask = wrapped.filter((w) => (task === "embedding" ? w.embedder : w.reranker));
+      const ofTask = wrapped.filter((w) => serves(w, task));
       if (ofTask.length >= 1 && (name === undefined || ofTask.length === 1)) return ofTask[0] as TextModel;
       if (ofTask.length === 0 && wrapped.length > 0 && (name === undefined || wrapped.length === 1)) {
         throw fail(
@@ -408,9 +421,10 @@ class TextModels {
     // Read the folder (and build its tokenizer) once: its task picks the class, which then reuses it.
     const dir = m.hfDir ?? m.dir;
     const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
-    if (folder.task !== "embedding")
-      return { model: m, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
-    return { model: m, embedder: await TextEmbedder.load(m, { ...opts, folder }), maxInputs };
+    if (folder.task === "classifier") return { model: m, folder, maxInputs };
+    if (folder.task === "reranker")
+      return { model: m, folder, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
+    return { model: m, folder, embedder: await TextEmbedder.load(m, { ...opts, folder }), maxInputs };
   }
 
   async closeAll(): Promise<void> {
@@ -611,9 +625,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         throw fail("E_TEXT_INPUT", "`inputs` must be a string or an array of strings", "inputs");
       const tm = await models
         .pick(optString(body, "model"), "embedding")
-        .catch(() => models.pick(optString(body, "model"), "reranker"));
-      const tok = (tm.embedder ?? tm.reranker)?.tokenizer;
-      if (!tok) throw fail("E_TEXT_WRONG_MODEL", "model has no tokenizer", "model");
+        .catch(() => models.pick(optString(body, "model"), "any"));
+      const tok = tm.folder.tokenizer;
       checkCount(input.texts.length, tm);
       const add = optBool(body, "add_special_tokens") ?? true;
       const promptName = optString(body, "prompt_name");
@@ -759,9 +772,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         throw fail("E_TEXT_EMPTY", `\`ids[${empty}]\` cannot be empty`, "ids", { index: empty });
       const tm = await models
         .pick(optString(body, "model"), "embedding")
-        .catch(() => models.pick(optString(body, "model"), "reranker"));
-      const tok = (tm.embedder ?? tm.reranker)?.tokenizer;
-      if (!tok) throw fail("E_TEXT_WRONG_MODEL", "model has no tokenizer", "model");
+        .catch(() => models.pick(optString(body, "model"), "any"));
+      const tok = tm.folder.tokenizer;
       checkCount(batch.length, tm);
       batch.forEach((row, i) => {
         const j = row.findIndex(
@@ -797,14 +809,12 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const list = await models.list();
       if (list.length === 0)
         throw new TesseraError("E_MODEL_NOT_READY", "no text model is loaded", { retryAfterMs: 1000 });
-      let tm: TextModel;
-      try {
-        tm = await models.pick(undefined, "embedding");
-      } catch {
-        tm = await models.pick(undefined, "reranker");
-      }
-      const folder = (tm.embedder ?? tm.reranker)?.folder;
-      const labels = folder?.labels ?? ["LABEL_0"];
+      const tm = await models
+        .pick(undefined, "embedding")
+        .catch(() => models.pick(undefined, "reranker"))
+        .catch(() => models.pick(undefined, "any"));
+      const folder = tm.folder;
+      const labels = folder.labels ?? ["LABEL_0"];
       const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
       const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
       return {
@@ -814,12 +824,14 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         served_model_name: tm.model.name,
         model_type: tm.embedder
           ? { embedding: { pooling: tm.embedder.pooling === "last" ? "last-token" : tm.embedder.pooling } }
-          : { reranker: { id2label, label2id } },
+          : tm.reranker
+            ? { reranker: { id2label, label2id } }
+            : { classifier: { id2label, label2id } },
         max_concurrent_requests: tm.model.config.batching?.maxQueueSize ?? ctx.config.batching.maxQueueSize,
-        max_input_length: folder?.maxLength ?? null,
+        max_input_length: folder.maxLength,
         max_batch_tokens: Math.max(
           tm.model.config.batching?.maxBatchCost ?? DEFAULT_MAX_BATCH_TOKENS,
-          folder?.maxLength ?? 0,
+          folder.maxLength,
         ),
         max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
         max_client_batch_size: tm.maxInputs,
