@@ -318,3 +318,22 @@ test("a column chunk whose dictionary_page_offset is 0 (some writers' 'no dictio
     await fh.close();
   }
 });
+
+test("Parquet pages compressed with GZIP, BROTLI, LZ4 (Hadoop framing) and LZ4_RAW read like the SNAPPY file; ZSTD is refused by name", async () => {
+  const fixture = (name: string) => path.join(import.meta.dirname, "fixtures", name);
+  const names = ["id", "x", "k", "f", "b", "s"];
+  const readAll = async (file: string) => {
+    const got: RecordBatch[] = [];
+    for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
+    return rowsOf(got, names);
+  };
+  const want = (await readAll(fixture("polars-optional.parquet"))).slice(0, 600);
+  for (const codec of ["gzip", "brotli", "lz4", "lz4-raw"]) {
+    assert.deepEqual(await readAll(fixture(`codec-${codec}.parquet`)), want, codec);
+  }
+  await assert.rejects(
+    openSource(fixture("codec-zstd.parquet")),
+    (e: Error & { code?: string }) =>
+      e.code === "E_PIPELINE_FORMAT" && /column "id" is compressed with ZSTD/.test(e.message),
+  );
+});

@@ -17,6 +17,7 @@ import { readPlain } from "hyparquet/src/plain.js";
 import { DTYPES } from "../../tensor/index.ts";
 import type { Column, ColumnKind } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
+import { COMPRESSORS } from "./codecs.ts";
 
 type FlatKind = Extract<ColumnKind, "float32" | "float64" | "int32" | "int64" | "bool">;
 type FlatArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -78,7 +79,7 @@ export class FlatColumnStream {
       type: meta.type,
       codec: meta.codec,
       parsers: DEFAULT_PARSERS,
-      compressors: undefined,
+      compressors: COMPRESSORS,
       utf8: true,
     };
   }
@@ -129,7 +130,7 @@ export class FlatColumnStream {
     const meta = this.meta;
     const d = this.decoder as never;
     if (header.type === "DICTIONARY_PAGE") {
-      const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, undefined);
+      const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, COMPRESSORS);
       const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
       this.dictionary = convert(
         readPlain(r, meta.type, header.dictionary_page_header!.num_values, this.node.element.type_length),
@@ -142,7 +143,7 @@ export class FlatColumnStream {
     let n: number;
     if (header.type === "DATA_PAGE") {
       const daph = header.data_page_header!;
-      const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, undefined);
+      const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, COMPRESSORS);
       const r = readDataPage(page, daph, d);
       defs = r.definitionLevels ?? null;
       values = convertWithDictionary(r.dataPage, this.dictionary as never, daph.encoding, d);
@@ -155,7 +156,12 @@ export class FlatColumnStream {
         const levels = daph2.definition_levels_byte_length;
         let page: Uint8Array = compressed.subarray(levels);
         if (daph2.is_compressed !== false) {
-          page = decompressPage(page, Number(header.uncompressed_page_size) - levels, meta.codec, undefined);
+          page = decompressPage(
+            page,
+            Number(header.uncompressed_page_size) - levels,
+            meta.codec,
+            COMPRESSORS,
+          );
         }
         const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
         values = convert(readPlain(r, meta.type, n, this.node.element.type_length), d);

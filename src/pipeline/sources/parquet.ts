@@ -17,6 +17,7 @@ import { DTYPES } from "../../tensor/index.ts";
 import { type Column, type ColumnKind, type RowProblem, sliceColumn } from "../batch.ts";
 import { type SlowColumnOptions, slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
+import { checkCodecs, COMPRESSORS } from "./codecs.ts";
 import { FlatColumnStream, isFastFlat } from "./parquet-flat.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
@@ -141,6 +142,7 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
       { file: path, missing, available },
     );
   }
+  checkCodecs(path, metadata, columns);
   const kinds = new Map(tree.children.map((c) => [c.element.name, kindOf(c)]));
   const nodes = new Map(tree.children.map((c) => [c.element.name, c]));
   const totalRows = Number(metadata.num_rows);
@@ -162,6 +164,7 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
     await parquetRead({
       file,
       metadata,
+      compressors: COMPRESSORS,
       columns: names,
       rowStart: start,
       rowEnd: end,
