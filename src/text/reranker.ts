@@ -55,10 +55,22 @@ export class Reranker {
     this.#runner = runner;
   }
 
-  /** Loads a cross-encoder folder (or a registry LoadedModel, reusing its session). */
+  /**
+   * Loads a cross-encoder folder (or a registry LoadedModel, reusing its session). A classifier
+   * with several labels (config.json id2label) throws `E_TEXT_MODEL`: its first logit is one
+   * label's score, not a relevance score (TEI serves such models on /predict, not /rerank).
+   */
   static async load(source: string | LoadedModel, options: TextModelOptions = {}): Promise<Reranker> {
     const m = await openTextModel(source, options);
     try {
+      if (m.folder.task === "classifier") {
+        const labels = m.folder.labels ?? [];
+        throw new TesseraError(
+          "E_TEXT_MODEL",
+          `${m.folder.dir} is a classifier with ${labels.length} labels (${labels.join(", ")}), not a single-score cross-encoder`,
+          { labels },
+        );
+      }
       const io = detectEncoderIO(m.session, "logits");
       const runner = EncoderRunner.forFolder(m.session, io, m.folder, options);
       return new Reranker(m, runner);

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openSession } from "../../src/runtime/index.ts";
 import { Tensor } from "../../src/tensor/index.ts";
@@ -324,5 +326,26 @@ describe("Reranker", () => {
     assert.equal(sig.length, 2);
     assert.equal(sig[0]?.index, raw[0]?.index);
     assert.ok(Math.abs((sig[0]?.score as number) - 1 / (1 + Math.exp(-(raw[0]?.score as number)))) < 1e-7);
+  });
+
+  it("refuses a classifier with several labels (its first logit is not a relevance score)", async () => {
+    const f = makeModelFolder({ kind: "reranker" });
+    try {
+      writeFileSync(
+        join(f.dir, "config.json"),
+        JSON.stringify({
+          model_type: "bert",
+          architectures: ["BertForSequenceClassification"],
+          id2label: { "0": "neg", "1": "neu", "2": "pos" },
+        }),
+      );
+      await assert.rejects(
+        Reranker.load(f.dir, { session: { replicas: 1, intraOpThreads: 1 } }),
+        (e: unknown) =>
+          (e as { code: string }).code === "E_TEXT_MODEL" && /neg, neu, pos/.test((e as Error).message),
+      );
+    } finally {
+      f.cleanup();
+    }
   });
 });
