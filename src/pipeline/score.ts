@@ -197,6 +197,13 @@ export function expandInputs(patterns: readonly string[]): string[] {
     if (!/[*?[]/.test(p)) {
       if (!fs.existsSync(p))
         throw new PipelineError("E_PIPELINE_NO_INPUT", `input ${p} does not exist`, { input: p });
+      if (fs.statSync(p).isDirectory()) {
+        throw new PipelineError(
+          "E_PIPELINE_NO_INPUT",
+          `input ${p} is a directory; give its files or a glob such as '${path.join(p, "*.parquet")}'`,
+          { input: p },
+        );
+      }
       out.add(p);
       continue;
     }

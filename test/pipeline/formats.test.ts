@@ -337,3 +337,46 @@ test("Parquet pages compressed with GZIP, BROTLI, LZ4 (Hadoop framing) and LZ4_R
       e.code === "E_PIPELINE_FORMAT" && /column "id" is compressed with ZSTD/.test(e.message),
   );
 });
+
+test("files a reader cannot decode fail with E_PIPELINE_FORMAT naming the file; a directory with E_PIPELINE_NO_INPUT", async () => {
+  const { expandInputs } = await import("../../src/pipeline/index.ts");
+  const { batch, fields } = sampleBatch(2000, 0, 5);
+  const arrows = path.join(dir, "whole.arrows");
+  const sink = await openSink(arrows, "arrows", fields);
+  for (let i = 0; i < 2000; i += 500) await sink.write(sliceBatch(batch, i, i + 500));
+  await sink.close();
+  const cut = (from: string, name: string, bytes: number) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, fs.readFileSync(from).subarray(0, bytes));
+    return file;
+  };
+  const polars = path.join(import.meta.dirname, "fixtures", "polars-optional.parquet");
+  const isFormat = (file: string) => (e: Error & { code?: string }) =>
+    e.code === "E_PIPELINE_FORMAT" && e.message.includes(file);
+  for (const file of [
+    cut(polars, "empty.parquet", 0),
+    cut(polars, "truncated.parquet", 20000),
+    cut(arrows, "empty.arrow", 0),
+  ]) {
+    await assert.rejects(openSource(file), isFormat(file), file);
+  }
+  // a stream cut inside its third batch: the first batches read, then the error names the file
+  const truncated = cut(arrows, "truncated.arrows", Math.floor(fs.statSync(arrows).size * 0.6));
+  const src = await openSource(truncated);
+  let rows = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const c of src.chunks()) rows += c.batch.numRows;
+    })(),
+    isFormat(truncated),
+  );
+  assert.ok(rows >= 500 && rows < 2000, `read ${rows} rows before the cut`);
+  const folder = path.join(dir, "folder.parquet");
+  fs.mkdirSync(folder);
+  for (const attempt of [() => openSource(folder), async () => expandInputs([folder])]) {
+    await assert.rejects(
+      attempt(),
+      (e: Error & { code?: string }) => e.code === "E_PIPELINE_NO_INPUT" && /is a directory/.test(e.message),
+    );
+  }
+});

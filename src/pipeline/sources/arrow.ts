@@ -47,6 +47,13 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
   {
     const { reader, close } = await openReader(path, fileFormat);
     try {
+      if (!reader.schema) {
+        throw new PipelineError(
+          "E_PIPELINE_FORMAT",
+          `${path}: no Arrow IPC schema (${sizeBytes} bytes; empty, truncated or not an Arrow file)`,
+          { file: path },
+        );
+      }
       const available = reader.schema.fields.map((f) => f.name);
       const missing = (options.columns ?? []).filter((c) => !available.includes(c));
       if (missing.length > 0) {

@@ -129,6 +129,13 @@ function concatDecoded(parts: Decoded[]): Decoded {
 
 export async function openParquet(path: string, options: SourceOptions = {}): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
+  if (sizeBytes < 12) {
+    throw new PipelineError(
+      "E_PIPELINE_FORMAT",
+      `${path}: not a Parquet file (${sizeBytes} bytes; empty or truncated)`,
+      { file: path },
+    );
+  }
   const file = await asyncBufferFromFile(path);
   const metadata: FileMetaData = await parquetMetadataAsync(file);
   const tree = parquetSchema(metadata);
