@@ -380,3 +380,21 @@ test("files a reader cannot decode fail with E_PIPELINE_FORMAT naming the file; 
     );
   }
 });
+
+test("Parquet unsigned integers (Polars UInt8/16/32) read as numbers with their values; UInt64 as exact decimal text", async () => {
+  const src = await openSource(path.join(import.meta.dirname, "fixtures", "polars-unsigned.parquet"));
+  const got: RecordBatch[] = [];
+  for await (const c of src.chunks()) got.push(c.batch);
+  const cols = got[0]!.columns;
+  assert.deepEqual(
+    ["u8", "u16", "u32", "u64"].map((n) => cols.get(n)!.kind),
+    ["int32", "int32", "float64", "utf8"],
+  );
+  assert.deepEqual(rowsOf(got, ["u8", "u16", "u32", "u64"]), [
+    [0, 0, 0, "0"],
+    [1, 1, 1, "1"],
+    [128, 32768, 2147483648, "9223372036854775808"],
+    [255, 65535, 4294967295, "18446744073709551615"],
+    [null, null, null, null],
+  ]);
+});

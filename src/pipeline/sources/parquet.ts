@@ -23,14 +23,33 @@ import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.t
 
 type Decoded = ArrayLike<unknown> & { length: number };
 
+/**
+ * The column kind of a top-level schema node; null = no typed kind (read as text through `slowColumn`).
+ * Unsigned integers: UINT_8/UINT_16 → int32, UINT_32 → float64 (exact); UINT_64 stays text (exact decimal digits)
+ * because neither int64 nor float64 holds every value.
+ */
 function kindOf(node: SchemaTree): ColumnKind | null {
   const e = node.element;
   const conv = e.converted_type;
-  const logical = e.logical_type?.type;
+  const lt = e.logical_type;
+  const logical = lt?.type;
   if (node.children.length > 0) {
     if (conv === "LIST" || logical === "LIST") return "vector";
     return null;
   }
+  const unsignedBits =
+    lt?.type === "INTEGER" && !lt.isSigned
+      ? lt.bitWidth
+      : conv === "UINT_8"
+        ? 8
+        : conv === "UINT_16"
+          ? 16
+          : conv === "UINT_32"
+            ? 32
+            : conv === "UINT_64"
+              ? 64
+              : null;
+  if (unsignedBits !== null) return unsignedBits <= 16 ? "int32" : unsignedBits === 32 ? "float64" : null;
   if (
     conv &&
     conv !== "INT_8" &&
