@@ -422,10 +422,18 @@ export class TextTokenizer {
         la = Math.max(0, la - (over - fromB));
         over = 0;
       }
-      while (over > 0 && la + lb > 0) {
-        if (la > lb) la--;
-        else lb--;
-        over--;
+      if (over > 0) {
+        // Rust tokenizers' LongestFirst (truncate_encodings), which fast tokenizers, TEI and
+        // sentence-transformers use: only the longer input is cut when that suffices, else both
+        // get half of the budget and the longer one keeps the odd token.
+        const budget = Math.max(0, la + lb - over);
+        let n1 = Math.min(la, lb);
+        let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+        if (n1 + n2 > budget) {
+          n1 = Math.floor(budget / 2);
+          n2 = n1 + (budget % 2);
+        }
+        [la, lb] = la > lb ? [n2, n1] : [n1, n2];
       }
       const left = options.truncationDirection === "left";
       ca = left ? ca.slice(ca.length - la) : ca.slice(0, la);

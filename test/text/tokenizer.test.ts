@@ -122,6 +122,21 @@ describe("pairs, padding, counts", () => {
     assert.equal(p.ids.at(-1), sep);
     assert.deepEqual(p.ids.slice(0, 5), tok.encode("short query").ids.slice(0, 5));
   });
+  it("longest_first splits an odd budget as Rust tokenizers do: the longer input keeps the extra token", () => {
+    // truncate_encodings (LongestFirst): n1 = budget / 2, n2 = n1 + budget % 2 for the longer one
+    const the = tok.tokenToId("the");
+    const key = tok.tokenToId("key");
+    assert.ok(the !== undefined && key !== undefined);
+    const count = (ids: readonly number[], id: number) => ids.filter((x) => x === id).length;
+    for (const [a, b, lenA, lenB] of [
+      ["the ".repeat(10), "key ".repeat(20), 8, 9], // the second is longer: it keeps 9
+      ["the ".repeat(20), "key ".repeat(10), 9, 8], // the first is longer: it keeps 9
+      ["the ".repeat(3), "key ".repeat(20), 3, 14], // only the longer one is cut
+    ] as const) {
+      const p = tok.encodePair(a, b, { maxLength: 17 + tok.specialTokenCount(true), truncate: true });
+      assert.deepEqual([count(p.ids, the), count(p.ids, key)], [lenA, lenB], `${lenA}/${lenB}`);
+    }
+  });
   it("pads to the longest with the pad id and a 0 mask", () => {
     const es = tok.encodeBatch(["a", "the key type"]);
     const b = tok.pad(es);
