@@ -56,8 +56,9 @@ export interface EncodeOptions {
   /** Which end loses tokens when truncating. Default "right". */
   readonly truncationDirection?: TruncationDirection;
   /**
-   * Pairs only: "longest_first" (default, as transformers' `truncation=True`) removes tokens from
-   * the longer side one at a time; "second_first" cuts the second text (the document of a
+   * Pairs only: "longest_first" (default, as transformers' fast `truncation=True`) cuts only the
+   * longer side when that suffices, else both to half the budget (the longer keeps the odd token),
+   * as Rust `tokenizers`; "second_first" cuts the second text (the document of a
    * rerank pair) first and the first text only when the second is empty.
    */
   readonly pairStrategy?: "longest_first" | "second_first";
