@@ -361,7 +361,14 @@ async function downloadOnce(
     await res.body?.cancel();
   } else if (res.status !== 200 && res.status !== 206) {
     await res.body?.cancel();
-    throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}`, { url, status: res.status });
+    // The hub answers 401 for private, gated and unknown repositories alike.
+    const hint =
+      res.status === 401 || res.status === 403
+        ? headers.authorization
+          ? " (the token was refused: check that it can read this repository, and accept the model's terms if it is gated)"
+          : " (private, gated or unknown repository: set HF_TOKEN, or pass `token`, with a token that can read it)"
+        : "";
+    throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}${hint}`, { url, status: res.status });
   } else {
     const etag = cleanTag(res.headers.get("etag"));
     if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;

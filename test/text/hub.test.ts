@@ -337,6 +337,20 @@ describe("pullModel: token and redirects to another host (the hub's CDN)", () =>
     }
   });
 
+  it("without a token, a private repo's 401 says how to pass one", async () => {
+    try {
+      await assert.rejects(
+        pullModel({ repo: "org/private", endpoint: hubUrl, cacheDir: cache, token: "" }),
+        (e: unknown) =>
+          (e as { code: string }).code === "E_PULL_HTTP" &&
+          (e as { facts: { status: number } }).facts.status === 401 &&
+          /HF_TOKEN/.test((e as Error).message),
+      );
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it("sends the token to the hub only, never to the redirect target on another origin", async () => {
     try {
       const r = await pullModel({
