@@ -615,3 +615,54 @@ describe("text routes: a sequence classifier (several labels) is not a re-ranker
     assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 424);
   });
 });
+
+describe("text routes: the model failing at run time is the server's problem (424), not the client's (400)", () => {
+  let emb: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    emb = makeModelFolder({ normalize: true, maxSeqLength: 1000 });
+    // No max_position_embeddings to cap with: inputs past the graph's 256 positions reach ORT and fail there.
+    writeFileSync(
+      join(emb.dir, "config.json"),
+      JSON.stringify({ model_type: "custom", architectures: ["BertModel"] }),
+    );
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "long"));
+    writeFileSync(
+      join(root, "long", "config.json"),
+      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+  });
+  after(async () => {
+    await app.close();
+    emb.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("an onnxruntime failure answers 424 Backend (TEI) on /embed and a server error on /v1/embeddings", async () => {
+    const long = "the key ".repeat(200);
+    const post = async (url: string, body: unknown) =>
+      app.inject({
+        method: "POST",
+        url,
+        payload: body as object,
+        headers: { "content-type": "application/json" },
+      });
+    const tei = await post("/embed", { inputs: long });
+    assert.equal(tei.statusCode, 424, tei.body);
+    assert.equal((tei.json() as { error_type: string }).error_type, "Backend");
+    assert.equal((tei.json() as { code: string }).code, "E_ORT_RUN");
+    const oai = await post("/v1/embeddings", { input: long });
+    assert.equal(oai.statusCode, 424, oai.body);
+    assert.equal((oai.json() as { error: { type: string } }).error.type, "server_error");
+    assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 200);
+  });
+});

@@ -15,7 +15,8 @@
  * Errors: `/v1/*` answer OpenAI's `{error:{message,type,param,code}}`, the TEI routes
  * `{error, error_type}`. Statuses: empty input 400, malformed JSON / invalid UTF-8 400,
  * schema or semantic problems 422, an input over `maxTokens` with truncation off 413,
- * body over the limit 413, queue full 429, rerank on an embedding model 424, not ready 503.
+ * body over the limit 413, queue full 429, rerank on an embedding model or a failed model run
+ * (E_ORT_RUN) 424, not ready 503.
  */
 import { relative } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -49,6 +50,9 @@ const TEXT_STATUS: Readonly<Record<string, number>> = {
   // TEI's Validation kind: 422 since Feb 2026 (413 before); the body limit stays 413.
   E_TEXT_TOO_LONG: 422,
   E_TEXT_WRONG_MODEL: 424,
+  // The text routes build every tensor themselves, so a failed run is the model's (or its
+  // config's) fault, never the client's: TEI's Backend kind, 424 (the v2 routes say 400).
+  E_ORT_RUN: 424,
   E_TOKENIZER_CONFIG: 422,
 };
 
@@ -98,7 +102,8 @@ function fail(
  * turned-away requests in `tessera_rejected_requests_total{reason}`.
  */
 function account(req: FastifyRequest, metrics: ServerMetrics, h: TextHttpError, err: unknown): void {
-  if (h.status >= 500 && h.status !== 503 && h.status !== 504) req.log.error({ err }, "request failed");
+  if ((h.status >= 500 && h.status !== 503 && h.status !== 504) || h.code === "E_ORT_RUN")
+    req.log.error({ err }, "request failed");
   else req.log.info({ code: h.code, status: h.status }, h.message);
   const reason: RejectReason | undefined =
     h.status === 429
@@ -122,7 +127,7 @@ function sendOpenAIError(reply: FastifyReply, err: unknown, metrics: ServerMetri
   const type =
     h.status === 429
       ? "rate_limit_error"
-      : h.status >= 500
+      : h.status >= 500 || h.code === "E_ORT_RUN"
         ? "server_error"
         : h.status === 401
           ? "authentication_error"
