@@ -293,8 +293,37 @@ interface InFlight {
   readonly end: Cursor;
 }
 
-/** Scores the inputs into `options.output`. See the module comment for the file layout. */
+/**
+ * Scores the inputs into `options.output`. See the module comment for the file layout. A fresh run that fails
+ * before committing any part (a missing column, a model that does not fit, an unreadable file) removes the
+ * `<output>.parts/` folder it made, so the corrected command can be run as is; a bad row (`E_PIPELINE_BAD_ROW`)
+ * or an interruption keeps it for `--resume`.
+ */
 export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
+  const partsDir = `${path.resolve(options.output)}.parts`;
+  const hadParts = fs.existsSync(partsDir);
+  try {
+    return await scoreFilesInner(options);
+  } catch (e) {
+    const keep =
+      options.resume ||
+      (hadParts && !options.overwrite) ||
+      (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
+    if (!keep) {
+      try {
+        const ckpt = JSON.parse(
+          fs.readFileSync(path.join(partsDir, "checkpoint.json"), "utf8"),
+        ) as Checkpoint;
+        if (ckpt.parts.length === 0) fs.rmSync(partsDir, { recursive: true, force: true });
+      } catch {
+        // no checkpoint: nothing was started here
+      }
+    }
+    throw e;
+  }
+}
+
+async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
   const format = options.outputFormat ?? formatOf(output);
@@ -331,6 +360,18 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     });
   }
   if (options.inputs.length === 0) throw new PipelineError("E_PIPELINE_NO_INPUT", "no input files", {});
+  if (fs.existsSync(output) && fs.statSync(output).isDirectory()) {
+    throw new PipelineError("E_PIPELINE_OUTPUT_EXISTS", `${output} is a directory; --output names a file`, {
+      output,
+    });
+  }
+  // label columns are known once the first result shows which output they come from (checked there too)
+  checkNameClash(
+    keyColumns,
+    options.session
+      ? (options.outputs ?? options.session.description.outputs.map((o) => o.name))
+      : ["embedding"],
+  );
   const fp = fingerprintOf(options, format, batchSize);
 
   // ---- start or resume
@@ -462,6 +503,10 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     if (outputs !== null && item.kept > 0) {
       if (ckpt.outputPlan === null) {
         const plan = planOutputs(outputs, outputNames(outputs), options.model.labels);
+        checkNameClash(
+          keyColumns,
+          plan.fields.map((f) => f.name),
+        );
         ckpt.outputPlan = plan;
         ckpt.fields = [...schemaOf(item.keys), ...plan.fields];
       }
@@ -748,6 +793,18 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   };
   progress?.finish({ ...summary });
   return summary;
+}
+
+/** Key columns and prediction columns share the output's namespace: refuse a clash instead of writing one over the other. */
+function checkNameClash(keys: readonly string[], predictions: readonly string[]): void {
+  const clash = keys.filter((k) => predictions.includes(k));
+  if (clash.length > 0) {
+    throw new PipelineError(
+      "E_PIPELINE_OUTPUT",
+      `key column(s) ${clash.map((c) => `"${c}"`).join(", ")} would have the same name as the model's prediction column(s) (${predictions.join(", ")}); drop them from --key-columns or pick other outputs with --outputs`,
+      { clash, predictions: [...predictions] },
+    );
+  }
 }
 
 function neededColumns(o: ScoreOptions): string[] | undefined {

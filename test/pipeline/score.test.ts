@@ -323,3 +323,57 @@ test("a missing key column is reported by name before anything is scored", async
     (e: Error & { code?: string }) => e.code === "E_PIPELINE_MISSING_COLUMN" && /user_id/.test(e.message),
   );
 });
+
+test("a key column named like a prediction column is refused by name; nothing is left behind, so the fixed command runs as is", async () => {
+  const { batch, fields } = inputBatch(30);
+  const truth = {
+    kind: "utf8",
+    length: 30,
+    valid: null,
+    values: Array.from({ length: 30 }, () => "dog"),
+  } as const;
+  const columns = new Map(batch.columns).set("probabilities", truth).set("label", truth);
+  const input = path.join(dir, "clash.csv");
+  await writeInput(input, "csv", { numRows: 30, columns }, [
+    ...fields,
+    { name: "probabilities", kind: "utf8" },
+    { name: "label", kind: "utf8" },
+  ]);
+  const output = path.join(dir, "clash-out.parquet");
+  const base = {
+    session,
+    model: info,
+    inputs: [input],
+    output,
+    columns: ["x0", "x1", "x2", "x3", "x4", "x5"],
+  };
+  for (const keyColumns of [["id", "probabilities"], ["label"]]) {
+    await assert.rejects(
+      scoreFiles({ ...base, keyColumns, progress: false }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_OUTPUT" && e.message.includes(`"${keyColumns.at(-1)}"`),
+      keyColumns.join(","),
+    );
+    assert.equal(fs.existsSync(`${output}.parts`), false, "no unfinished run is left");
+  }
+  // a typo in --columns fails before anything is committed: the parts folder goes too
+  await assert.rejects(
+    scoreFiles({ ...base, columns: ["x0", "nope"], keyColumns: ["id"], progress: false }),
+    (e: Error & { code?: string }) => e.code === "E_PIPELINE_MISSING_COLUMN",
+  );
+  assert.equal(fs.existsSync(`${output}.parts`), false);
+  const s = await scoreFiles({ ...base, keyColumns: ["id"], progress: false });
+  assert.equal(s.rowsScored, 30);
+  // an output path that is a directory is refused before scoring (it used to fail at the final rename)
+  const folder = path.join(dir, "folder-out.parquet");
+  fs.mkdirSync(folder);
+  await assert.rejects(
+    scoreFiles({ ...base, output: folder, overwrite: true, progress: false }),
+    (e: Error & { code?: string }) =>
+      e.code === "E_PIPELINE_OUTPUT_EXISTS" && /is a directory/.test(e.message),
+  );
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.startsWith("folder-out.parquet")),
+    ["folder-out.parquet"],
+  );
+});
