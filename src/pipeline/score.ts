@@ -148,6 +148,8 @@ interface Timings {
 interface Checkpoint {
   readonly version: 1;
   readonly fingerprint: string;
+  /** What the fingerprint hashes (to say what changed when a resume is refused). */
+  readonly basis?: Record<string, unknown>;
   readonly format: FileFormat;
   /** Output schema (keys + predictions), fixed by the first result. */
   fields: FieldSpec[] | null;
@@ -262,7 +264,11 @@ function fingerprintOf(
   o: ScoreOptions,
   format: FileFormat,
   batchSize: number,
-): { key: string; inputs: { path: string; size: number; mtimeMs: number }[] } {
+): {
+  key: string;
+  basis: Record<string, unknown>;
+  inputs: { path: string; size: number; mtimeMs: number }[];
+} {
   const inputs = o.inputs.map((p) => {
     const st = fs.statSync(p);
     return { path: path.resolve(p), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
@@ -280,7 +286,7 @@ function fingerprintOf(
     batchSize,
     source: o.source ?? null,
   };
-  return { key: createHash("sha256").update(JSON.stringify(basis)).digest("hex"), inputs };
+  return { key: createHash("sha256").update(JSON.stringify(basis)).digest("hex"), basis, inputs };
 }
 
 /** A model call in flight, in input order. */
@@ -401,10 +407,11 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     }
     ckpt = JSON.parse(fs.readFileSync(ckptPath, "utf8")) as Checkpoint;
     if (ckpt.fingerprint !== fp.key) {
+      const changes = ckpt.basis ? basisChanges(ckpt.basis, fp.basis) : [];
       throw new PipelineError(
         "E_PIPELINE_RESUME",
-        `${ckptPath} was written for other inputs, model or options (inputs changed size or time, or a flag differs); rerun with --overwrite to start over`,
-        { checkpoint: ckptPath },
+        `${ckptPath} was written for another run: ${changes.length > 0 ? changes.join("; ") : "other inputs, model or options (inputs changed size or time, or a flag differs)"}; rerun the original command with --resume, or start over with --overwrite`,
+        { checkpoint: ckptPath, changes },
       );
     }
     // drop anything not recorded in the checkpoint (a part renamed just before a crash, tmp files)
@@ -437,6 +444,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     ckpt = {
       version: 1,
       fingerprint: fp.key,
+      basis: fp.basis,
       format,
       fields: null,
       outputPlan: null,
@@ -793,6 +801,50 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   };
   progress?.finish({ ...summary });
   return summary;
+}
+
+const BASIS_NAMES: Record<string, string> = {
+  model: "the model (sha256)",
+  format: "the output format",
+  columns: "--columns",
+  mapping: "the column mapping",
+  textColumn: "--text-column",
+  keyColumns: "--key-columns",
+  outputs: "--outputs",
+  labels: "the labels",
+  batchSize: "--batch-size",
+  source: "the CSV/JSONL reading options",
+};
+
+/** What differs between the checkpoint's fingerprint basis and this run's, in words. */
+function basisChanges(was: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const show = (v: unknown) => {
+    const t = JSON.stringify(v) ?? "none";
+    return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+  };
+  const out: string[] = [];
+  for (const key of new Set([...Object.keys(was), ...Object.keys(now)])) {
+    const a = was[key];
+    const b = now[key];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    if (key === "inputs" && Array.isArray(a) && Array.isArray(b)) {
+      type In = { path: string; size: number; mtimeMs: number };
+      const before = new Map((a as In[]).map((f) => [f.path, f]));
+      const after = new Map((b as In[]).map((f) => [f.path, f]));
+      const found = out.length;
+      for (const [p, f] of after) {
+        const old = before.get(p);
+        if (!old) out.push(`input ${p} is new`);
+        else if (old.size !== f.size) out.push(`input ${p} changed size (${old.size} → ${f.size} bytes)`);
+        else if (old.mtimeMs !== f.mtimeMs) out.push(`input ${p} was modified`);
+      }
+      for (const p of before.keys()) if (!after.has(p)) out.push(`input ${p} is no longer given`);
+      if (out.length === found) out.push("the input files are in another order");
+      continue;
+    }
+    out.push(`${BASIS_NAMES[key] ?? key} changed (${show(a)} → ${show(b)})`);
+  }
+  return out;
 }
 
 /** Key columns and prediction columns share the output's namespace: refuse a clash instead of writing one over the other. */

@@ -377,3 +377,31 @@ test("a key column named like a prediction column is refused by name; nothing is
     ["folder-out.parquet"],
   );
 });
+
+test("--resume with another model, flag or input says what changed", async () => {
+  const { batch, fields } = inputBatch(40);
+  const input = path.join(dir, "changed.jsonl");
+  await writeInput(input, "jsonl", batch, fields);
+  fs.appendFileSync(input, '{"id": 1, "x0": "oops"}\n'); // a bad row stops the first run, leaving it to resume
+  const output = path.join(dir, "changed-out.csv");
+  const base = {
+    session,
+    model: info,
+    inputs: [input],
+    output,
+    keyColumns: ["id"],
+    batchSize: 16,
+    progress: false,
+  };
+  await assert.rejects(scoreFiles(base), (e: Error & { code?: string }) => e.code === "E_PIPELINE_BAD_ROW");
+  const refused = async (o: Partial<Parameters<typeof scoreFiles>[0]>, ...want: RegExp[]) =>
+    assert.rejects(
+      scoreFiles({ ...base, ...o, resume: true }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_RESUME" && want.every((w) => w.test(e.message)),
+    );
+  await refused({ model: { ...info, sha256: "other" } }, /the model \(sha256\) changed \("test" → "other"\)/);
+  await refused({ batchSize: 8, keyColumns: [] }, /--batch-size changed \(16 → 8\)/, /--key-columns changed/);
+  fs.appendFileSync(input, "\n");
+  await refused({}, /input .*changed\.jsonl changed size/);
+});
