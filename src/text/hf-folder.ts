@@ -144,6 +144,20 @@ export function usablePositions(config: Readonly<Record<string, unknown>>): numb
   return maxPos;
 }
 
+/**
+ * Whether config.json describes learned absolute position embeddings (BERT, RoBERTa, XLM-R, ...):
+ * then `max_position_embeddings` is a hard limit, and a longer input fails inside the graph.
+ * Rotary / ALiBi models (nomic, jina-v2, ModernBERT, decoders) can run past it.
+ */
+export function hasAbsolutePositions(config: Readonly<Record<string, unknown>>): boolean {
+  const kind = config.position_embedding_type;
+  if (kind !== undefined && kind !== "absolute") return false;
+  const type = typeof config.model_type === "string" ? config.model_type : "";
+  return /^(bert|roberta|xlm-roberta|xlm_roberta|camembert|distilbert|mpnet|electra|albert|data2vec-text|ibert|luke|markuplm|longformer)$/.test(
+    type,
+  );
+}
+
 /** Parses a model folder; every problem found is returned as an issue. */
 export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parsed<HfFolder> {
   const issues: Issue[] = [];
@@ -242,7 +256,8 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
   const defaultPromptName =
     stCfg && typeof stCfg.default_prompt_name === "string" ? stCfg.default_prompt_name : undefined;
 
-  // Max tokens: explicit option, else sentence_bert_config.json, else tokenizer_config.json.
+  // Max tokens: explicit option, else sentence_bert_config.json, else tokenizer_config.json, at
+  // most the position table of an absolute-position model.
   const stMax = sbert && typeof sbert.max_seq_length === "number" ? sbert.max_seq_length : undefined;
   const tokMax =
     tokCfg && typeof tokCfg.model_max_length === "number" && tokCfg.model_max_length < 1e9
@@ -254,6 +269,9 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
     stMax ??
     (tokMax !== undefined && maxPos !== undefined ? Math.min(tokMax, maxPos) : (tokMax ?? maxPos));
   if (maxLength === undefined) maxLength = 512;
+  // No setting (sentence_bert_config, a server's maxTokens) can take a BERT-like model past its
+  // position table: cap there, as TEI caps max_input_length.
+  if (maxPos !== undefined && hasAbsolutePositions(config) && maxLength > maxPos) maxLength = maxPos;
   if (!(Number.isInteger(maxLength) && maxLength > 0))
     issues.push({
       path: options.maxLength !== undefined ? "maxLength" : "max_seq_length",

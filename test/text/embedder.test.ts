@@ -247,6 +247,26 @@ describe("TextEmbedder", () => {
 });
 
 describe("HF folder parsing", () => {
+  it("max length never passes a BERT-like model's absolute position table (those inputs failed inside onnxruntime)", () => {
+    const f = makeModelFolder({ maxSeqLength: 1000 }); // config.json: model_type bert, max_position_embeddings 256
+    try {
+      assert.equal(loadHfFolder(f.dir).maxLength, 256);
+      assert.equal(loadHfFolder(f.dir, { maxLength: 600 }).maxLength, 256);
+      assert.equal(loadHfFolder(f.dir, { maxLength: 100 }).maxLength, 100);
+      // positions that are not an absolute table (rotary, ALiBi) are no hard limit
+      writeFileSync(
+        join(f.dir, "config.json"),
+        JSON.stringify({
+          model_type: "bert",
+          position_embedding_type: "alibi",
+          max_position_embeddings: 256,
+        }),
+      );
+      assert.equal(loadHfFolder(f.dir).maxLength, 1000);
+    } finally {
+      f.cleanup();
+    }
+  });
   it("maxLength option overrides the folder (server maxTokens)", async () => {
     const f = makeModelFolder();
     try {
