@@ -135,6 +135,16 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.deepEqual(j.data.map((d) => d.id).sort(), ["mini", "rr", "small-queue", "strict"]);
   });
 
+  it("GET /v1/models/{model}: the openai client's models.retrieve (404 for others, OpenAI's error body)", async () => {
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "unused", maxRetries: 0 });
+    const m = await client.models.retrieve("mini");
+    assert.deepEqual([m.id, m.object, m.owned_by, typeof m.created], ["mini", "model", "tessera", "number"]);
+    await assert.rejects(client.models.retrieve("text-embedding-3-small"), (e: unknown) => {
+      const err = e as { status: number; code: string; type: string };
+      return err.status === 404 && err.code === "E_MODEL_NOT_FOUND" && err.type === "invalid_request_error";
+    });
+  });
+
   it("OpenAI errors: nested body and status codes", async () => {
     const cases: [unknown, number, string][] = [
       [{ input: "", model: "mini" }, 400, "E_TEXT_EMPTY"],

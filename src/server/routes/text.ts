@@ -1,5 +1,5 @@
 /**
- * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models`, and the
+ * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models[/{id}]`, and the
  * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/tokenize`, `/decode`,
  * `GET /info`, `GET /health` (and `/ping`), and `POST /` / `/invocations` dispatching by body shape
  * (shared/reference/embeddings-apis.md).
@@ -545,17 +545,25 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
     // TEI serves the OpenAI route at /embeddings too.
     openai.post("/embeddings", openaiEmbeddings);
 
+    const modelObject = (name: string) => ({
+      id: name,
+      object: "model",
+      created: Math.floor(ctx.lifecycle.startedAt / 1000),
+      owned_by: "tessera",
+    });
     openai.get("/v1/models", async () => {
       const list = await models.list();
-      return {
-        object: "list",
-        data: list.map((m) => ({
-          id: m.name,
-          object: "model",
-          created: Math.floor(ctx.lifecycle.startedAt / 1000),
-          owned_by: "tessera",
-        })),
-      };
+      return { object: "list", data: list.map((m) => modelObject(m.name)) };
+    });
+    // OpenAI's "retrieve model" (the openai client's models.retrieve).
+    openai.get("/v1/models/:model", async (req) => {
+      const name = (req.params as { model: string }).model;
+      if (!(await models.list()).some((m) => m.name === name))
+        throw new TesseraError("E_MODEL_NOT_FOUND", `model ${name} is not a loaded text model`, {
+          model: name,
+          field: "model",
+        });
+      return modelObject(name);
     });
   });
 
