@@ -259,7 +259,11 @@ export class ModelHost {
     }
   }
 
-  /** Runs one request through the model's batcher (created on first use); counts it in the version's stats. */
+  /**
+   * Runs one request through the model's batcher (created on first use); counts it in the version's stats. A
+   * request still queued when a reload replaced the version's session (the registry closes the old one) runs on
+   * the new load instead of failing: the closed session refused it before running anything.
+   */
   async infer(model: LoadedModel, inputs: TensorMap, options: InferOptions): Promise<InferResult> {
     const r = this.runnerFor(model);
     const stats = r.stats;
@@ -268,12 +272,29 @@ export class ModelHost {
     try {
       res = await r.infer(inputs, options);
     } catch (err) {
+      const reloaded = this.reloadedSince(model, err);
+      if (reloaded !== undefined) return this.infer(reloaded, inputs, options);
       stats.failed(performance.now() - t0);
       throw err;
     }
     stats.succeeded(leadingDim(inputs), res.queueMs, res.inferMs, performance.now() - t0);
     this.opts.metrics.observeQueue(model.name, res.queueMs);
     return res;
+  }
+
+  /** The version's current load when `err` came from its old session or batcher being closed by a reload. */
+  private reloadedSince(model: LoadedModel, err: unknown): LoadedModel | undefined {
+    if (
+      !(err instanceof TesseraError) ||
+      (err.code !== "E_SESSION_CLOSED" && err.code !== "E_BATCHER_CLOSED")
+    )
+      return undefined;
+    try {
+      const now = this.registry.tryGet(model.name, model.version);
+      return now.session !== model.session ? now : undefined;
+    } catch {
+      return undefined; // unloaded (or failing): the original error stands
+    }
   }
 
   /**

@@ -66,7 +66,7 @@ describe("API keys", () => {
   });
 
   test("a 401 carries WWW-Authenticate: Bearer (RFC 9110), so clients know which scheme to send", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
       const r = await call("POST", "/v2/models/m/infer", headers, body);
       assert.equal(r.status, 401);
       assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer\b/);

@@ -1,0 +1,48 @@
+/**
+ * Reloading a model (`POST /v2/repository/models/{m}/load` on a loaded model) while requests wait in its batcher:
+ * they finish on the new session (Triton: in-flight requests are allowed to finish), none fails.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { slowModel } from "../../src/onnx/index.ts";
+import { startApp, writeRepo } from "./helpers.ts";
+
+test("a reload while requests are queued: every request answers 200, none 'session is closed'", async () => {
+  const srv = await startApp(
+    writeRepo([
+      {
+        name: "slow",
+        bytes: slowModel({ ms: 600, size: 128 }).bytes,
+        // One run at a time, no merging: the third request waits in the batcher while the reload swaps sessions.
+        config: {
+          replicas: 1,
+          intraOpThreads: 1,
+          batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 },
+        },
+      },
+    ]),
+  );
+  try {
+    const body = JSON.stringify({
+      inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+    });
+    const infer = () =>
+      fetch(`${srv.url}/v2/models/slow/infer`, { method: "POST", body }).then(async (r) => ({
+        status: r.status,
+        text: await r.text(),
+      }));
+    const expected = await infer();
+    assert.equal(expected.status, 200, expected.text);
+    const pending = [infer(), infer(), infer(), infer()];
+    await new Promise((r) => setTimeout(r, 50));
+    const load = await fetch(`${srv.url}/v2/repository/models/slow/load`, { method: "POST" });
+    assert.equal(load.status, 200, await load.text());
+    pending.push(infer());
+    for (const r of await Promise.all(pending)) {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text, expected.text);
+    }
+  } finally {
+    await srv.close();
+  }
+});
