@@ -13,6 +13,11 @@ import type { FromWorker, ToWorker, WireValueMeta, WorkerInit } from "./worker-p
 const port = parentPort;
 if (!port) throw new Error("ort-worker.ts must run in a worker thread");
 
+// ORT's process-wide logger would print a failed provider (e.g. cuda's "Failed to load library ...") to stderr as
+// raw lines, in the middle of a server's JSON logs; every failure here is returned instead (providerFallbacks,
+// E_SESSION_CREATE, E_ORT_RUN). Set before this thread creates a session.
+ort.env.logLevel = "fatal";
+
 let session: ort.InferenceSession | undefined;
 /** ORT would also print run errors to stderr; they are returned (and wrapped) instead. */
 const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession, type SessionOptions } from "../../src/runtime/index.ts";
@@ -22,4 +23,25 @@ test("session options ORT would refuse are reported as E_OPTIONS_INVALID naming 
       return true;
     });
   }
+});
+
+test("a provider that cannot start (cuda here) is reported in providerFallbacks, not as raw ORT log lines on stderr", () => {
+  const script = [
+    'import { openSession } from "./src/runtime/index.ts";',
+    'import { mlpClassifier } from "./src/onnx/index.ts";',
+    "const s = await openSession(mlpClassifier({ inputDim: 4, hidden: [4], classes: 2 }).bytes, { replicas: 2, intraOpThreads: 1, providers: ['cuda', 'cpu'] });",
+    "console.log(JSON.stringify({ active: s.activeProvider, fallbacks: s.providerFallbacks }));",
+    "await s.close();",
+  ].join("\n");
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { active: string; fallbacks: { provider: string; reason: string }[] };
+  assert.equal(out.active, "cpu");
+  assert.equal(out.fallbacks[0]?.provider, "cuda");
+  assert.ok(out.fallbacks[0]!.reason.length > 0);
+  // pino JSON logs of a server share stderr: ORT's own "[E:onnxruntime:...]" lines would break them
+  assert.doesNotMatch(r.stderr, /onnxruntime/, r.stderr);
 });
