@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { GraphBuilder } from "../../src/onnx/index.ts";
 import { ensureDemoRepository } from "../../src/server/index.ts";
 import { tensor, writeNpy, writeSafetensors } from "../../src/tensor/index.ts";
 import { makeModelFolder } from "../text/helpers.ts";
@@ -85,6 +86,42 @@ describe("tessera", () => {
     assert.equal(d.code, 1);
     assert.match(d.stderr, /unknown input "nope"/);
     assert.equal((await tessera(["run", mlp])).code, 2);
+  });
+
+  test("run .json by name checks values against the input's dtype: exact INT64 strings, no silent rounding or wrapping", async () => {
+    const g = new GraphBuilder({ name: "ints", opset: 17 });
+    g.input("ids", "int64", ["n"]);
+    g.input("small", "uint8", ["n"]);
+    g.node("Identity", ["ids"], ["ids_out"]);
+    g.node("Identity", ["small"], ["small_out"]);
+    g.output("ids_out", "int64", ["n"]);
+    g.output("small_out", "uint8", ["n"]);
+    const model = join(dir, "ints.onnx");
+    writeFileSync(model, g.toBytes());
+    const input = join(dir, "ints.json");
+    const runWith = async (value: object) => {
+      writeFileSync(input, JSON.stringify(value));
+      return tessera(["run", model, "--input", input, "--json"]);
+    };
+    const ok = await runWith({ ids: ["9007199254740993", 5], small: [0, 255] });
+    assert.equal(ok.code, 0, ok.stderr);
+    const out = JSON.parse(ok.stdout) as Record<string, { data: unknown[] }>;
+    assert.deepEqual(out.ids_out!.data, ["9007199254740993", "5"]);
+    assert.deepEqual(out.small_out!.data, [0, 255]);
+    for (const [value, why] of [
+      [{ ids: [1.5], small: [1] }, /data element 0 is the number 1\.5, expected an integer/],
+      [
+        { ids: [2 ** 53 + 2], small: [1] },
+        /expected an integer \(a number up to 2\^53, or a decimal string\)/,
+      ],
+      [{ ids: [1], small: [300] }, /300, expected an integer in \[0, 255\] for UINT8/],
+    ] as const) {
+      const r = await runWith(value);
+      assert.equal(r.code, 1, JSON.stringify(value));
+      assert.match(r.stderr, /E_INPUT_INVALID/);
+      assert.match(r.stderr, why);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
   });
 
   test("embed --variant NAME loads onnx/model_<NAME>.onnx", async () => {

@@ -8,7 +8,7 @@ import {
   parseProvidersFlag,
   type TensorMap,
 } from "../../runtime/index.ts";
-import { parseInferObject, requestInvalid, toModelInputs } from "../../server/index.ts";
+import { datatypeOfDType, parseInferObject, requestInvalid, toModelInputs } from "../../server/index.ts";
 import {
   f16ArrayToF32,
   readNpy,
@@ -68,7 +68,11 @@ function readInputs(file: string, description: ModelDescription): TensorMap {
       if (!r.ok) throw requestInvalid(r.issues, "E_INPUT_INVALID");
       return toModelInputs(r.value, description);
     }
+    // {"name": nested array}: checked like an Open Inference Protocol request with the model's datatypes (integer
+    // ranges, INT64 as numbers up to 2^53 or decimal strings, no fractions for integer inputs); float16 values,
+    // which the protocol sends only as binary, go through `tensor`.
     const out: TensorMap = {};
+    const wire: { name: string; datatype: string; shape: number[]; data: unknown[] }[] = [];
     for (const [name, value] of Object.entries(raw)) {
       const spec = description.inputs.find((s) => s.name === name);
       if (!spec) {
@@ -78,9 +82,19 @@ function readInputs(file: string, description: ModelDescription): TensorMap {
           {},
         );
       }
-      const data =
-        spec.dtype === "int64" ? deepMap(value, (v) => (typeof v === "number" ? BigInt(v) : v)) : value;
-      out[name] = tensor(data as Parameters<typeof tensor>[0], spec.dtype);
+      if (spec.dtype === "float16") out[name] = tensor(value as Parameters<typeof tensor>[0], spec.dtype);
+      else
+        wire.push({
+          name,
+          datatype: datatypeOfDType(spec.dtype),
+          shape: shapeOf(value),
+          data: Array.isArray(value) ? value : [value],
+        });
+    }
+    if (wire.length > 0) {
+      const r = parseInferObject({ inputs: wire }, new Uint8Array(0));
+      if (!r.ok) throw requestInvalid(r.issues, "E_INPUT_INVALID");
+      Object.assign(out, toModelInputs(r.value, description));
     }
     return out;
   }
@@ -91,8 +105,11 @@ function readInputs(file: string, description: ModelDescription): TensorMap {
   );
 }
 
-function deepMap(v: unknown, f: (x: unknown) => unknown): unknown {
-  return Array.isArray(v) ? v.map((x) => deepMap(x, f)) : f(v);
+/** The shape a nested JSON array implies (lengths along its first elements; raggedness is checked by the parser). */
+function shapeOf(v: unknown): number[] {
+  const shape: number[] = [];
+  for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+  return shape;
 }
 
 function values(t: Tensor): (number | bigint | boolean)[] {
