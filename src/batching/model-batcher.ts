@@ -114,6 +114,7 @@ export class ModelBatcher {
   readonly session: InferenceSession;
   private readonly batcher: DynamicBatcher<Request, Reply>;
   private readonly templates: Template[] = [];
+  private readonly maxBatchSize: number;
 
   /** Throws E_BATCHER_CONFIG when the model cannot take batches (see `unbatchableReason`). */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
@@ -126,6 +127,7 @@ export class ModelBatcher {
         { field: "model", input: why.input, dim0: why.dim0 },
       );
     }
+    this.maxBatchSize = options.maxBatchSize;
     this.batcher = new DynamicBatcher<Request, Reply>({
       run: (reqs, info) => this.runBatch(reqs, info),
       maxBatchSize: options.maxBatchSize,
@@ -166,6 +168,13 @@ export class ModelBatcher {
       } else {
         rows = this.check(inputs);
         key = this.remember(inputs);
+      }
+      if (rows > this.maxBatchSize) {
+        throw new TesseraError(
+          "E_BATCH_COST_EXCEEDED",
+          `ModelBatcher: the request has ${rows} rows, more than maxBatchSize ${this.maxBatchSize}; split it into requests of at most ${this.maxBatchSize} rows or raise maxBatchSize`,
+          { rows, maxBatchSize: this.maxBatchSize },
+        );
       }
       req = {
         inputs,
