@@ -1,11 +1,11 @@
 /** The `tessera` CLI as a child process: help, exit codes, inspect, run, models, config validation. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { GraphBuilder } from "../../src/onnx/index.ts";
+import { decodeModelProto, encodeModel, GraphBuilder } from "../../src/onnx/index.ts";
 import { ensureDemoRepository } from "../../src/server/index.ts";
 import { tensor, writeNpy, writeSafetensors } from "../../src/tensor/index.ts";
 import { makeModelFolder } from "../text/helpers.ts";
@@ -86,6 +86,56 @@ describe("tessera", () => {
     assert.equal(d.code, 1);
     assert.match(d.stderr, /unknown input "nope"/);
     assert.equal((await tessera(["run", mlp])).code, 2);
+  });
+
+  test("inspect of a model with external data reports each data file: its size, or that it is missing or too short", async () => {
+    const g = new GraphBuilder({ name: "ext", opset: 17, domainOpsets: { "com.microsoft": 1 } });
+    g.input("x", "float32", ["batch", 4]);
+    const w = g.initializer("w", tensor([[1, 2, 3, 4]], "float32").reshape([4, 1]));
+    const b = g.initializer("b", tensor([0.5], "float16"));
+    g.node(
+      "Gelu",
+      [g.op("Add", [g.op("MatMul", ["x", w]), g.op("Cast", [b], { to: 1 })])],
+      ["y"],
+      {},
+      {
+        domain: "com.microsoft",
+      },
+    );
+    g.output("y", "float32", ["batch", 1]);
+    const proto = decodeModelProto(g.toBytes());
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const init of proto.graph!.initializer!) {
+      const raw = init.raw_data!;
+      init.external_data = [
+        { key: "location", value: "model.onnx_data" },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(raw.length) },
+      ];
+      init.data_location = 1;
+      init.raw_data = new Uint8Array(0);
+      chunks.push(raw);
+      offset += raw.length;
+    }
+    const folder = join(dir, "ext");
+    mkdirSync(folder);
+    const model = join(folder, "model.onnx");
+    writeFileSync(model, encodeModel(proto));
+    const data = join(folder, "model.onnx_data");
+    writeFileSync(data, Buffer.concat(chunks));
+    const json = await tessera(["inspect", model, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const info = JSON.parse(json.stdout) as { opsets: object; externalData: object[] };
+    assert.deepEqual(info.opsets, { "": 17, "com.microsoft": 1 });
+    assert.deepEqual(info.externalData, [
+      { location: "model.onnx_data", path: data, tensors: 2, bytes: offset, needed: offset },
+    ]);
+    assert.match((await tessera(["inspect", model])).stdout, /2 tensors in model\.onnx_data: 18 B/);
+    writeFileSync(data, Buffer.concat(chunks).subarray(0, 10));
+    assert.match((await tessera(["inspect", model])).stdout, /TOO SHORT \(the tensors need 18 bytes/);
+    unlinkSync(data);
+    assert.match((await tessera(["inspect", model])).stdout, /model\.onnx_data: MISSING/);
   });
 
   test("run .json by name checks values against the input's dtype: exact INT64 strings, no silent rounding or wrapping", async () => {

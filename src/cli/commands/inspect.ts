@@ -1,6 +1,7 @@
 /** `tessera inspect MODEL.onnx`: inputs/outputs with symbolic dims, opsets, ops used, size, sha256. */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { decodeModel, type ModelInfo, type ValueInfo } from "../../onnx/index.ts";
 import { EXIT, EXIT_CODES_HELP, type Io, parseFlags, reportError, stdio } from "../args.ts";
 
@@ -41,6 +42,47 @@ function human(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+/** One external-data file a model refers to: where it should be, whether it is there and big enough. */
+export interface ExternalFile {
+  readonly location: string;
+  readonly path: string;
+  readonly tensors: number;
+  /** Its size, or null when the file is missing. */
+  readonly bytes: number | null;
+  /** Bytes the tensors need (largest offset + length). */
+  readonly needed: number;
+}
+
+/** The external-data files of a model at `modelPath` (ONNX resolves `location` beside the model file). */
+export function externalFiles(modelPath: string, info: ModelInfo): ExternalFile[] {
+  const byLocation = new Map<string, { tensors: number; needed: number }>();
+  for (const e of info.externalData) {
+    const f = byLocation.get(e.location) ?? { tensors: 0, needed: 0 };
+    f.tensors++;
+    f.needed = Math.max(f.needed, e.offset + (e.length ?? 0));
+    byLocation.set(e.location, f);
+  }
+  return [...byLocation].map(([location, f]) => {
+    const path = isAbsolute(location) ? location : join(dirname(modelPath), location);
+    let bytes: number | null = null;
+    try {
+      bytes = statSync(path).size;
+    } catch {
+      bytes = null;
+    }
+    return { location, path, tensors: f.tensors, bytes, needed: f.needed };
+  });
+}
+
+function externalLine(f: ExternalFile): string {
+  const where = `${f.tensors} tensors in ${f.location}`;
+  if (f.bytes === null)
+    return `  ${where}: MISSING (expected at ${f.path}; the model cannot load without it)`;
+  if (f.bytes < f.needed)
+    return `  ${where}: ${human(f.bytes)}, TOO SHORT (the tensors need ${f.needed} bytes; truncated copy?)`;
+  return `  ${where}: ${human(f.bytes)}`;
+}
+
 /** The text report for a decoded model. */
 export function formatInspect(path: string, info: ModelInfo, sha256: string): string {
   const io = (vs: readonly ValueInfo[]) =>
@@ -75,11 +117,15 @@ export function formatInspect(path: string, info: ModelInfo, sha256: string): st
       "metadata",
       ...meta.map(([k, v]) => `  ${k} = ${v.length > 120 ? `${v.slice(0, 117)}...` : v}`),
     );
-  if (info.externalData.length > 0)
+  if (info.externalData.length > 0) {
+    const files = externalFiles(path, info);
+    const total = files.reduce((a, f) => a + (f.bytes ?? 0), 0);
     lines.push(
       "",
-      `external data: ${info.externalData.length} tensors in ${[...new Set(info.externalData.map((e) => e.location))].join(", ")}`,
+      `external data (${human(total)} beside the model; size and sha256 above cover ${path} only)`,
+      ...files.map(externalLine),
     );
+  }
   return lines.join("\n");
 }
 
@@ -115,6 +161,7 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
             nodeCount: info.nodeCount,
             parameterCount: info.parameterCount,
             metadata: info.metadata,
+            externalData: externalFiles(path, info),
           },
           null,
           2,
