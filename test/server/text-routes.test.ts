@@ -676,3 +676,54 @@ describe("text routes: the model failing at run time is the server's problem (42
     assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 200);
   });
 });
+
+describe("text routes: the server's batching defaults (--max-batch-size, --max-queue-delay-ms) apply to text models", () => {
+  let emb: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    emb = makeModelFolder({ normalize: true });
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "mini"));
+    writeFileSync(
+      join(root, "mini", "config.json"),
+      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root, batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+  });
+  after(async () => {
+    await app.close();
+    emb.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("batches hold at most --max-batch-size sequences, and /info says so", async () => {
+    const r = await app.inject({
+      method: "POST",
+      url: "/embed",
+      payload: { inputs: TEXTS.slice(0, 8) },
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const info = (await app.inject({ method: "GET", url: "/info" })).json() as { max_batch_requests: number };
+    assert.equal(info.max_batch_requests, 2);
+    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    const value = (prefix: string) =>
+      Number(
+        metrics
+          .split("\n")
+          .find((l) => l.startsWith(prefix))
+          ?.split(" ")
+          .at(-1),
+      );
+    const batches = value('tessera_batch_size_count{model="mini"}');
+    assert.ok(batches >= 4, `${batches} batches for 8 inputs`);
+    assert.equal(value('tessera_batch_size_bucket{le="2",model="mini"}'), batches);
+  });
+});

@@ -410,12 +410,14 @@ class TextModels {
 
   async #create(m: LoadedModel): Promise<TextModel> {
     const b = m.config.batching ?? {};
+    // The model's own batching settings, else the server's (--max-batch-size, ...), as for v2 models.
+    const server = this.#ctx.config.batching;
     const opts = {
       ...(m.config.maxTokens !== undefined ? { maxLength: m.config.maxTokens } : {}),
       ...(b.maxBatchCost !== undefined ? { maxBatchTokens: b.maxBatchCost } : {}),
-      ...(b.maxBatchSize !== undefined ? { maxBatchSize: b.maxBatchSize } : {}),
-      ...(b.maxQueueDelayMs !== undefined ? { maxQueueDelayMs: b.maxQueueDelayMs } : {}),
-      maxQueueSize: b.maxQueueSize ?? this.#ctx.config.batching.maxQueueSize,
+      maxBatchSize: b.maxBatchSize ?? server.maxBatchSize,
+      maxQueueDelayMs: b.maxQueueDelayMs ?? server.maxQueueDelayMs,
+      maxQueueSize: b.maxQueueSize ?? server.maxQueueSize,
       onBatch: (st: BatchStats) => {
         if (st.error !== undefined) return;
         this.#ctx.metrics.observeBatch(m.name, { size: st.size, inferMs: st.inferMs, queueMs: st.queueMs });
@@ -846,7 +848,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           tm.model.config.batching?.maxBatchCost ?? DEFAULT_MAX_BATCH_TOKENS,
           folder.maxLength,
         ),
-        max_batch_requests: tm.model.config.batching?.maxBatchSize ?? 64,
+        max_batch_requests: tm.model.config.batching?.maxBatchSize ?? ctx.config.batching.maxBatchSize,
         max_client_batch_size: tm.maxInputs,
         auto_truncate: autoTruncate(tm),
         tokenization_workers: 1,
