@@ -34,6 +34,9 @@ test("tessera score: every flag problem is reported at once (exit 3); --help exi
   ]) {
     assert.ok(text.includes(needle), `${needle} in ${text}`);
   }
+  const bare = io();
+  assert.equal(await run([], bare.io), 2, "only missing arguments: a usage error, as documented");
+  assert.match(bare.err.join(""), /--model: required/);
   const h = io();
   assert.equal(await run(["--help"], h.io), 0);
   assert.match(h.out.join(""), /usage: tessera score/);

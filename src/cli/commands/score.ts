@@ -209,7 +209,8 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
   const r = parseScoreFlags(parsed.values as Values);
   if (!r.ok) {
     io.err(`error: invalid flags:\n${r.issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`);
-    return EXIT.CONFIG;
+    // only required flags missing: a usage error (2), like every command's missing argument; bad values: 3
+    return r.issues.every((i) => i.message.startsWith("required:")) ? EXIT.USAGE : EXIT.CONFIG;
   }
   const o = r.value;
   const controller = new AbortController();
