@@ -1,7 +1,13 @@
 /**
  * predictBatch: run many single examples through a session in batches, in one call.
  */
-import { type InferenceSession, type RunOptions, type TensorMap, validateInputs } from "../runtime/index.ts";
+import {
+  type InferenceSession,
+  type RunOptions,
+  type RunResult,
+  type TensorMap,
+  validateInputs,
+} from "../runtime/index.ts";
 import { type Tensor, TesseraError } from "../tensor/index.ts";
 import { allocate, shapeKey, writeInto } from "./stacking.ts";
 
@@ -66,13 +72,20 @@ export async function predictBatch(
     ...(options.signal ? { signal: options.signal } : {}),
   };
   let next = 0;
+  let failed = false; // the first failure stops every lane: the call has already rejected
   const worker = async (): Promise<void> => {
-    while (next < chunks.length) {
+    while (next < chunks.length && !failed) {
       const { start, rows } = chunks[next++]!;
       const inputs: TensorMap = {};
       for (const name of names) inputs[name] = stacked[name]!.narrow(0, start, rows);
-      const r = await session.run(inputs, runOpts);
-      for (const [name, out] of Object.entries(r.outputs)) checkBatchMajor(name, out, rows);
+      let r: RunResult;
+      try {
+        r = await session.run(inputs, runOpts);
+        for (const [name, out] of Object.entries(r.outputs)) checkBatchMajor(name, out, rows);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
       for (let i = 0; i < rows; i++) {
         const item: TensorMap = {};
         for (const [name, out] of Object.entries(r.outputs)) item[name] = out.select(0, i);

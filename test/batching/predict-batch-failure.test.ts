@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { predictBatch } from "../../src/batching/index.ts";
+import { GraphBuilder } from "../../src/onnx/index.ts";
+import { openSession } from "../../src/runtime/index.ts";
+import { Tensor, TesseraError } from "../../src/tensor/index.ts";
+
+test("predictBatch stops every lane at the first failed chunk instead of running the rest for nothing", async () => {
+  // y = table[ids]: an index out of range fails that run inside ORT (E_ORT_RUN).
+  const g = new GraphBuilder({ opset: 17 });
+  g.input("ids", "int64", ["batch"]);
+  g.initializer("table", Tensor.wrap(Float32Array.from([10, 20, 30]), [3]));
+  g.node("Gather", ["table", "ids"], ["y"], { axis: 0 });
+  g.output("y", "float32", ["batch"]);
+  const session = await openSession(g.toBytes(), { replicas: 2, intraOpThreads: 1 });
+  try {
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      ids: Tensor.wrap(BigInt64Array.from([i === 0 ? 100n : BigInt(i % 3)]), []),
+    }));
+    await assert.rejects(predictBatch(session, items, { batchSize: 1, concurrency: 2 }), (e: unknown) => {
+      assert.ok(e instanceof TesseraError);
+      assert.equal(e.code, "E_ORT_RUN");
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 300)); // anything still running would go on dispatching meanwhile
+    const runs = session.dispatchCounts.reduce((a, b) => a + b, 0);
+    assert.ok(runs <= 4, `${runs} chunks were run after/around the failure of chunk 0 (of 200)`);
+  } finally {
+    await session.close();
+  }
+});
