@@ -445,6 +445,18 @@ describe("text routes (OpenAI + TEI)", () => {
     }
   });
 
+  it("more inputs than the model's queue holds is a 422 (it can never fit), not a 429 to retry forever", async () => {
+    // small-queue: maxQueueSize 2, maxInputs left at the default 2048; the server is idle here
+    const three = ["the key", "the type", "the list"];
+    const tei = await post("/embed", { inputs: three, model: "small-queue" });
+    assert.equal(tei.status, 422, JSON.stringify(tei.json));
+    assert.equal((tei.json as { code: string }).code, "E_TEXT_TOO_MANY_INPUTS");
+    assert.match((tei.json as { error: string }).error, /batch size 3 > maximum allowed batch size 2/);
+    const oai = await post("/v1/embeddings", { input: three, model: "small-queue" });
+    assert.equal(oai.status, 422);
+    assert.equal((await post("/embed", { inputs: three.slice(0, 2), model: "small-queue" })).status, 200);
+  });
+
   it("a full queue answers 429 with Retry-After and OpenAI's error body", async () => {
     const long = TEXTS.slice(0, 6).join(" ");
     const rs = await Promise.all(

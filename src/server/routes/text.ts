@@ -424,7 +424,9 @@ class TextModels {
         for (const q of st.queueMs) this.#ctx.metrics.observeQueue(m.name, q);
       },
     };
-    const maxInputs = m.config.maxInputs ?? DEFAULT_MAX_INPUTS;
+    // Every input is one queued sequence: a request with more than the queue holds could never
+    // be accepted (429 on every retry), so the queue size also bounds the inputs per request (422).
+    const maxInputs = Math.min(m.config.maxInputs ?? DEFAULT_MAX_INPUTS, opts.maxQueueSize);
     // Read the folder (and build its tokenizer) once: its task picks the class, which then reuses it.
     const dir = m.hfDir ?? m.dir;
     const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
