@@ -365,14 +365,34 @@ export class ModelHost {
   /** (Re)loads a model through the registry and records it. */
   async load(name: string): Promise<void> {
     checkModelName(name);
+    let failure: unknown;
     try {
       await this.registry.load(name);
     } catch (err) {
-      throw withoutRepositoryPath(err);
+      failure = withoutRepositoryPath(err);
     }
-    for (const s of await this.registry.status(name)) {
-      if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
+    try {
+      // Versions the (re)load left unserved (a new version policy, a deleted folder) lose their series and batchers.
+      for (const s of await this.registry.status(name)) {
+        if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
+        else this.forget(s.name, s.version);
+      }
+    } catch (err) {
+      // A version that changed state meanwhile: the next load, unload or request records it.
+      this.opts.logger.debug({ err, model: name }, "recording the model's versions after a load failed");
     }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Drops a version that is no longer loaded: its metric series, and its batcher once queued work finished. */
+  private forget(name: string, version: string): void {
+    const key = `${name}@${version}`;
+    const r = this.runners.get(key);
+    if (r !== undefined) {
+      this.runners.delete(key);
+      void r.close({ drain: true }).catch(() => {});
+    }
+    this.opts.metrics.modelUnloaded(name, version);
   }
 
   /** Finishes queued work of the model's batchers, then unloads it in the registry. */

@@ -3,6 +3,8 @@
  * they finish on the new session (Triton: in-flight requests are allowed to finish), none fails.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { slowModel } from "../../src/onnx/index.ts";
 import { startApp, writeRepo } from "./helpers.ts";
@@ -42,6 +44,43 @@ test("a reload while requests are queued: every request answers 200, none 'sessi
       assert.equal(r.status, 200, r.text);
       assert.equal(r.text, expected.text);
     }
+  } finally {
+    await srv.close();
+  }
+});
+
+test("a reload whose version policy drops a version removes that version's metric series", async () => {
+  const bytes = slowModel({ ms: 1, size: 8 }).bytes;
+  const config = (versionPolicy: unknown) => ({ replicas: 1, intraOpThreads: 1, versionPolicy });
+  const srv = await startApp(
+    writeRepo([
+      { name: "pv", version: "1", bytes, config: config("all") },
+      { name: "pv", version: "2", bytes, config: config("all") },
+    ]),
+  );
+  try {
+    const series = async () => {
+      const text = await (await fetch(`${srv.url}/metrics`)).text();
+      return text
+        .split("\n")
+        .filter((l) => /^tessera_model_(provider_info|load_seconds)\{model="pv"/.test(l));
+    };
+    assert.equal((await series()).length, 4, (await series()).join("\n"));
+    const body = JSON.stringify({
+      inputs: [{ name: "x", datatype: "FP32", shape: [1, 8], data: new Array(8).fill(0.5) }],
+    });
+    assert.equal(
+      (await fetch(`${srv.url}/v2/models/pv/versions/1/infer`, { method: "POST", body })).status,
+      200,
+    );
+    writeFileSync(join(srv.root, "pv", "config.json"), JSON.stringify(config("latest")));
+    const load = await fetch(`${srv.url}/v2/repository/models/pv/load`, { method: "POST" });
+    assert.equal(load.status, 200, await load.text());
+    const left = await series();
+    assert.equal(left.length, 2, left.join("\n"));
+    for (const line of left) assert.match(line, /version="2"/);
+    const v1 = await fetch(`${srv.url}/v2/models/pv/versions/1/infer`, { method: "POST", body });
+    assert.equal(v1.status, 404, await v1.text());
   } finally {
     await srv.close();
   }
