@@ -327,7 +327,13 @@ async function downloadOnce(
   options: PullOptions,
 ): Promise<PulledFile | undefined> {
   const have = existsSync(part) ? statSync(part).size : 0;
-  const reqHeaders: Record<string, string> = { ...headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  // identity: the bytes as stored. fetch would otherwise accept gzip and inflate it, so a
+  // compressing server's Content-Length (and Range offsets) would not be the file's.
+  const reqHeaders: Record<string, string> = {
+    ...headers,
+    "accept-encoding": "identity",
+    ...(have > 0 ? { range: `bytes=${have}-` } : {}),
+  };
   let res = await fetch(url, { headers: reqHeaders, redirect: "manual" });
   // The hub's first response (often a redirect to a CDN) carries the LFS hash and size.
   let sha256 =

@@ -273,6 +273,51 @@ describe("pullModel without the listing API (a plain mirror)", () => {
   });
 });
 
+describe("pullModel from a server that compresses (a mirror behind a gzip proxy)", () => {
+  it("asks for the bytes as stored (Accept-Encoding: identity), so sizes, ranges and hashes hold", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const files: Record<string, Buffer> = {
+      "tokenizer.json": Buffer.from(
+        JSON.stringify({ model: { type: "WordPiece", vocab: { a: 0, b: 1 } }, pad: "x".repeat(4000) }),
+      ),
+      "onnx/model.onnx": Buffer.alloc(10_000, 5),
+    };
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const m = /^\/org\/gz\/resolve\/main\/(.+)$/.exec(path);
+      const body = m ? files[m[1] as string] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      seen.push(req.headers["accept-encoding"]);
+      if (/gzip/.test(req.headers["accept-encoding"] ?? "")) {
+        const z = gzipSync(body);
+        return void res
+          .writeHead(200, { "content-encoding": "gzip", "content-length": String(z.length) })
+          .end(z);
+      }
+      res.writeHead(200, { "content-length": String(body.length) }).end(body);
+    });
+    const url = await new Promise<string>((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const r = await pullModel({ repo: "org/gz", endpoint: url, cacheDir: cache });
+      assert.deepEqual(readFileSync(join(r.dir, "tokenizer.json")), files["tokenizer.json"]);
+      assert.ok(
+        seen.every((e) => e === "identity"),
+        JSON.stringify(seen),
+      );
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
