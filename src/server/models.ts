@@ -409,6 +409,8 @@ export class ModelHost {
     this.opts.metrics.trackQueue(name, null);
     await Promise.all(closing);
     await this.registry.unload(name);
+    // Versions that were loaded but never asked anything have no batcher: their series go here.
+    for (const s of await this.registry.status(name)) this.opts.metrics.modelUnloaded(s.name, s.version);
   }
 
   /** Drains every batcher (queued work finishes), then closes the registry and its sessions. */

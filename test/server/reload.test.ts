@@ -85,3 +85,27 @@ test("a reload whose version policy drops a version removes that version's metri
     await srv.close();
   }
 });
+
+test("unloading a model that never served a request removes its metric series too", async () => {
+  const srv = await startApp(
+    writeRepo([
+      {
+        name: "idle",
+        bytes: slowModel({ ms: 1, size: 8 }).bytes,
+        config: { replicas: 1, intraOpThreads: 1 },
+      },
+    ]),
+  );
+  try {
+    const series = async () =>
+      (await (await fetch(`${srv.url}/metrics`)).text())
+        .split("\n")
+        .filter((l) => /^tessera_model_(provider_info|load_seconds)\{model="idle"/.test(l));
+    assert.equal((await series()).length, 2);
+    const unload = await fetch(`${srv.url}/v2/repository/models/idle/unload`, { method: "POST" });
+    assert.equal(unload.status, 200, await unload.text());
+    assert.deepEqual(await series(), []);
+  } finally {
+    await srv.close();
+  }
+});
