@@ -391,7 +391,7 @@ test("--resume with another model, flag or input says what changed", async () =>
     output,
     keyColumns: ["id"],
     batchSize: 16,
-    progress: false,
+    progress: false as const,
   };
   await assert.rejects(scoreFiles(base), (e: Error & { code?: string }) => e.code === "E_PIPELINE_BAD_ROW");
   const refused = async (o: Partial<Parameters<typeof scoreFiles>[0]>, ...want: RegExp[]) =>
