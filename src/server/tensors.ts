@@ -5,7 +5,7 @@
  * which is widened exactly to float32 when the model input is float32. Outputs: every Tessera dtype has
  * a protocol datatype; `classification` turns a score tensor into BYTES "score:index[:label]" strings.
  */
-import { Tensor, TesseraError } from "../tensor/index.ts";
+import { f16ArrayToF32, Tensor, TesseraError } from "../tensor/index.ts";
 import type { ModelDescription, TensorMap, TensorSpec } from "../runtime/index.ts";
 import { DATATYPES, datatypeOfDType } from "./protocol/datatypes.ts";
 import type {
@@ -171,7 +171,9 @@ export function classify(
   const c = t.shape.at(-1)!;
   const kk = Math.min(k, c);
   const rows = t.size / Math.max(c, 1);
-  const values = tensorData(t);
+  // float16 elements are raw half bits: rank and print their values, not the bit patterns.
+  const raw = tensorData(t);
+  const values = t.dtype === "float16" ? f16ArrayToF32(raw as Uint16Array) : raw;
   const out: Uint8Array[] = [];
   for (let r = 0; r < rows; r++) {
     const idx = Array.from({ length: c }, (_, j) => j);

@@ -232,6 +232,32 @@ describe("infer", () => {
     for (const o of r.decoded!.outputs) assert.equal(typeof o.parameters.binary_data_size, "number");
   });
 
+  test("classification of an FP16 output ranks and prints the half values (it used their raw bit patterns)", async () => {
+    const r = await infer("multi", {
+      inputs: [
+        { name: "x", datatype: "FP32", shape: [2, 4], data: new Float32Array(8) },
+        { name: "ids", datatype: "INT64", shape: [2, 3], data: new BigInt64Array(6) },
+        { name: "flag", datatype: "BOOL", shape: [2], data: Uint8Array.from([1, 0]) },
+        // half_doubled = 2 × half: rows [3, -4] and [-1, -0.5]
+        {
+          name: "half",
+          datatype: "FP16",
+          shape: [2, 2],
+          data: f32ArrayToF16(Float32Array.from([1.5, -2, -0.5, -0.25])),
+        },
+      ],
+      outputs: [{ name: "half_doubled", parameters: { classification: 2 } }],
+    });
+    assert.equal(r.status, 200, r.buf.toString());
+    const out = r.decoded!.outputs[0]!;
+    assert.equal(out.datatype, "BYTES");
+    assert.deepEqual(out.shape, [2, 2]);
+    assert.deepEqual(
+      (out.data as Uint8Array[]).map((b) => Buffer.from(b).toString()),
+      ["3:0", "-4:1", "-0.5:1", "-1:0"],
+    );
+  });
+
   test("FP16 outputs go binary even in a JSON response; INT64 keeps every digit in JSON", async () => {
     const res = await call(
       "POST",
