@@ -46,6 +46,11 @@ export interface PullOptions {
   readonly retries?: number;
   /** Re-check the server even when the cache is complete. */
   readonly refresh?: boolean;
+  /**
+   * Milliseconds without a response or a byte of body before a request is given up (and the file
+   * retried from where it stopped, up to `retries`). Default 30000.
+   */
+  readonly idleTimeoutMs?: number;
   readonly onProgress?: (event: PullEvent) => void;
 }
 
@@ -74,6 +79,7 @@ export interface PullResult {
 }
 
 const MANIFEST = ".tessera-pull.json";
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 /** Files TextEmbedder reads (all optional except tokenizer.json and one graph). */
 const CONFIG_FILES = [
@@ -163,7 +169,14 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
 
   const token = options.token ?? process.env.HF_TOKEN;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  const wanted = await listFiles(endpoint, options.repo, revision, options.variant, headers);
+  const wanted = await listFiles(
+    endpoint,
+    options.repo,
+    revision,
+    options.variant,
+    headers,
+    options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+  );
   mkdirSync(dir, { recursive: true });
   const files: PulledFile[] = [];
   let graphFound = false;
@@ -205,13 +218,14 @@ async function listFiles(
   revision: string,
   variant: string | undefined,
   headers: Record<string, string>,
+  idleTimeoutMs: number,
 ): Promise<Wanted[]> {
   const graphs = graphCandidates(variant);
   let siblings: { rfilename: string; size?: number; lfs?: { sha256?: string; size?: number } }[] | undefined;
   try {
     const r = await fetch(
       `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`,
-      { headers },
+      { headers, signal: AbortSignal.timeout(idleTimeoutMs) },
     );
     if (r.ok) {
       const j = (await r.json()) as { siblings?: unknown };
@@ -334,72 +348,89 @@ async function downloadOnce(
     "accept-encoding": "identity",
     ...(have > 0 ? { range: `bytes=${have}-` } : {}),
   };
-  let res = await fetch(url, { headers: reqHeaders, redirect: "manual" });
-  // The hub's first response (often a redirect to a CDN) carries the LFS hash and size.
-  let sha256 =
-    w.sha256 ??
-    (/^[0-9a-f]{64}$/.test(cleanTag(res.headers.get("x-linked-etag")) ?? "")
-      ? cleanTag(res.headers.get("x-linked-etag"))
-      : undefined);
-  const linkedSize = res.headers.get("x-linked-size");
-  let size = w.size ?? (linkedSize ? Number(linkedSize) : undefined);
-  // Redirects are followed by hand (to read the hub's headers above). As fetch and huggingface_hub
-  // do, a relative Location resolves against the URL that sent it, and the token goes to the hub's
-  // origin only: the CDN's signed URLs must not get it (S3 refuses a second credential with a 400).
-  let current = new URL(url);
-  const { authorization: _token, ...anonHeaders } = reqHeaders;
-  for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
-    const loc = res.headers.get("location");
-    await res.body?.cancel();
-    if (!loc)
-      throw pullError("E_PULL_HTTP", `${current.href}: redirect without Location`, { url: current.href });
-    const next = new URL(loc, current);
-    const sameOrigin = next.origin === new URL(url).origin;
-    res = await fetch(next, { headers: sameOrigin ? reqHeaders : anonHeaders, redirect: "manual" });
-    current = next;
-  }
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return undefined;
-  }
-  if (res.status === 416 && have > 0) {
-    // The part is already whole (or bigger than the file): verify it as is.
-    await res.body?.cancel();
-  } else if (res.status !== 200 && res.status !== 206) {
-    await res.body?.cancel();
-    // The hub answers 401 for private, gated and unknown repositories alike.
-    const hint =
-      res.status === 401 || res.status === 403
-        ? headers.authorization
-          ? " (the token was refused: check that it can read this repository, and accept the model's terms if it is gated)"
-          : " (private, gated or unknown repository: set HF_TOKEN, or pass `token`, with a token that can read it)"
-        : "";
-    throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}${hint}`, { url, status: res.status });
-  } else {
-    const etag = cleanTag(res.headers.get("etag"));
-    if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;
-    const append = res.status === 206;
-    if (size === undefined) {
-      const cr = res.headers.get("content-range");
-      const total = cr ? Number(cr.split("/")[1]) : Number.NaN;
-      const len = res.headers.get("content-length");
-      if (Number.isFinite(total)) size = total;
-      else if (!append && len) size = Number(len);
+  // A stalled server (no response, or no byte for idleTimeoutMs) aborts this attempt; the caller
+  // retries from what the .part holds.
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const idle = new AbortController();
+  let timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+  const alive = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+  };
+  const signal = idle.signal;
+  try {
+    let res = await fetch(url, { headers: reqHeaders, redirect: "manual", signal });
+    alive();
+    // The hub's first response (often a redirect to a CDN) carries the LFS hash and size.
+    let sha256 =
+      w.sha256 ??
+      (/^[0-9a-f]{64}$/.test(cleanTag(res.headers.get("x-linked-etag")) ?? "")
+        ? cleanTag(res.headers.get("x-linked-etag"))
+        : undefined);
+    const linkedSize = res.headers.get("x-linked-size");
+    let size = w.size ?? (linkedSize ? Number(linkedSize) : undefined);
+    // Redirects are followed by hand (to read the hub's headers above). As fetch and huggingface_hub
+    // do, a relative Location resolves against the URL that sent it, and the token goes to the hub's
+    // origin only: the CDN's signed URLs must not get it (S3 refuses a second credential with a 400).
+    let current = new URL(url);
+    const { authorization: _token, ...anonHeaders } = reqHeaders;
+    for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
+      const loc = res.headers.get("location");
+      await res.body?.cancel();
+      if (!loc)
+        throw pullError("E_PULL_HTTP", `${current.href}: redirect without Location`, { url: current.href });
+      const next = new URL(loc, current);
+      const sameOrigin = next.origin === new URL(url).origin;
+      res = await fetch(next, { headers: sameOrigin ? reqHeaders : anonHeaders, redirect: "manual", signal });
+      alive();
+      current = next;
     }
-    options.onProgress?.({ type: "file", path: w.path, size, resumeFrom: append ? have : 0 });
-    if (!res.body) throw pullError("E_PULL_HTTP", `${url}: empty body`, { url });
-    const out = createWriteStream(part, { flags: append ? "a" : "w" });
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", r));
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (res.status === 416 && have > 0) {
+      // The part is already whole (or bigger than the file): verify it as is.
+      await res.body?.cancel();
+    } else if (res.status !== 200 && res.status !== 206) {
+      await res.body?.cancel();
+      // The hub answers 401 for private, gated and unknown repositories alike.
+      const hint =
+        res.status === 401 || res.status === 403
+          ? headers.authorization
+            ? " (the token was refused: check that it can read this repository, and accept the model's terms if it is gated)"
+            : " (private, gated or unknown repository: set HF_TOKEN, or pass `token`, with a token that can read it)"
+          : "";
+      throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}${hint}`, { url, status: res.status });
+    } else {
+      const etag = cleanTag(res.headers.get("etag"));
+      if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;
+      const append = res.status === 206;
+      if (size === undefined) {
+        const cr = res.headers.get("content-range");
+        const total = cr ? Number(cr.split("/")[1]) : Number.NaN;
+        const len = res.headers.get("content-length");
+        if (Number.isFinite(total)) size = total;
+        else if (!append && len) size = Number(len);
       }
-    } finally {
-      await new Promise<void>((r) => out.end(r));
+      options.onProgress?.({ type: "file", path: w.path, size, resumeFrom: append ? have : 0 });
+      if (!res.body) throw pullError("E_PULL_HTTP", `${url}: empty body`, { url });
+      const out = createWriteStream(part, { flags: append ? "a" : "w" });
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          alive();
+          if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", r));
+        }
+      } finally {
+        await new Promise<void>((r) => out.end(r));
+      }
+      const gitSha1 = !sha256 && etag && /^[0-9a-f]{40}$/.test(etag) ? etag : undefined;
+      return finish(w, final, part, size, sha256, gitSha1, options);
     }
-    const gitSha1 = !sha256 && etag && /^[0-9a-f]{40}$/.test(etag) ? etag : undefined;
-    return finish(w, final, part, size, sha256, gitSha1, options);
+    return finish(w, final, part, size, sha256, undefined, options);
+  } finally {
+    clearTimeout(timer);
   }
-  return finish(w, final, part, size, sha256, undefined, options);
 }
 
 async function finish(

@@ -318,6 +318,63 @@ describe("pullModel from a server that compresses (a mirror behind a gzip proxy)
   });
 });
 
+describe("pullModel when the server stops sending mid-file", () => {
+  it("gives up on a stalled transfer after idleTimeoutMs and resumes it with a Range request", async () => {
+    const graph = Buffer.alloc(40_000);
+    for (let i = 0; i < graph.length; i++) graph[i] = i % 253;
+    const files: Record<string, Buffer> = {
+      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+      "onnx/model.onnx": graph,
+    };
+    const ranges: (string | undefined)[] = [];
+    let stalled = false;
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const m = /^\/org\/slow\/resolve\/main\/(.+)$/.exec(path);
+      const body = m ? files[m[1] as string] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      if (!path.endsWith(".onnx"))
+        return void res.writeHead(200, { "content-length": String(body.length) }).end(body);
+      ranges.push(req.headers.range);
+      const start = Number(/bytes=(\d+)-/.exec(req.headers.range ?? "")?.[1] ?? 0);
+      res.writeHead(start ? 206 : 200, {
+        "content-length": String(body.length - start),
+        ...(start ? { "content-range": `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+        "x-linked-etag": `"${sha256(body)}"`,
+      });
+      if (!stalled) {
+        stalled = true;
+        res.write(body.subarray(0, 15_000)); // then nothing more, connection left open
+        return;
+      }
+      res.end(body.subarray(start));
+    });
+    const url = await new Promise<string>((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const events: string[] = [];
+      const r = await pullModel({
+        repo: "org/slow",
+        endpoint: url,
+        cacheDir: cache,
+        idleTimeoutMs: 300,
+        onProgress: (e) => events.push(e.type),
+      });
+      assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+      assert.ok(events.includes("retry"));
+      assert.deepEqual(ranges, [undefined, "bytes=15000-"]);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
