@@ -18,7 +18,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
-import { Tensor } from "../tensor/index.ts";
+import { Tensor, TesseraError } from "../tensor/index.ts";
 import { commitFile, fsyncDir, writeFileAtomic } from "./atomic.ts";
 import {
   type Column,
@@ -82,6 +82,11 @@ export interface ScoreOptions {
   readonly mapping?: Readonly<Record<string, readonly string[]>>;
   /** Text column for `embedder`. */
   readonly textColumn?: string;
+  /**
+   * Cut texts longer than the embedder's token limit. Default false: such a row is a bad row (stops the job, or
+   * goes to the rejects file with `onError: "skip"`).
+   */
+  readonly truncate?: boolean;
   /** Columns copied to the output before the predictions. */
   readonly keyColumns?: readonly string[];
   /** Model outputs to keep (default: all). */
@@ -280,6 +285,7 @@ function fingerprintOf(
     columns: o.columns ?? null,
     mapping: o.mapping ?? null,
     textColumn: o.textColumn ?? null,
+    ...(o.truncate ? { truncate: true } : {}),
     keyColumns: o.keyColumns ?? [],
     outputs: o.outputs ?? null,
     labels: o.model.labels ?? null,
@@ -291,7 +297,12 @@ function fingerprintOf(
 
 /** A model call in flight, in input order. */
 interface InFlight {
-  readonly run: Promise<{ outputs: TensorMap; inferMs: number }> | null;
+  /** `tooLong`: texts the embedder refused as over its token limit, as rejects + their row among the kept rows. */
+  readonly run: Promise<{
+    outputs: TensorMap | null;
+    inferMs: number;
+    tooLong?: { kept: number; reject: RejectRecord }[];
+  }> | null;
   readonly keys: RecordBatch;
   readonly kept: number;
   readonly inputRows: number;
@@ -582,12 +593,28 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   let lastEnd: Cursor = ckpt.cursor;
 
   async function completeOldest(): Promise<void> {
-    const item = queue.shift()!;
+    let item = queue.shift()!;
     let outputs: TensorMap | null = null;
     if (item.run) {
       const r = await item.run;
       timings.inferMs += r.inferMs;
       outputs = r.outputs;
+      const tooLong = r.tooLong ?? [];
+      if (tooLong.length > 0) {
+        if (onError === "fail") {
+          await commitPart(lastEnd); // the batches before this one
+          throw badRowError(tooLong[0]!.reject, totals.read);
+        }
+        const keep = new Uint8Array(item.kept).fill(1);
+        for (const t of tooLong) keep[t.kept] = 0;
+        const kept = item.kept - tooLong.length;
+        item = {
+          ...item,
+          keys: filterBatch(item.keys, keep, kept),
+          kept,
+          rejects: [...item.rejects, ...tooLong.map((t) => t.reject)].sort((a, b) => a.row - b.row),
+        };
+      }
     }
     await writeResult(item, outputs);
     lastEnd = item.end;
@@ -603,6 +630,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     kept: number,
     rejects: RejectRecord[],
     end: Cursor,
+    reject: (b: BadRow) => RejectRecord,
   ): void {
     const tp = performance.now();
     let run: InFlight["run"] = null;
@@ -621,12 +649,21 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       } else {
         const textCol = batch.columns.get(options.textColumn!)!;
         const texts: string[] = [];
-        for (let i = 0; i < batch.numRows; i++)
-          if (keep === null || keep[i] === 1) texts.push(textCol.values[i] as string);
+        const rows: number[] = [];
+        for (let i = 0; i < batch.numRows; i++) {
+          if (keep !== null && keep[i] === 0) continue;
+          texts.push(textCol.values[i] as string);
+          rows.push(i);
+        }
         const ts = performance.now();
-        run = options
-          .embedder!.embed(texts)
-          .then((t) => ({ outputs: { embedding: t }, inferMs: performance.now() - ts }));
+        run = embedWithinLimit(options.embedder!, texts, options.truncate ?? false).then((r) => ({
+          outputs: r.embedding ? { embedding: r.embedding } : null,
+          inferMs: performance.now() - ts,
+          tooLong: r.tooLong.map((t) => ({
+            kept: t.index,
+            reject: reject({ index: rows[t.index]!, column: options.textColumn!, reason: t.reason }),
+          })),
+        }));
       }
       run.catch(() => undefined); // surfaced when awaited in order
     }
@@ -689,26 +726,18 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
               // score and commit every row before the bad one, then stop
               if (first.index > 0) {
                 const head = sliceBatch(batch, 0, first.index);
-                submit(head, null, first.index, [], { file: fi, ...slice.cursorAt(first.index) });
+                submit(head, null, first.index, [], { file: fi, ...slice.cursorAt(first.index) }, (b) =>
+                  rejectRecord(source.path, slice, batch, b, keyColumns),
+                );
               }
               await drain();
               lastEnd = { file: fi, ...slice.cursorAt(first.index) };
               await commitPart(lastEnd);
-              const r = rejects[0]!;
-              throw new PipelineError(
-                "E_PIPELINE_BAD_ROW",
-                `${r.file}: row ${r.row}${r.line !== undefined ? ` (line ${r.line})` : ""}${r.column !== null ? `, column "${r.column}"` : ""}: ${r.reason}; ${totals.read} rows before it are committed (use --on-error skip to write bad rows to a rejects file, then --resume)`,
-                {
-                  file: r.file,
-                  row: r.row,
-                  line: r.line ?? null,
-                  column: r.column,
-                  reason: r.reason,
-                  committedRows: totals.read,
-                },
-              );
+              throw badRowError(rejects[0]!, totals.read);
             }
-            submit(batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) });
+            submit(batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) }, (b) =>
+              rejectRecord(source.path, slice, batch, b, keyColumns),
+            );
             while (queue.length >= inFlight) await completeOldest();
           }
         } finally {
@@ -809,6 +838,7 @@ const BASIS_NAMES: Record<string, string> = {
   columns: "--columns",
   mapping: "the column mapping",
   textColumn: "--text-column",
+  truncate: "--truncate",
   keyColumns: "--key-columns",
   outputs: "--outputs",
   labels: "the labels",
@@ -856,6 +886,53 @@ function checkNameClash(keys: readonly string[], predictions: readonly string[])
       `key column(s) ${clash.map((c) => `"${c}"`).join(", ")} would have the same name as the model's prediction column(s) (${predictions.join(", ")}); drop them from --key-columns or pick other outputs with --outputs`,
       { clash, predictions: [...predictions] },
     );
+  }
+}
+
+function badRowError(r: RejectRecord, committedRows: number): PipelineError {
+  return new PipelineError(
+    "E_PIPELINE_BAD_ROW",
+    `${r.file}: row ${r.row}${r.line !== undefined ? ` (line ${r.line})` : ""}${r.column !== null ? `, column "${r.column}"` : ""}: ${r.reason}; ${committedRows} rows before it are committed (use --on-error skip to write bad rows to a rejects file, then --resume)`,
+    {
+      file: r.file,
+      row: r.row,
+      line: r.line ?? null,
+      column: r.column,
+      reason: r.reason,
+      committedRows,
+    },
+  );
+}
+
+/**
+ * Embeds `texts`; a text over the model's token limit (E_TEXT_TOO_LONG, when `truncate` is off) is left out and
+ * returned in `tooLong` with its index and the reason, and the others are embedded (retrying without it).
+ */
+async function embedWithinLimit(
+  embedder: TextEmbedderLike,
+  texts: readonly string[],
+  truncate: boolean,
+): Promise<{ embedding: Tensor<"float32"> | null; tooLong: { index: number; reason: string }[] }> {
+  const tooLong: { index: number; reason: string }[] = [];
+  let left = texts.map((_, i) => i);
+  for (;;) {
+    if (left.length === 0) return { embedding: null, tooLong };
+    try {
+      const embedding = await embedder.embed(
+        left.map((i) => texts[i]!),
+        { truncate },
+      );
+      return { embedding, tooLong: tooLong.sort((a, b) => a.index - b.index) };
+    } catch (e) {
+      if (!(e instanceof TesseraError) || e.code !== "E_TEXT_TOO_LONG") throw e;
+      const at = e.facts.index;
+      if (typeof at !== "number" || left[at] === undefined) throw e;
+      tooLong.push({
+        index: left[at]!,
+        reason: `${String(e.facts.tokens)} tokens, over the model's limit of ${String(e.facts.maxTokens)} (use --truncate to cut long texts)`,
+      });
+      left = left.filter((_, k) => k !== at);
+    }
   }
 }
 

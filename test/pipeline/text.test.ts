@@ -65,3 +65,50 @@ test("a text column is embedded with TextEmbedder into an embedding vector colum
     { code: "E_PIPELINE_TEXT" },
   );
 });
+
+test("a text over the model's token limit is a bad row (rejected with its token count, or stopping the job at its row); --truncate cuts it", async () => {
+  const texts = sampleTexts(10).map((t, i) => (i === 2 || i === 6 ? `${t} ${"word ".repeat(600)}` : t));
+  const input = path.join(dir, "long.jsonl");
+  fs.writeFileSync(input, `${texts.map((t, i) => JSON.stringify({ id: i, text: t })).join("\n")}\n`);
+  const base = {
+    embedder: emb,
+    model: { name: "tiny-bert", version: "1", sha256: "x" },
+    inputs: [input],
+    textColumn: "text",
+    keyColumns: ["id"],
+    batchSize: 4,
+    progress: false as const,
+  };
+  const skipped = await scoreFiles({ ...base, output: path.join(dir, "long-skip.jsonl"), onError: "skip" });
+  assert.deepEqual([skipped.rowsScored, skipped.rowsRejected], [8, 2]);
+  const rejects = fs
+    .readFileSync(skipped.rejects!, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { row: number; column: string; reason: string; keys: { id: number } });
+  assert.deepEqual(
+    rejects.map((r) => [r.row, r.column, r.keys.id]),
+    [
+      [3, "text", 2],
+      [7, "text", 6],
+    ],
+  );
+  assert.match(rejects[0]!.reason, /^\d+ tokens, over the model's limit of \d+ \(use --truncate/);
+  const got: RecordBatch[] = [];
+  for await (const c of (await openSource(skipped.output)).chunks()) got.push(c.batch);
+  const rows = rowsOf(got, ["id", "embedding"]);
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    [0, 1, 3, 4, 5, 7, 8, 9],
+  );
+  const ref = await emb.embed(texts.filter((_, i) => i !== 2 && i !== 6));
+  for (const [r, row] of rows.entries())
+    assert.ok(Math.abs((row[1] as number[])[0]! - (ref.get(r, 0) as number)) < 1e-5, `row ${r}`);
+  await assert.rejects(
+    scoreFiles({ ...base, output: path.join(dir, "long-fail.jsonl") }),
+    (e: Error & { code?: string; facts?: Record<string, unknown> }) =>
+      e.code === "E_PIPELINE_BAD_ROW" && e.facts?.row === 3 && e.facts.column === "text",
+  );
+  const cut = await scoreFiles({ ...base, output: path.join(dir, "long-cut.jsonl"), truncate: true });
+  assert.deepEqual([cut.rowsScored, cut.rowsRejected], [10, 0]);
+});

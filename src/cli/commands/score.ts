@@ -28,6 +28,8 @@ flags:
                          column that is not a key column)
   --text-column NAME     score a text column with a text embedding model (a Hugging Face model folder
                          in the repository); writes an "embedding" column
+  --truncate             with --text-column: cut texts over the model's token limit (default: such a row
+                         is a bad row, see --on-error)
   --key-columns id,...   columns copied to the output before the predictions
   --outputs a,b          model outputs to write (default: all); with labels in the model config (or
                          --labels) the argmax is added as label_index and label
@@ -71,6 +73,7 @@ const FLAGS = {
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
   "keep-parts": { type: "boolean" },
+  truncate: { type: "boolean" },
   delimiter: { type: "string" },
   progress: { type: "string" },
 } as const;
@@ -83,6 +86,7 @@ export interface ScoreCliOptions {
   readonly output: string;
   readonly columns?: readonly string[];
   readonly textColumn?: string;
+  readonly truncate: boolean;
   readonly keyColumns: readonly string[];
   readonly outputs?: readonly string[];
   readonly labels?: readonly string[];
@@ -163,6 +167,8 @@ export function parseScoreFlags(
       message: `expected auto, bar, json or none, got ${JSON.stringify(progress)}`,
     });
   }
+  if (v.truncate && v["text-column"] === undefined)
+    issues.push({ path: "--truncate", message: "only applies with --text-column" });
   if (v.resume && v.overwrite)
     issues.push({ path: "--resume", message: "--resume and --overwrite exclude each other" });
   if (v.delimiter !== undefined && v.delimiter.length !== 1)
@@ -182,6 +188,7 @@ export function parseScoreFlags(
       output: v.output!,
       columns: list(v.columns),
       textColumn: v["text-column"],
+      truncate: v.truncate ?? false,
       keyColumns: list(v["key-columns"]) ?? [],
       outputs: list(v.outputs),
       labels: list(v.labels),
@@ -226,6 +233,7 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
       output: o.output,
       columns: o.columns,
       textColumn: o.textColumn,
+      ...(o.truncate ? { truncate: true } : {}),
       keyColumns: o.keyColumns,
       outputs: o.outputs,
       batchSize: o.batchSize,
