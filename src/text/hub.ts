@@ -42,7 +42,7 @@ export interface PullOptions {
   readonly variant?: string;
   /** Bearer token (default $HF_TOKEN). */
   readonly token?: string;
-  /** Retries per file after a cut or failed transfer (resuming with Range). Default 3. */
+  /** Retries per file after a cut, stalled or failed transfer (resuming with Range), or a 408/429/5xx answer (after its Retry-After). Default 3. */
   readonly retries?: number;
   /** Re-check the server even when the cache is complete. */
   readonly refresh?: boolean;
@@ -286,6 +286,20 @@ async function hashFile(path: string, algo: "sha256" | "sha1", prefix?: Buffer):
 }
 
 /** Downloads one file into `dir`; undefined when the server has no such file (404). */
+/** HTTP statuses worth another try: timeouts, rate limits, server errors. */
+const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Retry-After in seconds (capped at 30 s) when the server sent one, else 1, 2, 4 ... 10 s. */
+function retryDelayMs(retryAfter: string | null, attempt: number): number {
+  const s = retryAfter === null ? Number.NaN : Number(retryAfter);
+  if (Number.isFinite(s) && s >= 0) return Math.min(s, 30) * 1000;
+  return Math.min(1000 * 2 ** attempt, 10_000);
+}
+
 async function downloadFile(
   endpoint: string,
   repo: string,
@@ -319,9 +333,15 @@ async function downloadFile(
       );
     } catch (e) {
       lastError = e;
+      if (e instanceof TesseraError && e.code === "E_PULL_HTTP" && TRANSIENT.has(e.facts.status as number)) {
+        // Overloaded or failing for a moment (as huggingface_hub, retry 429/5xx): wait as told, else back off.
+        if (attempt < retries) await sleep(retryDelayMs(e.facts.retryAfter as string | null, attempt));
+        continue;
+      }
       if (e instanceof TesseraError && (e.code === "E_PULL_VERIFY" || e.code === "E_PULL_HTTP")) throw e;
     }
   }
+  if (lastError instanceof TesseraError && lastError.code === "E_PULL_HTTP") throw lastError;
   throw pullError(
     "E_PULL_NETWORK",
     `downloading ${w.path} failed after ${retries + 1} attempts: ${(lastError as Error)?.message ?? lastError}`,
@@ -401,7 +421,11 @@ async function downloadOnce(
             ? " (the token was refused: check that it can read this repository, and accept the model's terms if it is gated)"
             : " (private, gated or unknown repository: set HF_TOKEN, or pass `token`, with a token that can read it)"
           : "";
-      throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}${hint}`, { url, status: res.status });
+      throw pullError("E_PULL_HTTP", `${url}: HTTP ${res.status}${hint}`, {
+        url,
+        status: res.status,
+        retryAfter: res.headers.get("retry-after"),
+      });
     } else {
       const etag = cleanTag(res.headers.get("etag"));
       if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;

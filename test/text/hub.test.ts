@@ -375,6 +375,58 @@ describe("pullModel when the server stops sending mid-file", () => {
   });
 });
 
+describe("pullModel when the server is briefly overloaded", () => {
+  it("retries a 503 / 429 (after Retry-After) instead of failing at once; a 500 on every try still fails", async () => {
+    const files: Record<string, Buffer> = {
+      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+      "onnx/model.onnx": Buffer.alloc(5_000, 4),
+    };
+    const failures = new Map<string, number[]>([
+      ["tokenizer.json", [503]],
+      ["onnx/model.onnx", [429]],
+    ]);
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const m = /^\/org\/busy\/resolve\/main\/(.+)$/.exec(path);
+      const file = m?.[1] as string;
+      const body = m ? files[file] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      const fail = failures.get(file)?.shift();
+      if (fail) return void res.writeHead(fail, { "retry-after": "0" }).end("busy");
+      res.writeHead(200, { "content-length": String(body.length) }).end(body);
+    });
+    const url = await new Promise<string>((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const retried: string[] = [];
+      const r = await pullModel({
+        repo: "org/busy",
+        endpoint: url,
+        cacheDir: cache,
+        onProgress: (e) => {
+          if (e.type === "retry") retried.push(e.path);
+        },
+      });
+      assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), files["onnx/model.onnx"]);
+      assert.deepEqual(retried, ["tokenizer.json", "onnx/model.onnx"]);
+      failures.set("tokenizer.json", [500, 500, 500]);
+      await assert.rejects(
+        pullModel({ repo: "org/busy", endpoint: url, cacheDir: cache, retries: 2, refresh: true }),
+        (e: unknown) =>
+          (e as { code: string }).code === "E_PULL_HTTP" && /HTTP 500/.test((e as Error).message),
+      );
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
