@@ -290,21 +290,30 @@ export function outputColumns(
     const k = src.size;
     const idx = new Int32Array(rows);
     const names: string[] = new Array<string>(rows);
+    // a row with a NaN score has no argmax: its label is null (not the first class)
+    let valid: Uint8Array | null = null;
     for (let r = 0; r < rows; r++) {
       let best = 0;
       let bv = src.values[r * k]!;
+      let nan = Number.isNaN(bv);
       for (let j = 1; j < k; j++) {
         const v = src.values[r * k + j]!;
         if (v > bv) {
           bv = v;
           best = j;
-        }
+        } else if (Number.isNaN(v)) nan = true;
+      }
+      if (nan) {
+        valid ??= new Uint8Array(rows).fill(1);
+        valid[r] = 0;
+        names[r] = "";
+        continue;
       }
       idx[r] = best;
       names[r] = labels[best]!;
     }
-    cols.set("label_index", { kind: "int32", length: rows, valid: null, values: idx });
-    cols.set("label", { kind: "utf8", length: rows, valid: null, values: names });
+    cols.set("label_index", { kind: "int32", length: rows, valid, values: idx });
+    cols.set("label", { kind: "utf8", length: rows, valid, values: names });
   }
   return cols;
 }

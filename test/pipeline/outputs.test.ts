@@ -69,3 +69,33 @@ test("float16, int64 and bool outputs are written as their values, not their bit
     );
   }
 });
+
+test("a row whose scores hold NaN gets a null label, not the first class", async () => {
+  const { mlpClassifier } = await import("../../src/onnx/index.ts");
+  const mlp = await openSession(mlpClassifier({ inputDim: 2, hidden: [4], classes: 3, seed: 1 }).bytes, {
+    replicas: 1,
+    intraOpThreads: 1,
+  });
+  try {
+    const input = path.join(dir, "nan.csv");
+    fs.writeFileSync(input, "id,a,b\n1,0.5,1\n2,NaN,1\n3,-1,2\n");
+    const output = path.join(dir, "nan.jsonl");
+    await scoreFiles({
+      session: mlp,
+      model: { name: "mlp", version: "1", sha256: "x", labels: ["p", "q", "r"] },
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      progress: false,
+    });
+    const rows = rowsOf(await readRows(output), ["id", "label_index", "label"]);
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      [1, 2, 3],
+    );
+    assert.deepEqual(rows[1], [2, null, null]);
+    assert.ok(rows[0]![2] !== null && rows[2]![2] !== null);
+  } finally {
+    await mlp.close();
+  }
+});
