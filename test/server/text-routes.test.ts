@@ -702,6 +702,18 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
       join(root, "mini", "config.json"),
       JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
     );
+    // a per-provider override for the provider the session runs on (cpu here), as v2 models honour
+    mkdirSync(join(root, "tuned"));
+    writeFileSync(
+      join(root, "tuned", "config.json"),
+      JSON.stringify({
+        kind: "hf",
+        source: emb.dir,
+        replicas: 1,
+        intraOpThreads: 1,
+        batching: { maxBatchSize: 64, maxQueueDelayMs: 20, providers: { cpu: { maxBatchSize: 3 } } },
+      }),
+    );
     app = await buildApp({
       config: { modelsDir: root, batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } },
       logger: pino({ level: "silent" }),
@@ -719,7 +731,7 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
     const r = await app.inject({
       method: "POST",
       url: "/embed",
-      payload: { inputs: TEXTS.slice(0, 8) },
+      payload: { inputs: Array.from({ length: 8 }, () => "the key type") }, // one length: one batch unless capped
       headers: { "content-type": "application/json" },
     });
     assert.equal(r.statusCode, 200, r.body);
@@ -737,5 +749,27 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
     const batches = value('tessera_batch_size_count{model="mini"}');
     assert.ok(batches >= 4, `${batches} batches for 8 inputs`);
     assert.equal(value('tessera_batch_size_bucket{le="2",model="mini"}'), batches);
+  });
+
+  it("a model's batching.providers override for its active provider applies", async () => {
+    const r = await app.inject({
+      method: "POST",
+      url: "/embed",
+      payload: { inputs: Array.from({ length: 9 }, () => "the key type"), model: "tuned" }, // one length: one batch unless capped
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    const lines = metrics.split("\n");
+    const value = (prefix: string) =>
+      Number(
+        lines
+          .find((l) => l.startsWith(prefix))
+          ?.split(" ")
+          .at(-1),
+      );
+    const batches = value('tessera_batch_size_count{model="tuned"}');
+    assert.ok(batches >= 3, `${batches} batches for 9 inputs`);
+    assert.equal(value('tessera_batch_size_bucket{le="4",model="tuned"}'), batches);
   });
 });

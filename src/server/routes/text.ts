@@ -21,7 +21,7 @@
 import { relative } from "node:path";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BatchStats } from "../../batching/index.ts";
-import type { LoadedModel } from "../../runtime/index.ts";
+import { batchingFor, type LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import {
   DEFAULT_MAX_BATCH_TOKENS,
@@ -409,8 +409,9 @@ class TextModels {
   }
 
   async #create(m: LoadedModel): Promise<TextModel> {
-    const b = m.config.batching ?? {};
-    // The model's own batching settings, else the server's (--max-batch-size, ...), as for v2 models.
+    // The model's own batching settings (with its override for the provider its session runs on),
+    // else the server's (--max-batch-size, ...), as for v2 models.
+    const b = batchingFor(m.config, m.session.activeProvider);
     const server = this.#ctx.config.batching;
     const opts = {
       ...(m.config.maxTokens !== undefined ? { maxLength: m.config.maxTokens } : {}),
@@ -831,6 +832,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         .catch(() => models.pick(undefined, "reranker"))
         .catch(() => models.pick(undefined, "any"));
       const folder = tm.folder;
+      const batching = batchingFor(tm.model.config, tm.model.session.activeProvider);
       const labels = folder.labels ?? ["LABEL_0"];
       const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
       const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
@@ -844,13 +846,10 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           : tm.reranker
             ? { reranker: { id2label, label2id } }
             : { classifier: { id2label, label2id } },
-        max_concurrent_requests: tm.model.config.batching?.maxQueueSize ?? ctx.config.batching.maxQueueSize,
+        max_concurrent_requests: batching.maxQueueSize ?? ctx.config.batching.maxQueueSize,
         max_input_length: folder.maxLength,
-        max_batch_tokens: Math.max(
-          tm.model.config.batching?.maxBatchCost ?? DEFAULT_MAX_BATCH_TOKENS,
-          folder.maxLength,
-        ),
-        max_batch_requests: tm.model.config.batching?.maxBatchSize ?? ctx.config.batching.maxBatchSize,
+        max_batch_tokens: Math.max(batching.maxBatchCost ?? DEFAULT_MAX_BATCH_TOKENS, folder.maxLength),
+        max_batch_requests: batching.maxBatchSize ?? ctx.config.batching.maxBatchSize,
         max_client_batch_size: tm.maxInputs,
         auto_truncate: autoTruncate(tm),
         tokenization_workers: 1,
