@@ -3,6 +3,7 @@
  * It validates and routes; models, batching and ML live in the registry and batchers it is given.
  */
 import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import { gunzip, inflate } from "node:zlib";
 import Fastify, {
@@ -177,7 +178,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
       if (debug) req.log.debug({ method: req.method, url: req.url, status, ms }, "request done");
     });
     reply.header("x-request-id", req.id);
-    if (config.corsOrigins.length > 0) applyCors(req.headers.origin, config.corsOrigins, reply);
+    if (config.corsOrigins.length > 0) applyCors(req.headers, config.corsOrigins, reply);
     if (OPEN_ROUTES.has(route)) return done();
     if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return done();
     try {
@@ -303,21 +304,31 @@ export function decodeContentEncoding(
 }
 
 function applyCors(
-  origin: string | undefined,
+  headers: IncomingHttpHeaders,
   allowed: readonly string[],
   reply: { header(k: string, v: string): unknown },
 ): void {
+  const any = allowed.includes("*");
+  // The answer depends on Origin (and on what a preflight asks): caches must not reuse it for another origin.
+  if (!any) reply.header("vary", "Origin, Access-Control-Request-Headers");
+  const origin = headers.origin;
   if (!origin) return;
-  if (!allowed.includes("*") && !allowed.includes(origin)) return;
-  reply.header("access-control-allow-origin", allowed.includes("*") ? "*" : origin);
-  reply.header("vary", "Origin");
+  if (!any && !allowed.includes(origin)) return;
+  reply.header("access-control-allow-origin", any ? "*" : origin);
+  // A preflight gets the headers it asks for (clients such as the openai SDK add their own x-* headers).
+  const asked = headers["access-control-request-headers"];
   reply.header(
     "access-control-allow-headers",
-    "authorization, content-type, inference-header-content-length, x-request-id",
+    typeof asked === "string" && CORS_HEADER_LIST_RE.test(asked)
+      ? asked
+      : "authorization, content-type, content-encoding, inference-header-content-length, x-request-id",
   );
   reply.header("access-control-allow-methods", "GET, POST, OPTIONS");
   reply.header("access-control-expose-headers", "inference-header-content-length, x-request-id, retry-after");
 }
+
+/** A comma-separated list of HTTP header names (tokens), as Access-Control-Request-Headers carries. */
+const CORS_HEADER_LIST_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
 
 /** Route path patterns (`/v2/models/:model/infer`, `/files/*`) and their methods. */
 class RouteMethods {

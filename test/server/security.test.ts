@@ -116,6 +116,26 @@ describe("CORS and names", () => {
     assert.equal(other.headers.get("access-control-allow-origin"), null);
   });
 
+  test("a preflight gets the headers it asks for (the openai JS client sends x-stainless-*); Vary: Origin always", async () => {
+    const pre = await fetch(`${srv.url}/v2/models/m/infer`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "x-stainless-os,x-stainless-lang,content-type,authorization",
+      },
+    });
+    assert.equal(pre.status, 204);
+    const allowed = (pre.headers.get("access-control-allow-headers") ?? "").split(/\s*,\s*/);
+    for (const h of ["x-stainless-os", "x-stainless-lang", "content-type", "authorization"])
+      assert.ok(allowed.includes(h), `${h} in ${allowed.join(", ")}`);
+    // A response for another origin (or none) must not be cached and reused for the allowed one.
+    for (const headers of [{ origin: "https://evil.example" }, {}] as Record<string, string>[]) {
+      const r = await call("GET", "/v2/health/live", headers);
+      assert.match(r.headers.get("vary") ?? "", /origin/i);
+    }
+  });
+
   test("model names that could leave the repository are refused", () => {
     for (const bad of ["..", "../x", "a/b", "a\\b", ".hidden", "", "x".repeat(200), "a\0b"]) {
       assert.throws(() => checkModelName(bad), /E_MODEL_NAME_INVALID|invalid/, bad);
