@@ -128,6 +128,33 @@ describe("text routes (OpenAI + TEI)", () => {
     );
   });
 
+  it("TEI /embed takes a batch mixing texts and token ids (TEI's InputType); OpenAI does not", async () => {
+    const ids = lib.tokenizer.encode("the key type").ids;
+    const r = await app.inject({
+      method: "POST",
+      url: "/embed",
+      payload: { inputs: ["the list", ids, "the key"], model: "mini", dimensions: 16 },
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const want = await lib.embed(["the list", "the key type", "the key"], { dimensions: 16 });
+    const got = r.json() as number[][];
+    assert.equal(got.length, 3);
+    got.forEach((row, i) => {
+      close(row, want.select(0, i).contiguous().data);
+    });
+    assert.equal(
+      Number(r.headers["x-compute-tokens"]),
+      lib.tokenizer.encode("the list").ids.length + ids.length + lib.tokenizer.encode("the key").ids.length,
+    );
+    const oai = await post("/v1/embeddings", { input: ["the list", ids], model: "mini" });
+    assert.equal(oai.status, 422);
+    const bad = await post("/embed", { inputs: ["the list", [1, "x"]], model: "mini" });
+    assert.equal(bad.status, 422);
+    const empty = await post("/embed", { inputs: ["the list", []], model: "mini" });
+    assert.equal(empty.status, 400);
+  });
+
   it("GET /v1/models lists the text models", async () => {
     const r = await app.inject({ method: "GET", url: "/v1/models" });
     const j = r.json() as { object: string; data: { id: string; object: string }[] };

@@ -181,16 +181,20 @@ function jsonBody(req: FastifyRequest): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Texts or token arrays, after OpenAI's disambiguation rule. */
+/** Texts or token arrays, after OpenAI's disambiguation rule (TEI routes also take a mix). */
 export type ParsedInputs =
   | { readonly kind: "text"; readonly texts: string[] }
-  | { readonly kind: "ids"; readonly ids: number[][] };
+  | { readonly kind: "ids"; readonly ids: number[][] }
+  | { readonly kind: "mixed"; readonly items: (string | number[])[] };
 
 /**
- * Parses `input` / `inputs`: string | string[] | number[] (ONE input of ids) | number[][].
+ * Parses `input` / `inputs`: string | string[] | number[] (ONE input of ids) | number[][], and with
+ * `mixed` (TEI's `InputType` batches) an array whose items are each a string or token ids.
  * Empty strings and empty arrays are `E_TEXT_EMPTY` (400); anything else malformed is 422.
  */
-export function parseInputs(v: unknown, field: string): ParsedInputs {
+export function parseInputs(v: unknown, field: string): Exclude<ParsedInputs, { kind: "mixed" }>;
+export function parseInputs(v: unknown, field: string, mixed: true): ParsedInputs;
+export function parseInputs(v: unknown, field: string, mixed = false): ParsedInputs {
   if (v === undefined || v === null) throw fail("E_TEXT_REQUEST", `\`${field}\` is required`, field);
   if (typeof v === "string") {
     if (v.length === 0) throw fail("E_TEXT_EMPTY", `\`${field}\` cannot be empty`, field);
@@ -223,6 +227,20 @@ export function parseInputs(v: unknown, field: string): ParsedInputs {
       checkIds(row as number[], `${field}[${i}]`);
     });
     return { kind: "ids", ids: ids as number[][] };
+  }
+  if (mixed && v.every((x) => typeof x === "string" || Array.isArray(x))) {
+    v.forEach((x: string | unknown[], i) => {
+      if (x.length === 0)
+        throw fail("E_TEXT_EMPTY", `\`${field}[${i}]\` cannot be empty`, field, { index: i });
+      if (Array.isArray(x)) {
+        if (!x.every((id) => typeof id === "number"))
+          throw fail("E_TEXT_INPUT", `\`${field}[${i}]\` must be a string or an array of token ids`, field, {
+            index: i,
+          });
+        checkIds(x as number[], `${field}[${i}]`);
+      }
+    });
+    return { kind: "mixed", items: v as (string | number[])[] };
   }
   const bad = v.findIndex(
     (x) => typeof x !== typeof v[0] || (typeof x !== "string" && typeof x !== "number" && !Array.isArray(x)),
@@ -454,6 +472,14 @@ function autoTruncate(tm: TextModel): boolean {
   return tm.model.config.autoTruncate ?? true;
 }
 
+function inputCount(input: ParsedInputs): number {
+  return input.kind === "text"
+    ? input.texts.length
+    : input.kind === "ids"
+      ? input.ids.length
+      : input.items.length;
+}
+
 function checkCount(n: number, tm: TextModel): void {
   if (n > tm.maxInputs) {
     throw fail(
@@ -580,11 +606,11 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       reply: FastifyReply,
       body: Record<string, unknown> = jsonBody(req),
     ) => {
-      const input = parseInputs(body.inputs, "inputs");
+      const input = parseInputs(body.inputs, "inputs", true);
       const tm = await models.pick(optString(body, "model"), "embedding");
       const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
-      checkCount(input.kind === "text" ? input.texts.length : input.ids.length, tm);
+      checkCount(inputCount(input), tm);
       const dimensions = optDimensions(body);
       const promptName = optString(body, "prompt_name");
       const opts = {
@@ -594,9 +620,46 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         truncate: optBool(body, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(body),
       };
+      const textOpts = { ...opts, ...(promptName ? { promptName } : {}) };
+      if (input.kind === "mixed") {
+        // TEI batches may mix texts and token ids: embed each kind, then put the rows back in order.
+        const textAt: number[] = [];
+        const idsAt: number[] = [];
+        input.items.forEach((x, i) => {
+          (typeof x === "string" ? textAt : idsAt).push(i);
+        });
+        const [t, d] = await Promise.all([
+          emb.embedDetailed(
+            textAt.map((i) => input.items[i] as string),
+            textOpts,
+          ),
+          emb.embedIds(
+            idsAt.map((i) => input.items[i] as number[]),
+            opts,
+          ),
+        ]);
+        const out: Float32Array[] = new Array(input.items.length);
+        rows(t.embeddings).forEach((v, k) => {
+          out[textAt[k] as number] = v;
+        });
+        rows(d.embeddings).forEach((v, k) => {
+          out[idsAt[k] as number] = v;
+        });
+        const n = input.items.length;
+        timingHeaders(
+          reply,
+          {
+            totalTokens: t.totalTokens + d.totalTokens,
+            queueMs: (t.queueMs * textAt.length + d.queueMs * idsAt.length) / n,
+            inferMs: (t.inferMs * textAt.length + d.inferMs * idsAt.length) / n,
+          },
+          req.tesseraStart,
+        );
+        return out.map((v) => Array.from(v));
+      }
       const r =
         input.kind === "text"
-          ? await emb.embedDetailed(input.texts, { ...opts, ...(promptName ? { promptName } : {}) })
+          ? await emb.embedDetailed(input.texts, textOpts)
           : await emb.embedIds(input.ids, opts);
       timingHeaders(reply, r, req.tesseraStart);
       return rows(r.embeddings).map((v) => Array.from(v));
