@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect } from "node:net";
 import { deflateSync, gzipSync } from "node:zlib";
-import { mlpClassifier } from "../../src/onnx/index.ts";
+import { GraphBuilder, mlpClassifier } from "../../src/onnx/index.ts";
 import {
   decodeInferResponse,
   encodeInferRequest,
@@ -729,6 +729,32 @@ describe("model names up to the 128 characters checkModelName allows", () => {
       const long = await fetch(`${other.url}/v2/models/${"y".repeat(300)}`);
       assert.equal(long.status, 400);
       assert.equal(((await long.json()) as { code: string }).code, "E_MODEL_NAME_INVALID");
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("--max-items counts rows of batched models only", () => {
+  test("a model without a batch dim (fixed first dim) takes its whole input whatever --max-items says", async () => {
+    const g = new GraphBuilder({ name: "wave", opset: 17 });
+    g.input("samples", "float32", [64]);
+    g.node("ReduceSum", ["samples"], ["total"], { keepdims: 1 });
+    g.output("total", "float32", [1]);
+    const other = await startApp(
+      writeRepo([{ name: "wave", bytes: g.toBytes(), config: { replicas: 1, intraOpThreads: 1 } }]),
+      { maxItemsPerRequest: 16 },
+    );
+    try {
+      const r = await fetch(`${other.url}/v2/models/wave/infer`, {
+        method: "POST",
+        body: JSON.stringify({
+          inputs: [{ name: "samples", datatype: "FP32", shape: [64], data: new Array(64).fill(0.5) }],
+        }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      assert.deepEqual((JSON.parse(text) as { outputs: { data: number[] }[] }).outputs[0]!.data, [32]);
     } finally {
       await other.close();
     }

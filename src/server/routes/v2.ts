@@ -3,6 +3,7 @@
  * (with and without `/versions/{v}`), JSON and Triton binary tensor data.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { unbatchableReason } from "../../batching/index.ts";
 import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import { clientGoneSignal } from "../client-gone.ts";
@@ -170,8 +171,9 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
         : parseInferRequest(body, headerLength, ctx.bodies.alloc);
     if (!parsed.ok) throw requestInvalid(parsed.issues);
     const request = parsed.value;
+    // Rows are the first dim of a batched model; a model without a batch dim bounds its inputs itself.
     const rows = requestRows(request);
-    if (rows > config.maxItemsPerRequest) {
+    if (rows > config.maxItemsPerRequest && unbatchableReason(model.description) === undefined) {
       throw new TesseraError(
         "E_TOO_MANY_ITEMS",
         `request has ${rows} rows (first dimension); this server takes at most ${config.maxItemsPerRequest} per request`,
