@@ -341,31 +341,7 @@ export class TextEmbedder {
     options: Omit<EmbedOptions, "prompt" | "promptName"> & { readonly addSpecialTokens?: boolean } = {},
   ): Promise<EmbedResult> {
     const dims = this.checkDimensions(options.dimensions);
-    const encs: TextEncoding[] = inputs.map((ids, i) => {
-      for (const [j, id] of ids.entries()) {
-        if (!Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize) {
-          throw textInputError(
-            `input ${i} token ${j} is ${id}; expected an integer id in 0..${this.tokenizer.vocabSize - 1}`,
-            { index: i, token: j },
-          );
-        }
-      }
-      try {
-        const enc = this.tokenizer.encodeIds(ids, {
-          addSpecialTokens: options.addSpecialTokens ?? false,
-          truncate: options.truncate ?? false,
-          truncationDirection: options.truncationDirection ?? "right",
-        });
-        // Nothing to run: pooling over no tokens would answer an all-zero vector.
-        if (enc.ids.length === 0)
-          throw new TesseraError("E_TEXT_EMPTY", "no token ids to embed", { field: "input" });
-        return enc;
-      } catch (e) {
-        if (e instanceof TesseraError)
-          throw new TesseraError(e.code, `input ${i}: ${e.message}`, { ...e.facts, index: i });
-        throw e;
-      }
-    });
+    const encs: TextEncoding[] = inputs.map((ids, i) => this.#encodeIdInput(ids, i, options));
     const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
     const submitOpts = this.#submitOptions(options);
     const results = await Promise.all(encs.map((e) => this.#runner.submit(e, reduce, submitOpts)));
@@ -386,12 +362,47 @@ export class TextEmbedder {
   }
 
   /**
-   * Per-token vectors (TEI /embed_all): one `[tokens, dim]` float32 tensor per text, special
-   * tokens included, no pooling or normalization. Throws `E_TEXT_MODEL` when the graph only
-   * returns pooled vectors.
+   * One pre-tokenized input (the whole model input unless `addSpecialTokens`) as an encoding;
+   * ids outside the vocabulary, too many ids with truncation off, or none at all throw, naming input `i`.
+   */
+  #encodeIdInput(
+    ids: readonly number[],
+    i: number,
+    options: Pick<EmbedOptions, "truncate" | "truncationDirection"> & { readonly addSpecialTokens?: boolean },
+  ): TextEncoding {
+    for (const [j, id] of ids.entries()) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize) {
+        throw textInputError(
+          `input ${i} token ${j} is ${id}; expected an integer id in 0..${this.tokenizer.vocabSize - 1}`,
+          { index: i, token: j },
+        );
+      }
+    }
+    try {
+      const enc = this.tokenizer.encodeIds(ids, {
+        addSpecialTokens: options.addSpecialTokens ?? false,
+        truncate: options.truncate ?? false,
+        truncationDirection: options.truncationDirection ?? "right",
+      });
+      // Nothing to run: pooling over no tokens would answer an all-zero vector.
+      if (enc.ids.length === 0)
+        throw new TesseraError("E_TEXT_EMPTY", "no token ids to embed", { field: "input" });
+      return enc;
+    } catch (e) {
+      if (e instanceof TesseraError)
+        throw new TesseraError(e.code, `input ${i}: ${e.message}`, { ...e.facts, index: i });
+      throw e;
+    }
+  }
+
+  /**
+   * Per-token vectors (TEI /embed_all): one `[tokens, dim]` float32 tensor per input, special
+   * tokens included, no pooling or normalization. An input is a text, or token ids taken as the
+   * whole model input (as `embedIds`). Throws `E_TEXT_MODEL` when the graph only returns pooled
+   * vectors.
    */
   async embedTokens(
-    texts: readonly string[],
+    texts: readonly (string | readonly number[])[],
     options: Pick<
       EmbedOptions,
       "prompt" | "promptName" | "truncate" | "truncationDirection" | "signal" | "deadline" | "priority"
@@ -407,14 +418,21 @@ export class TextEmbedder {
         "the model's graph returns pooled embeddings only; per-token vectors are not available",
         {},
       );
-    const encs = encodeAll(
-      this.tokenizer,
-      texts,
-      0,
-      texts.length,
-      this.promptFor(options),
-      options.truncate ?? false,
-      options.truncationDirection ?? "right",
+    const prefix = this.promptFor(options);
+    const truncate = options.truncate ?? false;
+    const direction = options.truncationDirection ?? "right";
+    const encs = texts.map((t, i) =>
+      Array.isArray(t)
+        ? this.#encodeIdInput(t, i, options)
+        : (encodeAll(
+            this.tokenizer,
+            texts as readonly string[],
+            i,
+            i + 1,
+            prefix,
+            truncate,
+            direction,
+          )[0] as TextEncoding),
     );
     const submitOpts = this.#submitOptions(options);
     const results = await Promise.all(

@@ -373,6 +373,18 @@ describe("text routes (OpenAI + TEI)", () => {
     );
     close(mean, (await lib.embed(["the key"], { normalize: false })).data, 1e-5);
     assert.equal((await post("/embed_all", { inputs: [] })).status, 400);
+    // token ids too (TEI's input type), alone or mixed with texts: the same vectors as the text
+    const ids = lib.tokenizer.encode("the key").ids;
+    for (const inputs of [ids, [ids], ["the key type", ids]]) {
+      const r2 = await post("/embed_all", { inputs, model: "mini" });
+      assert.equal(r2.status, 200, JSON.stringify(r2.json));
+      const got = r2.json as number[][][];
+      const fromIds = got.at(-1) as number[][];
+      assert.equal(fromIds.length, ids.length);
+      fromIds.forEach((row, t) => {
+        close(row, rows0[t] as number[], 1e-6);
+      });
+    }
   });
 
   it("TEI /decode: ids to text, one string per sequence, specials skipped by default", async () => {

@@ -749,17 +749,17 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
 
     tei.post("/embed_all", async (req, reply) => {
       const body = jsonBody(req);
-      const input = parseInputs(body.inputs, "inputs");
-      if (input.kind !== "text")
-        throw fail("E_TEXT_INPUT", "`inputs` must be a string or an array of strings", "inputs");
+      // Texts, token ids or a mix, as /embed (TEI's input type).
+      const input = parseInputs(body.inputs, "inputs", true);
+      const items = input.kind === "text" ? input.texts : input.kind === "ids" ? input.ids : input.items;
       const tm = await models.pick(optString(body, "model"), "embedding");
       const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
-      checkCount(input.texts.length, tm);
+      checkCount(items.length, tm);
       const promptName = optString(body, "prompt_name");
       let r: Awaited<ReturnType<TextEmbedder["embedTokens"]>>;
       try {
-        r = await emb.embedTokens(input.texts, {
+        r = await emb.embedTokens(items, {
           signal: requestGoneSignal(req),
           truncate: optBool(body, "truncate") ?? autoTruncate(tm),
           truncationDirection: direction(body),
