@@ -80,6 +80,8 @@ const MAX_TEMPLATES = 64;
 interface Reply {
   readonly outputs: TensorMap;
   readonly rows: number;
+  /** Set when this request failed while others of its batch succeeded (see `runGroup`). */
+  readonly error?: unknown;
 }
 
 /** Run options the ORT session understands beyond the contract (zero-copy transfer of our own buffers). */
@@ -153,7 +155,8 @@ export class ModelBatcher {
    * Queues one request: `inputs` are the model's inputs with a leading batch dim of n ≥ 1 rows. The request is
    * validated first (`E_INPUT_INVALID`, every issue listed) so a bad request never fails a batch. Rows over
    * `maxBatchSize` reject with `E_BATCH_COST_EXCEEDED`. The input tensors are only read (copied into the batch
-   * buffer when the batch starts); do not mutate them until the promise settles.
+   * buffer when the batch starts); do not mutate them until the promise settles. When ORT fails on the values of
+   * a batch (`E_ORT_RUN`), its requests are run one by one so that only the ones causing the failure reject.
    */
   infer(inputs: TensorMap, options: InferOptions = NO_OPTIONS): Promise<InferResult> {
     let req: Request;
@@ -302,17 +305,44 @@ export class ModelBatcher {
     const replies = new Array<Reply>(reqs.length);
     return Promise.all(
       [...groups.values()].map(async (idx) => {
-        const got = await this.runGroup(
-          idx.map((i) => reqs[i]!),
-          signal,
+        const members = idx.map((i) => reqs[i]!);
+        // A group that fails does not fail the other groups of the batch: they ran separately.
+        const got = await this.runGroup(members, signal).catch((error: unknown) =>
+          members.map((m): Reply => ({ outputs: {}, rows: m.rows, error })),
         );
         for (let k = 0; k < idx.length; k++) replies[idx[k]!] = got[k]!;
       }),
-    ).then(() => replies);
+    ).then(() => {
+      // Everything failed the same way (e.g. the session closed): fail the batch as a whole (onBatch sees the error).
+      const first = replies[0]!.error;
+      if (first !== undefined && replies.every((r) => r.error === first)) throw first;
+      return replies;
+    });
+  }
+
+  /**
+   * Runs a group of same-shape requests once (`runConcatenated`). When ORT fails on the values of a group of several
+   * requests (`E_ORT_RUN`, e.g. a token id outside the vocabulary), each request is run alone, so that only the ones
+   * that cause the failure get it and the others their results.
+   */
+  private async runGroup(members: Request[], signal: AbortSignal | undefined): Promise<Reply[]> {
+    try {
+      return await this.runConcatenated(members, signal);
+    } catch (err) {
+      if (members.length === 1 || !(err instanceof TesseraError) || err.code !== "E_ORT_RUN") throw err;
+      return Promise.all(
+        members.map((m) =>
+          this.runConcatenated([m], signal).then(
+            (r) => r[0]!,
+            (error: unknown): Reply => ({ outputs: {}, rows: m.rows, error }),
+          ),
+        ),
+      );
+    }
   }
 
   /** Concatenates same-shape requests along axis 0, runs them once, and returns per-request views of the outputs. */
-  private async runGroup(members: Request[], signal: AbortSignal | undefined): Promise<Reply[]> {
+  private async runConcatenated(members: Request[], signal: AbortSignal | undefined): Promise<Reply[]> {
     let total = 0;
     for (const r of members) total += r.rows;
     const first = members[0]!.inputs;
@@ -364,6 +394,7 @@ export class ModelBatcher {
 }
 
 function toInferResult(r: Batched<Reply>): InferResult {
+  if (r.value.error !== undefined) throw r.value.error;
   return { outputs: r.value.outputs, queueMs: r.queueMs, inferMs: r.inferMs, batchSize: r.value.rows };
 }
 
