@@ -651,7 +651,15 @@ export async function openSession(
   let firstInit = base;
   let restInit = base;
   if (options.optimizedModelCacheDir) {
-    await mkdir(options.optimizedModelCacheDir, { recursive: true });
+    try {
+      await mkdir(options.optimizedModelCacheDir, { recursive: true });
+    } catch (err) {
+      throw new TesseraError(
+        "E_OPTIONS_INVALID",
+        `${label}: optimizedModelCacheDir ${options.optimizedModelCacheDir} cannot be created: ${(err as Error).message}`,
+        { optimizedModelCacheDir: options.optimizedModelCacheDir },
+      );
+    }
     const key = optimizedCacheKey(sha256, externalData, options, graphOptimization);
     const path = join(options.optimizedModelCacheDir, `${sha256.slice(0, 16)}-${key.slice(0, 16)}.onnx`);
     const fromCache: WorkerInit = { ...base, model: { path }, graphOptimization: "disabled" };

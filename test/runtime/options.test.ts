@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSession, type SessionOptions } from "../../src/runtime/index.ts";
@@ -44,4 +47,24 @@ test("a provider that cannot start (cuda here) is reported in providerFallbacks,
   assert.ok(out.fallbacks[0]!.reason.length > 0);
   // pino JSON logs of a server share stderr: ORT's own "[E:onnxruntime:...]" lines would break them
   assert.doesNotMatch(r.stderr, /onnxruntime/, r.stderr);
+});
+
+test("an optimizedModelCacheDir that cannot be created is E_OPTIONS_INVALID naming the option and the reason", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tessera-cachedir-"));
+  try {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "not a folder");
+    const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
+    await assert.rejects(
+      openSession(bytes, { replicas: 1, intraOpThreads: 1, optimizedModelCacheDir: join(file, "cache") }),
+      (e: unknown) => {
+        assert.ok(e instanceof TesseraError, String(e));
+        assert.equal(e.code, "E_OPTIONS_INVALID");
+        assert.match(e.message, /optimizedModelCacheDir .*a-file\/cache cannot be created: ENOTDIR/);
+        return true;
+      },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
