@@ -201,6 +201,9 @@ export class ModelHost {
     }
   }
 
+  /** Sessions whose outputs turned out not to be batch-major (E_BATCH_OUTPUT_SHAPE): they run unbatched. */
+  private readonly notBatchMajor = new WeakSet<object>();
+
   /** Sessions already recorded (metrics, fallback warning), so lazy loads are noted once too. */
   private readonly noted = new WeakSet<object>();
 
@@ -274,6 +277,12 @@ export class ModelHost {
     } catch (err) {
       const reloaded = this.reloadedSince(model, err);
       if (reloaded !== undefined) return this.infer(reloaded, inputs, options);
+      if (err instanceof TesseraError && err.code === "E_BATCH_OUTPUT_SHAPE" && r instanceof BatchedRunner) {
+        // The symbolic first dim is not a batch (e.g. samples [n] → [1]): from now on this version runs its
+        // requests one at a time, and this one again (the batch ran on a copy of its inputs).
+        this.notBatchMajor.add(model.session);
+        return this.infer(model, inputs, options);
+      }
       stats.failed(performance.now() - t0);
       throw err;
     }
@@ -324,34 +333,44 @@ export class ModelHost {
   private runnerFor(model: LoadedModel): Runner {
     const key = `${model.name}@${model.version}`;
     const existing = this.runners.get(key);
-    if (existing && existing.model.session === model.session) return existing;
+    const unbatched = this.notBatchMajor.has(model.session);
+    if (
+      existing &&
+      existing.model.session === model.session &&
+      (!unbatched || existing instanceof DirectRunner)
+    )
+      return existing;
     if (existing) void existing.close({ drain: true });
     const b = this.batchingOf(model);
     const metrics = this.opts.metrics;
-    let runner: Runner;
-    try {
-      const stats = new VersionStats(true);
-      const batcher = new ModelBatcher(model.session, {
-        maxBatchSize: b.maxBatchSize,
-        maxQueueDelayMs: b.maxQueueDelayMs,
-        maxQueueSize: b.maxQueueSize,
-        onBatch: (s) => {
-          if (s.error === undefined) {
-            metrics.observeBatch(model.name, { size: s.cost, inferMs: s.inferMs, queueMs: s.queueMs });
-            stats.executed(s.cost, s.inferMs);
-          }
-        },
-      });
-      runner = new BatchedRunner(model, batcher, stats);
-    } catch (err) {
-      if (!(err instanceof TesseraError) || err.code !== "E_BATCHER_CONFIG") throw err;
-      this.opts.logger.info(
-        { model: key, reason: err.message },
-        "model cannot take batches (a scalar input or a fixed batch dim): requests run unbatched",
-      );
-      runner = new DirectRunner(model, b.maxQueueSize, (ms) =>
+    const direct = (reason: string): Runner => {
+      this.opts.logger.info({ model: key, reason }, "model cannot take batches: requests run unbatched");
+      return new DirectRunner(model, b.maxQueueSize, (ms) =>
         metrics.observeBatch(model.name, { size: 1, inferMs: ms, queueMs: [] }),
       );
+    };
+    let runner: Runner;
+    if (unbatched) runner = direct("its outputs are not batch-major (axis 0 is not the batch)");
+    else {
+      try {
+        const stats = new VersionStats(true);
+        const batcher = new ModelBatcher(model.session, {
+          maxBatchSize: b.maxBatchSize,
+          maxQueueDelayMs: b.maxQueueDelayMs,
+          maxQueueSize: b.maxQueueSize,
+          onBatch: (s) => {
+            if (s.error === undefined) {
+              metrics.observeBatch(model.name, { size: s.cost, inferMs: s.inferMs, queueMs: s.queueMs });
+              stats.executed(s.cost, s.inferMs);
+            }
+          },
+        });
+        runner = new BatchedRunner(model, batcher, stats);
+      } catch (err) {
+        // a scalar input or a fixed batch dim
+        if (!(err instanceof TesseraError) || err.code !== "E_BATCHER_CONFIG") throw err;
+        runner = direct(err.message);
+      }
     }
     this.runners.set(key, runner);
     metrics.trackQueue(model.name, () => {

@@ -1,0 +1,48 @@
+/**
+ * A model whose symbolic first dim is not a batch (float32 [n] → [1]): its outputs cannot be split per request,
+ * so the server runs its requests one at a time instead of answering every request with a 500.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GraphBuilder } from "../../src/onnx/index.ts";
+import { startApp, writeRepo } from "./helpers.ts";
+
+test("a model with a dynamic non-batch first dim answers each request with its own result", async () => {
+  const g = new GraphBuilder({ name: "wave", opset: 17 });
+  g.input("samples", "float32", ["n"]);
+  g.node("ReduceSum", ["samples"], ["total"], { keepdims: 1 });
+  g.output("total", "float32", [1]);
+  const srv = await startApp(
+    writeRepo([
+      {
+        name: "wave",
+        bytes: g.toBytes(),
+        config: { replicas: 1, intraOpThreads: 1, batching: { maxQueueDelayMs: 20 } },
+      },
+    ]),
+  );
+  try {
+    const sum = async (n: number) => {
+      const r = await fetch(`${srv.url}/v2/models/wave/infer`, {
+        method: "POST",
+        body: JSON.stringify({
+          id: `n${n}`,
+          inputs: [{ name: "samples", datatype: "FP32", shape: [n], data: new Array(n).fill(1) }],
+        }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const json = JSON.parse(text) as { id: string; outputs: { shape: number[]; data: number[] }[] };
+      assert.equal(json.id, `n${n}`);
+      assert.deepEqual(json.outputs[0]!.shape, [1]);
+      return json.outputs[0]!.data[0];
+    };
+    assert.equal(await sum(10), 10);
+    // Concurrent requests would have been concatenated into one [n1+n2+...] input: each keeps its own sum.
+    const ns = [3, 5, 7, 11, 13, 17];
+    assert.deepEqual(await Promise.all(ns.map(sum)), ns);
+    assert.equal(await sum(2), 2);
+  } finally {
+    await srv.close();
+  }
+});
