@@ -66,3 +66,72 @@ test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120
     `one 1M-row group peaked at ${c.maxRssMB} MB vs ${a.maxRssMB} MB`,
   );
 });
+
+test("a list (vector) column in one big row group is read in windows too: peak RSS does not follow the group", {
+  timeout: 120_000,
+}, async () => {
+  const { openSink } = await import("../../src/pipeline/index.ts");
+  const D = 32;
+  const write = async (file: string, rows: number) => {
+    const sink = await openSink(
+      file,
+      "parquet",
+      [
+        { name: "id", kind: "int64" },
+        { name: "emb", kind: "vector", size: D },
+      ],
+      { rowGroupRows: rows },
+    );
+    for (let start = 0; start < rows; start += 65536) {
+      const n = Math.min(65536, rows - start);
+      const values = new Float32Array(n * D);
+      for (let i = 0; i < values.length; i++) values[i] = Math.sin(start * D + i);
+      await sink.write({
+        numRows: n,
+        columns: new Map([
+          [
+            "id",
+            {
+              kind: "int64",
+              length: n,
+              valid: null,
+              values: new BigInt64Array(n).map((_, i) => BigInt(start + i)),
+            },
+          ],
+          ["emb", { kind: "vector", size: D, length: n, valid: null, values }],
+        ]),
+      });
+    }
+    await sink.close();
+  };
+  const small = path.join(dir, "list-small.parquet");
+  const large = path.join(dir, "list-large.parquet");
+  await write(small, 100_000);
+  await write(large, 400_000);
+  const run = (input: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        "--max-old-space-size=128",
+        "--import",
+        "tsx",
+        "test/pipeline/rss-child.ts",
+        input,
+        `${input}.out.parquet`,
+        String(D),
+        "8192",
+      ],
+      { encoding: "utf8" },
+    );
+  const ra = run(small);
+  const rb = run(large);
+  assert.equal(rb.status, 0, `400k rows of ${D}-float lists in one row group: ${rb.stderr.slice(-400)}`);
+  assert.equal(ra.status, 0, ra.stderr);
+  const a = JSON.parse(ra.stdout.trim().split("\n").pop()!) as { maxRssMB: number; rows: number };
+  const b = JSON.parse(rb.stdout.trim().split("\n").pop()!) as { maxRssMB: number; rows: number };
+  assert.deepEqual([a.rows, b.rows], [100_000, 400_000]);
+  assert.ok(
+    b.maxRssMB <= a.maxRssMB * 1.3 + 24,
+    `400k-row group peaked at ${b.maxRssMB} MB vs ${a.maxRssMB} MB`,
+  );
+});

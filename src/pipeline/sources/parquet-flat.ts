@@ -30,10 +30,14 @@ export function isFastFlat(kind: ColumnKind | null, node: SchemaTree): kind is F
   );
 }
 
-/** One decoded data page: `n` level slots, `values` holding the non-null ones (or all, when `defs` is null). */
+/**
+ * One decoded data page: `n` level slots, `values` holding the non-null ones (or all, when `defs` is null);
+ * `reps` are the repetition levels of a nested (list) column, null for a flat one. `row` is the next level slot.
+ */
 interface Page {
   readonly values: ArrayLike<unknown>;
   readonly defs: ArrayLike<number> | null;
+  readonly reps: ArrayLike<number> | null;
   readonly n: number;
   row: number;
   vi: number;
@@ -46,17 +50,19 @@ export class FlatColumnStream {
   private pos: number;
   private readonly end: number;
   private dictionary: ArrayLike<unknown> | undefined;
-  private page: Page | null = null;
-  private readonly maxDef: number;
+  protected page: Page | null = null;
+  protected readonly maxDef: number;
   private readonly decoder: Record<string, unknown>;
   private readonly meta: NonNullable<ColumnChunk["meta_data"]>;
 
+  /** `path`: the schema nodes from the top-level column down to the leaf, for a nested column (default `[node]`). */
   constructor(
     private readonly fh: FileHandle,
     root: SchemaTree,
     private readonly node: SchemaTree,
     chunk: ColumnChunk,
     private readonly kind: FlatKind,
+    path: readonly SchemaTree[] = [node],
   ) {
     const meta = chunk.meta_data;
     if (!meta) {
@@ -71,11 +77,12 @@ export class FlatColumnStream {
     const data = Number(meta.data_page_offset);
     this.pos = dict > 0 && dict < data ? dict : data;
     this.end = this.pos + Number(meta.total_compressed_size);
-    this.maxDef = node.element.repetition_type === "REQUIRED" ? 0 : 1;
+    const leaf = path[path.length - 1]!;
+    this.maxDef = path.filter((n) => n.element.repetition_type !== "REQUIRED").length;
     this.decoder = {
       pathInSchema: meta.path_in_schema,
-      element: node.element,
-      schemaPath: [root, node],
+      element: leaf.element,
+      schemaPath: [root, ...path],
       type: meta.type,
       codec: meta.codec,
       parsers: DEFAULT_PARSERS,
@@ -96,7 +103,7 @@ export class FlatColumnStream {
   }
 
   /** Reads the next page (dictionary pages are absorbed); false at the end of the chunk. */
-  private async nextPage(): Promise<boolean> {
+  protected async nextPage(): Promise<boolean> {
     for (;;) {
       if (this.pos >= this.end) return false;
       let probe = Math.min(this.end - this.pos, HEADER_PROBE);
@@ -125,6 +132,10 @@ export class FlatColumnStream {
     }
   }
 
+  private leafTypeLength(): number | undefined {
+    return (this.decoder.element as SchemaTree["element"]).type_length;
+  }
+
   /** Decodes a page into `this.page` (true) or `this.dictionary` (false). */
   private decodePage(header: PageHeader, compressed: Uint8Array): boolean {
     const meta = this.meta;
@@ -133,12 +144,13 @@ export class FlatColumnStream {
       const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, COMPRESSORS);
       const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
       this.dictionary = convert(
-        readPlain(r, meta.type, header.dictionary_page_header!.num_values, this.node.element.type_length),
+        readPlain(r, meta.type, header.dictionary_page_header!.num_values, this.leafTypeLength()),
         d,
       );
       return false;
     }
     let defs: ArrayLike<number> | null = null;
+    let reps: ArrayLike<number> | null = null;
     let values: ArrayLike<unknown>;
     let n: number;
     if (header.type === "DATA_PAGE") {
@@ -146,6 +158,7 @@ export class FlatColumnStream {
       const page = decompressPage(compressed, Number(header.uncompressed_page_size), meta.codec, COMPRESSORS);
       const r = readDataPage(page, daph, d);
       defs = r.definitionLevels ?? null;
+      reps = r.repetitionLevels?.length ? r.repetitionLevels : null;
       values = convertWithDictionary(r.dataPage, this.dictionary as never, daph.encoding, d);
       n = daph.num_values;
     } else if (header.type === "DATA_PAGE_V2") {
@@ -164,16 +177,17 @@ export class FlatColumnStream {
           );
         }
         const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-        values = convert(readPlain(r, meta.type, n, this.node.element.type_length), d);
+        values = convert(readPlain(r, meta.type, n, this.leafTypeLength()), d);
       } else {
         const r = readDataPageV2(compressed, header, d);
         defs = r.definitionLevels ?? null;
+        reps = r.repetitionLevels?.length ? r.repetitionLevels : null;
         values = convertWithDictionary(r.dataPage, this.dictionary as never, daph2.encoding, d);
       }
     } else return false; // index pages and others carry no rows
     // no nulls in the page: as many values as levels
     const dense = this.maxDef === 0 || defs === null || defs.length === 0 || values.length === n;
-    this.page = { values, defs: dense ? null : defs, n, row: 0, vi: 0 };
+    this.page = { values, defs: dense ? null : defs, reps, n, row: 0, vi: 0 };
     return true;
   }
 

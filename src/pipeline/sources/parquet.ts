@@ -1,7 +1,8 @@
 /**
  * Parquet source: chunks of at most `chunkRows` rows (default 65536) that never span row groups. Flat numeric
- * columns are streamed page by page into typed arrays (`parquet-flat.ts`); the others (strings, lists) are
- * decoded by hyparquet's reader for the rest of the row group at once. Pure JS, chosen by measurement (see
+ * columns are streamed page by page into typed arrays (`parquet-flat.ts`), and so are lists of numbers (vectors,
+ * `parquet-list.ts`); the others (strings, other nested types) are decoded by hyparquet's reader for the rest of
+ * the row group at once, so their memory follows the row group size. Pure JS, chosen by measurement (see
  * bench/RESULTS.md `## score`). Only the projected columns are read.
  */
 import * as fs from "node:fs";
@@ -19,6 +20,7 @@ import { type SlowColumnOptions, slowColumn } from "../arrow-convert.ts";
 import { PipelineError } from "../errors.ts";
 import { checkCodecs, COMPRESSORS } from "./codecs.ts";
 import { FlatColumnStream, isFastFlat } from "./parquet-flat.ts";
+import { ListColumnStream, numericListPath } from "./parquet-list.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
 type Decoded = ArrayLike<unknown> & { length: number };
@@ -257,8 +259,22 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
             const chunk = rg.columns.find(
               (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name,
             );
+            const listPath = numericListPath(kind, node);
+            const leafChunk =
+              listPath &&
+              rg.columns.find(
+                (c) =>
+                  c.meta_data?.path_in_schema.length === 3 &&
+                  c.meta_data.path_in_schema[0] === name &&
+                  rg.columns.filter((d) => d.meta_data?.path_in_schema[0] === name).length === 1,
+              );
             if (chunk && isFastFlat(kind, node)) {
               const stream = new FlatColumnStream(fh, tree, node, chunk, kind);
+              if (start > groupStart) await stream.skip(start - groupStart);
+              streams.set(name, stream);
+            } else if (listPath && leafChunk) {
+              // list of numbers: streamed page by page into a vector column (see parquet-list.ts)
+              const stream = new ListColumnStream(fh, tree, listPath, leafChunk, vectorSizes.get(name));
               if (start > groupStart) await stream.skip(start - groupStart);
               streams.set(name, stream);
             } else slow.push(name);
@@ -270,17 +286,22 @@ export async function openParquet(path: string, options: SourceOptions = {}): Pr
           for (let w = start; w < groupEnd; w += windowRows) {
             const m = Math.min(windowRows, groupEnd - w);
             const ordered = new Map<string, Column>();
+            const problems = slowProblems
+              .filter((p) => p.index >= w - start && p.index < w - start + m)
+              .map((p) => ({ ...p, index: p.index - (w - start) }));
             for (const name of columns) {
               const stream = streams.get(name);
               ordered.set(
                 name,
                 stream ? await stream.take(m) : sliceColumn(slowCols.get(name)!, w - start, w - start + m),
               );
+              if (stream instanceof ListColumnStream) {
+                problems.push(...stream.problems);
+                if (stream.vectorSize !== undefined) vectorSizes.set(name, stream.vectorSize);
+              }
             }
+            problems.sort((a, b) => a.index - b.index);
             const first = w;
-            const problems = slowProblems
-              .filter((p) => p.index >= w - start && p.index < w - start + m)
-              .map((p) => ({ ...p, index: p.index - (w - start) }));
             yield {
               batch:
                 problems.length > 0
