@@ -10,7 +10,7 @@
  * `TesseraError` (E_SAFETENSORS_*) naming the tensor and the numbers. Tensors are views of the file bytes
  * (no copy) whenever their start is aligned to the dtype size; otherwise they are copied.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { type DType, dtypeInfo } from "../dtype.ts";
 import { fmtShape, TesseraError } from "../errors.ts";
 import { makeLayout, shapeSize } from "../layout.ts";
@@ -59,12 +59,21 @@ export interface ReadSafetensorsOptions {
   bf16?: "error" | "float32";
 }
 
+/** One validated header entry. */
+interface Entry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly begin: number;
+  readonly end: number;
+  readonly bf16: boolean;
+}
+
 /** Parses safetensors bytes. Tensors are views of `buf` where alignment allows (see module doc). */
 export function readSafetensors(
   buf: ArrayBufferLike | ArrayBufferView,
   options: ReadSafetensorsOptions = {},
 ): SafetensorsFile {
-  const bf16 = options.bf16 ?? "error";
   const bytes = asBytes(buf);
   if (bytes.byteLength < 8)
     fail(
@@ -72,8 +81,23 @@ export function readSafetensors(
       `file is ${bytes.byteLength} bytes, too short for the 8-byte header length`,
       { byteLength: bytes.byteLength },
     );
-  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  const available = bytes.byteLength - 8;
+  const n = headerLength(new DataView(bytes.buffer, bytes.byteOffset, 8), bytes.byteLength);
+  const dataStart = 8 + n;
+  const { entries, metadata } = parseHeader(
+    bytes.subarray(8, dataStart),
+    bytes.byteLength - dataStart,
+    options.bf16 ?? "error",
+  );
+  const tensors = new Map<string, Tensor>();
+  for (const e of entries)
+    tensors.set(e.name, tensorOf(e, bytes.subarray(dataStart + e.begin, dataStart + e.end)));
+  return { tensors, metadata };
+}
+
+/** The header length N from the first 8 bytes, checked against the file size and the reference limit. */
+function headerLength(first8: DataView, byteLength: number): number {
+  const n64 = first8.getBigUint64(0, true);
+  const available = byteLength - 8;
   if (n64 > BigInt(available) || n64 > BigInt(SAFETENSORS_MAX_HEADER)) {
     fail(
       "E_SAFETENSORS_HEADER",
@@ -84,26 +108,25 @@ export function readSafetensors(
       },
     );
   }
-  const n = Number(n64);
+  return Number(n64);
+}
+
+/** Parses and validates the JSON header against a data buffer of `dataLen` bytes (see module doc). */
+function parseHeader(
+  json: Uint8Array,
+  dataLen: number,
+  bf16: "error" | "float32",
+): { entries: Entry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (e) {
     fail("E_SAFETENSORS_HEADER", `header is not valid UTF-8 JSON: ${(e as Error).message}`, {});
   }
   if (header === null || typeof header !== "object" || Array.isArray(header))
     fail("E_SAFETENSORS_HEADER", "header must be a JSON object", {});
-  const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: {
-    name: string;
-    dtype: DType;
-    shape: number[];
-    begin: number;
-    end: number;
-    bf16: boolean;
-  }[] = [];
+  const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (raw === null || typeof raw !== "object" || Array.isArray(raw))
@@ -195,28 +218,31 @@ export function readSafetensors(
       );
     }
   }
-  const tensors = new Map<string, Tensor>();
-  for (const e of entries) {
-    const info = dtypeInfo(e.dtype);
-    const abs = bytes.byteOffset + dataStart + e.begin;
-    const count = shapeSize(e.shape);
-    let storage: InstanceType<typeof info.ctor>;
-    if (e.bf16) {
-      // bf16 bits are the high half of the float32 bits
-      const bits = new Uint32Array(count);
-      const dv = new DataView(bytes.buffer, bytes.byteOffset + dataStart + e.begin, count * 2);
-      for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
-      storage = new Float32Array(bits.buffer);
-    } else if (abs % info.byteSize === 0) storage = new info.ctor(bytes.buffer, abs, count);
-    else {
-      // unaligned: copy the bytes into a fresh aligned buffer
-      const copy = new Uint8Array(count * info.byteSize);
-      copy.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-      storage = new info.ctor(copy.buffer, 0, count);
-    }
-    tensors.set(e.name, new Tensor(e.dtype, storage, makeLayout(e.shape)));
+  return { entries, metadata };
+}
+
+/**
+ * The tensor of entry `e` over `raw`, exactly its bytes: a view when `raw` is aligned for the dtype, an aligned copy
+ * otherwise, and for BF16 read as float32 a new float32 array.
+ */
+function tensorOf(e: Entry, raw: Uint8Array): Tensor {
+  const info = dtypeInfo(e.dtype);
+  const count = shapeSize(e.shape);
+  let storage: InstanceType<typeof info.ctor>;
+  if (e.bf16) {
+    // bf16 bits are the high half of the float32 bits
+    const bits = new Uint32Array(count);
+    const dv = new DataView(raw.buffer, raw.byteOffset, count * 2);
+    for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
+    storage = new Float32Array(bits.buffer);
+  } else if (raw.byteOffset % info.byteSize === 0) storage = new info.ctor(raw.buffer, raw.byteOffset, count);
+  else {
+    // unaligned: copy the bytes into a fresh aligned buffer
+    const copy = new Uint8Array(count * info.byteSize);
+    copy.set(raw);
+    storage = new info.ctor(copy.buffer, 0, count);
   }
-  return { tensors, metadata };
+  return new Tensor(e.dtype, storage, makeLayout(e.shape));
 }
 
 /**
@@ -268,9 +294,38 @@ export function writeSafetensors(
   return out;
 }
 
-/** Reads a safetensors file from disk (tensors are views of the file's bytes). */
+/** Largest file read whole (one `readFileSync`); Node cannot read more in one call. */
+const MAX_WHOLE_READ = 2 ** 31 - 1;
+
+/**
+ * Reads a safetensors file from disk. Tensors are views of the file's bytes read whole; a file over 2 GiB (a Hugging
+ * Face shard can be 5 GB) is read tensor by tensor instead, each tensor into its own buffer (no extra copy either).
+ */
 export function loadSafetensors(path: string, options: ReadSafetensorsOptions = {}): SafetensorsFile {
-  return readSafetensors(readFileSync(path), options);
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= MAX_WHOLE_READ) return readSafetensors(readFileSync(fd), options);
+    const readAt = (length: number, position: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      for (let got = 0; got < length; ) {
+        const n = readSync(fd, out, got, Math.min(length - got, MAX_WHOLE_READ), position + got);
+        if (n === 0)
+          fail("E_SAFETENSORS_HEADER", `file ended at byte ${position + got} of ${size}`, { size });
+        got += n;
+      }
+      return out;
+    };
+    const first8 = readAt(8, 0);
+    const n = headerLength(new DataView(first8.buffer), size);
+    const dataStart = 8 + n;
+    const { entries, metadata } = parseHeader(readAt(n, 8), size - dataStart, options.bf16 ?? "error");
+    const tensors = new Map<string, Tensor>();
+    for (const e of entries) tensors.set(e.name, tensorOf(e, readAt(e.end - e.begin, dataStart + e.begin)));
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes a safetensors file to disk. */
