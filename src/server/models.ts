@@ -258,7 +258,25 @@ export class ModelHost {
       if (!this.noted.has(m.session)) this.noteLoaded(m);
       return m;
     } catch (err) {
+      // Without a version, the highest version that is ready serves (as in Triton) when the newest is not.
+      const ready = version === undefined ? await this.highestReady(name, err) : undefined;
+      if (ready !== undefined) return this.model(name, ready);
       throw withoutRepositoryPath(err);
+    }
+  }
+
+  /** The highest ready version of `name` when `err` says its default version cannot serve, else undefined. */
+  private async highestReady(name: string, err: unknown): Promise<string | undefined> {
+    if (!(err instanceof TesseraError)) return undefined;
+    if (err.code !== "E_MODEL_NOT_READY" && err.code !== "E_MODEL_LOAD_FAILED") return undefined;
+    try {
+      let best: string | undefined;
+      for (const s of await this.registry.status(name)) {
+        if (s.state === "ready" && (best === undefined || Number(s.version) > Number(best))) best = s.version;
+      }
+      return best;
+    } catch {
+      return undefined;
     }
   }
 

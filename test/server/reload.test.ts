@@ -109,3 +109,31 @@ test("unloading a model that never served a request removes its metric series to
     await srv.close();
   }
 });
+
+test("without a version, requests go to the highest version that is ready (a newer one that failed to load is skipped)", async () => {
+  const good = slowModel({ ms: 1, size: 8 }).bytes;
+  const config = { replicas: 1, intraOpThreads: 1, versionPolicy: "all" };
+  const srv = await startApp(
+    writeRepo([
+      { name: "vv", version: "1", bytes: good, config },
+      { name: "vv", version: "2", bytes: new Uint8Array([1, 2, 3]), config },
+    ]),
+  );
+  try {
+    const body = JSON.stringify({
+      inputs: [{ name: "x", datatype: "FP32", shape: [1, 8], data: new Array(8).fill(0.5) }],
+    });
+    const r = await fetch(`${srv.url}/v2/models/vv/infer`, { method: "POST", body });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    assert.equal((JSON.parse(text) as { model_version: string }).model_version, "1");
+    assert.equal((await fetch(`${srv.url}/v2/models/vv/ready`)).status, 200);
+    const meta = await fetch(`${srv.url}/v2/models/vv`);
+    assert.equal(meta.status, 200);
+    // The failed version itself still says why.
+    const v2 = await fetch(`${srv.url}/v2/models/vv/versions/2/infer`, { method: "POST", body });
+    assert.equal(v2.status, 503);
+  } finally {
+    await srv.close();
+  }
+});
