@@ -308,6 +308,8 @@ interface InFlight {
   readonly inputRows: number;
   readonly rejects: RejectRecord[];
   readonly end: Cursor;
+  /** Input file of the rows. */
+  readonly file: string;
 }
 
 /**
@@ -534,7 +536,8 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
         part.tmp = path.join(partsDir, `${partName(part.index)}.${EXT[format]}.tmp`);
         part.sink = await openSink(part.tmp, format, outFields(), { header: false });
       }
-      const cols = new Map<string, Column>(item.keys.columns);
+      const cols = new Map<string, Column>();
+      for (const [k, c] of item.keys.columns) cols.set(k, keyAs(c, ckpt.fields!, k, item.file));
       for (const [k, v] of outputColumns(outputs, outputPlan, item.kept, options.model.labels))
         cols.set(k, v);
       await part.sink.write({ numRows: item.kept, columns: cols });
@@ -672,7 +675,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       columns: new Map(keyColumns.map((k) => [k, batch.columns.get(k)!])),
     };
     const keys = keep === null ? keyBatch : filterBatch(keyBatch, keep, kept);
-    queue.push({ run, keys, kept, inputRows: batch.numRows, rejects, end });
+    queue.push({ run, keys, kept, inputRows: batch.numRows, rejects, end, file: sources[end.file]!.path });
     timings.prepareMs += performance.now() - tp;
   }
 
@@ -887,6 +890,57 @@ function checkNameClash(keys: readonly string[], predictions: readonly string[])
       { clash, predictions: [...predictions] },
     );
   }
+}
+
+/**
+ * A key column in the kind the output fixed from the first input (inputs can disagree, e.g. CSV files whose ids
+ * infer as text in one and numbers in another): anything becomes text; integers and floats convert when exact.
+ * Otherwise `E_PIPELINE_SCHEMA` names the file and the column.
+ */
+function keyAs(col: Column, fields: readonly FieldSpec[], name: string, file: string): Column {
+  const want = fields.find((f) => f.name === name);
+  if (!want || want.kind === col.kind) return col;
+  const n = col.length;
+  const fail = (why: string) =>
+    new PipelineError(
+      "E_PIPELINE_SCHEMA",
+      `${file}: key column "${name}" is ${col.kind} here but ${want.kind} in the output (fixed by the first input)${why}; score such files separately or give key columns one type`,
+      { file, column: name, kind: col.kind, expected: want.kind },
+    );
+  if (want.kind === "utf8") {
+    const values: string[] = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const v = cellValue(col, i);
+      values[i] = v === null ? "" : Array.isArray(v) ? JSON.stringify(v) : String(v);
+    }
+    return { kind: "utf8", length: n, valid: col.valid, values };
+  }
+  const numeric =
+    col.kind === "float32" || col.kind === "float64" || col.kind === "int32" || col.kind === "int64";
+  if (!numeric || want.kind === "bool" || want.kind === "vector") throw fail("");
+  const src = col.values as ArrayLike<number | bigint>;
+  const at = (i: number) => (col.valid !== null && col.valid[i] === 0 ? 0 : src[i]!);
+  if (want.kind === "int64") {
+    const values = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = at(i);
+      if (typeof v === "number" && !Number.isInteger(v)) throw fail(` (row value ${v} is not an integer)`);
+      values[i] = BigInt(v);
+    }
+    return { kind: "int64", length: n, valid: col.valid, values };
+  }
+  const values =
+    want.kind === "float64"
+      ? new Float64Array(n)
+      : want.kind === "float32"
+        ? new Float32Array(n)
+        : new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(at(i));
+    values[i] = v;
+    if (values[i] !== v && !Number.isNaN(v)) throw fail(` (value ${String(at(i))} does not fit)`);
+  }
+  return { kind: want.kind, length: n, valid: col.valid, values } as Column;
 }
 
 function badRowError(r: RejectRecord, committedRows: number): PipelineError {

@@ -405,3 +405,38 @@ test("--resume with another model, flag or input says what changed", async () =>
   fs.appendFileSync(input, "\n");
   await refused({}, /input .*changed\.jsonl changed size/);
 });
+
+test("inputs whose key columns infer to other types: converted when exact (to text, float → integer), else refused naming the file", async () => {
+  const row = (id: string) => `${id},${Array.from({ length: F }, (_, f) => f / 10).join(",")}`;
+  const header = `id,${Array.from({ length: F }, (_, f) => `x${f}`).join(",")}`;
+  const text = path.join(dir, "ids-text.csv");
+  const nums = path.join(dir, "ids-num.csv");
+  fs.writeFileSync(text, `${header}\n${row("a7")}\n`);
+  fs.writeFileSync(nums, `${header}\n${row("7")}\n${row("8")}\n`);
+  const { batch, fields } = inputBatch(3); // int64 ids 1000..1002 in Parquet
+  const pq = path.join(dir, "ids.parquet");
+  await writeInput(pq, "parquet", batch, fields);
+  const base = { session, model: info, keyColumns: ["id"], outputs: ["probabilities"], progress: false as const };
+  const out1 = path.join(dir, "ids-1.jsonl");
+  await scoreFiles({ ...base, inputs: [text, nums], output: out1 });
+  assert.deepEqual(
+    rowsOf(await readRows(out1), ["id"]).map((r) => r[0]),
+    ["a7", "7", "8"],
+  );
+  const out2 = path.join(dir, "ids-2.parquet");
+  await scoreFiles({
+    ...base,
+    columns: ["x0", "x1", "x2", "x3", "x4", "x5"],
+    inputs: [pq, nums],
+    output: out2,
+  });
+  assert.deepEqual(
+    rowsOf(await readRows(out2), ["id"]).map((r) => r[0]),
+    [1000n, 1001n, 1002n, 7n, 8n],
+  );
+  await assert.rejects(
+    scoreFiles({ ...base, inputs: [nums, text], output: path.join(dir, "ids-3.jsonl") }),
+    (e: Error & { code?: string }) =>
+      e.code === "E_PIPELINE_SCHEMA" && e.message.startsWith(`${text}: key column "id" is utf8`),
+  );
+});
