@@ -398,3 +398,13 @@ test("Parquet unsigned integers (Polars UInt8/16/32) read as numbers with their 
     [null, null, null, null],
   ]);
 });
+
+test("a CSV header naming a column twice is refused by name (one of them was silently dropped)", async () => {
+  const file = path.join(dir, "dup-header.csv");
+  fs.writeFileSync(file, "id,a,b,a\n1,2,3,4\n");
+  await assert.rejects(
+    openSource(file),
+    (e: Error & { code?: string }) =>
+      e.code === "E_PIPELINE_FORMAT" && /column "a" twice \(fields 2 and 4\)/.test(e.message),
+  );
+});

@@ -461,6 +461,15 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
   const sizeBytes = (await fs.promises.stat(path)).size;
   const delimiter = options.delimiter ?? ",";
   const header = await readCsvHeader(path, delimiter);
+  const dup = header.names.findIndex((n, i) => header.names.indexOf(n) !== i);
+  if (dup >= 0) {
+    const name = header.names[dup]!;
+    throw new PipelineError(
+      "E_PIPELINE_FORMAT",
+      `${path}: the header names column "${name}" twice (fields ${header.names.indexOf(name) + 1} and ${dup + 1}); rename one`,
+      { file: path, column: name },
+    );
+  }
   const wanted = options.columns ?? header.names;
   const missing = wanted.filter((c) => !header.names.includes(c));
   if (missing.length > 0) throw missingError(path, missing, header.names);
