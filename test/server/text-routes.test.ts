@@ -6,8 +6,9 @@ import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import OpenAI from "openai";
 import pino from "pino";
-import { crossEncoder } from "../../src/onnx/index.ts";
+import { crossEncoder, GraphBuilder } from "../../src/onnx/index.ts";
 import { buildApp } from "../../src/server/index.ts";
+import { Tensor } from "../../src/tensor/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
 
@@ -810,5 +811,56 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
     const batches = value('tessera_batch_size_count{model="tuned"}');
     assert.ok(batches >= 3, `${batches} batches for 9 inputs`);
     assert.equal(value('tessera_batch_size_bucket{le="4",model="tuned"}'), batches);
+  });
+});
+
+describe("text routes: a re-ranker whose scores come out NaN", () => {
+  let rr: TempFolder;
+  let root: string;
+  let app: FastifyInstance;
+
+  before(async () => {
+    rr = makeModelFolder({ kind: "reranker" });
+    // logits = (number of tokens) × NaN: what an overflowing fp16 export produces
+    const g = new GraphBuilder({ name: "nan_reranker", opset: 17 });
+    g.input("input_ids", "int64", ["batch", "seq"]);
+    g.input("attention_mask", "int64", ["batch", "seq"]);
+    const mask = g.op("Cast", ["attention_mask"], { to: 1 });
+    const count = g.op("ReduceSum", [mask, g.constant(Tensor.wrap(BigInt64Array.from([1n]), [1]))], {
+      keepdims: 1,
+    });
+    g.node("Mul", [count, g.constant(Tensor.wrap(Float32Array.from([Number.NaN]), []))], ["logits"]);
+    g.output("logits", "float32", ["batch", 1]);
+    writeFileSync(join(rr.dir, "onnx", "model.onnx"), g.toBytes());
+    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
+    mkdirSync(join(root, "nan"));
+    writeFileSync(
+      join(root, "nan", "config.json"),
+      JSON.stringify({ kind: "hf", source: rr.dir, replicas: 1, intraOpThreads: 1 }),
+    );
+    app = await buildApp({
+      config: { modelsDir: root },
+      logger: pino({ level: "silent" }),
+      defaultMetrics: false,
+    });
+    await app.tessera.loading;
+  });
+  after(async () => {
+    await app.close();
+    rr.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("/rerank answers 424 'score is NaN' (TEI) instead of null scores in an arbitrary order", async () => {
+    const r = await app.inject({
+      method: "POST",
+      url: "/rerank",
+      payload: { query: "the key", texts: ["the key type", "a list"] },
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(r.statusCode, 424, r.body);
+    const body = r.json() as { error: string; error_type: string };
+    assert.match(body.error, /score is NaN/);
+    assert.equal(body.error_type, "Backend");
   });
 });

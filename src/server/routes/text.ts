@@ -53,6 +53,7 @@ const TEXT_STATUS: Readonly<Record<string, number>> = {
   // The text routes build every tensor themselves, so a failed run is the model's (or its
   // config's) fault, never the client's: TEI's Backend kind, 424 (the v2 routes say 400).
   E_ORT_RUN: 424,
+  E_TEXT_NAN: 424,
   E_TOKENIZER_CONFIG: 422,
 };
 
@@ -690,6 +691,10 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         truncationDirection: direction(body),
         signal: requestGoneSignal(req),
       });
+      // As TEI: a NaN score is the model's failure (e.g. an fp16 overflow), and cannot be ranked.
+      const nan = r.hits.find((h) => Number.isNaN(h.score));
+      if (nan)
+        throw fail("E_TEXT_NAN", `score is NaN (texts[${nan.index}])`, undefined, { index: nan.index });
       reply.header("x-compute-tokens", String(r.totalTokens));
       return r.hits.map((h) => ({
         index: h.index,
