@@ -4,7 +4,7 @@
  * knows which versions the operator unloaded on purpose.
  */
 import type { Logger } from "pino";
-import { type InferOptions, type InferResult, ModelBatcher } from "../batching/index.ts";
+import { type InferOptions, type InferResult, ModelBatcher, unbatchableReason } from "../batching/index.ts";
 import {
   type BatchingConfig,
   batchingFor,
@@ -322,6 +322,14 @@ export class ModelHost {
     } catch {
       return undefined; // unloaded (or failing): the original error stands
     }
+  }
+
+  /**
+   * Whether the model version's requests go through its dynamic batcher: it has a batch dim on every input
+   * (`unbatchableReason`) and its outputs did not turn out to be other than batch-major.
+   */
+  batches(model: LoadedModel): boolean {
+    return unbatchableReason(model.description) === undefined && !this.notBatchMajor.has(model.session);
   }
 
   /**

@@ -42,6 +42,14 @@ test("a model with a dynamic non-batch first dim answers each request with its o
     const ns = [3, 5, 7, 11, 13, 17];
     assert.deepEqual(await Promise.all(ns.map(sum)), ns);
     assert.equal(await sum(2), 2);
+    // Triton's model config now says what happens: no batch dim, no dynamic batching, dims as the graph has them.
+    const config = (await (await fetch(`${srv.url}/v2/models/wave/config`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(config.max_batch_size, 0);
+    assert.equal(config.dynamic_batching, undefined);
+    assert.deepEqual((config.input as { dims: number[] }[])[0]!.dims, [-1]);
   } finally {
     await srv.close();
   }

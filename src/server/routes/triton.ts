@@ -38,6 +38,8 @@ export interface TritonConfigContext {
   readonly requestTimeoutMs: number;
   /** The server-wide provider list (a model's config.json `providers` wins). */
   readonly providers?: readonly ProviderSpec[];
+  /** Whether the server batches the model's requests (ModelHost.batches); default `hasBatchDim(m)`. */
+  readonly batched?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export interface TritonConfigContext {
  * - `optimization` is left out: Tessera does not expose ORT's graph-level settings in Triton's terms.
  */
 export function tritonModelConfig(m: LoadedModel, c: TritonConfigContext): Record<string, unknown> {
-  const batched = hasBatchDim(m);
+  const batched = c.batched ?? hasBatchDim(m);
   const maxBatchSize = batched ? c.batching.maxBatchSize : 0;
   const dims = (shape: readonly number[]) => (batched && shape.length > 0 ? shape.slice(1) : shape.slice());
   const provider = m.session.activeProvider;
@@ -164,6 +166,7 @@ export function registerTritonRoutes(app: FastifyInstance, ctx: RouteContext): v
     return tritonModelConfig(m, {
       batching: models.batchingOf(m),
       requestTimeoutMs: ctx.config.requestTimeoutMs,
+      batched: models.batches(m),
       ...(ctx.config.providers ? { providers: ctx.config.providers } : {}),
     });
   };
