@@ -324,8 +324,8 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal(info.auto_truncate, true);
   });
 
-  it("TEI /health and /ping: 200 with an empty body while a text model serves", async () => {
-    for (const url of ["/health", "/ping"]) {
+  it("TEI /health, /ping and GET / (its Inference API health route): 200 with an empty body while a text model serves", async () => {
+    for (const url of ["/health", "/ping", "/"]) {
       const r = await app.inject({ method: "GET", url });
       assert.equal(r.statusCode, 200, url);
       assert.equal(r.body, "");

@@ -751,6 +751,8 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
     };
     tei.get("/health", health);
     tei.get("/ping", health);
+    // TEI's "Inference API health route" (POST / is the dispatching inference route below).
+    tei.get("/", health);
 
     tei.post("/embed_all", async (req, reply) => {
       const body = jsonBody(req);
