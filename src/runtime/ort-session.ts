@@ -123,7 +123,7 @@ class Replica {
           settle.reject(
             new TesseraError(
               "E_SESSION_CREATE",
-              `${this.label}: onnxruntime could not create a session: ${msg.message}`,
+              `${this.label}: onnxruntime could not create a session: ${initFailure(msg.message, msg.fallbacks)}`,
               {
                 model: this.label,
                 reason: msg.message,
@@ -468,6 +468,24 @@ export class OrtSession implements InferenceSession {
     const key = this.exclusiveKey;
     await Promise.all(this.pool.map((r) => (key ? runExclusive(key, () => r.close()) : r.close())));
   }
+}
+
+/**
+ * Why no session could be created, for the message: when every provider failed for the same reason the model itself
+ * was refused (an opset ORT does not support, an unknown op), so that reason is given once instead of as a list of
+ * provider failures.
+ */
+function initFailure(
+  message: string,
+  attempts: readonly { provider: ProviderName; reason: string }[],
+): string {
+  const first = attempts[0];
+  if (first === undefined || attempts.some((a) => a.reason !== first.reason)) return message;
+  const where =
+    attempts.length > 1
+      ? ` (the same on every provider tried: ${attempts.map((a) => a.provider).join(", ")})`
+      : "";
+  return `${first.reason}${where}`;
 }
 
 function abortError(label: string, signal: AbortSignal): TesseraError {

@@ -292,6 +292,11 @@ export function failureReason(err: unknown): string {
   // ORT_ENFORCE messages start with "<source path>:<line> <function> <condition> was false. <what>".
   const enforced = /^\/\S+:\d+ .* was false\. (.+)$/.exec(line);
   if (enforced?.[1]) line = enforced[1];
+  // Other ORT errors start with "<source path>:<line> <C++ signature>(<parameters>) <what>".
+  else {
+    const located = /^\/\S+:\d+ [^()]*\([^()]*\)(?: const)? (.+)$/.exec(line);
+    if (located?.[1]) line = located[1];
+  }
   const trimmed = line.trim();
   return trimmed.length > 400 ? `${trimmed.slice(0, 397)}...` : trimmed;
 }

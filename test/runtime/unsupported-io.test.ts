@@ -96,3 +96,28 @@ test("a string input is described, and a run names it instead of failing inside 
     await s.close();
   }
 });
+
+test("a model ORT refuses (opset too new, unknown op) is reported by its reason, not as a provider failure", async () => {
+  const tooNew = new GraphBuilder({ opset: 30 });
+  tooNew.input("x", "float32", ["n"]);
+  tooNew.node("Relu", ["x"], ["y"]);
+  tooNew.output("y", "float32", ["n"]);
+  const custom = new GraphBuilder({ opset: 17, domainOpsets: { "com.example": 1 } });
+  custom.input("x", "float32", ["n"]);
+  custom.node("MyOp", ["x"], ["y"], {}, { domain: "com.example" });
+  custom.output("y", "float32", ["n"]);
+  for (const [bytes, re] of [
+    [tooNew.toBytes(), /Current official support for domain ai\.onnx is till opset \d+/],
+    [custom.toBytes(), /com\.example:MyOp\(-1\) is not a registered function\/op/],
+  ] as const) {
+    await assert.rejects(openSession(bytes, { ...ONE, label: "odd@1" }), (e: unknown) => {
+      assert.ok(e instanceof TesseraError);
+      assert.equal(e.code, "E_SESSION_CREATE");
+      assert.match(e.message, /^odd@1: onnxruntime could not create a session: /);
+      assert.match(e.message, re);
+      assert.doesNotMatch(e.message, /no execution provider/);
+      assert.doesNotMatch(e.message, /onnxruntime_src|model_load_utils\.h/); // ORT's source location and C++ signature
+      return true;
+    });
+  }
+});
