@@ -1,7 +1,7 @@
 /**
  * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models[/{id}]`, and the
  * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/tokenize`, `/decode`,
- * `GET /info`, `GET /health` (and `/ping`), and `POST /` / `/invocations` dispatching by body shape
+ * `GET /info`, `GET /health` (and `/ping`, `GET /`), and `POST /` / `/invocations` dispatching by body shape
  * (shared/reference/embeddings-apis.md).
  *
  * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker per
@@ -14,7 +14,7 @@
  *
  * Errors: `/v1/*` answer OpenAI's `{error:{message,type,param,code}}`, the TEI routes
  * `{error, error_type}`. Statuses: empty input 400, malformed JSON / invalid UTF-8 400,
- * schema or semantic problems 422, an input over `maxTokens` with truncation off 413,
+ * schema or semantic problems 422, an input over `maxTokens` with truncation off 422 (TEI since 2026),
  * body over the limit 413, queue full 429, rerank on an embedding model or a failed model run
  * (E_ORT_RUN) 424, not ready 503.
  */
