@@ -429,9 +429,17 @@ async function downloadOnce(
     } else {
       const etag = cleanTag(res.headers.get("etag"));
       if (!sha256 && etag && /^[0-9a-f]{64}$/.test(etag)) sha256 = etag;
-      const append = res.status === 206;
+      const cr = res.headers.get("content-range");
+      const from = res.status === 206 && cr ? Number(/^bytes (\d+)-/.exec(cr)?.[1]) : 0;
+      // A 206 continues the .part only when it starts where the part stops; from 0 it is the whole
+      // file (rewrite the part); from elsewhere it fits nothing: drop the part and start over.
+      if (from !== have && from !== 0) {
+        await res.body?.cancel();
+        rmSync(part, { force: true });
+        throw new Error(`asked for bytes from ${have}, got a range from ${cr}`);
+      }
+      const append = res.status === 206 && from === have && have > 0;
       if (size === undefined) {
-        const cr = res.headers.get("content-range");
         const total = cr ? Number(cr.split("/")[1]) : Number.NaN;
         const len = res.headers.get("content-length");
         if (Number.isFinite(total)) size = total;

@@ -427,6 +427,50 @@ describe("pullModel when the server is briefly overloaded", () => {
   });
 });
 
+describe("pullModel when a server answers a Range request from another offset", () => {
+  it("a 206 that starts at 0 rewrites the .part instead of appending the whole file to it", async () => {
+    const graph = Buffer.alloc(30_000);
+    for (let i = 0; i < graph.length; i++) graph[i] = (i * 31) % 255;
+    const files: Record<string, Buffer> = {
+      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+      "onnx/model.onnx": graph,
+    };
+    let cut = true;
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const m = /^\/org\/odd\/resolve\/main\/(.+)$/.exec(path);
+      const body = m ? files[m[1] as string] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      const headers = { "x-linked-etag": `"${sha256(body)}"`, "content-length": String(body.length) };
+      if (req.headers.range) {
+        // ignores the offset asked for and sends everything, as a 206 from 0
+        res.writeHead(206, { ...headers, "content-range": `bytes 0-${body.length - 1}/${body.length}` });
+        return void res.end(body);
+      }
+      res.writeHead(200, headers);
+      if (cut && path.endsWith(".onnx")) {
+        cut = false;
+        return void res.write(body.subarray(0, 10_000), () => res.destroy());
+      }
+      res.end(body);
+    });
+    const url = await new Promise<string>((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const r = await pullModel({ repo: "org/odd", endpoint: url, cacheDir: cache });
+      assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pullModel: token and redirects to another host (the hub's CDN)", () => {
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
