@@ -408,3 +408,20 @@ test("a CSV header naming a column twice is refused by name (one of them was sil
       e.code === "E_PIPELINE_FORMAT" && /column "a" twice \(fields 2 and 4\)/.test(e.message),
   );
 });
+
+test("Arrow IPC with LZ4_FRAME-compressed batches (linked 64 KB blocks, Polars/pyarrow Feather) reads; ZSTD is refused by name", async () => {
+  const fixture = (name: string) => path.join(import.meta.dirname, "fixtures", name);
+  const got: RecordBatch[] = [];
+  for await (const c of (await openSource(fixture("polars-lz4.arrow"))).chunks()) got.push(c.batch);
+  assert.deepEqual(
+    rowsOf(got, ["id", "x"]),
+    Array.from({ length: 12000 }, (_, i) => [BigInt(i), (i % 100) / 2]),
+  );
+  const zstd = fixture("polars-zstd.arrow");
+  await assert.rejects(
+    (async () => {
+      for await (const _ of (await openSource(zstd)).chunks());
+    })(),
+    (e: Error & { code?: string }) => e.code === "E_PIPELINE_FORMAT" && /ZSTD-compressed/.test(e.message),
+  );
+});

@@ -3,11 +3,40 @@
  * apache-arrow's async reader over a file handle: numeric buffers are used in place (no copy).
  */
 import * as fs from "node:fs";
-import { RecordBatchReader } from "apache-arrow";
+import { CompressionType, compressionRegistry, RecordBatchReader } from "apache-arrow";
 import { fromArrowBatch } from "../arrow-convert.ts";
 import { sliceBatch } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
+import { lz4FrameDecode } from "./codecs.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
+
+// LZ4_FRAME-compressed record batches (pyarrow's Feather default, `compression="lz4"` in Polars): apache-arrow reads
+// them once a codec is registered. ZSTD has no decoder here; `unsupportedCodec` names it.
+if (!compressionRegistry.get(CompressionType.LZ4_FRAME)) {
+  compressionRegistry.set(CompressionType.LZ4_FRAME, {
+    decode(data: Uint8Array): Uint8Array {
+      const out = lz4FrameDecode(data);
+      if (out === null) {
+        throw new PipelineError(
+          "E_PIPELINE_FORMAT",
+          "an LZ4_FRAME buffer does not start with the LZ4 frame magic",
+          {},
+        );
+      }
+      return out;
+    },
+  });
+}
+
+/** apache-arrow's "compressed but codec not found" as a clear E_PIPELINE_FORMAT; other errors unchanged. */
+function unsupportedCodec(path: string, e: unknown): unknown {
+  if (!(e instanceof Error) || !/compressed but codec not found/.test(e.message)) return e;
+  return new PipelineError(
+    "E_PIPELINE_FORMAT",
+    `${path}: its record batches are ZSTD-compressed, which Tessera cannot decompress (uncompressed and LZ4_FRAME Arrow IPC read); rewrite it with compression "lz4" or none`,
+    { file: path, codec: "ZSTD" },
+  );
+}
 
 async function isFileFormat(path: string): Promise<boolean> {
   const fh = await fs.promises.open(path, "r");
@@ -75,6 +104,13 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
       const { reader, bytes, close } = await openReader(path, fileFormat);
       try {
+        yield* batches();
+      } catch (e) {
+        throw unsupportedCodec(path, e);
+      } finally {
+        await close();
+      }
+      async function* batches(): AsyncGenerator<SourceChunk> {
         const total = reader.isFile() ? reader.numRecordBatches : 0;
         let rows = 0;
         let index = 0;
@@ -99,8 +135,6 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
             bytesRead,
           };
         }
-      } finally {
-        await close();
       }
     },
   };

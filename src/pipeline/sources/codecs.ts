@@ -94,14 +94,26 @@ function lz4Hadoop(input: Uint8Array, outputLength: number): Uint8Array | null {
   return op === outputLength ? out : null;
 }
 
-/** The LZ4 frame format (magic 0x184D2204); null when the input is not a frame. */
-function lz4Frame(input: Uint8Array, outputLength: number): Uint8Array | null {
+/**
+ * Decodes an LZ4 frame (magic 0x184D2204, lz4 Frame_format.md): blocks, compressed or stored, linked or independent
+ * (all decoded into one buffer, so a block's matches may reach into the ones before), checksums skipped. The output
+ * has `outputLength` bytes when given (else it grows as needed). Null when the input is not a frame.
+ */
+export function lz4FrameDecode(input: Uint8Array, outputLength?: number): Uint8Array | null {
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   if (input.length < 7 || view.getUint32(0, true) !== 0x184d2204) return null;
   const flags = input[4]!;
-  let ip = 6 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0) + 1; // descriptor, content size, dict id, HC
+  const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][(input[5]! >> 4) & 7] || 4 << 20;
+  let ip = 6;
+  let contentSize: number | undefined;
+  if (flags & 0x08) {
+    contentSize = Number(view.getBigUint64(ip, true));
+    ip += 8;
+  }
+  if (flags & 0x01) ip += 4; // dictionary id
+  ip += 1; // header checksum
   const blockChecksum = (flags & 0x10) !== 0;
-  const out = new Uint8Array(outputLength);
+  let out = new Uint8Array(outputLength ?? contentSize ?? Math.max(blockMax, input.length * 3));
   let op = 0;
   for (;;) {
     if (ip + 4 > input.length) throw corrupt("LZ4", "truncated frame");
@@ -110,15 +122,21 @@ function lz4Frame(input: Uint8Array, outputLength: number): Uint8Array | null {
     if (word === 0) break;
     const size = word & 0x7fffffff;
     if (ip + size > input.length) throw corrupt("LZ4", "truncated frame block");
+    if (outputLength === undefined && op + blockMax > out.length) {
+      const grown = new Uint8Array(Math.max(out.length * 2, op + blockMax));
+      grown.set(out.subarray(0, op));
+      out = grown;
+    }
     if (word & 0x80000000) {
-      if (op + size > outputLength) throw corrupt("LZ4", "frame runs past the page size");
+      if (op + size > out.length) throw corrupt("LZ4", "frame runs past the page size");
       out.set(input.subarray(ip, ip + size), op);
       op += size;
     } else op = lz4Block(input, out, ip, ip + size, op);
     ip += size + (blockChecksum ? 4 : 0);
   }
-  if (op !== outputLength) throw corrupt("LZ4", `decoded ${op} bytes, the page header says ${outputLength}`);
-  return out;
+  if (outputLength !== undefined && op !== outputLength)
+    throw corrupt("LZ4", `decoded ${op} bytes, the page header says ${outputLength}`);
+  return op === out.length ? out : out.slice(0, op);
 }
 
 function fromBuffer(b: Buffer): Uint8Array {
@@ -131,7 +149,7 @@ export const COMPRESSORS: Compressors = {
   BROTLI: (input) => fromBuffer(zlib.brotliDecompressSync(input)),
   LZ4_RAW: lz4Raw,
   LZ4: (input, outputLength) =>
-    lz4Hadoop(input, outputLength) ?? lz4Frame(input, outputLength) ?? lz4Raw(input, outputLength),
+    lz4Hadoop(input, outputLength) ?? lz4FrameDecode(input, outputLength) ?? lz4Raw(input, outputLength),
 };
 
 const READABLE = new Set(["UNCOMPRESSED", "SNAPPY", ...Object.keys(COMPRESSORS)]);
