@@ -98,7 +98,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     logger,
     explicitLoad: options.loadModels ?? config.loadAll,
   });
-  const lifecycle: Lifecycle = { draining: false, startedAt: Date.now() };
+  const lifecycle: Lifecycle = { stopping: false, draining: false, startedAt: Date.now() };
   // Bodies (and arrays parsed from them) up to 4 MiB are pooled, at most 64 MiB held idle (64 connections of
   // 64-row JSON requests hold ~36 MiB); larger ones are rare enough for the GC.
   const bodies = new BodyPool({ maxBytes: 4 * 1024 * 1024, maxPooledBytes: 64 * 1024 * 1024 });
@@ -195,9 +195,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     done();
   });
 
-  // While draining, every response closes its connection, so keep-alive sockets do not hold the close up.
+  // Once shutdown began, every response closes its connection: keep-alive sockets would hold the close up, and a
+  // client that reconnects is sent elsewhere by its load balancer (this instance is no longer ready).
   app.addHook("onSend", (_req, reply, payload, done) => {
-    if (lifecycle.draining) reply.header("connection", "close");
+    if (lifecycle.stopping) reply.header("connection", "close");
     done(null, payload);
   });
 

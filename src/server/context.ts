@@ -9,8 +9,14 @@ import type { ServerConfig } from "./config.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ModelHost, RegistryPort } from "./models.ts";
 
-/** Server-wide state the routes read: draining flips on SIGTERM and never back. */
+/**
+ * Server-wide state the routes read. On SIGTERM `stopping` flips at once (readiness answers 503, so load
+ * balancers stop sending); `draining` flips after the drain delay (new requests are refused). Neither flips back.
+ */
 export interface Lifecycle {
+  /** Shutdown has begun: not ready, but requests are still served until `draining`. */
+  stopping: boolean;
+  /** New requests are refused with 503 (E_DRAINING). */
   draining: boolean;
   readonly startedAt: number;
 }

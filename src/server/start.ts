@@ -1,7 +1,8 @@
 /**
  * startServer: buildApp + listen + signals. Shutdown sequence on SIGTERM/SIGINT:
- *   1. readiness turns false at once (GET /v2/health/ready → 503);
- *   2. after `drainDelayMs` (load balancers notice), new requests get 503 and the listener closes;
+ *   1. readiness turns false at once (GET /v2/health/ready → 503) while requests are still served, so clients
+ *      that a load balancer still routes here (it notices within its probe period) get answers, not errors;
+ *   2. after `drainDelayMs`, new requests get 503 and the listener closes;
  *   3. in-flight requests finish and the batchers drain, within `drainTimeoutMs`;
  *   4. sessions close; `done` resolves 0 (or 1 when the deadline passed). A second signal resolves 1 at once.
  */
@@ -62,13 +63,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 
   const shutdown = (reason = "shutdown requested"): Promise<number> => {
     if (shutting) return shutting;
-    lifecycle.draining = true;
+    lifecycle.stopping = true;
     log.info(
       { reason, drainDelayMs: config.drainDelayMs, drainTimeoutMs: config.drainTimeoutMs },
       "draining",
     );
     shutting = (async () => {
       if (config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
+      lifecycle.draining = true;
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<"deadline">((r) => {
         timer = setTimeout(() => r("deadline"), config.drainTimeoutMs);

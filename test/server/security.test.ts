@@ -145,7 +145,22 @@ describe("CORS and names", () => {
 });
 
 describe("draining", () => {
+  test("during the drain delay, ready is 503 but requests are still served (on closing connections)", async () => {
+    srv.app.tessera.ctx.lifecycle.stopping = true;
+    try {
+      const ready = await call("GET", "/v2/health/ready");
+      assert.equal(ready.status, 503);
+      assert.equal(ready.json.reason, "draining");
+      const r = await call("POST", "/v2/models/m/infer", { authorization: "Bearer k-one" }, body);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.headers.get("connection"), "close");
+    } finally {
+      srv.app.tessera.ctx.lifecycle.stopping = false;
+    }
+  });
+
   test("once draining, ready is 503 and new requests get 503 with Retry-After", async () => {
+    srv.app.tessera.ctx.lifecycle.stopping = true;
     srv.app.tessera.ctx.lifecycle.draining = true;
     try {
       const ready = await call("GET", "/v2/health/ready");
@@ -157,6 +172,7 @@ describe("draining", () => {
       assert.ok(r.headers.get("retry-after"));
       assert.equal((await call("GET", "/v2/health/live")).status, 200);
     } finally {
+      srv.app.tessera.ctx.lifecycle.stopping = false;
       srv.app.tessera.ctx.lifecycle.draining = false;
     }
   });

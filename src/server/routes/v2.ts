@@ -117,12 +117,12 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
   app.get("/v2/health/live", async () => ({ live: true }));
 
   app.get("/v2/health/ready", async (_req, reply) => {
-    const ready = !lifecycle.draining && models.isReady();
+    const ready = !lifecycle.stopping && models.isReady();
     if (!ready) {
       reply.code(503);
       return {
         ready: false,
-        reason: lifecycle.draining ? "draining" : models.startupDone ? "models not ready" : "loading models",
+        reason: lifecycle.stopping ? "draining" : models.startupDone ? "models not ready" : "loading models",
       };
     }
     return { ready: true };
