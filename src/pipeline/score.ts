@@ -379,6 +379,23 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     });
   }
   if (options.inputs.length === 0) throw new PipelineError("E_PIPELINE_NO_INPUT", "no input files", {});
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const clobbered = options.inputs.find((i) =>
+    [output, manifestPath, rejectsPath].some((o) => real(o) === real(i)),
+  );
+  if (clobbered !== undefined) {
+    throw new PipelineError(
+      "E_PIPELINE_OUTPUT_EXISTS",
+      `input ${clobbered} would be overwritten by the output ${output} (or its manifest/rejects file); write the predictions to another file`,
+      { output, input: clobbered },
+    );
+  }
   if (fs.existsSync(output) && fs.statSync(output).isDirectory()) {
     throw new PipelineError("E_PIPELINE_OUTPUT_EXISTS", `${output} is a directory; --output names a file`, {
       output,

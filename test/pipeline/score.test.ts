@@ -416,7 +416,13 @@ test("inputs whose key columns infer to other types: converted when exact (to te
   const { batch, fields } = inputBatch(3); // int64 ids 1000..1002 in Parquet
   const pq = path.join(dir, "ids.parquet");
   await writeInput(pq, "parquet", batch, fields);
-  const base = { session, model: info, keyColumns: ["id"], outputs: ["probabilities"], progress: false as const };
+  const base = {
+    session,
+    model: info,
+    keyColumns: ["id"],
+    outputs: ["probabilities"],
+    progress: false as const,
+  };
   const out1 = path.join(dir, "ids-1.jsonl");
   await scoreFiles({ ...base, inputs: [text, nums], output: out1 });
   assert.deepEqual(
@@ -439,4 +445,29 @@ test("inputs whose key columns infer to other types: converted when exact (to te
     (e: Error & { code?: string }) =>
       e.code === "E_PIPELINE_SCHEMA" && e.message.startsWith(`${text}: key column "id" is utf8`),
   );
+});
+
+test("an output path that is one of the inputs is refused, even with overwrite (the input was replaced by its scores)", async () => {
+  const { batch, fields } = inputBatch(20);
+  const input = path.join(dir, "self.csv");
+  await writeInput(input, "csv", batch, fields);
+  const before = fs.readFileSync(input);
+  const link = path.join(dir, "self-link.csv");
+  fs.symlinkSync(input, link);
+  for (const output of [input, link]) {
+    await assert.rejects(
+      scoreFiles({
+        session,
+        model: info,
+        inputs: [input],
+        output,
+        keyColumns: ["id"],
+        overwrite: true,
+        progress: false,
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_OUTPUT_EXISTS" && /would be overwritten/.test(e.message),
+    );
+  }
+  assert.deepEqual(fs.readFileSync(input), before);
 });
