@@ -352,12 +352,13 @@ export class TextEmbedder {
       if (normalize) l2NormalizeInPlace(out, i * dims, dims);
     });
     const tokens = encs.map((e) => e.ids.length);
+    const n = encs.length;
     return {
-      embeddings: Tensor.wrap(out, [encs.length, dims]) as Tensor<"float32">,
+      embeddings: Tensor.wrap(out, [n, dims]) as Tensor<"float32">,
       tokens,
       totalTokens: tokens.reduce((a, b) => a + b, 0),
-      queueMs: 0,
-      inferMs: 0,
+      queueMs: n ? results.reduce((a, r) => a + r.queueMs, 0) / n : 0,
+      inferMs: n ? results.reduce((a, r) => a + r.inferMs, 0) / n : 0,
     };
   }
 

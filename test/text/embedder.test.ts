@@ -223,6 +223,9 @@ describe("TextEmbedder", () => {
     assertClose(withSpecials.embeddings.data, a.embeddings.data, 1e-7, "addSpecialTokens");
     const b = await emb.embed([text]);
     assertClose(a.embeddings.data, b.data, 1e-7, "ids");
+    // timings are reported as for texts (the server's x-queue-time / x-inference-time), not zeros
+    assert.ok(a.inferMs > 0, `inferMs ${a.inferMs}`);
+    assert.ok(a.queueMs >= 0);
     await assert.rejects(
       emb.embedIds([[1e9]]),
       (e: unknown) => (e as { code: string }).code === "E_TEXT_INPUT",
