@@ -297,9 +297,11 @@ export class DynamicBatcher<Item, Result> {
   /**
    * Stops accepting requests. With `drain: true` queued work is still run (without waiting for the delay);
    * otherwise queued requests reject with `E_BATCHER_CLOSED`. Either way, resolves once running batches have settled.
+   * Calling it again without `drain` during a drain rejects what is still queued.
    */
   close(options: { drain?: boolean } = {}): Promise<void> {
-    if (!this.closing) {
+    // A second close without drain ends a drain early (a shutdown deadline passed): the queue is rejected.
+    if (!this.closing || (this.draining && options.drain !== true)) {
       this.closing = true;
       this.draining = options.drain === true;
       if (!this.draining) {

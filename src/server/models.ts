@@ -144,6 +144,8 @@ export function checkModelName(name: string, version?: string): void {
 export class ModelHost {
   readonly registry: RegistryPort;
   private readonly runners = new Map<string, Runner>();
+  /** The runners `close()` is draining (for `endDrain`). */
+  private closingRunners: readonly Runner[] = [];
   private readonly opts: ModelHostOptions;
   /** Set once start-up loading finished (ready stays false before). */
   startupDone = false;
@@ -461,9 +463,20 @@ export class ModelHost {
   /** Drains every batcher (queued work finishes), then closes the registry and its sessions. */
   async close(): Promise<void> {
     const runners = [...this.runners.values()];
+    this.closingRunners = runners;
     this.runners.clear();
     await Promise.all(runners.map((r) => r.close({ drain: true }).catch(() => {})));
     await this.registry.close();
+  }
+
+  /**
+   * Ends a shutdown drain early (its deadline passed): every batcher stops, and requests still queued reject (503),
+   * so only the runs already computing are waited for (a run inside onnxruntime cannot be interrupted). Called
+   * before or during `close()`: the HTTP server may still be waiting for those requests when the deadline passes.
+   */
+  endDrain(): void {
+    for (const r of [...this.closingRunners, ...this.runners.values()])
+      void r.close({ drain: false }).catch(() => {});
   }
 }
 

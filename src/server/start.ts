@@ -4,7 +4,8 @@
  *      that a load balancer still routes here (it notices within its probe period) get answers, not errors;
  *   2. after `drainDelayMs`, new requests get 503 and the listener closes;
  *   3. in-flight requests finish and the batchers drain, within `drainTimeoutMs`;
- *   4. sessions close; `done` resolves 0 (or 1 when the deadline passed). A second signal resolves 1 at once.
+ *   4. sessions close; `done` resolves 0. When the deadline passes first, `done` resolves 1, queued requests are
+ *      refused and the process ends when the runs in progress end. A second signal kills the process (SIGKILL).
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -88,6 +89,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       clearTimeout(timer);
       clearInterval(sweep);
       const code = how === "closed" ? 0 : 1;
+      // Past the deadline, queued requests are refused; the process ends once the runs in progress do.
+      if (how === "deadline") app.tessera.ctx.models.endDrain();
       log.info({ how, code }, "stopped");
       resolveDone(code);
       return code;
@@ -100,8 +103,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
-        log.warn({ signal: sig }, "second signal: exiting now");
+        // Exit at once, without waiting for running model computations. process.exit() cannot do that: it joins
+        // the session workers, which first finish their onnxruntime run, and then onnxruntime-node aborts the
+        // process (uncaught Napi::Error while the worker's environment is torn down). SIGKILL is immediate.
+        log.warn({ signal: sig }, "second signal: killing the process now (exit status 137)");
+        // pino may still buffer that line; stderr writes to a pipe or file are synchronous.
+        process.stderr.write(`tessera: second signal (${sig}): killing the process now\n`);
         resolveDone(1);
+        process.kill(process.pid, "SIGKILL");
         return;
       }
       void shutdown(sig);

@@ -406,6 +406,21 @@ describe("DynamicBatcher failures and concurrency", () => {
     assert.equal((await running).value, 2, "running batches complete before close resolves");
   });
 
+  test("close() during a drain rejects what is still queued (a shutdown deadline ending the drain)", async () => {
+    const r = recorder({ maxBatchSize: 1, maxQueueDelayMs: 0 });
+    r.hold();
+    const running = r.b.submit(1);
+    await sleep(5);
+    const queued = [r.b.submit(2), r.b.submit(3)];
+    const draining = r.b.close({ drain: true });
+    const ended = r.b.close();
+    for (const q of queued) await rejectsWith(q, "E_BATCHER_CLOSED");
+    r.release();
+    await Promise.all([draining, ended]);
+    assert.equal((await running).value, 2, "the running batch still completes");
+    assert.deepEqual(r.batches, [[1]], "nothing queued ran after the drain was ended");
+  });
+
   test("throwing cost/batchCost callbacks fail one request, never the loop", async () => {
     const b = new DynamicBatcher<number, number>({
       maxBatchSize: 10,
