@@ -6,7 +6,8 @@
  *   GET {endpoint}/{repo}/resolve/{rev}/{file}        the file, or a redirect to it; LFS files carry
  *        `X-Linked-Etag: "<sha256>"` and `X-Linked-Size` on the first response (the hub's convention)
  *
- * Steps: offline check (a complete cache → return, no network) → list files (API, else a fixed
+ * Steps: offline check (a complete cache → return, no network) → take the folder's lock (another
+ * pull of the same folder is waited for, then its result used) → list files (API, else a fixed
  * list of what TextEmbedder reads) → per file: GET with `Range: bytes=<have>-` into `<file>.part`,
  * append on 206 / restart on 200, verify size and sha256 (LFS) or the git blob sha1 (small files
  * whose ETag is one), rename into place → write `.tessera-pull.json` (the manifest that makes the
@@ -23,9 +24,10 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { TesseraError } from "../tensor/index.ts";
 
@@ -166,7 +168,85 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const dir = cachePath(options.cacheDir ?? defaultCacheDir(), options.repo, revision);
   const cached = readManifest(dir);
   if (cached && !options.refresh && complete(dir, cached)) return { dir, files: cached.files, offline: true };
+  mkdirSync(dir, { recursive: true });
+  // One pull per folder at a time (processes or calls): they would write the same .part files.
+  return withPullLock(dir, async () => {
+    // A pull that held the lock meanwhile may have completed the folder.
+    const done = readManifest(dir);
+    if (done && !options.refresh && complete(dir, done)) return { dir, files: done.files, offline: true };
+    return download(options, endpoint, revision, dir);
+  });
+}
 
+const LOCK = ".tessera-pull.lock";
+
+/**
+ * Runs `fn` holding `<dir>/.tessera-pull.lock` (created exclusively; holds pid, host, time). A lock
+ * whose process is gone (same host), or that was not refreshed for a minute (another host: the
+ * holder touches it every 10 s), is stale and taken over.
+ */
+async function withPullLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const path = join(dir, LOCK);
+  for (;;) {
+    try {
+      writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() }), {
+        flag: "wx",
+      });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (staleLock(path)) rmSync(path, { force: true });
+      else await new Promise<void>((r) => setTimeout(r, 100));
+    }
+  }
+  const beat = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(path, now, now);
+    } catch {
+      // taken over as stale: nothing to refresh
+    }
+  }, 10_000);
+  beat.unref();
+  try {
+    return await fn();
+  } finally {
+    clearInterval(beat);
+    rmSync(path, { force: true });
+  }
+}
+
+function staleLock(path: string): boolean {
+  let age: number;
+  try {
+    age = Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return false; // just released: try again
+  }
+  let holder: { pid?: unknown; host?: unknown } = {};
+  try {
+    holder = JSON.parse(readFileSync(path, "utf8")) as typeof holder;
+  } catch {
+    return age > 5_000; // being written, or garbage left behind
+  }
+  if (holder.host === hostname() && typeof holder.pid === "number") {
+    try {
+      process.kill(holder.pid, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "ESRCH";
+    }
+  }
+  return age > 60_000;
+}
+
+/** Downloads what the listing (or the fixed file list) names into `dir` and writes the manifest. */
+async function download(
+  options: PullOptions,
+  endpoint: string,
+  revision: string,
+  dir: string,
+): Promise<PullResult> {
   const token = options.token ?? process.env.HF_TOKEN;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const wanted = await listFiles(
@@ -177,7 +257,6 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     headers,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   );
-  mkdirSync(dir, { recursive: true });
   const files: PulledFile[] = [];
   let graphFound = false;
   for (const w of wanted) {

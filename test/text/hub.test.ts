@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -463,6 +463,74 @@ describe("pullModel when a server answers a Range request from another offset", 
     try {
       const r = await pullModel({ repo: "org/odd", endpoint: url, cacheDir: cache });
       assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pullModel: two pulls of the same model at once", () => {
+  it("the second waits for the first (a lock in the model folder) instead of writing the same .part files", async () => {
+    const graph = Buffer.alloc(64_000);
+    for (let i = 0; i < graph.length; i++) graph[i] = (i * 13) % 251;
+    const files: Record<string, Buffer> = {
+      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+      "onnx/model.onnx": graph,
+    };
+    let graphGets = 0;
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const m = /^\/org\/twice\/resolve\/main\/(.+)$/.exec(path);
+      const body = m ? files[m[1] as string] : undefined;
+      if (!body) return void res.writeHead(404).end();
+      if (path.endsWith(".onnx")) graphGets++;
+      res.writeHead(200, { "content-length": String(body.length), "x-linked-etag": `"${sha256(body)}"` });
+      // slowly, in four pieces, so the two pulls overlap
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return void res.end();
+        res.write(body.subarray(at, at + 16_000));
+        at += 16_000;
+        setTimeout(next, 30);
+      };
+      next();
+    });
+    const url = await new Promise<string>((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+    try {
+      const [a, b] = await Promise.all([
+        pullModel({ repo: "org/twice", endpoint: url, cacheDir: cache }),
+        pullModel({ repo: "org/twice", endpoint: url, cacheDir: cache }),
+      ]);
+      assert.equal(a.dir, b.dir);
+      assert.deepEqual(readFileSync(join(a.dir, "onnx/model.onnx")), graph);
+      assert.equal(graphGets, 1);
+      assert.ok(!existsSync(join(a.dir, ".tessera-pull.lock")));
+      // a lock left by a process that died is taken over
+      const { spawnSync } = await import("node:child_process");
+      const { hostname } = await import("node:os");
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+      const other = join(cache, "org--twice", "v2");
+      mkdirSync(other, { recursive: true });
+      writeFileSync(
+        join(other, ".tessera-pull.lock"),
+        JSON.stringify({ pid: dead, host: hostname(), at: 0 }),
+      );
+      const c = await pullModel({ repo: "org/twice", endpoint: url, cacheDir: cache, revision: "v2" }).catch(
+        (e: unknown) => e as Error,
+      );
+      // the server only knows "main": what matters is that the pull ran (and failed on the files) instead of waiting
+      assert.ok(
+        c instanceof Error && (c as unknown as { code: string }).code === "E_PULL_MISSING",
+        String(c),
+      );
+      assert.ok(!existsSync(join(other, ".tessera-pull.lock")));
     } finally {
       server.close();
       server.closeAllConnections();
