@@ -8,10 +8,11 @@ import { fromArrowBatch } from "../arrow-convert.ts";
 import { sliceBatch } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
 import { lz4FrameDecode } from "./codecs.ts";
+import { zstdDecompress } from "./zstd.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
-// LZ4_FRAME-compressed record batches (pyarrow's Feather default, `compression="lz4"` in Polars): apache-arrow reads
-// them once a codec is registered. ZSTD has no decoder here; `unsupportedCodec` names it.
+// Compressed record batches (pyarrow's Feather default is LZ4_FRAME; Polars writes `compression="lz4"` or "zstd"):
+// apache-arrow reads them once a codec is registered.
 if (!compressionRegistry.get(CompressionType.LZ4_FRAME)) {
   compressionRegistry.set(CompressionType.LZ4_FRAME, {
     decode(data: Uint8Array): Uint8Array {
@@ -27,15 +28,8 @@ if (!compressionRegistry.get(CompressionType.LZ4_FRAME)) {
     },
   });
 }
-
-/** apache-arrow's "compressed but codec not found" as a clear E_PIPELINE_FORMAT; other errors unchanged. */
-function unsupportedCodec(path: string, e: unknown): unknown {
-  if (!(e instanceof Error) || !/compressed but codec not found/.test(e.message)) return e;
-  return new PipelineError(
-    "E_PIPELINE_FORMAT",
-    `${path}: its record batches are ZSTD-compressed, which Tessera cannot decompress (uncompressed and LZ4_FRAME Arrow IPC read); rewrite it with compression "lz4" or none`,
-    { file: path, codec: "ZSTD" },
-  );
+if (!compressionRegistry.get(CompressionType.ZSTD)) {
+  compressionRegistry.set(CompressionType.ZSTD, { decode: (data: Uint8Array) => zstdDecompress(data) });
 }
 
 async function isFileFormat(path: string): Promise<boolean> {
@@ -105,8 +99,6 @@ export async function openArrow(path: string, options: SourceOptions = {}): Prom
       const { reader, bytes, close } = await openReader(path, fileFormat);
       try {
         yield* batches();
-      } catch (e) {
-        throw unsupportedCodec(path, e);
       } finally {
         await close();
       }

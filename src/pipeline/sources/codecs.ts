@@ -1,12 +1,13 @@
 /**
- * Parquet page decompressors beyond hyparquet's built-in SNAPPY: GZIP and BROTLI through node:zlib, LZ4_RAW (LZ4
- * block) and the deprecated LZ4 codec (Hadoop framing, LZ4 frame format, or a bare block, as arrow-rs reads it) in
- * plain JS. ZSTD and LZO are not available without a native or extra package: `checkCodecs` refuses such files
- * before anything is read, naming the column and the codec.
+ * Parquet page decompressors beyond hyparquet's built-in SNAPPY: GZIP and BROTLI through node:zlib; ZSTD (`zstd.ts`),
+ * LZ4_RAW (LZ4 block) and the deprecated LZ4 codec (Hadoop framing, LZ4 frame format, or a bare block, as arrow-rs
+ * reads it) in plain JS. LZO is not available: `checkCodecs` refuses such files before anything is read, naming the
+ * column and the codec.
  */
 import * as zlib from "node:zlib";
 import type { Compressors, FileMetaData } from "hyparquet";
 import { PipelineError } from "../errors.ts";
+import { zstdDecompress } from "./zstd.ts";
 
 function corrupt(codec: string, what: string): PipelineError {
   return new PipelineError("E_PIPELINE_FORMAT", `corrupt ${codec} page: ${what}`, { codec });
@@ -148,13 +149,14 @@ export const COMPRESSORS: Compressors = {
   GZIP: (input) => fromBuffer(zlib.unzipSync(input)),
   BROTLI: (input) => fromBuffer(zlib.brotliDecompressSync(input)),
   LZ4_RAW: lz4Raw,
+  ZSTD: zstdDecompress,
   LZ4: (input, outputLength) =>
     lz4Hadoop(input, outputLength) ?? lz4FrameDecode(input, outputLength) ?? lz4Raw(input, outputLength),
 };
 
 const READABLE = new Set(["UNCOMPRESSED", "SNAPPY", ...Object.keys(COMPRESSORS)]);
 
-/** Throws `E_PIPELINE_FORMAT` when a column to read is compressed with a codec Tessera cannot decompress (ZSTD, LZO). */
+/** Throws `E_PIPELINE_FORMAT` when a column to read is compressed with a codec Tessera cannot decompress (LZO). */
 export function checkCodecs(file: string, metadata: FileMetaData, columns: readonly string[]): void {
   for (const rg of metadata.row_groups) {
     for (const c of rg.columns) {
