@@ -34,3 +34,22 @@ test("zstdDecompress reproduces the zstd CLI's input at levels 1, 19 and --fast,
   assert.throws(() => zstdDecompress(frames[1]!, want.length + 1), isCorrupt);
   assert.throws(() => zstdDecompress(frames[1]!.subarray(0, frames[1]!.length - 100)), isCorrupt);
 });
+
+test("corrupted zstd input throws E_PIPELINE_FORMAT or decodes to exactly the expected size; it never hangs or balloons", () => {
+  const want = zstdTestData();
+  const clean = new Uint8Array(fs.readFileSync(path.join(fixtures, "data.19.zst")));
+  let seed = 11;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  for (let i = 0; i < 300; i++) {
+    const z = clean.slice();
+    for (let k = 0; k < 1 + (i % 3); k++) z[Math.floor(rnd() * z.length)] = Math.floor(rnd() * 256);
+    try {
+      assert.equal(zstdDecompress(z, want.length).length, want.length);
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, "E_PIPELINE_FORMAT", (e as Error).message);
+    }
+  }
+});

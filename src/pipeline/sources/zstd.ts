@@ -294,14 +294,26 @@ interface FrameState {
   readonly rep: number[];
 }
 
+/** Most bytes one block decodes to (Block_Maximum_Size). */
+const BLOCK_MAX = 128 << 10;
+
 /** Growable output buffer. */
 class Output {
   buf: Uint8Array;
   pos = 0;
-  constructor(capacity: number) {
+  /** No block may decode past this position (the expected size, or the current block's 128 KiB limit). */
+  limit = Number.POSITIVE_INFINITY;
+  constructor(
+    capacity: number,
+    private readonly max: number,
+  ) {
     this.buf = new Uint8Array(Math.max(capacity, 64));
   }
   ensure(extra: number): void {
+    if (this.pos + extra > Math.min(this.limit, this.max))
+      throw corrupt(
+        this.pos + extra > this.max ? "more output than the page size" : "a block decodes to over 128 KiB",
+      );
     if (this.pos + extra <= this.buf.length) return;
     const grown = new Uint8Array(Math.max(this.buf.length * 2, this.pos + extra));
     grown.set(this.buf.subarray(0, this.pos));
@@ -493,7 +505,7 @@ function decodeBlock(
  */
 export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8Array {
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
-  const out = new Output(outputLength ?? input.length * 4);
+  const out = new Output(outputLength ?? input.length * 4, outputLength ?? Number.POSITIVE_INFINITY);
   let p = 0;
   while (p < input.length) {
     if (p + 4 > input.length) throw corrupt("truncated frame header");
@@ -526,6 +538,7 @@ export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8A
       const last = bh & 1;
       const type = (bh >> 1) & 3;
       const size = bh >>> 3;
+      if (size > BLOCK_MAX) throw corrupt("a block over 128 KiB");
       if (type === 0) {
         if (p + size > input.length) throw corrupt("raw block runs past the input");
         out.ensure(size);
@@ -539,7 +552,9 @@ export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8A
         p += 1;
       } else if (type === 2) {
         if (p + size > input.length) throw corrupt("compressed block runs past the input");
+        out.limit = out.pos + BLOCK_MAX;
         decodeBlock(input, p, p + size, st, out, frameStart);
+        out.limit = Number.POSITIVE_INFINITY;
         p += size;
       } else throw corrupt("reserved block type");
       if (last) break;
