@@ -55,6 +55,12 @@ export interface ProviderSpec {
 export interface SessionOptions {
   /** Threads inside one op (ORT intraOpNumThreads). Default: chosen from os.availableParallelism() and replicas. */
   readonly intraOpThreads?: number;
+  /**
+   * ORT interOpNumThreads: threads that run independent nodes at once. ORT uses them only in its parallel execution
+   * mode, which Tessera does not enable (sequential is ORT's default and usually faster), so today this has no
+   * effect on speed; it is passed through for parity with ORT's options. Parallelism comes from `replicas` and
+   * `intraOpThreads`.
+   */
   readonly interOpThreads?: number;
   /**
    * Let ORT's intra-op pool threads spin-wait for work between parallel sections. Default true (ORT's own
