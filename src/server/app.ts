@@ -82,7 +82,7 @@ function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 const REQUEST_ID_RE = /^[\w.:@/+=-]{1,128}$/;
-/** Routes that stay open without an API key and while draining. */
+/** Routes that stay open without an API key and while draining (and `GET /`, TEI's health; `POST /` is not open). */
 // Probes stay open when API keys are set: orchestrators call them without credentials.
 const OPEN_ROUTES = new Set(["/v2/health/live", "/v2/health/ready", "/metrics", "/health", "/ping"]);
 
@@ -179,7 +179,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     });
     reply.header("x-request-id", req.id);
     if (config.corsOrigins.length > 0) applyCors(req.headers, config.corsOrigins, reply);
-    if (OPEN_ROUTES.has(route)) return done();
+    if (OPEN_ROUTES.has(route) || (route === "/" && (req.method === "GET" || req.method === "HEAD")))
+      return done();
     if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return done();
     try {
       keys.check(req.headers.authorization);

@@ -62,7 +62,10 @@ describe("API keys", () => {
     assert.equal((await call("GET", "/v2/health/ready")).status, 200);
     assert.equal((await call("GET", "/metrics")).status, 200);
     // TEI probes: open too (503 here: this server has no text model), never 401.
-    for (const probe of ["/health", "/ping"]) assert.equal((await call("GET", probe)).status, 503, probe);
+    for (const probe of ["/health", "/ping", "/"])
+      assert.equal((await call("GET", probe)).status, 503, probe);
+    // GET / is TEI's health; POST / is TEI's embed/predict/rerank dispatch and needs the key.
+    assert.equal((await call("POST", "/", {}, JSON.stringify({ inputs: "x" }))).status, 401);
   });
 
   test("a 401 carries WWW-Authenticate: Bearer (RFC 9110), so clients know which scheme to send", async () => {

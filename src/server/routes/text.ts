@@ -743,7 +743,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
 
     // TEI health: 200 with an empty body when a text model is loaded and serving, else 503.
     const health = async (_req: FastifyRequest, reply: FastifyReply) => {
-      const ok = !ctx.lifecycle.draining && ctx.models.isReady() && (await models.list()).length > 0;
+      const ok = !ctx.lifecycle.stopping && ctx.models.isReady() && (await models.list()).length > 0;
       if (!ok) {
         return reply.code(503).type("application/json").send({ error: "unhealthy", error_type: "Unhealthy" });
       }
