@@ -419,3 +419,26 @@ test("Arrow IPC with LZ4_FRAME-compressed batches (linked 64 KB blocks, Polars/p
   for await (const c of (await openSource(fixture("polars-optional.parquet"))).chunks()) ref.push(c.batch);
   assert.deepEqual(rowsOf(zstd, names), rowsOf(ref, names).slice(0, 10));
 });
+
+test("a stray quote inside an unquoted CSV field does not make the rest of the file one record (chunks stay bounded)", async () => {
+  const file = path.join(dir, "stray-quote.csv");
+  const lines = ["id,x,note"];
+  for (let i = 0; i < 4000; i++)
+    lines.push(`${i},${i / 2},${i === 3 ? 'tv 5" screen' : i % 500 === 0 ? '"quoted, ""ok"""' : "plain"}`);
+  fs.writeFileSync(file, `${lines.join("\r\n")}\r\n`);
+  const src = await openSource(file, { chunkBytes: 4096 });
+  let rows = 0;
+  let largest = 0;
+  const problems: unknown[] = [];
+  const notes: unknown[] = [];
+  for await (const c of src.chunks()) {
+    rows += c.batch.numRows;
+    largest = Math.max(largest, c.batch.numRows);
+    for (const p of c.batch.problems ?? []) problems.push([c.firstRow + p.index, p.reason]);
+    notes.push(...rowsOf([c.batch], ["note"]).map((r) => r[0]));
+  }
+  assert.equal(rows, 4000);
+  assert.ok(largest < 400, `largest chunk ${largest} rows: the reader held the file after the stray quote`);
+  assert.deepEqual(problems, [[3, "stray quote in field 3"]]);
+  assert.equal(notes[500], 'quoted, "ok"');
+});

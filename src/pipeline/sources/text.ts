@@ -13,15 +13,49 @@ const DEFAULT_CHUNK = 4 << 20;
 const NL = 0x0a;
 const QUOTE = 0x22;
 
-/** Byte length of the complete records at the start of `buf` (quote-aware when `csv`). */
-function recordBoundary(buf: Buffer, csv: boolean): number {
-  if (!csv) return buf.lastIndexOf(NL) + 1;
-  let inQuote = false;
+/** Longest record kept while looking for its end (or 2 chunks, if more): longer is an unclosed quote or not text. */
+const MAX_RECORD = 64 << 20;
+
+/**
+ * Byte length of the complete records at the start of `buf`. JSONL: up to the last newline. CSV (`delimiter`
+ * given, as UTF-8 bytes): a quote opens a quoted field only at the start of a field, as `parseCsv` reads it, so a
+ * stray quote inside an unquoted field (`5" screen`) does not make the rest of the file one open quote.
+ */
+function recordBoundary(buf: Buffer, delimiter: Uint8Array | null): number {
+  if (delimiter === null) return buf.lastIndexOf(NL) + 1;
+  const d0 = delimiter[0]!;
+  const isDelimiter = (i: number) => {
+    if (buf[i] !== d0) return false;
+    for (let k = 1; k < delimiter.length; k++) if (buf[i + k] !== delimiter[k]) return false;
+    return true;
+  };
+  // 0: at a field start, 1: in an unquoted field, 2: in a quoted field, 3: just after a quote in a quoted field
+  let state = 0;
   let last = 0;
   for (let i = 0; i < buf.length; i++) {
-    const b = buf[i];
-    if (b === QUOTE) inQuote = !inQuote;
-    else if (b === NL && !inQuote) last = i + 1;
+    const b = buf[i]!;
+    switch (state) {
+      case 2:
+        if (b === QUOTE) state = 3;
+        continue;
+      case 3:
+        if (b === QUOTE) {
+          state = 2; // "" inside quotes
+          continue;
+        }
+        break; // after the closing quote: like an unquoted field until a delimiter or newline
+      case 0:
+        if (b === QUOTE) {
+          state = 2;
+          continue;
+        }
+        break;
+    }
+    if (b === NL) {
+      last = i + 1;
+      state = 0;
+    } else if (isDelimiter(i)) state = 0;
+    else state = 1;
   }
   return last;
 }
@@ -38,8 +72,9 @@ async function* textPieces(
   path: string,
   startByte: number,
   chunkBytes: number,
-  csv: boolean,
+  csvDelimiter: string | null,
 ): AsyncGenerator<TextPiece> {
+  const delimiter = csvDelimiter === null ? null : new Uint8Array(Buffer.from(csvDelimiter, "utf8"));
   const fh = await fs.promises.open(path, "r");
   try {
     let pos = startByte;
@@ -53,8 +88,15 @@ async function* textPieces(
       const data =
         carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       if (data.length === 0) return;
-      let cut = eof ? data.length : recordBoundary(data, csv);
+      let cut = eof ? data.length : recordBoundary(data, delimiter);
       if (cut === 0) {
+        if (data.length > Math.max(MAX_RECORD, 2 * chunkBytes)) {
+          throw new PipelineError(
+            "E_PIPELINE_FORMAT",
+            `${path}: no end of record within ${Math.round(data.length / 2 ** 20)} MiB from byte ${carryStart}${delimiter ? " (an unclosed quote?)" : " (no newline)"}`,
+            { file: path, byte: carryStart },
+          );
+        }
         carry = Buffer.from(data); // a record longer than a chunk: read more
         continue;
       }
@@ -418,7 +460,7 @@ function textCursor(
 // ---------------------------------------------------------------- CSV source
 
 async function readCsvHeader(path: string, delimiter: string): Promise<{ names: string[]; endByte: number }> {
-  for await (const piece of textPieces(path, 0, 1 << 16, true)) {
+  for await (const piece of textPieces(path, 0, 1 << 16, delimiter)) {
     const nl = piece.text.indexOf("\n");
     const headerText = nl < 0 ? piece.text : piece.text.slice(0, nl + 1);
     const names: string[] = [];
@@ -495,7 +537,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
       let rows = from.rows;
       // Line numbers are exact from the start; after a resume they count from the resume point.
       let line = from.rows > 0 ? from.rows + 2 : 2;
-      for await (const piece of textPieces(path, start, chunkBytes, true)) {
+      for await (const piece of textPieces(path, start, chunkBytes, delimiter)) {
         const parsed = parseCsv(piece.text, delimiter, header.names.length, want, line);
         line += parsed.linesConsumed;
         if (parsed.rows === 0) continue;
@@ -545,7 +587,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       let rows = from.rows;
       let line = from.rows + 1;
-      for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, false)) {
+      for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, null)) {
         const records: (Record<string, unknown> | undefined)[] = [];
         const lines: number[] = [];
         const problems: RowProblem[] = [];
