@@ -9,7 +9,8 @@ import { readNumbers, writeNumbers } from "./values.ts";
 
 /**
  * Converts `t` to `dtype`. Float → integer truncates toward zero (NaN → 0; out-of-range values wrap as
- * TypedArray assignment does), anything → bool is `x != 0`, float32 → float16 rounds to nearest even,
+ * TypedArray assignment does), anything → bool is `x != 0`, float32 and float64 → float16 round to nearest even
+ * (once: float64 does not go through float32),
  * int64 ⇄ int64 is exact, int64 → float goes through float64. Always copies, even when the dtype is unchanged.
  *
  * @example cast(tensor([1.7, -1.7]), "int32").toArray() // [1, -1]

@@ -65,6 +65,24 @@ export function f32ToF16(x: number): number {
   return bitsF32ToF16(u32[0]!);
 }
 
+/**
+ * Rounds a JS number (float64) to the nearest float16, ties to even, in ONE rounding (as NumPy's and PyTorch's
+ * float64 → float16 casts); returns the 16 raw bits. `f32ToF16` rounds to float32 first, which is off by one ulp
+ * for values just beside a float16 tie (1 + 2^-11 + 2^-40 → 1 instead of 1 + 2^-10).
+ */
+export function f64ToF16(x: number): number {
+  f32[0] = x;
+  let bits = u32[0]!;
+  const y = f32[0]!;
+  if (y !== x && Number.isFinite(y)) {
+    // Round to odd in float32 (the float32 next to x toward zero, last bit set): it keeps "strictly between two
+    // float32s", so the float16 rounding that follows is the correct one (float32 has 24 ≥ 11 + 2 bits).
+    if (Math.abs(y) > Math.abs(x)) bits -= 1;
+    bits |= 1;
+  }
+  return bitsF32ToF16(bits >>> 0);
+}
+
 /** The value of the float16 whose raw bits are `h` (exact). */
 export function f16ToF32(h: number): number {
   u32[0] = bitsF16ToF32(h & 0xffff);

@@ -3,7 +3,7 @@
  * and int64 as bigint. Ops read tensors as float64 numbers through `readNumbers` and write through `writeNumbers`.
  */
 import type { DType, DTypeMap, TypedArray } from "./dtype.ts";
-import { f16ArrayToF32, f16ToF32, f32ArrayToF16, f32ToF16 } from "./float16.ts";
+import { f16ArrayToF32, f16ToF32, f32ArrayToF16, f64ToF16 } from "./float16.ts";
 import { Tensor } from "./tensor.ts";
 
 /** The raw storage value that represents `v` in `dtype` (float16 → bits, int64 → bigint, bool → 0/1). */
@@ -15,7 +15,7 @@ export function encodeValue(dtype: DType, v: number | bigint | boolean): number 
   }
   const n = typeof v === "number" ? v : Number(v);
   if (dtype === "bool") return n !== 0 && !Number.isNaN(n) ? 1 : 0;
-  if (dtype === "float16") return f32ToF16(n);
+  if (dtype === "float16") return f64ToF16(n);
   return n;
 }
 
@@ -65,8 +65,8 @@ export function writeNumbers(t: Tensor, values: ArrayLike<number>): void {
     else for (let i = 0; i < d.length; i++) d[i] = values[i]!;
     return;
   }
-  if (dt === "float16" && t.isContiguous()) {
-    f32ArrayToF16(values instanceof Float32Array ? values : Float32Array.from(values), t.data as Uint16Array);
+  if (dt === "float16" && t.isContiguous() && values instanceof Float32Array) {
+    f32ArrayToF16(values, t.data as Uint16Array);
     return;
   }
   if (dt === "int64") {
@@ -84,8 +84,9 @@ export function writeNumbers(t: Tensor, values: ArrayLike<number>): void {
       a[p] = v !== 0 && !Number.isNaN(v) ? 1 : 0;
     });
   } else if (dt === "float16") {
+    // float64 (or plain) numbers round to float16 once; float32 values are exact in float64, so this equals f32ToF16
     t.forEachIndex((p, i) => {
-      a[p] = f32ToF16(values[i]!);
+      a[p] = f64ToF16(values[i]!);
     });
   } else {
     // typed-array assignment truncates toward zero and maps NaN to 0 for integer arrays
