@@ -52,6 +52,14 @@ export function planInputs(
     mapping = { [first.name]: cols };
   }
   const byName = new Map(fields.map((f) => [f.name, f]));
+  const unmapped = description.inputs.filter((i) => !Object.hasOwn(mapping, i.name)).map((i) => i.name);
+  if (unmapped.length > 0) {
+    throw new PipelineError(
+      "E_PIPELINE_FEATURES",
+      `model input(s) ${unmapped.map((n) => `"${n}"`).join(", ")} have no columns; the mapping covers ${Object.keys(mapping).join(", ")}`,
+      { unmapped, inputs: description.inputs.map((i) => i.name) },
+    );
+  }
   return Object.entries(mapping).map(([input, names]) => {
     const spec = description.inputs.find((i) => i.name === input);
     if (!spec) {

@@ -471,3 +471,32 @@ test("an output path that is one of the inputs is refused, even with overwrite (
   }
   assert.deepEqual(fs.readFileSync(input), before);
 });
+
+test("a mapping that leaves a model input without columns is refused by name before scoring", async () => {
+  const { GraphBuilder } = await import("../../src/onnx/index.ts");
+  const g = new GraphBuilder({ name: "two", opset: 17 });
+  g.input("a", "float32", ["batch", 2]);
+  g.input("b", "float32", ["batch", 1]);
+  g.node("Concat", ["a", "b"], ["y"], { axis: 1 });
+  g.output("y", "float32", ["batch", 3]);
+  const two = await openSession(g.toBytes(), { replicas: 1, intraOpThreads: 1 });
+  try {
+    const { batch, fields } = inputBatch(10);
+    const input = path.join(dir, "two.jsonl");
+    await writeInput(input, "jsonl", batch, fields);
+    const base = { session: two, model: info, inputs: [input], keyColumns: ["id"], progress: false as const };
+    await assert.rejects(
+      scoreFiles({ ...base, output: path.join(dir, "two-out.jsonl"), mapping: { a: ["x0", "x1"] } }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_FEATURES" && /model input\(s\) "b" have no columns/.test(e.message),
+    );
+    const s = await scoreFiles({
+      ...base,
+      output: path.join(dir, "two-ok.jsonl"),
+      mapping: { a: ["x0", "x1"], b: ["x2"] },
+    });
+    assert.equal(s.rowsScored, 10);
+  } finally {
+    await two.close();
+  }
+});
