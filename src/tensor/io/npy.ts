@@ -9,7 +9,8 @@
  * Unknown descr, a malformed header, a header longer than the file or a data size that does not match the
  * shape throws `TesseraError` (E_NPY_*), never a view outside the buffer.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { type DType, dtypeInfo } from "../dtype.ts";
 import { fmtShape, TesseraError } from "../errors.ts";
 import { makeLayout, shapeSize } from "../layout.ts";
@@ -197,9 +198,28 @@ export function writeNpy(t: Tensor): Uint8Array {
   return out;
 }
 
-/** Reads a `.npy` file from disk. */
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
+
+/** Largest file one `readFileSync` can read. */
+const MAX_WHOLE_READ = 2 ** 31 - 1;
+
+/** Reads a `.npy` file from disk (a file over 2 GiB is read in pieces into one buffer). */
 export function loadNpy(path: string): Tensor {
-  return readNpy(readFileSync(path));
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= MAX_WHOLE_READ) return readNpy(readFileSync(fd));
+    // Not zero-filled (every byte is read next); a Buffer of its own, so the data is aligned at offset 0.
+    const bytes = size <= BUFFER_MAX_LENGTH ? Buffer.allocUnsafeSlow(size) : new Uint8Array(size);
+    for (let got = 0; got < size; ) {
+      const n = readSync(fd, bytes, got, Math.min(size - got, MAX_WHOLE_READ), got);
+      if (n === 0) break; // shorter than fstat said: readNpy reports the missing bytes
+      got += n;
+    }
+    return readNpy(bytes);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes a `.npy` file to disk. */
