@@ -442,3 +442,23 @@ test("a stray quote inside an unquoted CSV field does not make the rest of the f
   assert.deepEqual(problems, [[3, "stray quote in field 3"]]);
   assert.equal(notes[500], 'quoted, "ok"');
 });
+
+test("CSV inference keeps codes with leading zeros as text and integers past 2^53 exact (int64)", async () => {
+  const file = path.join(dir, "codes.csv");
+  fs.writeFileSync(
+    file,
+    "code,zip,big,x\n007,02139,1234567890123456789,0.5\n010,94105,-9007199254740993,0\n123,10001,5,1e3\n",
+  );
+  const got: RecordBatch[] = [];
+  for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
+  const cols = got[0]!.columns;
+  assert.deepEqual(
+    ["code", "zip", "big", "x"].map((n) => cols.get(n)!.kind),
+    ["utf8", "utf8", "int64", "float64"],
+  );
+  assert.deepEqual(rowsOf(got, ["code", "zip", "big", "x"]), [
+    ["007", "02139", 1234567890123456789n, 0.5],
+    ["010", "94105", -9007199254740993n, 0],
+    ["123", "10001", 5n, 1000],
+  ]);
+});

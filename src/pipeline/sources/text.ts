@@ -249,16 +249,22 @@ function describe(v: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
+const LEADING_ZERO = /^\s*[+-]?0\d/;
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+
 /** Share of non-null samples that must fit a kind for it to be inferred; the misfits become row problems. */
 const INFER_SHARE = 0.9;
 
 /**
  * Infers a kind from sample values (strings from CSV, JSON values from JSONL): float64 when at least 90% of
- * the non-null samples are numbers, else bool, else a vector (numeric lists of one length, the most common),
+ * the non-null samples are numbers (int64 when they are all integers and one is past 2^53; text with a leading
+ * zero such as "007" is not a number), else bool, else a vector (numeric lists of one length, the most common),
  * else utf8. A few stray values therefore do not turn a numeric column into text; they are reported as bad rows.
  */
 export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size?: number } {
   let numeric = 0;
+  let integers = 0;
+  let unsafe = 0;
   let bool = 0;
   const vectorSizes = new Map<number, number>();
   let seen = 0;
@@ -267,7 +273,14 @@ export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size
     seen++;
     let arr: unknown = v;
     if (typeof v === "string") {
-      if (parseNumber(v) !== null) numeric++;
+      // "007", "02139": codes whose leading zeros a number would drop are text
+      if (!LEADING_ZERO.test(v) && parseNumber(v) !== null) {
+        numeric++;
+        if (INTEGER.test(v)) {
+          integers++;
+          if (!Number.isSafeInteger(Number(v))) unsafe++;
+        }
+      }
       const t = v.trim().toLowerCase();
       if (t === "true" || t === "false") bool++;
       arr = t.startsWith("[") ? safeJson(v) : null;
@@ -281,7 +294,8 @@ export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size
   }
   if (seen === 0) return { kind: "utf8" };
   const need = Math.max(1, Math.ceil(seen * INFER_SHARE));
-  if (numeric >= need) return { kind: "float64" };
+  // integers past 2^53 (snowflake ids) would round as float64: int64 keeps them exact
+  if (numeric >= need) return { kind: unsafe > 0 && integers === numeric ? "int64" : "float64" };
   if (bool >= need) return { kind: "bool" };
   const [size, count] = [...vectorSizes].sort((a, b) => b[1] - a[1])[0] ?? [0, 0];
   if (count >= need) return { kind: "vector", size };
