@@ -40,7 +40,9 @@ test("opening a 512 MB model keeps the event loop responsive (no long block whil
     h.disable();
     try {
       const maxMs = h.max / 1e6;
-      assert.ok(maxMs < 150, `the event loop was blocked for ${maxMs.toFixed(0)} ms while opening the model`);
+      // Hashing it in one piece blocked for 360-380 ms on the 2-core CI-class machine; sliced, ~40 ms typical and
+      // up to 160 ms with the machine loaded by other processes. 250 ms leaves room for a busy machine.
+      assert.ok(maxMs < 250, `the event loop was blocked for ${maxMs.toFixed(0)} ms while opening the model`);
       const r = await s.run({ i: Tensor.wrap(BigInt64Array.from([3n]), [1]) });
       assert.deepEqual(r.outputs.y!.shape, [1, 128]);
     } finally {
