@@ -821,6 +821,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       columns: options.columns ?? plans?.flatMap((p) => p.columns.map((c) => c.name)) ?? null,
       mapping: options.mapping ?? null,
       textColumn: options.textColumn ?? null,
+      truncate: options.truncate ?? false,
       keyColumns,
       outputs: options.outputs ?? null,
       batchSize,

@@ -111,4 +111,6 @@ test("a text over the model's token limit is a bad row (rejected with its token 
   );
   const cut = await scoreFiles({ ...base, output: path.join(dir, "long-cut.jsonl"), truncate: true });
   assert.deepEqual([cut.rowsScored, cut.rowsRejected], [10, 0]);
+  const manifest = JSON.parse(fs.readFileSync(cut.manifest, "utf8")) as { options: { truncate: boolean } };
+  assert.equal(manifest.options.truncate, true, "the manifest records --truncate");
 });
