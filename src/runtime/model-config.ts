@@ -154,9 +154,14 @@ export function parseModelConfig(raw: unknown): ConfigResult {
   if (source !== undefined && raw.kind === undefined) kind = "hf";
 
   let batching: ModelBatchingConfig | undefined;
-  if (raw.batching !== undefined) {
+  // `"batching": false` (Triton's max_batch_size 0): the first dim is not a batch, so requests are never merged.
+  const unbatched = raw.batching === false;
+  if (raw.batching !== undefined && !unbatched) {
     if (!isRecord(raw.batching))
-      issues.push({ path: "batching", message: `expected an object, got ${show(raw.batching)}` });
+      issues.push({
+        path: "batching",
+        message: `expected an object of batching settings or false, got ${show(raw.batching)}`,
+      });
     else {
       const base = parseBatchingFields(raw.batching, "batching", issues, true);
       let providers: Partial<Record<ProviderName, Partial<BatchingConfig>>> | undefined;
@@ -248,6 +253,7 @@ export function parseModelConfig(raw: unknown): ConfigResult {
     kind,
     ...(source !== undefined ? { source } : {}),
     ...(batching !== undefined ? { batching } : {}),
+    ...(unbatched ? { unbatched: true } : {}),
     ...(replicas !== undefined ? { replicas } : {}),
     ...(intraOpThreads !== undefined ? { intraOpThreads } : {}),
     ...(intraOpSpinning !== undefined ? { intraOpSpinning } : {}),

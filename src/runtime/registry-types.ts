@@ -37,6 +37,11 @@ export interface ModelConfig {
   /** For kind "hf": the folder holding config.json/tokenizer.json (absolute or relative to the model dir). */
   readonly source?: string;
   readonly batching?: ModelBatchingConfig;
+  /**
+   * Set by `"batching": false` in config.json: the model's first dim is not a batch (e.g. a Softmax over a
+   * dynamic `[n]`), so requests must never be concatenated; a server runs them one at a time.
+   */
+  readonly unbatched?: boolean;
   readonly replicas?: number;
   readonly intraOpThreads?: number;
   /** ORT intra-op pool threads spin-wait between runs (see SessionOptions.intraOpSpinning); default true. */

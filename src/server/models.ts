@@ -327,11 +327,16 @@ export class ModelHost {
   }
 
   /**
-   * Whether the model version's requests go through its dynamic batcher: it has a batch dim on every input
-   * (`unbatchableReason`) and its outputs did not turn out to be other than batch-major.
+   * Whether the model version's requests go through its dynamic batcher: its config.json does not say
+   * `"batching": false`, it has a batch dim on every input (`unbatchableReason`) and its outputs did not turn out
+   * to be other than batch-major.
    */
   batches(model: LoadedModel): boolean {
-    return unbatchableReason(model.description) === undefined && !this.notBatchMajor.has(model.session);
+    return (
+      model.config.unbatched !== true &&
+      unbatchableReason(model.description) === undefined &&
+      !this.notBatchMajor.has(model.session)
+    );
   }
 
   /**
@@ -378,7 +383,8 @@ export class ModelHost {
       );
     };
     let runner: Runner;
-    if (unbatched) runner = direct("its outputs are not batch-major (axis 0 is not the batch)");
+    if (model.config.unbatched === true) runner = direct('its config.json says "batching": false');
+    else if (unbatched) runner = direct("its outputs are not batch-major (axis 0 is not the batch)");
     else {
       try {
         const stats = new VersionStats(true);

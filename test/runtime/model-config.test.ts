@@ -81,3 +81,17 @@ test("variant and autoTruncate: parsed, and bad values reported with their paths
   assert.ok(!bad.ok);
   assert.deepEqual(bad.issues.map((i) => i.path).sort(), ["autoTruncate", "variant"]);
 });
+
+test('"batching": false marks the model unbatched; other non-object values are refused naming both forms', () => {
+  const r = parseModelConfig({ batching: false });
+  assert.ok(r.ok);
+  assert.equal(r.value.unbatched, true);
+  assert.equal(r.value.batching, undefined);
+  assert.equal((parseModelConfig({}) as { value: { unbatched?: boolean } }).value.unbatched, undefined);
+  for (const bad of [true, "no", 0]) {
+    const b = parseModelConfig({ batching: bad });
+    assert.ok(!b.ok);
+    assert.equal(b.issues[0]!.path, "batching");
+    assert.match(b.issues[0]!.message, /expected an object of batching settings or false/);
+  }
+});

@@ -54,3 +54,49 @@ test("a model with a dynamic non-batch first dim answers each request with its o
     await srv.close();
   }
 });
+
+test('"batching": false in config.json: a Softmax over a dynamic [n] is never concatenated with other requests', async () => {
+  // Its outputs keep the input's length, so a merged batch would split "fine" and answer wrong numbers silently:
+  // only the config can say that axis 0 is not a batch (as Triton's max_batch_size 0 does).
+  const g = new GraphBuilder({ name: "softmax", opset: 17 });
+  g.input("logits", "float32", ["n"]);
+  g.node("Softmax", ["logits"], ["p"], { axis: 0 });
+  g.output("p", "float32", ["n"]);
+  const srv = await startApp(
+    writeRepo([
+      {
+        name: "softmax",
+        bytes: g.toBytes(),
+        config: { replicas: 1, intraOpThreads: 1, batching: false },
+      },
+    ]),
+  );
+  try {
+    const probs = async (n: number) => {
+      const r = await fetch(`${srv.url}/v2/models/softmax/infer`, {
+        method: "POST",
+        body: JSON.stringify({
+          inputs: [{ name: "logits", datatype: "FP32", shape: [n], data: new Array(n).fill(0) }],
+        }),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      return (JSON.parse(text) as { outputs: { data: number[] }[] }).outputs[0]!.data;
+    };
+    const ns = [2, 2, 4, 4, 5, 8];
+    const got = await Promise.all(ns.map(probs));
+    got.forEach((p, i) => {
+      const n = ns[i]!;
+      assert.equal(p.length, n);
+      for (const v of p) assert.ok(Math.abs(v - 1 / n) < 1e-6, `request of ${n}: ${p.join(", ")}`);
+    });
+    const config = (await (await fetch(`${srv.url}/v2/models/softmax/config`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(config.max_batch_size, 0);
+    assert.deepEqual((config.input as { dims: number[] }[])[0]!.dims, [-1]);
+  } finally {
+    await srv.close();
+  }
+});
