@@ -8,6 +8,7 @@
  */
 import { type DType, type DTypeMap, dtypeInfo, dtypeOfArray, type TypedArray } from "./dtype.ts";
 import { fmtShape, ShapeError, TesseraError } from "./errors.ts";
+import { f16ToF32, f64ToF16 } from "./float16.ts";
 import {
   broadcastLayout,
   checkShape,
@@ -198,14 +199,16 @@ export class Tensor<D extends DType = DType> {
     return pos;
   }
 
-  /** Reads one element. */
+  /** Reads one element (float16 as its number value; the bits are in `storage`). */
   get(...index: number[]): Scalar<D> {
-    return this.storage[this.indexOf(index)] as Scalar<D>;
+    const v = this.storage[this.indexOf(index)] as Scalar<D>;
+    return this.dtype === "float16" ? (f16ToF32(v as number) as Scalar<D>) : v;
   }
 
-  /** Writes one element (into the shared storage: every view sees it). */
+  /** Writes one element (into the shared storage: every view sees it); float16 rounds the number to half. */
   set(value: Scalar<D>, ...index: number[]): void {
-    (this.storage as unknown as Array<Scalar<D>>)[this.indexOf(index)] = value;
+    const v = this.dtype === "float16" ? (f64ToF16(value as number) as Scalar<D>) : value;
+    (this.storage as unknown as Array<Scalar<D>>)[this.indexOf(index)] = v;
   }
 
   /** The single element of a size-1 tensor. */
@@ -219,7 +222,8 @@ export class Tensor<D extends DType = DType> {
         },
       );
     }
-    return this.storage[this.offset] as Scalar<D>;
+    const v = this.storage[this.offset] as Scalar<D>;
+    return this.dtype === "float16" ? (f16ToF32(v as number) as Scalar<D>) : v;
   }
 
   /**
@@ -580,13 +584,19 @@ export class Tensor<D extends DType = DType> {
     return this.split(Math.max(1, Math.ceil(this.shape[a]! / chunks)), a);
   }
 
-  /** Copies the elements into nested JS arrays (numbers, or bigints for int64). */
+  /** Copies the elements into nested JS arrays (numbers, or bigints for int64; float16 as number values). */
   toArray(): NestedArray<Scalar<D>> {
     const flat: Scalar<D>[] = new Array(this.size);
     const src = this.storage as unknown as ArrayLike<Scalar<D>>;
-    this.forEachIndex((p, i) => {
-      flat[i] = src[p]!;
-    });
+    if (this.dtype === "float16") {
+      this.forEachIndex((p, i) => {
+        flat[i] = f16ToF32(src[p] as number) as Scalar<D>;
+      });
+    } else {
+      this.forEachIndex((p, i) => {
+        flat[i] = src[p]!;
+      });
+    }
     if (this.ndim === 0) return flat[0]!;
     const build = (axis: number, start: number): NestedArray<Scalar<D>> => {
       const n = this.shape[axis]!;

@@ -29,7 +29,8 @@ test("tensor() infers shape and dtype", () => {
   assert.deepEqual(tensor(5).shape, []);
   assert.deepEqual(tensor([]).shape, [0]);
   assert.deepEqual(tensor([[], []]).shape, [2, 0]);
-  assert.deepEqual(tensor([1.5, 2], "float16").toArray(), [0x3e00, 0x4000]);
+  assert.deepEqual([...(tensor([1.5, 2], "float16").data as Uint16Array)], [0x3e00, 0x4000]); // stored as bits
+  assert.deepEqual(tensor([1.5, 2], "float16").toArray(), [1.5, 2]); // read as numbers
   assert.deepEqual(tensor([new Float32Array([1, 2]), new Float32Array([3, 4])]).shape, [2, 2]);
 });
 

@@ -71,7 +71,8 @@ test("cast to and from float16, ints and bool", () => {
   assert.deepEqual(cast(tensor([0, 2, -0.5]), "bool").toArray(), [0, 1, 1]);
   assert.deepEqual(cast(tensor([3, -4]), "int64").toArray(), [3n, -4n]);
   assert.deepEqual(cast(tensor([3n, -4n]), "float64").toArray(), [3, -4]);
-  assert.deepEqual(cast(tensor([3n, -4n]), "float16").toArray(), [0x4200, 0xc400]);
+  assert.deepEqual([...(cast(tensor([3n, -4n]), "float16").data as Uint16Array)], [0x4200, 0xc400]);
+  assert.deepEqual(cast(tensor([3n, -4n]), "float16").toArray(), [3, -4]);
   const nc = tensor([
     [1, 2],
     [3, 4],
@@ -82,4 +83,24 @@ test("cast to and from float16, ints and bool", () => {
   ]);
   const same = cast(t, "float32");
   assert.notEqual(same.storage, t.storage, "cast always copies");
+});
+
+test("float16 elements read and write as numbers (get, set, item, toArray); storage keeps the bits", () => {
+  const t = tensor(
+    [
+      [1.5, -2],
+      [65504, 0.1],
+    ],
+    "float16",
+  );
+  assert.equal(t.get(0, 0), 1.5);
+  assert.equal(t.get(1, 1), 0.0999755859375); // 0.1 rounded to half
+  t.set(3.14159, 0, 1);
+  assert.equal(t.get(0, 1), 3.140625);
+  assert.equal((t.data as Uint16Array)[1], 0x4248);
+  assert.equal(t.select(0, 1).select(0, 0).item(), 65504);
+  assert.deepEqual(t.transpose().toArray(), [
+    [1.5, 65504],
+    [3.140625, 0.0999755859375],
+  ]);
 });

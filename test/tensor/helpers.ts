@@ -1,13 +1,13 @@
 /** Test helpers: random shapes and non-contiguous views, and plain float64 references. */
 import assert from "node:assert/strict";
-import { f16ToF32, type Generator, type Tensor } from "../../src/tensor/index.ts";
+import { type Generator, type Tensor } from "../../src/tensor/index.ts";
 
 /** The tensor's elements in logical row-major order as float64 numbers (float16 decoded). */
 export function flat(t: Tensor): number[] {
   const out: number[] = [];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
-    else out.push(t.dtype === "float16" ? f16ToF32(v as number) : Number(v));
+    else out.push(Number(v)); // toArray() gives float16 as its number values
   };
   walk(t.toArray());
   return out;
