@@ -67,7 +67,7 @@ export class ListColumnStream extends FlatColumnStream {
     const valid = new Uint8Array(rows);
     let out: Float32Array | null = this.size === undefined ? null : new Float32Array(rows * this.size);
     const emptyBefore: number[] = []; // empty lists seen before the size was known
-    let firstValues: number[] | null = null; // values of the row that decides the size
+    const firstValues: number[] = []; // values of the row that decides the size
     let r = -1;
     let len = 0;
     let isNull = false;
@@ -81,8 +81,8 @@ export class ListColumnStream extends FlatColumnStream {
         }
         this.size = len;
         out = new Float32Array(rows * len);
-        out.set(firstValues!, r * len);
-        firstValues = null;
+        out.set(firstValues, r * len);
+        firstValues.length = 0;
         for (const e of emptyBefore)
           problems.push({
             index: e,
@@ -127,13 +127,13 @@ export class ListColumnStream extends FlatColumnStream {
           const j = len++;
           if (def < this.maxDef) {
             if (nullAt < 0) nullAt = j;
-            if (out === null) (firstValues ??= []).push(0);
+            if (out === null) firstValues.push(0);
             continue;
           }
           const v = Number(values[p.vi++] as number | bigint);
           if (out !== null) {
             if (j < this.size!) out[r * this.size! + j] = v;
-          } else (firstValues ??= []).push(v);
+          } else firstValues.push(v);
         }
       }
       p.row = i;
