@@ -224,30 +224,47 @@ export function expandInputs(patterns: readonly string[]): string[] {
   return [...out];
 }
 
+/** `*` and `?` within a path segment, `**` for zero or more directories (symlinked ones are not followed). */
 function globFallback(pattern: string): string[] {
-  const abs = path.isAbsolute(pattern);
-  const parts = pattern.split("/");
-  let roots = [abs ? "/" : "."];
-  for (const [i, part] of parts.entries()) {
-    if (part === "" && i === 0) continue;
+  const parts = pattern.split("/").filter((p, i) => !(p === "" && i === 0));
+  const out = new Set<string>();
+  const isDir = (p: string) => {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const walk = (dir: string, i: number): void => {
+    if (i === parts.length) {
+      if (fs.existsSync(dir)) out.add(dir);
+      return;
+    }
+    const part = parts[i]!;
+    if (part === "**") {
+      walk(dir, i + 1);
+      if (!isDir(dir)) return;
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(dir, e.name), i);
+        else if (i === parts.length - 1) out.add(path.join(dir, e.name)); // a trailing ** matches files too
+      }
+      return;
+    }
+    if (!/[*?]/.test(part)) {
+      walk(path.join(dir, part), i + 1);
+      return;
+    }
+    if (!isDir(dir)) return;
     const re = new RegExp(
       `^${part
-        .replace(/[.+^${}()|\\]/g, "\\$&")
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
         .replace(/\*/g, ".*")
         .replace(/\?/g, ".")}$`,
     );
-    const next: string[] = [];
-    for (const r of roots) {
-      if (!/[*?]/.test(part)) {
-        next.push(path.join(r, part));
-        continue;
-      }
-      if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) continue;
-      for (const e of fs.readdirSync(r)) if (re.test(e)) next.push(path.join(r, e));
-    }
-    roots = next;
-  }
-  return roots.filter((r) => fs.existsSync(r));
+    for (const e of fs.readdirSync(dir)) if (re.test(e)) walk(path.join(dir, e), i + 1);
+  };
+  walk(path.isAbsolute(pattern) ? "/" : ".", 0);
+  return [...out];
 }
 
 function hashFile(file: string): Promise<string> {

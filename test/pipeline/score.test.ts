@@ -500,3 +500,24 @@ test("a mapping that leaves a model input without columns is refused by name bef
     await two.close();
   }
 });
+
+test("expandInputs: ** matches zero or more directories (files right under the folder too), sorted", async () => {
+  const { expandInputs } = await import("../../src/pipeline/index.ts");
+  const root = path.join(dir, "globbed");
+  fs.mkdirSync(path.join(root, "sub", "deeper"), { recursive: true });
+  for (const f of ["a.csv", "b.jsonl", "sub/c.csv", "sub/deeper/d.csv", "data[1].csv"])
+    fs.writeFileSync(path.join(root, f), "id\n1\n");
+  assert.deepEqual(
+    expandInputs([`${root}/**/*.csv`]),
+    ["a.csv", "data[1].csv", "sub/c.csv", "sub/deeper/d.csv"].map((f) => path.join(root, f)),
+  );
+  assert.deepEqual(
+    expandInputs([`${root}/*.csv`]),
+    ["a.csv", "data[1].csv"].map((f) => path.join(root, f)),
+  );
+  assert.deepEqual(
+    expandInputs([`${root}/sub/**`]),
+    ["sub/c.csv", "sub/deeper/d.csv"].map((f) => path.join(root, f)),
+  );
+  assert.deepEqual(expandInputs([path.join(root, "data[1].csv")]), [path.join(root, "data[1].csv")]);
+});
