@@ -367,7 +367,9 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   const ckptPath = path.join(partsDir, "checkpoint.json");
   const manifestPath = `${output}.manifest.json`;
   const rejectsPath = `${output}.rejects.jsonl`;
-  const batchSize = options.batchSize ?? 4096;
+  // a model exported with a fixed batch of 1 (static shapes) is fed one row per call
+  const fixedBatch = options.session ? fixedBatchOf(options.session) : null;
+  const batchSize = fixedBatch === 1 ? 1 : (options.batchSize ?? 4096);
   const partRows = options.partRows ?? 262144;
   const onError = options.onError ?? "fail";
   const keyColumns = options.keyColumns ?? [];
@@ -913,6 +915,25 @@ function basisChanges(was: Record<string, unknown>, now: Record<string, unknown>
     out.push(`${BASIS_NAMES[key] ?? key} changed (${show(a)} → ${show(b)})`);
   }
   return out;
+}
+
+/**
+ * The fixed batch dimension of the model's inputs (a number as their first dim), or null when it is symbolic.
+ * Throws for a fixed batch over 1: the last batch of a file and batches with rejected rows are smaller.
+ */
+function fixedBatchOf(session: InferenceSession): number | null {
+  const fixed = session.description.inputs
+    .map((i) => ({ name: i.name, dim: i.shape[0] }))
+    .filter((d): d is { name: string; dim: number } => typeof d.dim === "number");
+  const over = fixed.find((d) => d.dim !== 1);
+  if (over) {
+    throw new PipelineError(
+      "E_PIPELINE_FEATURES",
+      `model input "${over.name}" has a fixed batch dimension of ${over.dim}; scoring needs a symbolic batch dimension (or a fixed 1): re-export the model with a dynamic batch axis`,
+      { input: over.name, batch: over.dim },
+    );
+  }
+  return fixed.length > 0 ? 1 : null;
 }
 
 /** Key columns and prediction columns share the output's namespace: refuse a clash instead of writing one over the other. */

@@ -521,3 +521,61 @@ test("expandInputs: ** matches zero or more directories (files right under the f
   );
   assert.deepEqual(expandInputs([path.join(root, "data[1].csv")]), [path.join(root, "data[1].csv")]);
 });
+
+test("a model with a fixed batch of 1 (static export) is fed one row per call; a fixed batch over 1 is refused by name", async () => {
+  const { GraphBuilder } = await import("../../src/onnx/index.ts");
+  const { tensor } = await import("../../src/tensor/index.ts");
+  /** y = x · w with w[f] = f + 1: batch dim fixed (a number) or symbolic. */
+  const linear = (batch: string | number) => {
+    const g = new GraphBuilder({ name: "linear", opset: 17 });
+    g.input("x", "float32", [batch, F]);
+    const w = g.initializer(
+      "w",
+      tensor(
+        Array.from({ length: F }, (_, f) => [f + 1]),
+        "float32",
+      ),
+    );
+    g.node("MatMul", ["x", w], ["y"]);
+    g.output("y", "float32", [batch, 1]);
+    return g.toBytes();
+  };
+  const { batch, fields } = inputBatch(12);
+  const input = path.join(dir, "static.parquet");
+  await writeInput(input, "parquet", batch, fields);
+  const one = await openSession(linear(1), { replicas: 1, intraOpThreads: 1 });
+  const four = await openSession(linear(4), { replicas: 1, intraOpThreads: 1 });
+  try {
+    const output = path.join(dir, "static-out.parquet");
+    const s = await scoreFiles({
+      session: one,
+      model: info,
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      progress: false,
+    });
+    assert.equal(s.rowsScored, 12);
+    const got = rowsOf(await readRows(output), ["y"]).map((r) => r[0] as number);
+    for (let i = 0; i < 12; i++) {
+      let want = 0;
+      for (let f = 0; f < F; f++)
+        want += Math.fround(Number(batch.columns.get(`x${f}`)!.values[i])) * (f + 1);
+      assert.ok(Math.abs(got[i]! - want) < 1e-4, `row ${i}: ${got[i]} vs ${want}`);
+    }
+    await assert.rejects(
+      scoreFiles({
+        session: four,
+        model: info,
+        inputs: [input],
+        output: path.join(dir, "static4.parquet"),
+        progress: false,
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_FEATURES" && /fixed batch dimension of 4/.test(e.message),
+    );
+  } finally {
+    await one.close();
+    await four.close();
+  }
+});
