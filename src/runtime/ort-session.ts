@@ -752,9 +752,16 @@ export async function openSession(
     }
     if (cache && !cache.hit) {
       const tmp = firstInit.optimizedModelFilePath;
-      if (tmp && existsSync(tmp)) {
+      // The key names the providers asked for; a file optimized by a fallback provider (cuda failed, cpu made it)
+      // must not be kept under it, or the next start, with the GPU working, would load a CPU-optimized graph.
+      const byFirstChoice = info.activeProvider === providers[0]?.name;
+      if (tmp && existsSync(tmp) && byFirstChoice) {
         await rename(tmp, cache.path);
       } else {
+        if (tmp) await rm(tmp, { force: true });
+        if (firstInit.optimizedModelDataFile) {
+          await rm(join(dirname(tmp ?? cache.path), firstInit.optimizedModelDataFile), { force: true });
+        }
         restInit = base;
       }
     }

@@ -302,6 +302,30 @@ test("optimized-model cache file is created, then reused", async () => {
   }
 });
 
+test("a graph optimized by a fallback provider is not cached under the providers asked for", async () => {
+  // cuda cannot start here, so cpu optimizes the graph: caching that file under the key of ["cuda", "cpu"] would
+  // hand a CPU-optimized graph to the next start, when cuda works.
+  const dir = mkdtempSync(join(tmpdir(), "tessera-optcache-fallback-"));
+  try {
+    const m = mlpClassifier({ inputDim: 8, hidden: [8], classes: 2, seed: 3 });
+    const a = await openSession(m.bytes, { ...ONE, providers: ["cuda", "cpu"], optimizedModelCacheDir: dir });
+    try {
+      assert.equal(a.activeProvider, "cpu");
+      assert.equal(a.optimizedModelCache?.hit, false);
+      assert.deepEqual(readdirSync(dir), [], "no cache entry and no leftover temporary file");
+      const x = rng(1).normal([1, 8], { dtype: "float32" }) as Tensor;
+      assert.deepEqual((await a.run({ input: x })).outputs.logits!.shape, [1, 2]);
+    } finally {
+      await a.close();
+    }
+    const b = await openSession(m.bytes, { ...ONE, providers: ["cpu"], optimizedModelCacheDir: dir });
+    await b.close();
+    assert.equal(readdirSync(dir).length, 1, "the first-choice provider's file is cached");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a corrupt optimized-model cache file is dropped: the session starts from the model (all replicas)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tessera-optcache-bad-"));
   try {
