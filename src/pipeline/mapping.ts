@@ -17,6 +17,8 @@ export interface InputPlan {
   readonly columns: readonly { readonly name: string; readonly width: number }[];
   /** Sum of the column widths: the feature dimension. */
   readonly width: number;
+  /** Element type of the model input the features are built in (absent: float32). */
+  readonly dtype?: "float32" | "float64";
 }
 
 const NUMERIC: ReadonlySet<ColumnKind> = new Set(["float32", "float64", "int32", "int64", "bool", "vector"]);
@@ -106,23 +108,23 @@ export function planInputs(
         { input, expected: spec.shape, got: width },
       );
     }
-    if (spec.dtype !== "float32") {
+    if (spec.dtype !== "float32" && spec.dtype !== "float64") {
       throw new PipelineError(
         "E_PIPELINE_FEATURES",
-        `model input "${input}" is ${spec.dtype}; the pipeline feeds float32 features`,
+        `model input "${input}" is ${spec.dtype}; the pipeline feeds float32 or float64 features`,
         {
           input,
           dtype: spec.dtype,
         },
       );
     }
-    return { input, columns, width };
+    return spec.dtype === "float64" ? { input, columns, width, dtype: "float64" } : { input, columns, width };
   });
 }
 
 /**
  * Writes the kept rows (`keep[row] === 1`, or all rows when `keep` is null) of the planned columns into a new
- * `[kept, width]` float32 array straight from the column buffers (strided writes; scalar columns are
+ * `[kept, width]` float32 (or, for a float64 model input, float64) array straight from the column buffers (strided writes; scalar columns are
  * interleaved in blocks of rows so the output block stays in cache). No per-row JS objects.
  */
 export function buildFeatures(
@@ -130,8 +132,10 @@ export function buildFeatures(
   plan: InputPlan,
   keep: Uint8Array | null,
   kept: number,
-): Float32Array {
-  const out = new Float32Array(kept * plan.width);
+): Float32Array | Float64Array {
+  // float64 inputs (e.g. skl2onnx models exported with doubles) get the columns' float64 values unrounded
+  const out =
+    plan.dtype === "float64" ? new Float64Array(kept * plan.width) : new Float32Array(kept * plan.width);
   const w = plan.width;
   const scalars: { v: Float32Array | Float64Array | Int32Array | Uint8Array; offset: number }[] = [];
   let offset = 0;

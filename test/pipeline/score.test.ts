@@ -579,3 +579,37 @@ test("a model with a fixed batch of 1 (static export) is fed one row per call; a
     await four.close();
   }
 });
+
+test("a float64 model input (skl2onnx with doubles) gets the columns' float64 values unrounded", async () => {
+  const { GraphBuilder } = await import("../../src/onnx/index.ts");
+  const { tensor } = await import("../../src/tensor/index.ts");
+  const g = new GraphBuilder({ name: "double", opset: 17 });
+  g.input("x", "float64", ["batch", 2]);
+  g.node("ReduceSum", ["x", g.constant(tensor([1n], "int64"), "axes")], ["s"], { keepdims: 0 });
+  g.output("s", "float64", ["batch"]);
+  const dbl = await openSession(g.toBytes(), { replicas: 1, intraOpThreads: 1 });
+  try {
+    const input = path.join(dir, "doubles.jsonl");
+    const xs = [
+      [0.1, 1e-12],
+      [123456789.123456, 0.000001],
+      [-2.5, 2.5],
+    ];
+    fs.writeFileSync(input, `${xs.map((x, i) => JSON.stringify({ id: i, a: x[0], b: x[1] })).join("\n")}\n`);
+    const output = path.join(dir, "doubles.parquet");
+    await scoreFiles({
+      session: dbl,
+      model: info,
+      inputs: [input],
+      output,
+      keyColumns: ["id"],
+      progress: false,
+    });
+    assert.deepEqual(
+      rowsOf(await readRows(output), ["s"]).map((r) => r[0]),
+      xs.map((x) => x[0]! + x[1]!),
+    );
+  } finally {
+    await dbl.close();
+  }
+});
