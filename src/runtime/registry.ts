@@ -5,6 +5,8 @@
  *   <root>/<model>/<version>/model.onnx  numeric versions, served per the version policy
  *   <root>/<model>/ as a Hugging Face folder (tokenizer.json + onnx/model.onnx | model.onnx), or a
  *   config.json `{ "kind": "hf", "source": "<folder>" }`: one version "1".
+ *   <root> itself a Hugging Face folder (TEI's `--model-id /path`, a `tessera pull` folder): the repository is
+ *   that one model, named after the folder.
  *
  * States per version: unavailable → loading → ready | failed(reason); unloading → unavailable.
  * Invariants:
@@ -19,7 +21,7 @@ import { EventEmitter } from "node:events";
 import { type Dirent, existsSync, type FSWatcher, watch } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { join, resolve, sep } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { TesseraError } from "../tensor/index.ts";
 import { type ConfigIssue, loadModelConfig } from "./model-config.ts";
 import { openSession } from "./ort-session.ts";
@@ -151,6 +153,8 @@ export interface ModelRegistryEvents {
 
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly root: string;
+  /** Set when the root itself is a Hugging Face folder: the name of the one model it serves. */
+  private readonly rootModel: string | undefined;
   private readonly opts: ModelRegistryOptions;
   private readonly log: RegistryLogger;
   private readonly models = new Map<string, ModelEntry>();
@@ -169,6 +173,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.opts = opts;
     this.root = resolve(opts.root);
     this.log = opts.logger ?? noopLogger;
+    this.rootModel = hfFolderModelName(this.root);
+    if (this.rootModel !== undefined) {
+      this.log.info(
+        { root: this.root, model: this.rootModel },
+        "the repository folder is a Hugging Face model folder: serving it as one model",
+      );
+    }
     if (opts.memoryBudgetBytes !== undefined && !(opts.memoryBudgetBytes > 0)) {
       throw new TesseraError(
         "E_OPTIONS_INVALID",
@@ -191,8 +202,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
       names = [];
-      for (const e of entries)
-        if (!e.name.startsWith(".") && (await isFolder(this.root, e))) names.push(e.name);
+      if (this.rootModel !== undefined) names.push(this.rootModel);
+      else
+        for (const e of entries)
+          if (!e.name.startsWith(".") && (await isFolder(this.root, e))) names.push(e.name);
     } catch (err) {
       throw new TesseraError(
         "E_MODEL_REPOSITORY",
@@ -229,7 +242,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   private async scanNow(name: string): Promise<ModelEntry | undefined> {
-    const dir = join(this.root, name);
+    if (this.rootModel !== undefined && name !== this.rootModel) return undefined;
+    const dir = this.rootModel !== undefined ? this.root : join(this.root, name);
     let isDir = false;
     try {
       isDir = (await stat(dir)).isDirectory();
@@ -787,7 +801,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     try {
       this.watcher = watch(this.root, { recursive: true }, (_event, filename) => {
         if (!filename) return;
-        const top = String(filename).split(/[\\/]/)[0];
+        const top = this.rootModel ?? String(filename).split(/[\\/]/)[0];
         if (!top || !MODEL_NAME_RE.test(top)) return;
         this.changed.add(top);
         if (this.watchTimer) clearTimeout(this.watchTimer);
@@ -871,4 +885,18 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       [...this.models.values()].flatMap((m) => [...m.versions.values()].map((e) => this.unloadVersion(e))),
     );
   }
+}
+
+/**
+ * The model name for a repository root that is itself a Hugging Face model folder (tokenizer.json and an ONNX
+ * graph in onnx/ or at the top, no numeric version folders): the folder's name, with characters a model name
+ * cannot hold replaced by "-". Undefined for an ordinary repository.
+ */
+function hfFolderModelName(root: string): string | undefined {
+  if (!existsSync(join(root, "tokenizer.json"))) return undefined;
+  if (!existsSync(join(root, "onnx")) && !existsSync(join(root, "model.onnx"))) return undefined;
+  const name = basename(root)
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "");
+  return MODEL_NAME_RE.test(name) ? name : "model";
 }

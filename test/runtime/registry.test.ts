@@ -242,6 +242,34 @@ test("memory budget unloads the least recently used model", async () => {
   }
 });
 
+test("a repository root that is itself a Hugging Face folder serves that one model, named after the folder", async () => {
+  // TEI users pass the model folder itself (--model-id /path); its onnx/ and 1_Pooling/ are not models.
+  const parent = tmpRoot();
+  const hf = join(parent, "all-MiniLM-L6-v2");
+  mkdirSync(join(hf, "onnx"), { recursive: true });
+  mkdirSync(join(hf, "1_Pooling"));
+  writeFileSync(join(hf, "1_Pooling", "config.json"), JSON.stringify({ pooling_mode_mean_tokens: true }));
+  writeFileSync(join(hf, "tokenizer.json"), "{}");
+  writeFileSync(join(hf, "config.json"), JSON.stringify({ architectures: ["BertModel"], hidden_size: 8 }));
+  writeFileSync(join(hf, "onnx", "model.onnx"), mlpBytes(5));
+  const reg = new ModelRegistry({ root: hf, sessionDefaults: SESSION });
+  try {
+    const index = await reg.index();
+    assert.deepEqual(
+      index.map((s) => [s.name, s.version, s.state]),
+      [["all-MiniLM-L6-v2", "1", "unavailable"]],
+    );
+    const m = await reg.get("all-MiniLM-L6-v2");
+    assert.equal(m.kind, "hf");
+    assert.equal(m.hfDir, hf);
+    assert.equal(m.modelPath, join(hf, "onnx", "model.onnx"));
+    await assert.rejects(reg.get("onnx"), { code: "E_MODEL_NOT_FOUND" });
+  } finally {
+    await reg.close();
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 test("Hugging Face folders: detected by tokenizer.json or named by config.json source", async () => {
   const root = tmpRoot();
   const hf = join(root, "minilm");
