@@ -23,10 +23,16 @@ export interface RerankOptions {
   /** Keep only the best N. */
   readonly topN?: number;
   /**
-   * Default true: cut long pairs, the document first (the query only when the whole document is
-   * gone), keeping the template's specials. false: throw E_TEXT_TOO_LONG naming the document.
+   * Default true: cut long pairs (see `pairStrategy`), keeping the template's specials. false: throw
+   * E_TEXT_TOO_LONG naming the document.
    */
   readonly truncate?: boolean;
+  /**
+   * Which side a long pair loses tokens from. "longest_first" (default) cuts the longer of query and document one
+   * token at a time, as TEI and sentence-transformers' CrossEncoder (transformers' `truncation=True`) do, so scores
+   * match theirs. "second_first" cuts the document first and the query only once the document is gone.
+   */
+  readonly pairStrategy?: "longest_first" | "second_first";
   readonly truncationDirection?: TruncationDirection;
   readonly signal?: AbortSignal;
 }
@@ -110,7 +116,7 @@ export class Reranker {
         return this.tokenizer.encodePair(query, d, {
           truncate: options.truncate ?? true,
           truncationDirection: options.truncationDirection ?? "right",
-          pairStrategy: "second_first",
+          pairStrategy: options.pairStrategy ?? "longest_first",
         });
       } catch (e) {
         if (e instanceof TesseraError)

@@ -472,7 +472,7 @@ describe("XLM-R cross-encoder (bge-reranker style)", () => {
     assert.deepEqual(tiny.ids.slice(-3), [2, 2, 2]);
   });
 
-  it("Reranker truncates long pairs document-first by default", async () => {
+  it("Reranker truncates long pairs longest-first by default (as TEI and CrossEncoder), document-first on request", async () => {
     const rr = await Reranker.load(dir(), { maxLength: 24 });
     try {
       const long = Array.from({ length: 60 }, () => "learning").join(" ");
@@ -482,22 +482,26 @@ describe("XLM-R cross-encoder (bge-reranker style)", () => {
       const expectIds = t.encodePair("deep learning", long, {
         truncate: true,
         maxLength: 24,
-        pairStrategy: "second_first",
+        pairStrategy: "longest_first",
       });
       assert.equal(expectIds.ids.length, 24);
       assert.ok(r.totalTokens <= 24 + t.encodePair("deep learning", "bananas").ids.length);
-      // Document first, not longest_first: with this query only the documents' shared first tokens
-      // fit, so both score the same; longest_first would keep tokens where they differ.
+      // With this query, document-first keeps only the documents' shared first tokens, so both score the same;
+      // longest_first cuts the long query too and keeps tokens where the documents differ.
       const query = "what is deep learning and why";
       const docs = [`a b c d e f ${"deep ".repeat(30)}`, `a b c d e f ${"bananas ".repeat(30)}`];
       const cut = (d: string, pairStrategy: "second_first" | "longest_first") =>
         t.encodePair(query, d, { truncate: true, maxLength: 24, pairStrategy }).ids;
       assert.deepEqual(cut(docs[0] as string, "second_first"), cut(docs[1] as string, "second_first"));
       assert.notDeepEqual(cut(docs[0] as string, "longest_first"), cut(docs[1] as string, "longest_first"));
-      const [x, y] = (await rr.rerank(query, docs, { returnScores: "raw" })).sort(
-        (p, q) => p.index - q.index,
-      );
-      assert.ok(Math.abs((x?.score as number) - (y?.score as number)) < 1e-6, `${x?.score} vs ${y?.score}`);
+      const scores = async (pairStrategy?: "second_first") =>
+        (await rr.rerank(query, docs, { returnScores: "raw", ...(pairStrategy ? { pairStrategy } : {}) }))
+          .sort((p, q) => p.index - q.index)
+          .map((h) => h.score);
+      const [x, y] = await scores("second_first");
+      assert.ok(Math.abs((x as number) - (y as number)) < 1e-6, `document-first: ${x} vs ${y}`);
+      const [u, v] = await scores();
+      assert.ok(Math.abs((u as number) - (v as number)) > 1e-6, `longest-first (default): ${u} vs ${v}`);
     } finally {
       await rr.close();
     }
