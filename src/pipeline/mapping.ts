@@ -298,7 +298,9 @@ export function outputColumns(
     }
   }
   if (plan.labelsFrom !== null && labels) {
-    const src = cols.get(plan.labelsFrom) as { values: Float32Array; size: number };
+    // from the output itself: its column may not be written (`--outputs label`)
+    const source = outputs[plan.labelsFrom]!;
+    const src = { values: asF32(source), size: widthOf(source) };
     const k = src.size;
     const idx = new Int32Array(rows);
     const names: string[] = new Array<string>(rows);

@@ -420,6 +420,8 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       output,
     });
   }
+  // "label" / "label_index" in `outputs` are the argmax columns, not model outputs
+  const labelOutputs = (options.outputs ?? []).filter((o) => o === "label" || o === "label_index");
   // label columns are known once the first result shows which output they come from (checked there too)
   checkNameClash(
     keyColumns,
@@ -559,7 +561,20 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     const tw = performance.now();
     if (outputs !== null && item.kept > 0) {
       if (ckpt.outputPlan === null) {
-        const plan = planOutputs(outputs, outputNames(outputs), options.model.labels);
+        let plan = planOutputs(outputs, outputNames(outputs), options.model.labels);
+        if (labelOutputs.length > 0) {
+          // --outputs named label/label_index: every output was run (the label's source is picked by width);
+          // keep only the requested columns
+          if (plan.labelsFrom === null) {
+            throw new PipelineError(
+              "E_PIPELINE_OUTPUT",
+              `--outputs ${labelOutputs.join(",")} needs class labels whose count matches an output (labels: ${options.model.labels?.length ?? "none"})`,
+              { outputs: [...(options.outputs ?? [])] },
+            );
+          }
+          const keep = new Set(options.outputs);
+          plan = { ...plan, fields: plan.fields.filter((f) => keep.has(f.name)) };
+        }
         checkNameClash(
           keyColumns,
           plan.fields.map((f) => f.name),
@@ -680,7 +695,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
           inputs[plan.input] = Tensor.wrap(buildFeatures(batch, plan, keep, kept), [kept, plan.width]);
         const runOptions: RunOptions & { transferInputs: boolean } = {
           transferInputs: true,
-          outputs: options.outputs,
+          outputs: labelOutputs.length > 0 ? undefined : options.outputs,
         };
         run = options.session
           .run(inputs, runOptions)

@@ -613,3 +613,28 @@ test("a float64 model input (skl2onnx with doubles) gets the columns' float64 va
     await dbl.close();
   }
 });
+
+test("--outputs may name label / label_index alone: the argmax columns without the score vectors", async () => {
+  const { batch, fields } = inputBatch(40);
+  const input = path.join(dir, "label-only.parquet");
+  await writeInput(input, "parquet", batch, fields);
+  const output = path.join(dir, "label-only.jsonl");
+  const base = { session, model: info, inputs: [input], keyColumns: ["id"], progress: false as const };
+  await scoreFiles({ ...base, output, outputs: ["label"] });
+  const ref = await reference(batch);
+  const rows = rowsOf(await readRows(output), ["id", "label"]);
+  assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(output, "utf8").split("\n")[0]!)), ["id", "label"]);
+  for (const [i, r] of rows.entries()) {
+    const p = Array.from(ref.subarray(i * 3, i * 3 + 3));
+    assert.equal(r[1], LABELS[p.indexOf(Math.max(...p))], `row ${i}`);
+  }
+  await assert.rejects(
+    scoreFiles({
+      ...base,
+      model: { ...info, labels: undefined },
+      output: path.join(dir, "nolabels.jsonl"),
+      outputs: ["label"],
+    }),
+    (e: Error & { code?: string }) => e.code === "E_PIPELINE_OUTPUT" && /needs class labels/.test(e.message),
+  );
+});

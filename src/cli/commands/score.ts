@@ -32,7 +32,8 @@ flags:
                          is a bad row, see --on-error)
   --key-columns id,...   columns copied to the output before the predictions
   --outputs a,b          model outputs to write (default: all); with labels in the model config (or
-                         --labels) the argmax is added as label_index and label
+                         --labels) the argmax is added as label_index and label, which --outputs may
+                         also name (e.g. --outputs label writes the labels alone)
   --labels a,b,c         class labels for an .onnx path model
   --batch-size N         rows per model call (default 4096)
   --part-rows N          input rows per committed part (default 262144)
