@@ -36,6 +36,17 @@ export interface Padded<S extends Sequence = Sequence> {
  */
 export function padSequences<S extends Sequence>(seqs: readonly S[], options: PadOptions): Padded<S> {
   const big = seqs[0] instanceof BigInt64Array;
+  // Int32Array.fill would silently truncate 1.5 and wrap 2^31; BigInt() would throw a bare RangeError.
+  if (
+    !Number.isSafeInteger(options.padId) ||
+    (!big && (options.padId < -(2 ** 31) || options.padId >= 2 ** 31))
+  ) {
+    throw new TesseraError(
+      "E_BATCHER_CONFIG",
+      `padSequences: padId must be an integer${big ? "" : " in the int32 range"}, got ${options.padId}`,
+      { field: "padId", padId: options.padId },
+    );
+  }
   seqs.forEach((s, i) => {
     if (!(s instanceof Int32Array) && !(s instanceof BigInt64Array)) {
       throw new TesseraError(

@@ -66,6 +66,26 @@ describe("padSequences", () => {
       "E_BATCHER_CONFIG",
     );
   });
+
+  test("a padId that is not an integer of the ids' type is refused by name (no RangeError, no silent wrap)", () => {
+    for (const padId of [1.5, Number.NaN, 2 ** 31]) {
+      assert.equal(
+        codeOf(() => padSequences(seqs, { padId })),
+        "E_BATCHER_CONFIG",
+        String(padId),
+      );
+    }
+    assert.equal(
+      codeOf(() => padSequences([BigInt64Array.of(1n, 2n)], { padId: 0.5 })),
+      "E_BATCHER_CONFIG",
+    );
+    assert.throws(
+      () => padSequences([BigInt64Array.of(1n)], { padId: 1.5 }),
+      /padId must be an integer, got 1.5/,
+    );
+    const big = padSequences([BigInt64Array.of(1n), BigInt64Array.of(1n, 2n)], { padId: 2 ** 40 });
+    assert.deepEqual(big.ids.select(0, 0).toArray(), [1n, 2n ** 40n]);
+  });
 });
 
 describe("length-sorted batching of variable-length sequences on the zoo BERT encoder", () => {
