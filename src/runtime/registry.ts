@@ -260,10 +260,25 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const config: ModelConfig = cfg.ok ? cfg.value : { kind: "onnx" };
     const entries = await readdir(dir, { withFileTypes: true });
     const found = new Map<string, string>();
-    for (const e of entries) {
+    /** Version → the folder name it was read from ("007" and "7" are both version 7). */
+    const folderOf = new Map<string, string>();
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (/^\d+$/.test(e.name) && (await isFolder(dir, e))) {
         const p = join(dir, e.name, "model.onnx");
-        if (existsSync(p)) found.set(String(Number(e.name)) === e.name ? e.name : String(Number(e.name)), p);
+        if (!existsSync(p)) continue;
+        const v = String(Number(e.name));
+        const seen = folderOf.get(v);
+        if (seen !== undefined) {
+          // Keep the folder spelled without leading zeros (else the first in name order), and say so.
+          const keep = e.name === v ? e.name : seen;
+          this.log.warn(
+            { model: name, version: v, folders: [seen, e.name], serving: keep },
+            "two version folders name the same version; serving one of them",
+          );
+          if (keep === seen) continue;
+        }
+        folderOf.set(v, e.name);
+        found.set(v, p);
       }
     }
     let kind: "onnx" | "hf" = config.kind;

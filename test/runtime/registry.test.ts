@@ -403,3 +403,39 @@ test("config.json validation reports every issue with its path", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('version folders "7" and "007" name one version: "7" is served, with a warning, whatever the listing order', async () => {
+  const root = tmpRoot();
+  for (const [folder, seed] of [
+    ["007", 1],
+    ["7", 2],
+    ["03", 3],
+    ["003", 4],
+  ] as const) {
+    mkdirSync(join(root, "m", folder), { recursive: true });
+    writeFileSync(join(root, "m", folder, "model.onnx"), mlpBytes(seed));
+  }
+  writeFileSync(join(root, "m", "config.json"), JSON.stringify({ versionPolicy: "all" }));
+  const warnings: object[] = [];
+  const logger = { info() {}, error() {}, warn: (o: object) => warnings.push(o) };
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION, logger });
+  try {
+    await reg.index();
+    assert.deepEqual(
+      reg.status("m").map((s) => s.version),
+      ["3", "7"],
+    );
+    const seven = await reg.get("m", "7");
+    assert.equal(seven.modelPath, join(root, "m", "7", "model.onnx"));
+    const three = await reg.get("m", "3");
+    assert.equal(
+      three.modelPath,
+      join(root, "m", "003", "model.onnx"),
+      "no canonical folder: the first by name",
+    );
+    assert.deepEqual(warnings.map((w) => (w as { serving: string }).serving).sort(), ["003", "7"]);
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
