@@ -462,3 +462,23 @@ test("CSV inference keeps codes with leading zeros as text and integers past 2^5
     ["123", "10001", 5n, 1000],
   ]);
 });
+
+test("JSONL integers past 2^53 (snowflake ids) keep every digit (int64); the same digits inside strings stay text", async () => {
+  const file = path.join(dir, "big-ids.jsonl");
+  fs.writeFileSync(
+    file,
+    [
+      '{"id": 1234567890123456789, "note": "ref 98765432109876543210 \\" quoted", "x": 1.5}',
+      '{"id": 5, "note": "plain", "x": 2}',
+      '{"id": -9007199254740993, "note": "n", "x": -1e300}',
+    ].join("\n"),
+  );
+  const got: RecordBatch[] = [];
+  for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
+  assert.equal(got[0]!.columns.get("id")!.kind, "int64");
+  assert.deepEqual(rowsOf(got, ["id", "note", "x"]), [
+    [1234567890123456789n, 'ref 98765432109876543210 " quoted', 1.5],
+    [5n, "plain", 2],
+    [-9007199254740993n, "n", -1e300],
+  ]);
+});

@@ -285,7 +285,10 @@ export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size
       if (t === "true" || t === "false") bool++;
       arr = t.startsWith("[") ? safeJson(v) : null;
     } else {
-      if (typeof v === "number") numeric++;
+      if (typeof v === "number") {
+        numeric++;
+        if (Number.isInteger(v)) integers++;
+      }
       if (typeof v === "boolean") bool++;
     }
     if (Array.isArray(arr) && arr.length > 0 && arr.every((x) => typeof x === "number")) {
@@ -580,6 +583,41 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
 
 // ---------------------------------------------------------------- JSONL source
 
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * JSON text with integer literals past 2^53 turned into strings ("12345678901234567890"), so JSON.parse keeps
+ * their digits (snowflake ids); `inferKind` then makes such a column int64 and `buildColumn` reads it exactly.
+ */
+export function quoteUnsafeIntegers(text: string): string {
+  let out = "";
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped char
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      continue;
+    }
+    if (c !== 45 && (c < 48 || c > 57)) continue;
+    let j = i + 1;
+    while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
+    const token = text.slice(i, j);
+    if (/^-?\d{16,}$/.test(token) && !Number.isSafeInteger(Number(token))) {
+      out += `${text.slice(from, i)}"${token}"`;
+      from = j;
+    }
+    i = j - 1;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
 export async function openJsonl(path: string, options: SourceOptions = {}): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
   let fields: FieldSpec[] | null = null;
@@ -617,7 +655,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
           if (t.trim() === "") continue;
           let v: unknown;
           try {
-            v = JSON.parse(t);
+            v = JSON.parse(LONG_DIGITS.test(t) ? quoteUnsafeIntegers(t) : t);
           } catch (e) {
             problems.push({
               index: records.length,
