@@ -80,6 +80,23 @@ describe("tessera", () => {
     writeFileSync(st, writeSafetensors({ input: tensor([[0.1, 0.2, 0.3, 0.4]], "float32") }));
     const e = JSON.parse((await tessera(["run", mlp, "--input", st, "--json"])).stdout) as typeof out;
     assert.deepEqual(e, out);
+    // BF16 safetensors (Hugging Face's usual dtype) widen exactly to the float32 input.
+    const header = Buffer.from(
+      JSON.stringify({ input: { dtype: "BF16", shape: [1, 4], data_offsets: [0, 8] } }),
+    );
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    const bf16 = Buffer.from(new Uint16Array([0x3f00, 0x3e80, 0x3f80, 0x4000]).buffer); // 0.5, 0.25, 1, 2
+    const stBf16 = join(dir, "bf16.safetensors");
+    writeFileSync(stBf16, Buffer.concat([len, header, bf16]));
+    const npyExact = join(dir, "exact.npy");
+    writeFileSync(npyExact, writeNpy(tensor([[0.5, 0.25, 1, 2]], "float32")));
+    const viaBf16 = await tessera(["run", mlp, "--input", stBf16, "--json"]);
+    assert.equal(viaBf16.code, 0, viaBf16.stderr);
+    assert.deepEqual(
+      JSON.parse(viaBf16.stdout),
+      JSON.parse((await tessera(["run", mlp, "--input", npyExact, "--json"])).stdout),
+    );
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify({ nope: [1] }));
     const d = await tessera(["run", mlp, "--input", bad]);

@@ -254,6 +254,7 @@ test("BF16 safetensors: an error by default, decoded exactly to float32 on reque
     data,
   );
   assert.throws(() => readSafetensors(bytes), { code: "E_SAFETENSORS_DTYPE" });
+  assert.throws(() => readSafetensors(bytes), /with the option \{ bf16: "float32" \}/);
   const f = readSafetensors(bytes, { bf16: "float32" });
   const w = f.tensors.get("w")!;
   assert.equal(w.dtype, "float32");

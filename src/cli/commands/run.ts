@@ -52,7 +52,8 @@ function readInputs(file: string, description: ModelDescription): TensorMap {
     }
     return { [description.inputs[0]!.name]: readNpy(bytes) };
   }
-  if (ext === ".safetensors") return Object.fromEntries(readSafetensors(bytes).tensors);
+  // BF16 (common in Hugging Face files) widens exactly to float32, as the server does for BF16 request tensors.
+  if (ext === ".safetensors") return Object.fromEntries(readSafetensors(bytes, { bf16: "float32" }).tensors);
   if (ext === ".json") {
     let raw: unknown;
     try {

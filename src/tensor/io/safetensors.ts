@@ -146,7 +146,7 @@ function parseHeader(
     if (dtype === undefined) {
       fail(
         "E_SAFETENSORS_DTYPE",
-        `tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(FROM_ST).join(", ")}`,
+        `tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(e.dtype)}; supported: ${Object.keys(FROM_ST).join(", ")}${e.dtype === "BF16" ? ' (BF16 reads as float32, exactly, with the option { bf16: "float32" })' : ""}`,
         {
           name,
           dtype: e.dtype,
