@@ -3,7 +3,6 @@
  * (with and without `/versions/{v}`), JSON and Triton binary tensor data.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { unbatchableReason } from "../../batching/index.ts";
 import type { LoadedModel } from "../../runtime/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import { clientGoneSignal } from "../client-gone.ts";
@@ -171,9 +170,10 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
         : parseInferRequest(body, headerLength, ctx.bodies.alloc);
     if (!parsed.ok) throw requestInvalid(parsed.issues);
     const request = parsed.value;
-    // Rows are the first dim of a batched model; a model without a batch dim bounds its inputs itself.
+    // Rows are the first dim of a batched model; a model that runs unbatched (no batch dim, `"batching": false`,
+    // outputs not batch-major) bounds its inputs itself.
     const rows = requestRows(request);
-    if (rows > config.maxItemsPerRequest && unbatchableReason(model.description) === undefined) {
+    if (rows > config.maxItemsPerRequest && models.batches(model)) {
       throw new TesseraError(
         "E_TOO_MANY_ITEMS",
         `request has ${rows} rows (first dimension); this server takes at most ${config.maxItemsPerRequest} per request`,
