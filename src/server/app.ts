@@ -184,14 +184,18 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     if (req.method === "OPTIONS" && config.corsOrigins.length > 0) return done();
     try {
       keys.check(req.headers.authorization);
-      if (lifecycle.draining) {
-        metrics.reject("", "draining");
-        throw new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
-          retryAfterMs: 1000,
-        });
-      }
     } catch (err) {
+      // RFC 9110: a 401 names its scheme. Set here, so the 401s of every error handler (v2, OpenAI, TEI) carry it.
+      reply.header("www-authenticate", 'Bearer realm="tessera"');
       return done(err as Error);
+    }
+    if (lifecycle.draining) {
+      metrics.reject("", "draining");
+      return done(
+        new TesseraError("E_DRAINING", "the server is shutting down; retry on another instance", {
+          retryAfterMs: 1000,
+        }),
+      );
     }
     done();
   });
@@ -211,10 +215,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     else if (h.status === 504) metrics.reject(req.tesseraModel, "timeout");
     else if (h.status === 499) metrics.reject(req.tesseraModel, "client_gone");
     else if (h.status === 413) metrics.reject(req.tesseraModel, "too_large");
-    else if (h.status === 401) {
-      metrics.reject(req.tesseraModel, "unauthorized");
-      reply.header("www-authenticate", 'Bearer realm="tessera"');
-    }
+    else if (h.status === 401) metrics.reject(req.tesseraModel, "unauthorized");
     if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
     reply.code(h.status).type("application/json").send({ error: h.message, code: h.code });
   });

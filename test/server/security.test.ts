@@ -74,6 +74,12 @@ describe("API keys", () => {
       assert.equal(r.status, 401);
       assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer\b/);
     }
+    // The OpenAI and TEI routes answer in their own error handlers: their 401s carry it too.
+    for (const path of ["/v1/embeddings", "/embed", "/"]) {
+      const r = await call("POST", path, {}, JSON.stringify({ input: "x", inputs: "x" }));
+      assert.equal(r.status, 401, path);
+      assert.match(r.headers.get("www-authenticate") ?? "", /^Bearer\b/, path);
+    }
     const ok = await call("POST", "/v2/models/m/infer", { authorization: "Bearer k-one" }, body);
     assert.equal(ok.headers.get("www-authenticate"), null);
   });
