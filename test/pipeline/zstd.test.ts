@@ -33,6 +33,10 @@ test("zstdDecompress reproduces the zstd CLI's input at levels 1, 19 and --fast,
     e.code === "E_PIPELINE_FORMAT" && /ZSTD/.test(e.message);
   assert.throws(() => zstdDecompress(frames[1]!, want.length + 1), isCorrupt);
   assert.throws(() => zstdDecompress(frames[1]!.subarray(0, frames[1]!.length - 100)), isCorrupt);
+  // a frame or skippable frame cut inside its header, its checksum or its skipped bytes
+  assert.throws(() => zstdDecompress(frames[0]!.subarray(0, frames[0]!.length - 2)), isCorrupt);
+  assert.throws(() => zstdDecompress(skippable.subarray(0, 6)), isCorrupt);
+  assert.throws(() => zstdDecompress(skippable.subarray(0, 10)), isCorrupt);
 });
 
 test("corrupted zstd input throws E_PIPELINE_FORMAT or decodes to exactly the expected size; it never hangs or balloons", () => {

@@ -235,7 +235,10 @@ function readHuffman(buf: Uint8Array, at: number, end: number): [HuffTable, numb
     }
   }
   let sum = 0;
-  for (const w of weights) if (w > 0) sum += 1 << (w - 1);
+  for (const w of weights) {
+    if (w > 11) throw corrupt(`Huffman weight ${w} over 11`);
+    if (w > 0) sum += 1 << (w - 1);
+  }
   if (sum === 0) throw corrupt("Huffman weights are all zero");
   const maxBits = highBit(sum) + 1;
   if (maxBits > 11) throw corrupt(`Huffman code length ${maxBits} over 11`);
@@ -322,6 +325,7 @@ class Output {
 }
 
 function readLiterals(buf: Uint8Array, at: number, end: number, st: FrameState): [Uint8Array, number] {
+  if (at >= end) throw corrupt("empty compressed block");
   const b0 = buf[at]!;
   const type = b0 & 3;
   const sizeFormat = (b0 >> 2) & 3;
@@ -342,6 +346,7 @@ function readLiterals(buf: Uint8Array, at: number, end: number, st: FrameState):
       if (at + h + size > end) throw corrupt("raw literals run past the block");
       return [buf.subarray(at + h, at + h + size), h + size];
     }
+    if (at + h >= end) throw corrupt("RLE literals without their byte");
     return [new Uint8Array(size).fill(buf[at + h]!), h + 1];
   }
   const streams = sizeFormat === 0 ? 1 : 4;
@@ -511,7 +516,9 @@ export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8A
     if (p + 4 > input.length) throw corrupt("truncated frame header");
     const magic = view.getUint32(p, true);
     if ((magic & 0xfffffff0) === 0x184d2a50) {
-      p += 8 + view.getUint32(p + 4, true); // skippable frame
+      if (p + 8 > input.length) throw corrupt("truncated skippable frame header");
+      p += 8 + view.getUint32(p + 4, true);
+      if (p > input.length) throw corrupt("skippable frame runs past the input");
       continue;
     }
     if (magic !== 0xfd2fb528) throw corrupt("bad frame magic number");
@@ -546,6 +553,7 @@ export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8A
         out.pos += size;
         p += size;
       } else if (type === 1) {
+        if (p >= input.length) throw corrupt("RLE block without its byte");
         out.ensure(size);
         out.buf.fill(input[p]!, out.pos, out.pos + size);
         out.pos += size;
@@ -559,7 +567,10 @@ export function zstdDecompress(input: Uint8Array, outputLength?: number): Uint8A
       } else throw corrupt("reserved block type");
       if (last) break;
     }
-    if (checksum) p += 4;
+    if (checksum) {
+      p += 4;
+      if (p > input.length) throw corrupt("truncated content checksum");
+    }
   }
   if (outputLength !== undefined && out.pos !== outputLength)
     throw corrupt(`decoded ${out.pos} bytes, the page header says ${outputLength}`);
