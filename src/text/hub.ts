@@ -364,7 +364,6 @@ async function hashFile(path: string, algo: "sha256" | "sha1", prefix?: Buffer):
   return h.digest("hex");
 }
 
-/** Downloads one file into `dir`; undefined when the server has no such file (404). */
 /** HTTP statuses worth another try: timeouts, rate limits, server errors. */
 const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -379,6 +378,7 @@ function retryDelayMs(retryAfter: string | null, attempt: number): number {
   return Math.min(1000 * 2 ** attempt, 10_000);
 }
 
+/** Downloads one file into `dir`; undefined when the server has no such file (404). */
 async function downloadFile(
   endpoint: string,
   repo: string,
@@ -451,10 +451,10 @@ async function downloadOnce(
   // retries from what the .part holds.
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const idle = new AbortController();
-  let timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+  const timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+  // Called per body chunk: refresh() re-arms the same timer instead of allocating a new one each time.
   const alive = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => idle.abort(new Error(`no data for ${idleMs} ms`)), idleMs);
+    timer.refresh();
   };
   const signal = idle.signal;
   try {
