@@ -903,9 +903,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 }
 
 /**
- * The model name for a repository root that is itself a Hugging Face model folder (tokenizer.json and an ONNX
- * graph in onnx/ or at the top, no numeric version folders): the folder's name, with characters a model name
- * cannot hold replaced by "-". Undefined for an ordinary repository.
+ * The model name for a repository root that is itself a Hugging Face model folder (tokenizer.json, and an onnx/
+ * folder or a model.onnx at the top): the folder's name, with characters a model name cannot hold replaced by "-"
+ * ("model" when nothing usable is left). Undefined for an ordinary repository.
  */
 function hfFolderModelName(root: string): string | undefined {
   if (!existsSync(join(root, "tokenizer.json"))) return undefined;

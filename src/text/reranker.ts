@@ -28,9 +28,10 @@ export interface RerankOptions {
    */
   readonly truncate?: boolean;
   /**
-   * Which side a long pair loses tokens from. "longest_first" (default) cuts the longer of query and document one
-   * token at a time, as TEI and sentence-transformers' CrossEncoder (transformers' `truncation=True`) do, so scores
-   * match theirs. "second_first" cuts the document first and the query only once the document is gone.
+   * Which side a long pair loses tokens from. "longest_first" (default) cuts the longer of query and document, or
+   * both to half the budget when that is not enough (Rust `tokenizers`' LongestFirst, which TEI and
+   * sentence-transformers' CrossEncoder use), so scores match theirs. "second_first" cuts the document first and the
+   * query only once the document is gone.
    */
   readonly pairStrategy?: "longest_first" | "second_first";
   readonly truncationDirection?: TruncationDirection;
