@@ -105,16 +105,18 @@ export function lz4FrameDecode(input: Uint8Array, outputLength?: number): Uint8A
   if (input.length < 7 || view.getUint32(0, true) !== 0x184d2204) return null;
   const flags = input[4]!;
   const blockMax = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20][(input[5]! >> 4) & 7] || 4 << 20;
-  let ip = 6;
-  let contentSize: number | undefined;
-  if (flags & 0x08) {
-    contentSize = Number(view.getBigUint64(ip, true));
-    ip += 8;
-  }
-  if (flags & 0x01) ip += 4; // dictionary id
-  ip += 1; // header checksum
+  const headerEnd = 7 + (flags & 0x08 ? 8 : 0) + (flags & 0x01 ? 4 : 0); // + content size, dictionary id
+  if (headerEnd > input.length) throw corrupt("LZ4", "truncated frame header");
+  const contentSize = flags & 0x08 ? Number(view.getBigUint64(6, true)) : undefined;
+  let ip = headerEnd;
   const blockChecksum = (flags & 0x10) !== 0;
-  let out = new Uint8Array(outputLength ?? contentSize ?? Math.max(blockMax, input.length * 3));
+  // The header's content size sizes the output only when the input could hold it (LZ4 expands at most 255x):
+  // a corrupt size must not allocate gigabytes.
+  const capacity =
+    contentSize !== undefined && contentSize <= input.length * 255
+      ? contentSize
+      : Math.max(blockMax, input.length * 3);
+  let out = new Uint8Array(outputLength ?? capacity);
   let op = 0;
   for (;;) {
     if (ip + 4 > input.length) throw corrupt("LZ4", "truncated frame");
@@ -137,6 +139,8 @@ export function lz4FrameDecode(input: Uint8Array, outputLength?: number): Uint8A
   }
   if (outputLength !== undefined && op !== outputLength)
     throw corrupt("LZ4", `decoded ${op} bytes, the page header says ${outputLength}`);
+  if (contentSize !== undefined && op !== contentSize)
+    throw corrupt("LZ4", `decoded ${op} bytes, the frame header says ${contentSize}`);
   return op === out.length ? out : out.slice(0, op);
 }
 
