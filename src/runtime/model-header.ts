@@ -25,10 +25,9 @@ export interface ModelHeader {
   readonly externalData: readonly string[];
 }
 
-// GraphProto.initializer, TensorProto.external_data / data_location, StringStringEntryProto key / value.
+// GraphProto.initializer, TensorProto.external_data (StringStringEntryProto key = 1 / value = 2).
 const F_GRAPH_INITIALIZER = 5;
 const F_TENSOR_EXTERNAL_DATA = 13;
-const F_TENSOR_DATA_LOCATION = 14;
 
 /**
  * The external-data locations named by a GraphProto's initializers. Only those small messages are parsed: nodes
@@ -43,12 +42,10 @@ function externalLocations(graph: Uint8Array, into: Set<string>): void {
       continue;
     }
     const t = protobuf.Reader.create(g.bytes());
-    let external = false;
-    const locations: string[] = [];
+    // Every "location" entry counts (data_location is not consulted).
     while (t.pos < t.len) {
       const tt = t.uint32();
-      if (tt >>> 3 === F_TENSOR_DATA_LOCATION && (tt & 7) === 0) external = t.int32() === 1;
-      else if (tt >>> 3 === F_TENSOR_EXTERNAL_DATA && (tt & 7) === 2) {
+      if (tt >>> 3 === F_TENSOR_EXTERNAL_DATA && (tt & 7) === 2) {
         const e = protobuf.Reader.create(t.bytes());
         let key = "";
         let value = "";
@@ -58,10 +55,9 @@ function externalLocations(graph: Uint8Array, into: Set<string>): void {
           else if (et >>> 3 === 2 && (et & 7) === 2) value = e.string();
           else e.skipType(et & 7);
         }
-        if (key === "location") locations.push(value);
+        if (key === "location") into.add(value);
       } else t.skipType(tt & 7);
     }
-    if (external || locations.length > 0) for (const l of locations) into.add(l);
   }
 }
 
