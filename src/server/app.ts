@@ -211,11 +211,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     const h = httpErrorOf(err);
     if (h.status >= 500 && h.status !== 503 && h.status !== 504) req.log.error({ err }, "request failed");
     else req.log.info({ code: h.code, status: h.status }, h.message);
-    if (h.status === 429) metrics.reject(req.tesseraModel, "overloaded");
-    else if (h.status === 504) metrics.reject(req.tesseraModel, "timeout");
-    else if (h.status === 499) metrics.reject(req.tesseraModel, "client_gone");
-    else if (h.status === 413) metrics.reject(req.tesseraModel, "too_large");
-    else if (h.status === 401) metrics.reject(req.tesseraModel, "unauthorized");
+    metrics.rejectStatus(req.tesseraModel, h.status);
     if (h.retryAfterS !== undefined) reply.header("retry-after", String(h.retryAfterS));
     reply.code(h.status).type("application/json").send({ error: h.message, code: h.code });
   });

@@ -16,6 +16,15 @@ export type RejectReason =
   | "draining"
   | "unauthorized";
 
+/** Error statuses that count as turned-away requests, and their reason. */
+const REJECT_STATUS: Readonly<Record<number, RejectReason>> = {
+  429: "overloaded",
+  504: "timeout",
+  499: "client_gone",
+  413: "too_large",
+  401: "unauthorized",
+};
+
 export interface BatchObservation {
   readonly size: number;
   readonly inferMs: number;
@@ -168,6 +177,12 @@ export class ServerMetrics {
 
   reject(model: string, reason: RejectReason): void {
     this.rejected.inc({ model, reason });
+  }
+
+  /** Counts an error answer of `status` as a turned-away request when it is one (429, 504, 499, 413, 401). */
+  rejectStatus(model: string, status: number): void {
+    const reason = REJECT_STATUS[status];
+    if (reason !== undefined) this.reject(model, reason);
   }
 
   /** Records a model version becoming ready. */

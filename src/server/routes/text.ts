@@ -34,7 +34,7 @@ import {
 import { requestGoneSignal } from "../client-gone.ts";
 import type { RouteContext } from "../context.ts";
 import { httpErrorOf } from "../errors.ts";
-import type { RejectReason, ServerMetrics } from "../metrics.ts";
+import type { ServerMetrics } from "../metrics.ts";
 
 const DEFAULT_MAX_INPUTS = 2048;
 
@@ -106,19 +106,7 @@ function account(req: FastifyRequest, metrics: ServerMetrics, h: TextHttpError, 
   if ((h.status >= 500 && h.status !== 503 && h.status !== 504) || h.code === "E_ORT_RUN")
     req.log.error({ err }, "request failed");
   else req.log.info({ code: h.code, status: h.status }, h.message);
-  const reason: RejectReason | undefined =
-    h.status === 429
-      ? "overloaded"
-      : h.status === 504
-        ? "timeout"
-        : h.status === 499
-          ? "client_gone"
-          : h.status === 413
-            ? "too_large"
-            : h.status === 401
-              ? "unauthorized"
-              : undefined;
-  if (reason) metrics.reject(req.tesseraModel, reason);
+  metrics.rejectStatus(req.tesseraModel, h.status);
 }
 
 function sendOpenAIError(reply: FastifyReply, err: unknown, metrics: ServerMetrics): FastifyReply {
