@@ -476,8 +476,9 @@ export class ModelHost {
   }
 
   /**
-   * Ends a shutdown drain early (its deadline passed): every batcher stops, and requests still queued reject (503),
-   * so only the runs already computing are waited for (a run inside onnxruntime cannot be interrupted). Called
+   * Ends a shutdown drain early (its deadline passed): every batcher of this host stops (not the text routes', which
+   * TextEmbedder and Reranker own), and requests still queued reject (503), so only the runs already computing are
+   * waited for (a run inside onnxruntime cannot be interrupted). Called
    * before or during `close()`: the HTTP server may still be waiting for those requests when the deadline passes.
    */
   endDrain(): void {
