@@ -18,7 +18,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
-import { Tensor, TesseraError } from "../tensor/index.ts";
+import { concat, Tensor, TesseraError } from "../tensor/index.ts";
 import { commitFile, fsyncDir, writeFileAtomic } from "./atomic.ts";
 import {
   type Column,
@@ -1031,7 +1031,9 @@ function badRowError(r: RejectRecord, committedRows: number): PipelineError {
 
 /**
  * Embeds `texts`; a text over the model's token limit (E_TEXT_TOO_LONG, when `truncate` is off) is left out and
- * returned in `tooLong` with its index and the reason, and the others are embedded (retrying without it).
+ * returned in `tooLong` with its index and the reason. The embedder stops at the first such text, so the texts
+ * before it are embedded on their own and the call goes on after it: each text is tokenized at most twice, however
+ * many are too long (retrying the whole rest after each one was quadratic in a batch with many long texts).
  */
 async function embedWithinLimit(
   embedder: TextEmbedderLike,
@@ -1039,26 +1041,28 @@ async function embedWithinLimit(
   truncate: boolean,
 ): Promise<{ embedding: Tensor<"float32"> | null; tooLong: { index: number; reason: string }[] }> {
   const tooLong: { index: number; reason: string }[] = [];
-  let left = texts.map((_, i) => i);
-  for (;;) {
-    if (left.length === 0) return { embedding: null, tooLong };
+  const parts: Tensor<"float32">[] = [];
+  let from = 0;
+  while (from < texts.length) {
+    const rest = from === 0 ? texts : texts.slice(from);
     try {
-      const embedding = await embedder.embed(
-        left.map((i) => texts[i]!),
-        { truncate },
-      );
-      return { embedding, tooLong: tooLong.sort((a, b) => a.index - b.index) };
+      parts.push(await embedder.embed(rest, { truncate }));
+      break;
     } catch (e) {
       if (!(e instanceof TesseraError) || e.code !== "E_TEXT_TOO_LONG") throw e;
       const at = e.facts.index;
-      if (typeof at !== "number" || left[at] === undefined) throw e;
+      if (typeof at !== "number" || !Number.isInteger(at) || at < 0 || at >= rest.length) throw e;
+      if (at > 0) parts.push(await embedder.embed(rest.slice(0, at), { truncate }));
       tooLong.push({
-        index: left[at]!,
+        index: from + at,
         reason: `${String(e.facts.tokens)} tokens, over the model's limit of ${String(e.facts.maxTokens)} (use --truncate to cut long texts)`,
       });
-      left = left.filter((_, k) => k !== at);
+      from += at + 1;
     }
   }
+  const embedding =
+    parts.length === 0 ? null : parts.length === 1 ? parts[0]! : (concat(parts) as Tensor<"float32">);
+  return { embedding, tooLong };
 }
 
 function neededColumns(o: ScoreOptions): string[] | undefined {

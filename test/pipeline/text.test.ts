@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { openSource, type RecordBatch, scoreFiles } from "../../src/pipeline/index.ts";
+import { Tensor, TesseraError } from "../../src/tensor/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
 import { rowsOf, tmpDir } from "./helpers.ts";
@@ -113,4 +114,50 @@ test("a text over the model's token limit is a bad row (rejected with its token 
   assert.deepEqual([cut.rowsScored, cut.rowsRejected], [10, 0]);
   const manifest = JSON.parse(fs.readFileSync(cut.manifest, "utf8")) as { options: { truncate: boolean } };
   assert.equal(manifest.options.truncate, true, "the manifest records --truncate");
+});
+
+test("many long texts in one batch: each text is tokenized at most twice, and the embeddings stay with their rows", async () => {
+  const limit = 20;
+  const texts = Array.from({ length: 60 }, (_, i) => (i % 5 === 2 ? "x".repeat(limit + i) : `text ${i}`));
+  let tokenized = 0;
+  // embeds like TextEmbedder: texts are tokenized in order and the first one over the limit throws, naming it
+  const embedder = {
+    async embed(batch: readonly string[]): Promise<Tensor<"float32">> {
+      const out = new Float32Array(batch.length * 2);
+      for (const [i, t] of batch.entries()) {
+        tokenized++;
+        if (t.length > limit)
+          throw new TesseraError("E_TEXT_TOO_LONG", "too long", {
+            index: i,
+            tokens: t.length,
+            maxTokens: limit,
+          });
+        out[i * 2] = t.length;
+      }
+      return Tensor.wrap(out, [batch.length, 2]) as Tensor<"float32">;
+    },
+  };
+  const input = path.join(dir, "many-long.jsonl");
+  fs.writeFileSync(input, `${texts.map((t, i) => JSON.stringify({ id: i, text: t })).join("\n")}\n`);
+  const s = await scoreFiles({
+    embedder,
+    model: { name: "fake", version: "1", sha256: "x" },
+    inputs: [input],
+    output: path.join(dir, "many-long.jsonl.out.jsonl"),
+    textColumn: "text",
+    keyColumns: ["id"],
+    batchSize: 60,
+    onError: "skip",
+    progress: false,
+  });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [48, 12]);
+  assert.ok(tokenized <= 2 * texts.length, `${tokenized} tokenizations for ${texts.length} texts`);
+  const got: RecordBatch[] = [];
+  for await (const c of (await openSource(s.output)).chunks()) got.push(c.batch);
+  const rows = rowsOf(got, ["id", "embedding"]);
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    texts.flatMap((_, i) => (i % 5 === 2 ? [] : [i])),
+  );
+  for (const row of rows) assert.equal((row[1] as number[])[0], texts[row[0] as number]!.length);
 });
