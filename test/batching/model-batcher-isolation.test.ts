@@ -23,11 +23,13 @@ const ids = (...v: number[]) => ({ ids: Tensor.wrap(BigInt64Array.from(v.map(Big
 
 test("a request whose values make ORT fail rejects alone; the others of its batch (same shape or not) get results", async () => {
   const session = await openSession(lookup(), { replicas: 1, intraOpThreads: 1 });
+  const batches: { size: number; failed: boolean }[] = [];
   const mb = new ModelBatcher(session, {
     maxBatchSize: 16,
     maxQueueDelayMs: 50,
     maxQueueSize: 16,
     eager: false,
+    onBatch: (s) => batches.push({ size: s.size, failed: s.error !== undefined }),
   });
   try {
     const a = mb.infer(ids(1, 2, 3));
@@ -47,6 +49,8 @@ test("a request whose values make ORT fail rejects alone; the others of its batc
       const r = await p;
       assert.deepEqual(r.outputs.y!.toArray(), [want.map((v) => [v, v])]);
     }
+    // The four shared one batch (else this would not test narrowing), which is not failed as a whole.
+    assert.deepEqual(batches, [{ size: 4, failed: false }]);
   } finally {
     await mb.close();
     await session.close();
