@@ -997,6 +997,7 @@ function keyAs(col: Column, fields: readonly FieldSpec[], name: string, file: st
       const v = at(i);
       if (typeof v === "number" && !Number.isInteger(v)) throw fail(` (row value ${v} is not an integer)`);
       values[i] = BigInt(v);
+      if (values[i] !== BigInt(v)) throw fail(` (value ${v} does not fit in int64)`);
     }
     return { kind: "int64", length: n, valid: col.valid, values };
   }
@@ -1007,9 +1008,12 @@ function keyAs(col: Column, fields: readonly FieldSpec[], name: string, file: st
         ? new Float32Array(n)
         : new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const v = Number(at(i));
+    const src = at(i);
+    const v = Number(src);
     values[i] = v;
-    if (values[i] !== v && !Number.isNaN(v)) throw fail(` (value ${String(at(i))} does not fit)`);
+    // an int64 past 2^53 rounds in Number(): compare with the source value, not the rounded one
+    const exact = typeof src === "bigint" ? BigInt(values[i]!) === src : values[i] === v || Number.isNaN(v);
+    if (!exact) throw fail(` (value ${String(src)} does not fit)`);
   }
   return { kind: want.kind, length: n, valid: col.valid, values } as Column;
 }

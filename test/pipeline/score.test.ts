@@ -445,6 +445,24 @@ test("inputs whose key columns infer to other types: converted when exact (to te
     (e: Error & { code?: string }) =>
       e.code === "E_PIPELINE_SCHEMA" && e.message.startsWith(`${text}: key column "id" is utf8`),
   );
+  // numbers that the output's type cannot hold exactly are refused too (they wrapped or rounded silently)
+  const huge = path.join(dir, "ids-huge.csv");
+  const snowflake = path.join(dir, "ids-snowflake.csv");
+  fs.writeFileSync(huge, `${header}\n${row("1e19")}\n`);
+  fs.writeFileSync(snowflake, `${header}\n${row("9007199254740993")}\n`);
+  const columns = ["x0", "x1", "x2", "x3", "x4", "x5"];
+  for (const [inputs, file, why] of [
+    [[pq, huge], huge, /is float64 here but int64 .*does not fit in int64/],
+    [[nums, snowflake], snowflake, /is int64 here but float64 .*9007199254740993 does not fit/],
+  ] as const) {
+    await assert.rejects(
+      scoreFiles({ ...base, columns, inputs, output: path.join(dir, "ids-4.jsonl"), overwrite: true }),
+      (e: Error & { code?: string }) =>
+        e.code === "E_PIPELINE_SCHEMA" &&
+        e.message.startsWith(`${file}: key column "id"`) &&
+        why.test(e.message),
+    );
+  }
 });
 
 test("an output path that is one of the inputs is refused, even with overwrite (the input was replaced by its scores)", async () => {
