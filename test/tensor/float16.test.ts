@@ -95,6 +95,7 @@ test("float16 elements read and write as numbers (get, set, item, toArray); stor
   );
   assert.equal(t.get(0, 0), 1.5);
   assert.equal(t.get(1, 1), 0.0999755859375); // 0.1 rounded to half
+  // biome-ignore lint/suspicious/noApproximativeNumericConstant: a number to round to half, not π
   t.set(3.14159, 0, 1);
   assert.equal(t.get(0, 1), 3.140625);
   assert.equal((t.data as Uint16Array)[1], 0x4248);

@@ -1,6 +1,6 @@
 /** Test helpers: random shapes and non-contiguous views, and plain float64 references. */
 import assert from "node:assert/strict";
-import { type Generator, type Tensor } from "../../src/tensor/index.ts";
+import type { Generator, Tensor } from "../../src/tensor/index.ts";
 
 /** The tensor's elements in logical row-major order as float64 numbers (float16 decoded). */
 export function flat(t: Tensor): number[] {
