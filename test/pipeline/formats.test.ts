@@ -481,4 +481,16 @@ test("JSONL integers past 2^53 (snowflake ids) keep every digit (int64); the sam
     [5n, "plain", 2],
     [-9007199254740993n, "n", -1e300],
   ]);
+  // 17-digit float fractions (Python's json.dumps) stay floats next to a snowflake id, first or last in the line
+  const mixed = path.join(dir, "big-ids-floats.jsonl");
+  fs.writeFileSync(
+    mixed,
+    '{"x": 0.30053370788150874, "id": 98765432109876543}\n{"id": 7, "x": -2.8371030565819190e-5}\n',
+  );
+  const got2: RecordBatch[] = [];
+  for await (const c of (await openSource(mixed)).chunks()) got2.push(c.batch);
+  assert.deepEqual(rowsOf(got2, ["id", "x"]), [
+    [98765432109876543n, 0.30053370788150874],
+    [7n, -2.837103056581919e-5],
+  ]);
 });

@@ -583,7 +583,11 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
 
 // ---------------------------------------------------------------- JSONL source
 
-const LONG_DIGITS = /\d{16}/;
+/**
+ * A line that may hold an integer literal past 2^53: 16+ digits not inside a float's fraction or exponent (the
+ * 17-digit fractions of float vectors from Python would otherwise send every line through the slow rescan).
+ */
+const LONG_INTEGER = /(?:^|[^\d.eE+-])-?\d{16,}(?![\d.eE])/;
 
 /**
  * JSON text with integer literals past 2^53 turned into strings ("12345678901234567890"), so JSON.parse keeps
@@ -655,7 +659,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
           if (t.trim() === "") continue;
           let v: unknown;
           try {
-            v = JSON.parse(LONG_DIGITS.test(t) ? quoteUnsafeIntegers(t) : t);
+            v = JSON.parse(LONG_INTEGER.test(t) ? quoteUnsafeIntegers(t) : t);
           } catch (e) {
             problems.push({
               index: records.length,
