@@ -289,19 +289,21 @@ export class ModelHost {
    */
   async infer(model: LoadedModel, inputs: TensorMap, options: InferOptions): Promise<InferResult> {
     const r = this.runnerFor(model);
+    // The load the request runs on (the current one when `model` is a load a reload replaced).
+    const m = r.model;
     const stats = r.stats;
     const t0 = performance.now();
     let res: InferResult;
     try {
       res = await r.infer(inputs, options);
     } catch (err) {
-      const reloaded = this.reloadedSince(model, err);
+      const reloaded = this.reloadedSince(m, err);
       if (reloaded !== undefined) return this.infer(reloaded, inputs, options);
       if (err instanceof TesseraError && err.code === "E_BATCH_OUTPUT_SHAPE" && r instanceof BatchedRunner) {
         // The symbolic first dim is not a batch (e.g. samples [n] → [1]): from now on this version runs its
         // requests one at a time, and this one again (the batch ran on a copy of its inputs).
-        this.notBatchMajor.add(model.session);
-        return this.infer(model, inputs, options);
+        this.notBatchMajor.add(m.session);
+        return this.infer(m, inputs, options);
       }
       stats.failed(performance.now() - t0);
       throw err;
@@ -309,6 +311,15 @@ export class ModelHost {
     stats.succeeded(leadingDim(inputs), res.queueMs, res.inferMs, performance.now() - t0);
     this.opts.metrics.observeQueue(model.name, res.queueMs);
     return res;
+  }
+
+  /** Whether `model` is its version's current load in the registry. */
+  private isCurrent(model: LoadedModel): boolean {
+    try {
+      return this.registry.tryGet(model.name, model.version).session === model.session;
+    } catch {
+      return false;
+    }
   }
 
   /** The version's current load when `err` came from its old session or batcher being closed by a reload. */
@@ -366,6 +377,12 @@ export class ModelHost {
   private runnerFor(model: LoadedModel): Runner {
     const key = `${model.name}@${model.version}`;
     const existing = this.runners.get(key);
+    if (existing && existing.model.session !== model.session && this.isCurrent(existing.model)) {
+      // A request resolved before a reload finished carries the old session (which the registry closed): it runs
+      // on the current load's runner, instead of swapping in a runner for the closed session (its stats reset,
+      // its run refused, and the retry swapping back).
+      return existing;
+    }
     const unbatched = this.notBatchMajor.has(model.session);
     if (
       existing &&

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { slowModel } from "../../src/onnx/index.ts";
+import { Tensor } from "../../src/tensor/index.ts";
 import { startApp, writeRepo } from "./helpers.ts";
 
 test("a reload while requests are queued: every request answers 200, none 'session is closed'", async () => {
@@ -133,6 +134,30 @@ test("without a version, requests go to the highest version that is ready (a new
     // The failed version itself still says why.
     const v2 = await fetch(`${srv.url}/v2/models/vv/versions/2/infer`, { method: "POST", body });
     assert.equal(v2.status, 503);
+  } finally {
+    await srv.close();
+  }
+});
+
+test("a request resolved before a reload runs on the new load's batcher and keeps its stats", async () => {
+  const srv = await startApp(
+    writeRepo([
+      { name: "rl", bytes: slowModel({ ms: 1, size: 8 }).bytes, config: { replicas: 1, intraOpThreads: 1 } },
+    ]),
+  );
+  try {
+    const host = srv.app.tessera.ctx.models;
+    const inputs = { x: Tensor.wrap(new Float32Array(8).fill(0.5), [1, 8]) };
+    const stale = await host.model("rl");
+    await host.infer(stale, inputs, {});
+    await host.load("rl");
+    const now = await host.model("rl");
+    assert.notEqual(now.session, stale.session);
+    await host.infer(now, inputs, {});
+    // The old load (its session closed by the reload) no longer swaps in a runner of its own, which reset the stats.
+    const r = await host.infer(stale, inputs, {});
+    assert.equal(r.outputs.y?.shape[0], 1);
+    assert.equal(host.statsOf(now).inference_stats.success.count, 2);
   } finally {
     await srv.close();
   }
