@@ -525,7 +525,14 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   // ---- progress
   const sources: Source[] = [];
   for (const f of options.inputs)
-    sources.push(await openSource(f, { ...options.source, columns: neededColumns(options) }));
+    sources.push(
+      await openSource(f, {
+        ...options.source,
+        columns: neededColumns(options),
+        // key codes keep their leading zeros; zero-padded features ("05") are numbers
+        leadingZeroText: keyColumns,
+      }),
+    );
   const totalRows = sources.every((s) => s.totalRows !== null)
     ? sources.reduce((a, s) => a + s.totalRows!, 0)
     : null;

@@ -465,6 +465,32 @@ test("inputs whose key columns infer to other types: converted when exact (to te
   }
 });
 
+test("zero-padded CSV features (hours 00..23) are numbers; key codes with leading zeros (007) stay text", async () => {
+  const header = `code,${Array.from({ length: F }, (_, f) => `x${f}`).join(",")}`;
+  const lines = Array.from({ length: 24 }, (_, h) => {
+    const feats = Array.from({ length: F }, (_, f) =>
+      f === 0 ? String(h).padStart(2, "0") : String(f / 10),
+    );
+    return `${String(h + 1).padStart(3, "0")},${feats.join(",")}`;
+  });
+  const input = path.join(dir, "hours.csv");
+  fs.writeFileSync(input, `${header}\n${lines.join("\n")}\n`);
+  const output = path.join(dir, "hours.jsonl");
+  const s = await scoreFiles({
+    session,
+    model: info,
+    inputs: [input],
+    output,
+    keyColumns: ["code"],
+    progress: false,
+  });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [24, 0]);
+  assert.deepEqual(
+    rowsOf(await readRows(output), ["code"]).map((r) => r[0]),
+    lines.map((l) => l.slice(0, 3)),
+  );
+});
+
 test("an output path that is one of the inputs is refused, even with overwrite (the input was replaced by its scores)", async () => {
   const { batch, fields } = inputBatch(20);
   const input = path.join(dir, "self.csv");

@@ -257,11 +257,14 @@ const INFER_SHARE = 0.9;
 
 /**
  * Infers a kind from sample values (strings from CSV, JSON values from JSONL): float64 when at least 90% of
- * the non-null samples are numbers (int64 when they are all integers and one is past 2^53; text with a leading
- * zero such as "007" is not a number), else bool, else a vector (numeric lists of one length, the most common),
+ * the non-null samples are numbers (int64 when they are all integers and one is past 2^53; with `leadingZeroText`,
+ * the default, text with a leading zero such as "007" is not a number), else bool, else a vector (numeric lists of one length, the most common),
  * else utf8. A few stray values therefore do not turn a numeric column into text; they are reported as bad rows.
  */
-export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size?: number } {
+export function inferKind(
+  samples: readonly unknown[],
+  leadingZeroText = true,
+): { kind: ColumnKind; size?: number } {
   let numeric = 0;
   let integers = 0;
   let unsafe = 0;
@@ -274,7 +277,7 @@ export function inferKind(samples: readonly unknown[]): { kind: ColumnKind; size
     let arr: unknown = v;
     if (typeof v === "string") {
       // "007", "02139": codes whose leading zeros a number would drop are text
-      if (!LEADING_ZERO.test(v) && parseNumber(v) !== null) {
+      if (!(leadingZeroText && LEADING_ZERO.test(v)) && parseNumber(v) !== null) {
         numeric++;
         if (INTEGER.test(v)) {
           integers++;
@@ -454,7 +457,7 @@ function resolveFields(
   return names.map((name, i) => {
     const g = given.get(name);
     if (g) return g;
-    const k = inferKind(samples(i));
+    const k = inferKind(samples(i), options.leadingZeroText?.includes(name) ?? true);
     return k.size !== undefined ? { name, kind: k.kind, size: k.size } : { name, kind: k.kind };
   });
 }

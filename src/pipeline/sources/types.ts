@@ -32,6 +32,11 @@ export interface SourceOptions {
   readonly schema?: readonly FieldSpec[];
   /** CSV field delimiter. Default ",". */
   readonly delimiter?: string;
+  /**
+   * CSV/JSONL inference: the columns whose values with a leading zero ("007", "02139") are codes, kept as text.
+   * Default: every column. Scoring passes its key columns, so that features such as hours "00".."23" stay numbers.
+   */
+  readonly leadingZeroText?: readonly string[];
 }
 
 /** A file read as a stream of record batches; never loaded whole. */
