@@ -442,10 +442,11 @@ export class ModelHost {
       failure = withoutRepositoryPath(err);
     }
     try {
-      // Versions the (re)load left unserved (a new version policy, a deleted folder) lose their series and batchers.
+      // Versions the (re)load left unserved (a new version policy, a deleted folder) lose their series and batchers;
+      // one that is loading again (a concurrent reload: the old load serves meanwhile) keeps them.
       for (const s of await this.registry.status(name)) {
         if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
-        else this.forget(s.name, s.version);
+        else if (s.state !== "loading") this.forget(s.name, s.version);
       }
     } catch (err) {
       // A version that changed state meanwhile: the next load, unload or request records it.

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { slowModel } from "../../src/onnx/index.ts";
+import type { ModelVersionStatus } from "../../src/runtime/index.ts";
 import { Tensor } from "../../src/tensor/index.ts";
 import { startApp, writeRepo } from "./helpers.ts";
 
@@ -158,6 +159,34 @@ test("a request resolved before a reload runs on the new load's batcher and keep
     const r = await host.infer(stale, inputs, {});
     assert.equal(r.outputs.y?.shape[0], 1);
     assert.equal(host.statsOf(now).inference_stats.success.count, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+test("a version that is loading again when a load is recorded (a concurrent reload) keeps its series", async () => {
+  const srv = await startApp(
+    writeRepo([
+      { name: "cc", bytes: slowModel({ ms: 1, size: 8 }).bytes, config: { replicas: 1, intraOpThreads: 1 } },
+    ]),
+  );
+  try {
+    const series = async () =>
+      (await (await fetch(`${srv.url}/metrics`)).text())
+        .split("\n")
+        .filter((l) => /^tessera_model_(provider_info|load_seconds)\{model="cc"/.test(l));
+    assert.equal((await series()).length, 2);
+    const host = srv.app.tessera.ctx.models;
+    const registry = host.registry as { status(name: string): readonly ModelVersionStatus[] };
+    const status = registry.status.bind(registry);
+    // Another reload (the watcher's, a second POST .../load) has the version loading while its old load serves.
+    registry.status = (name) => status(name).map((s) => ({ ...s, state: "loading" as const }));
+    try {
+      await host.load("cc");
+    } finally {
+      registry.status = status;
+    }
+    assert.equal((await series()).length, 2, (await series()).join("\n"));
   } finally {
     await srv.close();
   }
