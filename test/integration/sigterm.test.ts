@@ -12,7 +12,7 @@ import { BIN, spawnChild } from "./spawn.ts";
 const root = writeRepo([
   {
     name: "slow",
-    bytes: slowModel({ ms: 400, size: 128 }).bytes,
+    bytes: slowModel({ ms: 1000, size: 128 }).bytes,
     config: {
       replicas: 1,
       intraOpThreads: 1,
@@ -35,7 +35,7 @@ test("SIGTERM: ready 503 at once, served through the drain delay, in-flight requ
     "--port",
     "0",
     "--drain-delay-ms",
-    "600",
+    "1500",
     "--log-level",
     "warn",
   ]);
@@ -68,15 +68,16 @@ test("SIGTERM: ready 503 at once, served through the drain delay, in-flight requ
     await new Promise((r) => setTimeout(r, 100));
     const ready = await fetch(`${url}/v2/health/ready`);
     assert.equal(ready.status, 503, "not ready once SIGTERM arrived");
-    // Inside the 600 ms drain delay a load balancer may still route here: the request is served. It queues
-    // behind the second batch of the six, so it (like that batch) is still running when the delay ends.
+    // Inside the 1.5 s drain delay a load balancer may still route here: the request is served. The six run as
+    // two 1 s batches (the second already handed to the worker), so this one runs third, from ~2 s: it is still
+    // running when the delay ends and the listener closes.
     const duringDelay = fetch(`${url}/v2/models/slow/infer`, {
       method: "POST",
       body,
       headers: { "content-type": "application/json" },
     }).then(async (r) => ({ status: r.status, text: await r.text() }));
-    assert.ok(performance.now() - killedAt < 600, "the request went out inside the drain delay");
-    await new Promise((r) => setTimeout(r, Math.max(0, 750 - (performance.now() - killedAt))));
+    assert.ok(performance.now() - killedAt < 1500, "the request went out inside the drain delay");
+    await new Promise((r) => setTimeout(r, Math.max(0, 1750 - (performance.now() - killedAt))));
     const refused = await fetch(`${url}/v2/models/slow/infer`, {
       method: "POST",
       body,
