@@ -110,6 +110,35 @@ test("a text over the model's token limit is a bad row (rejected with its token 
     (e: Error & { code?: string; facts?: Record<string, unknown> }) =>
       e.code === "E_PIPELINE_BAD_ROW" && e.facts?.row === 3 && e.facts.column === "text",
   );
+  // --resume with --on-error skip goes on from the committed rows: every row once, the long ones rejected
+  const resumed = await scoreFiles({
+    ...base,
+    output: path.join(dir, "long-fail.jsonl"),
+    onError: "skip",
+    resume: true,
+  });
+  assert.deepEqual([resumed.rowsRead, resumed.rowsScored, resumed.rowsRejected], [10, 8, 2]);
+  const again: RecordBatch[] = [];
+  for await (const c of (await openSource(resumed.output)).chunks()) again.push(c.batch);
+  assert.deepEqual(
+    rowsOf(again, ["id"]).map((r) => r[0]),
+    [0, 1, 3, 4, 5, 7, 8, 9],
+  );
+  // with batches of 2 the rows before the long one's batch are committed first, and kept by the resume
+  const split = { ...base, batchSize: 2, output: path.join(dir, "long-fail-2.jsonl") };
+  await assert.rejects(
+    scoreFiles(split),
+    (e: Error & { code?: string; facts?: Record<string, unknown> }) =>
+      e.code === "E_PIPELINE_BAD_ROW" && e.facts?.row === 3 && e.facts.committedRows === 2,
+  );
+  const resumed2 = await scoreFiles({ ...split, onError: "skip", resume: true });
+  assert.deepEqual([resumed2.rowsRead, resumed2.rowsScored, resumed2.rowsRejected], [10, 8, 2]);
+  const again2: RecordBatch[] = [];
+  for await (const c of (await openSource(resumed2.output)).chunks()) again2.push(c.batch);
+  assert.deepEqual(
+    rowsOf(again2, ["id"]).map((r) => r[0]),
+    [0, 1, 3, 4, 5, 7, 8, 9],
+  );
   const cut = await scoreFiles({ ...base, output: path.join(dir, "long-cut.jsonl"), truncate: true });
   assert.deepEqual([cut.rowsScored, cut.rowsRejected], [10, 0]);
   const manifest = JSON.parse(fs.readFileSync(cut.manifest, "utf8")) as { options: { truncate: boolean } };
