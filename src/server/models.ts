@@ -146,6 +146,7 @@ export class ModelHost {
   private readonly runners = new Map<string, Runner>();
   /** The runners `close()` is draining (for `endDrain`). */
   private closingRunners: readonly Runner[] = [];
+  private readonly endDrainHooks: (() => void)[] = [];
   private readonly opts: ModelHostOptions;
   /** Set once start-up loading finished (ready stays false before). */
   startupDone = false;
@@ -494,14 +495,20 @@ export class ModelHost {
   }
 
   /**
-   * Ends a shutdown drain early (its deadline passed): every batcher of this host stops (not the text routes', which
-   * TextEmbedder and Reranker own), and requests still queued reject (503), so only the runs already computing are
-   * waited for (a run inside onnxruntime cannot be interrupted). Called
-   * before or during `close()`: the HTTP server may still be waiting for those requests when the deadline passes.
+   * Ends a shutdown drain early (its deadline passed): every batcher of this host stops, and so do the text routes'
+   * (through `onEndDrain`); requests still queued reject (503), so only the runs already computing are waited for
+   * (a run inside onnxruntime cannot be interrupted). Called before or during `close()`: the HTTP server may still
+   * be waiting for those requests when the deadline passes.
    */
   endDrain(): void {
     for (const r of [...this.closingRunners, ...this.runners.values()])
       void r.close({ drain: false }).catch(() => {});
+    for (const hook of this.endDrainHooks) hook();
+  }
+
+  /** Route plugins with batchers of their own (the text routes' embedders and rerankers) stop them in `endDrain`. */
+  onEndDrain(hook: () => void): void {
+    this.endDrainHooks.push(hook);
   }
 }
 

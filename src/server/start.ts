@@ -4,9 +4,9 @@
  *      that a load balancer still routes here (it notices within its probe period) get answers, not errors;
  *   2. after `drainDelayMs`, new requests get 503 and the listener closes;
  *   3. in-flight requests finish and the batchers drain, within `drainTimeoutMs`;
- *   4. sessions close; `done` resolves 0. When the deadline passes first, `done` resolves 1, requests queued for v2
- *      models are refused (ModelHost.endDrain; the text routes' batchers still finish their queues) and the
- *      process ends when the runs in progress end. A second signal kills the process (SIGKILL).
+ *   4. sessions close; `done` resolves 0. When the deadline passes first, `done` resolves 1, queued requests are
+ *      refused (ModelHost.endDrain, which reaches the text routes' batchers too) and the process ends when the
+ *      runs in progress end. A second signal kills the process (SIGKILL).
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";

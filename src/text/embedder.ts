@@ -479,9 +479,12 @@ export class TextEmbedder {
     return this.#runner.queueDepth;
   }
 
-  /** Finishes queued work; closes the session when this embedder opened it. */
-  async close(): Promise<void> {
-    await this.#runner.close();
+  /**
+   * Finishes queued work (with `{ drain: false }`: rejects it, E_BATCHER_CLOSED; also ends an earlier drain);
+   * closes the session when this embedder opened it.
+   */
+  async close(options: { drain?: boolean } = {}): Promise<void> {
+    await this.#runner.close(options);
     if (this.#ownsSession) await this.session.close();
   }
 }

@@ -143,8 +143,9 @@ export class Reranker {
     };
   }
 
-  async close(): Promise<void> {
-    await this.#runner.close();
+  /** As TextEmbedder.close: queued work finishes, or with `{ drain: false }` is rejected. */
+  async close(options: { drain?: boolean } = {}): Promise<void> {
+    await this.#runner.close(options);
     if (this.#m.ownsSession) await this.#m.session.close();
   }
 }

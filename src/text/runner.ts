@@ -308,9 +308,12 @@ export class EncoderRunner {
     return this.#batcher.queueDepth;
   }
 
-  /** Stops the batcher (queued work finishes). Does not close the session. */
-  close(): Promise<void> {
-    return this.#batcher.close({ drain: true });
+  /**
+   * Stops the batcher. By default queued work finishes; with `{ drain: false }` (also during an earlier drain)
+   * queued sequences reject with E_BATCHER_CLOSED and only running batches finish. Does not close the session.
+   */
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    return this.#batcher.close({ drain: options.drain ?? true });
   }
 
   async #run(items: Item[]): Promise<Float32Array[]> {

@@ -315,6 +315,8 @@ function serves(tm: TextModel, task: Task): boolean {
 class TextModels {
   readonly #ctx: RouteContext;
   readonly #byKey = new Map<string, Promise<TextModel>>();
+  /** What `closeAll` is draining, for `endDrain`. */
+  #closing: Promise<TextModel>[] = [];
 
   constructor(ctx: RouteContext) {
     this.#ctx = ctx;
@@ -446,14 +448,32 @@ class TextModels {
 
   async closeAll(): Promise<void> {
     const all = [...this.#byKey.values()];
+    this.#closing = all;
     this.#byKey.clear();
-    await Promise.all(all.map((p) => p.then(close, () => undefined)));
+    await Promise.all(
+      all.map((p) =>
+        p.then(
+          (t) => close(t),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  /** The shutdown deadline passed: queued text requests are refused (503); running batches finish. */
+  endDrain(): void {
+    for (const p of [...this.#closing, ...this.#byKey.values()]) {
+      void p.then(
+        (t) => close(t, { drain: false }),
+        () => undefined,
+      );
+    }
   }
 }
 
-async function close(t: TextModel): Promise<void> {
-  await t.embedder?.close();
-  await t.reranker?.close();
+async function close(t: TextModel, options: { drain?: boolean } = {}): Promise<void> {
+  await t.embedder?.close(options);
+  await t.reranker?.close(options);
 }
 
 /** Whether a request that does not say truncates inputs over the model's length (config.json `autoTruncate`, default true). */
@@ -514,6 +534,7 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
   app.addHook("onClose", async () => {
     await models.closeAll();
   });
+  ctx.models.onEndDrain(() => models.endDrain());
 
   await app.register(async (openai) => {
     openai.setErrorHandler((err, _req, reply) => sendOpenAIError(reply, err, ctx.metrics));
