@@ -400,6 +400,31 @@ class TextModels {
     return tm;
   }
 
+  /**
+   * Runs `run` on `tm`; when it fails because a reload closed the model's old session or batcher while the
+   * request was queued (E_SESSION_CLOSED / E_BATCHER_CLOSED with a newer load in the registry), runs it once
+   * more on the new load, as v2 infer does. A refusal at shutdown (same load) stands.
+   */
+  async retrying<R>(tm: TextModel, run: (tm: TextModel) => Promise<R>): Promise<R> {
+    try {
+      return await run(tm);
+    } catch (err) {
+      if (
+        !(err instanceof TesseraError) ||
+        (err.code !== "E_SESSION_CLOSED" && err.code !== "E_BATCHER_CLOSED")
+      )
+        throw err;
+      let now: LoadedModel;
+      try {
+        now = this.#ctx.registry.tryGet(tm.model.name, tm.model.version);
+      } catch {
+        throw err;
+      }
+      if (now.session === tm.model.session) throw err;
+      return run(await this.#get(now));
+    }
+  }
+
   #get(m: LoadedModel): Promise<TextModel> {
     const key = `${m.name}@${m.version}`;
     const cached = this.#byKey.get(key);
@@ -554,7 +579,6 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const modelName = optString(body, "model");
       optString(body, "user");
       const tm = await models.pick(modelName, "embedding");
-      const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
       const n = input.kind === "text" ? input.texts.length : input.ids.length;
       checkCount(n, tm);
@@ -565,10 +589,11 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         truncate: autoTruncate(tm),
         signal: requestGoneSignal(req),
       };
-      const r =
+      const r = await models.retrying(tm, (t) =>
         input.kind === "text"
-          ? await emb.embedDetailed(input.texts, opts)
-          : await emb.embedIds(input.ids, opts);
+          ? (t.embedder as TextEmbedder).embedDetailed(input.texts, opts)
+          : (t.embedder as TextEmbedder).embedIds(input.ids, opts),
+      );
       timingHeaders(reply, r, req.tesseraStart);
       const data = rows(r.embeddings).map((v, index) => ({
         object: "embedding",
@@ -618,7 +643,6 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
     ) => {
       const input = parseInputs(body.inputs, "inputs", true);
       const tm = await models.pick(optString(body, "model"), "embedding");
-      const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
       checkCount(inputCount(input), tm);
       const dimensions = optDimensions(body);
@@ -639,13 +663,17 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
           (typeof x === "string" ? textAt : idsAt).push(i);
         });
         const [t, d] = await Promise.all([
-          emb.embedDetailed(
-            textAt.map((i) => input.items[i] as string),
-            textOpts,
+          models.retrying(tm, (m) =>
+            (m.embedder as TextEmbedder).embedDetailed(
+              textAt.map((i) => input.items[i] as string),
+              textOpts,
+            ),
           ),
-          emb.embedIds(
-            idsAt.map((i) => input.items[i] as number[]),
-            opts,
+          models.retrying(tm, (m) =>
+            (m.embedder as TextEmbedder).embedIds(
+              idsAt.map((i) => input.items[i] as number[]),
+              opts,
+            ),
           ),
         ]);
         const out: Float32Array[] = new Array(input.items.length);
@@ -667,10 +695,11 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         );
         return out.map((v) => Array.from(v));
       }
-      const r =
+      const r = await models.retrying(tm, (m) =>
         input.kind === "text"
-          ? await emb.embedDetailed(input.texts, textOpts)
-          : await emb.embedIds(input.ids, opts);
+          ? (m.embedder as TextEmbedder).embedDetailed(input.texts, textOpts)
+          : (m.embedder as TextEmbedder).embedIds(input.ids, opts),
+      );
       timingHeaders(reply, r, req.tesseraStart);
       return rows(r.embeddings).map((v) => Array.from(v));
     };
@@ -694,12 +723,15 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       checkCount(texts.length, tm);
       const raw = optBool(body, "raw_scores") ?? false;
       const returnText = optBool(body, "return_text") ?? false;
-      const r = await (tm.reranker as Reranker).rerankDetailed(query, texts as string[], {
-        returnScores: raw ? "raw" : "sigmoid",
+      const rerankOptions = {
+        returnScores: raw ? ("raw" as const) : ("sigmoid" as const),
         truncate: optBool(body, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(body),
         signal: requestGoneSignal(req),
-      });
+      };
+      const r = await models.retrying(tm, (m) =>
+        (m.reranker as Reranker).rerankDetailed(query, texts as string[], rerankOptions),
+      );
       // As TEI: a NaN score is the model's failure (e.g. an fp16 overflow), and cannot be ranked.
       const nan = r.hits.find((h) => Number.isNaN(h.score));
       if (nan)
@@ -769,18 +801,18 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
       const input = parseInputs(body.inputs, "inputs", true);
       const items = input.kind === "text" ? input.texts : input.kind === "ids" ? input.ids : input.items;
       const tm = await models.pick(optString(body, "model"), "embedding");
-      const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
       checkCount(items.length, tm);
       const promptName = optString(body, "prompt_name");
       let r: Awaited<ReturnType<TextEmbedder["embedTokens"]>>;
       try {
-        r = await emb.embedTokens(items, {
+        const tokensOptions = {
           signal: requestGoneSignal(req),
           truncate: optBool(body, "truncate") ?? autoTruncate(tm),
           truncationDirection: direction(body),
           ...(promptName ? { promptName } : {}),
-        });
+        };
+        r = await models.retrying(tm, (m) => (m.embedder as TextEmbedder).embedTokens(items, tokensOptions));
       } catch (e) {
         if (e instanceof TesseraError && e.code === "E_TEXT_MODEL")
           throw fail("E_TEXT_WRONG_MODEL", e.message, "model");
@@ -826,18 +858,20 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
         throw fail("E_TEXT_REQUEST", "`parameters` must be an object", "parameters");
       const p = params as Record<string, unknown>;
       const tm = await models.pick(optString(body, "model"), "embedding");
-      const emb = tm.embedder as TextEmbedder;
       req.tesseraModel = tm.model.name;
       // As TEI: the source sentence counts toward the batch limit.
       checkCount(sentences.length + 1, tm);
       const promptName = optString(p, "prompt_name");
-      const r = await emb.embedDetailed([source, ...(sentences as string[])], {
+      const similarityOptions = {
         normalize: true,
         signal: requestGoneSignal(req),
         truncate: optBool(p, "truncate") ?? autoTruncate(tm),
         truncationDirection: direction(p),
         ...(promptName ? { promptName } : {}),
-      });
+      };
+      const r = await models.retrying(tm, (m) =>
+        (m.embedder as TextEmbedder).embedDetailed([source, ...(sentences as string[])], similarityOptions),
+      );
       timingHeaders(reply, r, req.tesseraStart);
       const [src, ...rest] = rows(r.embeddings);
       return rest.map((v) => {
