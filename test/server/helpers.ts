@@ -88,3 +88,32 @@ export async function startApp(
     },
   };
 }
+
+/**
+ * A repository of text models: `<root>/<name>/config.json` = `{ kind: "hf", replicas: 1, intraOpThreads: 1,
+ * ...config }` for each entry (its `source` names the Hugging Face folder). Returns the root.
+ */
+export function writeTextRepo(
+  models: Readonly<Record<string, Record<string, unknown>>>,
+  root = mkdtempSync(join(tmpdir(), "tessera-text-repo-")),
+): string {
+  for (const [name, config] of Object.entries(models)) {
+    mkdirSync(join(root, name));
+    writeFileSync(
+      join(root, name, "config.json"),
+      JSON.stringify({ kind: "hf", replicas: 1, intraOpThreads: 1, ...config }),
+    );
+  }
+  return root;
+}
+
+/** An in-process app over `root` (silent logs, no process metrics) whose models have loaded. */
+export async function loadedApp(root: string, config: Partial<ServerConfig> = {}): Promise<FastifyInstance> {
+  const app = await buildApp({
+    config: { modelsDir: root, ...config },
+    logger: pino({ level: "silent" }),
+    defaultMetrics: false,
+  });
+  await app.tessera.loading;
+  return app;
+}

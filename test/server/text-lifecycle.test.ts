@@ -5,33 +5,23 @@
  * the new load, as v2 infer does.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { test } from "node:test";
-import pino from "pino";
-import { buildApp } from "../../src/server/index.ts";
+import type { FastifyInstance } from "fastify";
 import { makeModelFolder } from "../text/helpers.ts";
+import { loadedApp, writeTextRepo } from "./helpers.ts";
 
-/** A repository with one text model "emb" that runs one sequence per forward pass (so queues get long). */
-function oneAtATimeRepo(): { root: string; cleanup(): void } {
+/** An app serving one text model "emb" that runs one sequence per forward pass (so queues get long). */
+async function oneAtATimeApp(): Promise<{ app: FastifyInstance; cleanup(): Promise<void> }> {
   const emb = makeModelFolder({ normalize: true, maxSeqLength: 256 });
-  const root = mkdtempSync(join(tmpdir(), "tessera-text-lifecycle-"));
-  mkdirSync(join(root, "emb"));
-  // One sequence per forward pass: 300 requests make a long queue.
-  writeFileSync(
-    join(root, "emb", "config.json"),
-    JSON.stringify({
-      kind: "hf",
-      source: emb.dir,
-      replicas: 1,
-      intraOpThreads: 1,
-      batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 1000 },
-    }),
-  );
+  const root = writeTextRepo({
+    emb: { source: emb.dir, batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 1000 } },
+  });
+  const app = await loadedApp(root);
   return {
-    root,
-    cleanup() {
+    app,
+    async cleanup() {
+      await app.close();
       emb.cleanup();
       rmSync(root, { recursive: true, force: true });
     },
@@ -39,15 +29,8 @@ function oneAtATimeRepo(): { root: string; cleanup(): void } {
 }
 
 test("endDrain refuses the text routes' queued requests (503) and lets the running batch finish", async () => {
-  const repo = oneAtATimeRepo();
-  const root = repo.root;
-  const app = await buildApp({
-    config: { modelsDir: root },
-    logger: pino({ level: "silent" }),
-    defaultMetrics: false,
-  });
+  const { app, cleanup } = await oneAtATimeApp();
   try {
-    await app.tessera.loading;
     const embed = (i: number) =>
       app.inject({
         method: "POST",
@@ -69,20 +52,13 @@ test("endDrain refuses the text routes' queued requests (503) and lets the runni
     assert.ok(ok >= 5, `requests answered before the deadline stay answered (${ok})`);
     assert.ok(refused > 100, `the queue was refused, not run to the end (${refused} of 300 refused)`);
   } finally {
-    await app.close();
-    repo.cleanup();
+    await cleanup();
   }
 });
 
 test("a reload while text requests are queued: every request answers 200 with the same embedding", async () => {
-  const repo = oneAtATimeRepo();
-  const app = await buildApp({
-    config: { modelsDir: repo.root },
-    logger: pino({ level: "silent" }),
-    defaultMetrics: false,
-  });
+  const { app, cleanup } = await oneAtATimeApp();
   try {
-    await app.tessera.loading;
     const embed = () =>
       app.inject({
         method: "POST",
@@ -103,7 +79,6 @@ test("a reload while text requests are queued: every request answers 200 with th
     assert.equal(failed.length, 0, `${failed.length} of 900 failed, e.g. ${failed[0]?.body}`);
     for (const r of done) assert.equal(r.body, expected.body);
   } finally {
-    await app.close();
-    repo.cleanup();
+    await cleanup();
   }
 });

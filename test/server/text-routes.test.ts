@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import OpenAI from "openai";
-import pino from "pino";
 import { crossEncoder, GraphBuilder } from "../../src/onnx/index.ts";
-import { buildApp } from "../../src/server/index.ts";
 import { Tensor } from "../../src/tensor/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
+import { loadedApp, writeTextRepo } from "./helpers.ts";
 
 const TEXTS = sampleTexts(12);
 
@@ -25,39 +23,13 @@ describe("text routes (OpenAI + TEI)", () => {
   before(async () => {
     emb = makeModelFolder({ normalize: true, maxSeqLength: 256, prompts: { query: "query: " } });
     rr = makeModelFolder({ kind: "reranker" });
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "mini"));
-    writeFileSync(
-      join(root, "mini", "config.json"),
-      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, maxInputs: 16 }),
-    );
-    mkdirSync(join(root, "strict"));
-    writeFileSync(
-      join(root, "strict", "config.json"),
-      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1, autoTruncate: false }),
-    );
-    mkdirSync(join(root, "small-queue"));
-    writeFileSync(
-      join(root, "small-queue", "config.json"),
-      JSON.stringify({
-        kind: "hf",
-        source: emb.dir,
-        replicas: 1,
-        intraOpThreads: 1,
-        batching: { maxQueueSize: 2, maxBatchSize: 1 },
-      }),
-    );
-    mkdirSync(join(root, "rr"));
-    writeFileSync(
-      join(root, "rr", "config.json"),
-      JSON.stringify({ kind: "hf", source: rr.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
+    root = writeTextRepo({
+      mini: { source: emb.dir, maxInputs: 16 },
+      strict: { source: emb.dir, autoTruncate: false },
+      "small-queue": { source: emb.dir, batching: { maxQueueSize: 2, maxBatchSize: 1 } },
+      rr: { source: rr.dir },
     });
-    await app.tessera.loading;
+    app = await loadedApp(root);
     base = await app.listen({ host: "127.0.0.1", port: 0 });
     lib = await TextEmbedder.load(emb.dir, { session: { replicas: 1, intraOpThreads: 1 } });
   });
@@ -558,18 +530,8 @@ describe("text routes: a model with a default prompt (config_sentence_transforme
       join(emb.dir, "config_sentence_transformers.json"),
       JSON.stringify({ prompts: { query: "query: ", document: "" }, default_prompt_name: "query" }),
     );
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "dp"));
-    writeFileSync(
-      join(root, "dp", "config.json"),
-      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
-    });
-    await app.tessera.loading;
+    root = writeTextRepo({ dp: { source: emb.dir } });
+    app = await loadedApp(root);
   });
   after(async () => {
     await app.close();
@@ -632,18 +594,8 @@ describe("text routes: a sequence classifier (several labels) is not a re-ranker
         label2id: { neg: 0, neu: 1, pos: 2 },
       }),
     );
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "sentiment"));
-    writeFileSync(
-      join(root, "sentiment", "config.json"),
-      JSON.stringify({ kind: "hf", source: cls.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
-    });
-    await app.tessera.loading;
+    root = writeTextRepo({ sentiment: { source: cls.dir } });
+    app = await loadedApp(root);
   });
   after(async () => {
     await app.close();
@@ -690,18 +642,8 @@ describe("text routes: the model failing at run time is the server's problem (42
       join(emb.dir, "config.json"),
       JSON.stringify({ model_type: "custom", architectures: ["BertModel"] }),
     );
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "long"));
-    writeFileSync(
-      join(root, "long", "config.json"),
-      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
-    });
-    await app.tessera.loading;
+    root = writeTextRepo({ long: { source: emb.dir } });
+    app = await loadedApp(root);
   });
   after(async () => {
     await app.close();
@@ -736,30 +678,15 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
 
   before(async () => {
     emb = makeModelFolder({ normalize: true });
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "mini"));
-    writeFileSync(
-      join(root, "mini", "config.json"),
-      JSON.stringify({ kind: "hf", source: emb.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    // a per-provider override for the provider the session runs on (cpu here), as v2 models honour
-    mkdirSync(join(root, "tuned"));
-    writeFileSync(
-      join(root, "tuned", "config.json"),
-      JSON.stringify({
-        kind: "hf",
+    root = writeTextRepo({
+      mini: { source: emb.dir },
+      // a per-provider override for the provider the session runs on (cpu here), as v2 models honour
+      tuned: {
         source: emb.dir,
-        replicas: 1,
-        intraOpThreads: 1,
         batching: { maxBatchSize: 64, maxQueueDelayMs: 20, providers: { cpu: { maxBatchSize: 3 } } },
-      }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root, batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
+      },
     });
-    await app.tessera.loading;
+    app = await loadedApp(root, { batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } });
   });
   after(async () => {
     await app.close();
@@ -832,18 +759,8 @@ describe("text routes: a re-ranker whose scores come out NaN", () => {
     g.node("Mul", [count, g.constant(Tensor.wrap(Float32Array.from([Number.NaN]), []))], ["logits"]);
     g.output("logits", "float32", ["batch", 1]);
     writeFileSync(join(rr.dir, "onnx", "model.onnx"), g.toBytes());
-    root = mkdtempSync(join(tmpdir(), "tessera-text-repo-"));
-    mkdirSync(join(root, "nan"));
-    writeFileSync(
-      join(root, "nan", "config.json"),
-      JSON.stringify({ kind: "hf", source: rr.dir, replicas: 1, intraOpThreads: 1 }),
-    );
-    app = await buildApp({
-      config: { modelsDir: root },
-      logger: pino({ level: "silent" }),
-      defaultMetrics: false,
-    });
-    await app.tessera.loading;
+    root = writeTextRepo({ nan: { source: rr.dir } });
+    app = await loadedApp(root);
   });
   after(async () => {
     await app.close();
