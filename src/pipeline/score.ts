@@ -1041,8 +1041,9 @@ function badRowError(r: RejectRecord, committedRows: number): PipelineError {
 }
 
 /**
- * Embeds `texts`; a text over the model's token limit (E_TEXT_TOO_LONG, when `truncate` is off) is left out and
- * returned in `tooLong` with its index and the reason. The embedder stops at the first such text, so the texts
+ * Embeds `texts`; a text over the model's token limit (E_TEXT_TOO_LONG, when `truncate` is off) or one that is not
+ * valid Unicode (E_TEXT_INPUT: an unpaired surrogate, from a JSONL "\ud800" escape) is left out and returned in
+ * `tooLong` with its index and the reason. The embedder stops at the first such text, so the texts
  * before it are embedded on their own and the call goes on after it: each text is tokenized at most twice, however
  * many are too long (retrying the whole rest after each one was quadratic in a batch with many long texts).
  */
@@ -1060,13 +1061,17 @@ async function embedWithinLimit(
       parts.push(await embedder.embed(rest, { truncate }));
       break;
     } catch (e) {
-      if (!(e instanceof TesseraError) || e.code !== "E_TEXT_TOO_LONG") throw e;
+      if (!(e instanceof TesseraError) || (e.code !== "E_TEXT_TOO_LONG" && e.code !== "E_TEXT_INPUT"))
+        throw e;
       const at = e.facts.index;
       if (typeof at !== "number" || !Number.isInteger(at) || at < 0 || at >= rest.length) throw e;
       if (at > 0) parts.push(await embedder.embed(rest.slice(0, at), { truncate }));
       tooLong.push({
         index: from + at,
-        reason: `${String(e.facts.tokens)} tokens, over the model's limit of ${String(e.facts.maxTokens)} (use --truncate to cut long texts)`,
+        reason:
+          e.code === "E_TEXT_TOO_LONG"
+            ? `${String(e.facts.tokens)} tokens, over the model's limit of ${String(e.facts.maxTokens)} (use --truncate to cut long texts)`
+            : e.message.replace(/^input \d+: /, ""),
       });
       from += at + 1;
     }

@@ -128,6 +128,8 @@ export function encodeAll(
     try {
       out.push(tok.encode(prefix + t, { truncate, truncationDirection: direction }));
     } catch (e) {
+      if (e instanceof TesseraError && e.code === "E_TEXT_INPUT")
+        throw textInputError(`input ${i}: ${e.message}`, { ...e.facts, index: i });
       if (e instanceof TesseraError && e.code === "E_TEXT_TOO_LONG") {
         throw new TesseraError(
           "E_TEXT_TOO_LONG",

@@ -104,6 +104,9 @@ const DEFAULT_MAX_LENGTH = 512;
 
 type Json = Readonly<Record<string, unknown>>;
 
+/** A high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function isObj(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -349,8 +352,21 @@ export class TextTokenizer {
     return pair ? this.#pairSpecials : this.#singleSpecials;
   }
 
-  /** Content ids of a text: no special tokens, no truncation. */
+  /**
+   * Content ids of a text: no special tokens, no truncation. Throws `E_TEXT_INPUT` for a text holding an unpaired
+   * UTF-16 surrogate (e.g. JSON "\ud800"): it is not Unicode text, and tokenizing it would drop the character
+   * silently (TEI refuses such a body too).
+   */
   contentIds(text: string): number[] {
+    const lone = LONE_SURROGATE.exec(text);
+    if (lone) {
+      const hex = (lone[0].codePointAt(0) as number).toString(16);
+      throw new TesseraError(
+        "E_TEXT_INPUT",
+        `text holds an unpaired UTF-16 surrogate \\u${hex} at position ${lone.index}; expected valid Unicode text`,
+        { position: lone.index },
+      );
+    }
     return this.#hf.encode(text, { add_special_tokens: false }).ids;
   }
 

@@ -190,3 +190,36 @@ test("many long texts in one batch: each text is tokenized at most twice, and th
   );
   for (const row of rows) assert.equal((row[1] as number[])[0], texts[row[0] as number]!.length);
 });
+
+test("a JSONL text with an unpaired surrogate escape is a bad row naming it, not embedded without the character", async () => {
+  const input = path.join(dir, "surrogate.jsonl");
+  // Written by hand: the "\ud800" escape is valid JSON but not Unicode text.
+  fs.writeFileSync(
+    input,
+    [
+      '{"id": 0, "text": "fine text"}',
+      '{"id": 1, "text": "broken \\ud800 here"}',
+      '{"id": 2, "text": "also fine"}',
+    ]
+      .map((l) => `${l}\n`)
+      .join(""),
+  );
+  const s = await scoreFiles({
+    embedder: emb,
+    model: { name: "tiny-bert", version: "1", sha256: "x" },
+    inputs: [input],
+    output: path.join(dir, "surrogate.parquet"),
+    textColumn: "text",
+    keyColumns: ["id"],
+    onError: "skip",
+    progress: false,
+  });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [2, 1]);
+  const rejects = fs
+    .readFileSync(s.rejects!, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { keys: { id: number }; reason: string });
+  assert.equal(rejects[0]!.keys.id, 1);
+  assert.match(rejects[0]!.reason, /^text holds an unpaired UTF-16 surrogate \\ud800 at position 7/);
+});

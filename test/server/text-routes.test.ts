@@ -128,6 +128,21 @@ describe("text routes (OpenAI + TEI)", () => {
     assert.equal(empty.status, 400);
   });
 
+  it("a text with an unpaired surrogate (JSON \\ud800) is refused with 422 naming the input, not embedded as if absent", async () => {
+    // The raw JSON escape: JSON.stringify would write the same escape, this keeps the test's intent visible.
+    const tei = await post("/embed", '{"inputs": ["fine", "bad \\ud800 text"]}');
+    assert.equal(tei.status, 422, JSON.stringify(tei.json));
+    assert.equal((tei.json as { error_type: string }).error_type, "Validation");
+    assert.match(
+      (tei.json as { error: string }).error,
+      /input 1: text holds an unpaired UTF-16 surrogate \\ud800/,
+    );
+    const openai = await post("/v1/embeddings", '{"model": "mini", "input": "\\udc00 alone"}');
+    assert.equal(openai.status, 422, JSON.stringify(openai.json));
+    // A proper pair (an emoji) is fine.
+    assert.equal((await post("/embed", { inputs: "fine 😀" })).status, 200);
+  });
+
   it("GET /v1/models lists the text models", async () => {
     const r = await app.inject({ method: "GET", url: "/v1/models" });
     const j = r.json() as { object: string; data: { id: string; object: string }[] };
