@@ -6,27 +6,14 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, test } from "node:test";
-import { slowModel } from "../../src/onnx/index.ts";
-import { writeRepo } from "../server/helpers.ts";
+import { SLOW_BODY, slowRepo } from "../server/helpers.ts";
 import { BIN, spawnChild } from "./spawn.ts";
 
 const RUN_MS = 1000;
-const root = writeRepo([
-  {
-    name: "slow",
-    bytes: slowModel({ ms: RUN_MS, size: 128 }).bytes,
-    config: {
-      replicas: 1,
-      intraOpThreads: 1,
-      batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 },
-    },
-  },
-]);
+const root = slowRepo(RUN_MS, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const body = JSON.stringify({
-  inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
-});
+const body = SLOW_BODY;
 
 /** Starts the server, puts 5 one-row requests in flight (run one at a time: ~5 runs of work), sends `signals`. */
 async function stopWhileBusy(args: string[], signals: NodeJS.Signals[]) {

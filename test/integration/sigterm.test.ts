@@ -5,26 +5,13 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, test } from "node:test";
-import { slowModel } from "../../src/onnx/index.ts";
-import { writeRepo } from "../server/helpers.ts";
+import { SLOW_BODY, slowRepo } from "../server/helpers.ts";
 import { BIN, spawnChild } from "./spawn.ts";
 
-const root = writeRepo([
-  {
-    name: "slow",
-    bytes: slowModel({ ms: 1000, size: 128 }).bytes,
-    config: {
-      replicas: 1,
-      intraOpThreads: 1,
-      batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 },
-    },
-  },
-]);
+const root = slowRepo(1000, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const body = JSON.stringify({
-  inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
-});
+const body = SLOW_BODY;
 
 test("SIGTERM: ready 503 at once, served through the drain delay, in-flight requests finish, later ones refused, exit 0", async () => {
   const child = spawnChild(process.execPath, [

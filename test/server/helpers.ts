@@ -55,6 +55,25 @@ export function standardRepo(opts: { slowMs?: number; batching?: Record<string, 
   ]);
 }
 
+/**
+ * One model "slow" (float32 x [batch, 128]; every run takes `ms`) on one 1-thread replica with these batching
+ * settings: the shutdown and reload tests keep requests queued behind its runs.
+ */
+export function slowRepo(ms: number, batching: Record<string, unknown>): string {
+  return writeRepo([
+    {
+      name: "slow",
+      bytes: slowModel({ ms, size: 128 }).bytes,
+      config: { replicas: 1, intraOpThreads: 1, batching },
+    },
+  ]);
+}
+
+/** An OIP v2 JSON infer body of one [1, 128] row for `slowRepo`'s model. */
+export const SLOW_BODY = JSON.stringify({
+  inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
+});
+
 export interface Running {
   readonly app: FastifyInstance;
   readonly url: string;

@@ -9,27 +9,13 @@ import { test } from "node:test";
 import { slowModel } from "../../src/onnx/index.ts";
 import type { ModelVersionStatus } from "../../src/runtime/index.ts";
 import { Tensor } from "../../src/tensor/index.ts";
-import { startApp, writeRepo } from "./helpers.ts";
+import { SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
 
 test("a reload while requests are queued: every request answers 200, none 'session is closed'", async () => {
-  const srv = await startApp(
-    writeRepo([
-      {
-        name: "slow",
-        bytes: slowModel({ ms: 600, size: 128 }).bytes,
-        // One run at a time, no merging: the third request waits in the batcher while the reload swaps sessions.
-        config: {
-          replicas: 1,
-          intraOpThreads: 1,
-          batching: { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 },
-        },
-      },
-    ]),
-  );
+  // One run at a time, no merging: the third request waits in the batcher while the reload swaps sessions.
+  const srv = await startApp(slowRepo(600, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 }));
   try {
-    const body = JSON.stringify({
-      inputs: [{ name: "x", datatype: "FP32", shape: [1, 128], data: new Array(128).fill(0.01) }],
-    });
+    const body = SLOW_BODY;
     const infer = () =>
       fetch(`${srv.url}/v2/models/slow/infer`, { method: "POST", body }).then(async (r) => ({
         status: r.status,
