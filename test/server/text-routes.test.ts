@@ -12,6 +12,46 @@ import { loadedApp, writeTextRepo } from "./helpers.ts";
 
 const TEXTS = sampleTexts(12);
 
+/** POST `body` as JSON to `url` on `app`, in process. */
+const inject = (app: FastifyInstance, url: string, body: unknown) =>
+  app.inject({
+    method: "POST",
+    url,
+    payload: body as object,
+    headers: { "content-type": "application/json" },
+  });
+
+/**
+ * A describe's app over text models on one temp model folder: `setup` makes the folder and names the models
+ * (configs for writeTextRepo) and the server config; before() loads them, after() closes the app and removes both.
+ */
+function textApp(
+  setup: () => {
+    folder: TempFolder;
+    models: Record<string, Record<string, unknown>>;
+    config?: Parameters<typeof loadedApp>[1];
+  },
+): { readonly app: FastifyInstance; post(url: string, body: unknown): ReturnType<typeof inject> } {
+  let folder: TempFolder | undefined;
+  let root = "";
+  const fx = {
+    app: undefined as unknown as FastifyInstance,
+    post: (url: string, body: unknown) => inject(fx.app, url, body),
+  };
+  before(async () => {
+    const s = setup();
+    folder = s.folder;
+    root = writeTextRepo(s.models);
+    fx.app = await loadedApp(root, s.config);
+  });
+  after(async () => {
+    await fx.app.close();
+    folder?.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return fx;
+}
+
 describe("text routes (OpenAI + TEI)", () => {
   let emb: TempFolder;
   let rr: TempFolder;
@@ -103,11 +143,10 @@ describe("text routes (OpenAI + TEI)", () => {
 
   it("TEI /embed takes a batch mixing texts and token ids (TEI's InputType); OpenAI does not", async () => {
     const ids = lib.tokenizer.encode("the key type").ids;
-    const r = await app.inject({
-      method: "POST",
-      url: "/embed",
-      payload: { inputs: ["the list", ids, "the key"], model: "mini", dimensions: 16 },
-      headers: { "content-type": "application/json" },
+    const r = await inject(app, "/embed", {
+      inputs: ["the list", ids, "the key"],
+      model: "mini",
+      dimensions: 16,
     });
     assert.equal(r.statusCode, 200, r.body);
     const want = await lib.embed(["the list", "the key type", "the key"], { dimensions: 16 });
@@ -535,35 +574,18 @@ describe("text routes (OpenAI + TEI)", () => {
 });
 
 describe("text routes: a model with a default prompt (config_sentence_transformers default_prompt_name)", () => {
-  let emb: TempFolder;
-  let root: string;
-  let app: FastifyInstance;
-
-  before(async () => {
-    emb = makeModelFolder({ normalize: true, prompts: { query: "query: ", document: "" } });
+  const fx = textApp(() => {
+    const emb = makeModelFolder({ normalize: true, prompts: { query: "query: ", document: "" } });
     writeFileSync(
       join(emb.dir, "config_sentence_transformers.json"),
       JSON.stringify({ prompts: { query: "query: ", document: "" }, default_prompt_name: "query" }),
     );
-    root = writeTextRepo({ dp: { source: emb.dir } });
-    app = await loadedApp(root);
-  });
-  after(async () => {
-    await app.close();
-    emb.cleanup();
-    rmSync(root, { recursive: true, force: true });
+    return { folder: emb, models: { dp: { source: emb.dir } } };
   });
 
   it("/tokenize applies the default prompt as /embed does, so its tokens are the ones embedded", async () => {
-    const post = async (url: string, body: unknown) =>
-      app.inject({
-        method: "POST",
-        url,
-        payload: body as object,
-        headers: { "content-type": "application/json" },
-      });
-    const embedded = Number((await post("/embed", { inputs: "the key" })).headers["x-compute-tokens"]);
-    const toks = (await post("/tokenize", { inputs: "the key" })).json() as { text: string }[][];
+    const embedded = Number((await fx.post("/embed", { inputs: "the key" })).headers["x-compute-tokens"]);
+    const toks = (await fx.post("/tokenize", { inputs: "the key" })).json() as { text: string }[][];
     assert.equal(toks[0]?.length, embedded);
     const content = (t: { text: string }[] | undefined) =>
       (t ?? [])
@@ -572,7 +594,7 @@ describe("text routes: a model with a default prompt (config_sentence_transforme
         .join("");
     assert.equal(content(toks[0]), "query:thekey");
     // an explicit prompt_name still wins ("document" is empty here)
-    const doc = (await post("/tokenize", { inputs: "the key", prompt_name: "document" })).json() as {
+    const doc = (await fx.post("/tokenize", { inputs: "the key", prompt_name: "document" })).json() as {
       text: string;
     }[][];
     assert.equal(content(doc[0]), "thekey");
@@ -580,12 +602,8 @@ describe("text routes: a model with a default prompt (config_sentence_transforme
 });
 
 describe("text routes: a sequence classifier (several labels) is not a re-ranker", () => {
-  let cls: TempFolder;
-  let root: string;
-  let app: FastifyInstance;
-
-  before(async () => {
-    cls = makeModelFolder({ kind: "reranker" });
+  const fx = textApp(() => {
+    const cls = makeModelFolder({ kind: "reranker" });
     const tj = JSON.parse(readFileSync(join(cls.dir, "tokenizer.json"), "utf8")) as {
       model: { vocab: Record<string, number> };
     };
@@ -609,117 +627,79 @@ describe("text routes: a sequence classifier (several labels) is not a re-ranker
         label2id: { neg: 0, neu: 1, pos: 2 },
       }),
     );
-    root = writeTextRepo({ sentiment: { source: cls.dir } });
-    app = await loadedApp(root);
-  });
-  after(async () => {
-    await app.close();
-    cls.cleanup();
-    rmSync(root, { recursive: true, force: true });
+    return { folder: cls, models: { sentiment: { source: cls.dir } } };
   });
 
   it("/rerank answers 424 (TEI) instead of scoring with the first label; /info says classifier; /tokenize works", async () => {
-    const post = async (url: string, body: unknown) =>
-      app.inject({
-        method: "POST",
-        url,
-        payload: body as object,
-        headers: { "content-type": "application/json" },
-      });
-    const rr = await post("/rerank", { query: "the key", texts: ["the key type", "a list"] });
+    const rr = await fx.post("/rerank", { query: "the key", texts: ["the key type", "a list"] });
     assert.equal(rr.statusCode, 424, rr.body);
     assert.deepEqual(rr.json(), {
       error: "model is not a re-ranker model",
       error_type: "Backend",
       code: "E_TEXT_WRONG_MODEL",
     });
-    const info = (await app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
+    const info = (await fx.app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
     assert.deepEqual(info.model_type, {
       classifier: { id2label: { "0": "neg", "1": "neu", "2": "pos" }, label2id: { neg: 0, neu: 1, pos: 2 } },
     });
-    const tok = await post("/tokenize", { inputs: "the key" });
+    const tok = await fx.post("/tokenize", { inputs: "the key" });
     assert.equal(tok.statusCode, 200, tok.body);
     assert.equal((tok.json() as unknown[][])[0]?.length, 4);
-    assert.deepEqual((await post("/decode", { ids: [2, 3] })).json(), [""]);
-    assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 424);
+    assert.deepEqual((await fx.post("/decode", { ids: [2, 3] })).json(), [""]);
+    assert.equal((await fx.post("/embed", { inputs: "the key" })).statusCode, 424);
   });
 });
 
 describe("text routes: the model failing at run time is the server's problem (424), not the client's (400)", () => {
-  let emb: TempFolder;
-  let root: string;
-  let app: FastifyInstance;
-
-  before(async () => {
-    emb = makeModelFolder({ normalize: true, maxSeqLength: 1000 });
+  const fx = textApp(() => {
+    const emb = makeModelFolder({ normalize: true, maxSeqLength: 1000 });
     // No max_position_embeddings to cap with: inputs past the graph's 256 positions reach ORT and fail there.
     writeFileSync(
       join(emb.dir, "config.json"),
       JSON.stringify({ model_type: "custom", architectures: ["BertModel"] }),
     );
-    root = writeTextRepo({ long: { source: emb.dir } });
-    app = await loadedApp(root);
-  });
-  after(async () => {
-    await app.close();
-    emb.cleanup();
-    rmSync(root, { recursive: true, force: true });
+    return { folder: emb, models: { long: { source: emb.dir } } };
   });
 
   it("an onnxruntime failure answers 424 Backend (TEI) on /embed and a server error on /v1/embeddings", async () => {
     const long = "the key ".repeat(200);
-    const post = async (url: string, body: unknown) =>
-      app.inject({
-        method: "POST",
-        url,
-        payload: body as object,
-        headers: { "content-type": "application/json" },
-      });
-    const tei = await post("/embed", { inputs: long });
+    const tei = await fx.post("/embed", { inputs: long });
     assert.equal(tei.statusCode, 424, tei.body);
     assert.equal((tei.json() as { error_type: string }).error_type, "Backend");
     assert.equal((tei.json() as { code: string }).code, "E_ORT_RUN");
-    const oai = await post("/v1/embeddings", { input: long });
+    const oai = await fx.post("/v1/embeddings", { input: long });
     assert.equal(oai.statusCode, 424, oai.body);
     assert.equal((oai.json() as { error: { type: string } }).error.type, "server_error");
-    assert.equal((await post("/embed", { inputs: "the key" })).statusCode, 200);
+    assert.equal((await fx.post("/embed", { inputs: "the key" })).statusCode, 200);
   });
 });
 
 describe("text routes: the server's batching defaults (--max-batch-size, --max-queue-delay-ms) apply to text models", () => {
-  let emb: TempFolder;
-  let root: string;
-  let app: FastifyInstance;
-
-  before(async () => {
-    emb = makeModelFolder({ normalize: true });
-    root = writeTextRepo({
-      mini: { source: emb.dir },
-      // a per-provider override for the provider the session runs on (cpu here), as v2 models honour
-      tuned: {
-        source: emb.dir,
-        batching: { maxBatchSize: 64, maxQueueDelayMs: 20, providers: { cpu: { maxBatchSize: 3 } } },
+  const fx = textApp(() => {
+    const emb = makeModelFolder({ normalize: true });
+    return {
+      folder: emb,
+      models: {
+        mini: { source: emb.dir },
+        // a per-provider override for the provider the session runs on (cpu here), as v2 models honour
+        tuned: {
+          source: emb.dir,
+          batching: { maxBatchSize: 64, maxQueueDelayMs: 20, providers: { cpu: { maxBatchSize: 3 } } },
+        },
       },
-    });
-    app = await loadedApp(root, { batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } });
-  });
-  after(async () => {
-    await app.close();
-    emb.cleanup();
-    rmSync(root, { recursive: true, force: true });
+      config: { batching: { maxBatchSize: 2, maxQueueDelayMs: 20, maxQueueSize: 100 } },
+    };
   });
 
   it("batches hold at most --max-batch-size sequences, and /info says so", async () => {
-    const r = await app.inject({
-      method: "POST",
-      url: "/embed",
-      payload: { inputs: Array.from({ length: 8 }, () => "the key type") }, // one length: one batch unless capped
-      headers: { "content-type": "application/json" },
-    });
+    // one length: one batch unless capped
+    const r = await fx.post("/embed", { inputs: Array.from({ length: 8 }, () => "the key type") });
     assert.equal(r.statusCode, 200, r.body);
-    const info = (await app.inject({ method: "GET", url: "/info" })).json() as { max_batch_requests: number };
+    const info = (await fx.app.inject({ method: "GET", url: "/info" })).json() as {
+      max_batch_requests: number;
+    };
     assert.equal(info.max_batch_requests, 2);
-    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    const metrics = (await fx.app.inject({ method: "GET", url: "/metrics" })).body;
     const value = (prefix: string) =>
       Number(
         metrics
@@ -734,14 +714,13 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
   });
 
   it("a model's batching.providers override for its active provider applies", async () => {
-    const r = await app.inject({
-      method: "POST",
-      url: "/embed",
-      payload: { inputs: Array.from({ length: 9 }, () => "the key type"), model: "tuned" }, // one length: one batch unless capped
-      headers: { "content-type": "application/json" },
+    // one length: one batch unless capped
+    const r = await fx.post("/embed", {
+      inputs: Array.from({ length: 9 }, () => "the key type"),
+      model: "tuned",
     });
     assert.equal(r.statusCode, 200, r.body);
-    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    const metrics = (await fx.app.inject({ method: "GET", url: "/metrics" })).body;
     const lines = metrics.split("\n");
     const value = (prefix: string) =>
       Number(
@@ -757,12 +736,8 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
 });
 
 describe("text routes: a re-ranker whose scores come out NaN", () => {
-  let rr: TempFolder;
-  let root: string;
-  let app: FastifyInstance;
-
-  before(async () => {
-    rr = makeModelFolder({ kind: "reranker" });
+  const fx = textApp(() => {
+    const rr = makeModelFolder({ kind: "reranker" });
     // logits = (number of tokens) × NaN: what an overflowing fp16 export produces
     const g = new GraphBuilder({ name: "nan_reranker", opset: 17 });
     g.input("input_ids", "int64", ["batch", "seq"]);
@@ -774,22 +749,11 @@ describe("text routes: a re-ranker whose scores come out NaN", () => {
     g.node("Mul", [count, g.constant(Tensor.wrap(Float32Array.from([Number.NaN]), []))], ["logits"]);
     g.output("logits", "float32", ["batch", 1]);
     writeFileSync(join(rr.dir, "onnx", "model.onnx"), g.toBytes());
-    root = writeTextRepo({ nan: { source: rr.dir } });
-    app = await loadedApp(root);
-  });
-  after(async () => {
-    await app.close();
-    rr.cleanup();
-    rmSync(root, { recursive: true, force: true });
+    return { folder: rr, models: { nan: { source: rr.dir } } };
   });
 
   it("/rerank answers 424 'score is NaN' (TEI) instead of null scores in an arbitrary order", async () => {
-    const r = await app.inject({
-      method: "POST",
-      url: "/rerank",
-      payload: { query: "the key", texts: ["the key type", "a list"] },
-      headers: { "content-type": "application/json" },
-    });
+    const r = await fx.post("/rerank", { query: "the key", texts: ["the key type", "a list"] });
     assert.equal(r.statusCode, 424, r.body);
     const body = r.json() as { error: string; error_type: string };
     assert.match(body.error, /score is NaN/);
