@@ -323,8 +323,11 @@ export class ModelHost {
     }
   }
 
-  /** The version's current load when `err` came from its old session or batcher being closed by a reload. */
-  private reloadedSince(model: LoadedModel, err: unknown): LoadedModel | undefined {
+  /**
+   * The version's current load when `err` came from its old session or batcher being closed by a reload (so the
+   * request may run again on it); undefined otherwise, e.g. for a refusal at shutdown, where the load is the same.
+   */
+  reloadedSince(model: LoadedModel, err: unknown): LoadedModel | undefined {
     if (
       !(err instanceof TesseraError) ||
       (err.code !== "E_SESSION_CLOSED" && err.code !== "E_BATCHER_CLOSED")

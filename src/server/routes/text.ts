@@ -409,18 +409,8 @@ class TextModels {
     try {
       return await run(tm);
     } catch (err) {
-      if (
-        !(err instanceof TesseraError) ||
-        (err.code !== "E_SESSION_CLOSED" && err.code !== "E_BATCHER_CLOSED")
-      )
-        throw err;
-      let now: LoadedModel;
-      try {
-        now = this.#ctx.registry.tryGet(tm.model.name, tm.model.version);
-      } catch {
-        throw err;
-      }
-      if (now.session === tm.model.session) throw err;
+      const now = this.#ctx.models.reloadedSince(tm.model, err);
+      if (now === undefined) throw err;
       return run(await this.#get(now));
     }
   }
