@@ -1,6 +1,7 @@
 /**
- * Element encoding per dtype: the one place that knows float16 is stored as bits, bool as 0/1
- * and int64 as bigint. Ops read tensors as float64 numbers through `readNumbers` and write through `writeNumbers`.
+ * Element encoding per dtype for ops: float16 is stored as bits, bool as 0/1 and int64 as bigint. Ops read tensors
+ * as float64 numbers through `readNumbers` and write through `writeNumbers`. (Tensor's own get/set/item/toArray
+ * also decode and encode float16, with the same float16.ts conversions, and keep int64 as bigint.)
  */
 import type { DType, DTypeMap, TypedArray } from "./dtype.ts";
 import { f16ArrayToF32, f16ToF32, f32ArrayToF16, f64ToF16 } from "./float16.ts";
