@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +31,42 @@ const gitSha1 = (b: Buffer): string =>
   createHash("sha1")
     .update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b]))
     .digest("hex");
+
+/** Listens on 127.0.0.1, any port; resolves with the base URL. */
+const listen = (s: Server): Promise<string> =>
+  new Promise((resolve) =>
+    s.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+  );
+
+const stop = (s: Server): void => {
+  s.close();
+  s.closeAllConnections();
+};
+
+/** What a `/{repo}/resolve/main/{file}` request asks for among `files`, with the request path; undefined if none. */
+function resolveMain(req: IncomingMessage, repo: string, files: Record<string, Buffer>) {
+  const path = new URL(req.url ?? "/", "http://x").pathname;
+  const m = new RegExp(`^/${repo}/resolve/main/(.+)$`).exec(path);
+  const file = m?.[1] as string;
+  const body = m ? files[file] : undefined;
+  return body ? { path, file, body } : undefined;
+}
+
+/** Runs `body` with a server for `handler` and a fresh cache folder, then stops the one and removes the other. */
+async function withServer(
+  handler: RequestListener,
+  body: (url: string, cache: string) => Promise<void>,
+): Promise<void> {
+  const server = createServer(handler);
+  const url = await listen(server);
+  const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+  try {
+    await body(url, cache);
+  } finally {
+    stop(server);
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
 
 function startHub(files: Record<string, Buffer>): Promise<Hub> {
   const hub: Hub = {
@@ -133,10 +175,7 @@ describe("pullModel against a local hub", () => {
     hub.log.length = 0;
     hub.listing = true;
   });
-  after(() => {
-    hub.server.close();
-    hub.server.closeAllConnections();
-  });
+  after(() => stop(hub.server));
 
   it("downloads only the needed files, verifies them, then works offline", async () => {
     const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
@@ -266,8 +305,7 @@ describe("pullModel without the listing API (a plain mirror)", () => {
       assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx_data")), data);
       assert.ok(!hub.log.some((l) => l.path.endsWith("/main/model.onnx")), JSON.stringify(hub.log));
     } finally {
-      hub.server.close();
-      hub.server.closeAllConnections();
+      stop(hub.server);
       rmSync(cache, { recursive: true, force: true });
     }
   });
@@ -283,11 +321,10 @@ describe("pullModel from a server that compresses (a mirror behind a gzip proxy)
       "onnx/model.onnx": Buffer.alloc(10_000, 5),
     };
     const seen: (string | undefined)[] = [];
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      const m = /^\/org\/gz\/resolve\/main\/(.+)$/.exec(path);
-      const body = m ? files[m[1] as string] : undefined;
-      if (!body) return void res.writeHead(404).end();
+    const handler: RequestListener = (req, res) => {
+      const got = resolveMain(req, "org/gz", files);
+      if (!got) return void res.writeHead(404).end();
+      const { body } = got;
       seen.push(req.headers["accept-encoding"]);
       if (/gzip/.test(req.headers["accept-encoding"] ?? "")) {
         const z = gzipSync(body);
@@ -296,25 +333,15 @@ describe("pullModel from a server that compresses (a mirror behind a gzip proxy)
           .end(z);
       }
       res.writeHead(200, { "content-length": String(body.length) }).end(body);
-    });
-    const url = await new Promise<string>((resolve) =>
-      server.listen(0, "127.0.0.1", () =>
-        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-      ),
-    );
-    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
-    try {
+    };
+    await withServer(handler, async (url, cache) => {
       const r = await pullModel({ repo: "org/gz", endpoint: url, cacheDir: cache });
       assert.deepEqual(readFileSync(join(r.dir, "tokenizer.json")), files["tokenizer.json"]);
       assert.ok(
         seen.every((e) => e === "identity"),
         JSON.stringify(seen),
       );
-    } finally {
-      server.close();
-      server.closeAllConnections();
-      rmSync(cache, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -328,11 +355,10 @@ describe("pullModel when the server stops sending mid-file", () => {
     };
     const ranges: (string | undefined)[] = [];
     let stalled = false;
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      const m = /^\/org\/slow\/resolve\/main\/(.+)$/.exec(path);
-      const body = m ? files[m[1] as string] : undefined;
-      if (!body) return void res.writeHead(404).end();
+    const handler: RequestListener = (req, res) => {
+      const got = resolveMain(req, "org/slow", files);
+      if (!got) return void res.writeHead(404).end();
+      const { path, body } = got;
       if (!path.endsWith(".onnx"))
         return void res.writeHead(200, { "content-length": String(body.length) }).end(body);
       ranges.push(req.headers.range);
@@ -348,14 +374,8 @@ describe("pullModel when the server stops sending mid-file", () => {
         return;
       }
       res.end(body.subarray(start));
-    });
-    const url = await new Promise<string>((resolve) =>
-      server.listen(0, "127.0.0.1", () =>
-        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-      ),
-    );
-    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
-    try {
+    };
+    await withServer(handler, async (url, cache) => {
       const events: string[] = [];
       const r = await pullModel({
         repo: "org/slow",
@@ -367,11 +387,7 @@ describe("pullModel when the server stops sending mid-file", () => {
       assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
       assert.ok(events.includes("retry"));
       assert.deepEqual(ranges, [undefined, "bytes=15000-"]);
-    } finally {
-      server.close();
-      server.closeAllConnections();
-      rmSync(cache, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -385,23 +401,15 @@ describe("pullModel when the server is briefly overloaded", () => {
       ["tokenizer.json", [503]],
       ["onnx/model.onnx", [429]],
     ]);
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      const m = /^\/org\/busy\/resolve\/main\/(.+)$/.exec(path);
-      const file = m?.[1] as string;
-      const body = m ? files[file] : undefined;
-      if (!body) return void res.writeHead(404).end();
+    const handler: RequestListener = (req, res) => {
+      const got = resolveMain(req, "org/busy", files);
+      if (!got) return void res.writeHead(404).end();
+      const { file, body } = got;
       const fail = failures.get(file)?.shift();
       if (fail) return void res.writeHead(fail, { "retry-after": "0" }).end("busy");
       res.writeHead(200, { "content-length": String(body.length) }).end(body);
-    });
-    const url = await new Promise<string>((resolve) =>
-      server.listen(0, "127.0.0.1", () =>
-        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-      ),
-    );
-    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
-    try {
+    };
+    await withServer(handler, async (url, cache) => {
       const retried: string[] = [];
       const r = await pullModel({
         repo: "org/busy",
@@ -419,11 +427,7 @@ describe("pullModel when the server is briefly overloaded", () => {
         (e: unknown) =>
           (e as { code: string }).code === "E_PULL_HTTP" && /HTTP 500/.test((e as Error).message),
       );
-    } finally {
-      server.close();
-      server.closeAllConnections();
-      rmSync(cache, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -436,11 +440,10 @@ describe("pullModel when a server answers a Range request from another offset", 
       "onnx/model.onnx": graph,
     };
     let cut = true;
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      const m = /^\/org\/odd\/resolve\/main\/(.+)$/.exec(path);
-      const body = m ? files[m[1] as string] : undefined;
-      if (!body) return void res.writeHead(404).end();
+    const handler: RequestListener = (req, res) => {
+      const got = resolveMain(req, "org/odd", files);
+      if (!got) return void res.writeHead(404).end();
+      const { path, body } = got;
       const headers = { "x-linked-etag": `"${sha256(body)}"`, "content-length": String(body.length) };
       if (req.headers.range) {
         // ignores the offset asked for and sends everything, as a 206 from 0
@@ -453,21 +456,11 @@ describe("pullModel when a server answers a Range request from another offset", 
         return void res.write(body.subarray(0, 10_000), () => res.destroy());
       }
       res.end(body);
-    });
-    const url = await new Promise<string>((resolve) =>
-      server.listen(0, "127.0.0.1", () =>
-        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-      ),
-    );
-    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
-    try {
+    };
+    await withServer(handler, async (url, cache) => {
       const r = await pullModel({ repo: "org/odd", endpoint: url, cacheDir: cache });
       assert.deepEqual(readFileSync(join(r.dir, "onnx/model.onnx")), graph);
-    } finally {
-      server.close();
-      server.closeAllConnections();
-      rmSync(cache, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -480,11 +473,10 @@ describe("pullModel: two pulls of the same model at once", () => {
       "onnx/model.onnx": graph,
     };
     let graphGets = 0;
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      const m = /^\/org\/twice\/resolve\/main\/(.+)$/.exec(path);
-      const body = m ? files[m[1] as string] : undefined;
-      if (!body) return void res.writeHead(404).end();
+    const handler: RequestListener = (req, res) => {
+      const got = resolveMain(req, "org/twice", files);
+      if (!got) return void res.writeHead(404).end();
+      const { path, body } = got;
       if (path.endsWith(".onnx")) graphGets++;
       res.writeHead(200, { "content-length": String(body.length), "x-linked-etag": `"${sha256(body)}"` });
       // slowly, in four pieces, so the two pulls overlap
@@ -496,14 +488,8 @@ describe("pullModel: two pulls of the same model at once", () => {
         setTimeout(next, 30);
       };
       next();
-    });
-    const url = await new Promise<string>((resolve) =>
-      server.listen(0, "127.0.0.1", () =>
-        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-      ),
-    );
-    const cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
-    try {
+    };
+    await withServer(handler, async (url, cache) => {
       const [a, b] = await Promise.all([
         pullModel({ repo: "org/twice", endpoint: url, cacheDir: cache }),
         pullModel({ repo: "org/twice", endpoint: url, cacheDir: cache }),
@@ -531,11 +517,7 @@ describe("pullModel: two pulls of the same model at once", () => {
         String(c),
       );
       assert.ok(!existsSync(join(other, ".tessera-pull.lock")));
-    } finally {
-      server.close();
-      server.closeAllConnections();
-      rmSync(cache, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -553,11 +535,6 @@ describe("pullModel: token and redirects to another host (the hub's CDN)", () =>
   let cdnUrl = "";
   const seen: { host: "hub" | "cdn"; path: string; auth: string | undefined }[] = [];
   let cache: string;
-  const listen = (s: Server): Promise<string> =>
-    new Promise((resolve) =>
-      s.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
-    );
-
   before(async () => {
     hub = createServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
@@ -597,10 +574,8 @@ describe("pullModel: token and redirects to another host (the hub's CDN)", () =>
     cache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
   });
   after(() => {
-    for (const s of [hub, cdn]) {
-      s.close();
-      s.closeAllConnections();
-    }
+    stop(hub);
+    stop(cdn);
   });
 
   it("without a token, a private repo's 401 says how to pass one", async () => {
