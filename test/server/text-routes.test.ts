@@ -21,6 +21,18 @@ const inject = (app: FastifyInstance, url: string, body: unknown) =>
     headers: { "content-type": "application/json" },
   });
 
+/** The app's /metrics now, as a reader of the value on the first line that starts with a prefix. */
+async function metricsOf(app: FastifyInstance): Promise<(prefix: string) => number> {
+  const lines = (await app.inject({ method: "GET", url: "/metrics" })).body.split("\n");
+  return (prefix) =>
+    Number(
+      lines
+        .find((l) => l.startsWith(prefix))
+        ?.split(" ")
+        .at(-1),
+    );
+}
+
 /**
  * A describe's app over text models on one temp model folder: `setup` makes the folder and names the models
  * (configs for writeTextRepo) and the server config; before() loads them, after() closes the app and removes both.
@@ -699,15 +711,7 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
       max_batch_requests: number;
     };
     assert.equal(info.max_batch_requests, 2);
-    const metrics = (await fx.app.inject({ method: "GET", url: "/metrics" })).body;
-    const value = (prefix: string) =>
-      Number(
-        metrics
-          .split("\n")
-          .find((l) => l.startsWith(prefix))
-          ?.split(" ")
-          .at(-1),
-      );
+    const value = await metricsOf(fx.app);
     const batches = value('tessera_batch_size_count{model="mini"}');
     assert.ok(batches >= 4, `${batches} batches for 8 inputs`);
     assert.equal(value('tessera_batch_size_bucket{le="2",model="mini"}'), batches);
@@ -720,15 +724,7 @@ describe("text routes: the server's batching defaults (--max-batch-size, --max-q
       model: "tuned",
     });
     assert.equal(r.statusCode, 200, r.body);
-    const metrics = (await fx.app.inject({ method: "GET", url: "/metrics" })).body;
-    const lines = metrics.split("\n");
-    const value = (prefix: string) =>
-      Number(
-        lines
-          .find((l) => l.startsWith(prefix))
-          ?.split(" ")
-          .at(-1),
-      );
+    const value = await metricsOf(fx.app);
     const batches = value('tessera_batch_size_count{model="tuned"}');
     assert.ok(batches >= 3, `${batches} batches for 9 inputs`);
     assert.equal(value('tessera_batch_size_bucket{le="4",model="tuned"}'), batches);
