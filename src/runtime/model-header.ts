@@ -46,15 +46,7 @@ function externalLocations(graph: Uint8Array, into: Set<string>): void {
     while (t.pos < t.len) {
       const tt = t.uint32();
       if (tt >>> 3 === F_TENSOR_EXTERNAL_DATA && (tt & 7) === 2) {
-        const e = protobuf.Reader.create(t.bytes());
-        let key = "";
-        let value = "";
-        while (e.pos < e.len) {
-          const et = e.uint32();
-          if (et >>> 3 === 1 && (et & 7) === 2) key = e.string();
-          else if (et >>> 3 === 2 && (et & 7) === 2) value = e.string();
-          else e.skipType(et & 7);
-        }
+        const [key, value] = stringEntry(t.bytes());
         if (key === "location") into.add(value);
       } else t.skipType(tt & 7);
     }
@@ -117,15 +109,7 @@ export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader
         }
         opsets[domain === "ai.onnx" ? "" : domain] = version;
       } else if (field === F_METADATA_PROPS && wire === 2) {
-        const sub = protobuf.Reader.create(r.bytes());
-        let key = "";
-        let value = "";
-        while (sub.pos < sub.len) {
-          const t = sub.uint32();
-          if (t >>> 3 === 1 && (t & 7) === 2) key = sub.string();
-          else if (t >>> 3 === 2 && (t & 7) === 2) value = sub.string();
-          else sub.skipType(t & 7);
-        }
+        const [key, value] = stringEntry(r.bytes());
         metadata[key] = value;
       } else {
         if (wire === 3 || wire === 4 || wire > 5) fail(`unexpected wire type ${wire} for field ${field}`);
@@ -139,4 +123,18 @@ export function readModelHeader(bytes: Uint8Array, label = "model"): ModelHeader
   if (graphBytes < 0) fail("no graph field");
   if (irVersion <= 0) fail("missing ir_version");
   return { irVersion, opsets, producer, producerVersion, metadata, graphBytes, externalData: [...external] };
+}
+
+/** Key and value of an ONNX StringStringEntryProto (metadata_props, external_data): fields 1 and 2. */
+function stringEntry(bytes: Uint8Array): [key: string, value: string] {
+  const e = protobuf.Reader.create(bytes);
+  let key = "";
+  let value = "";
+  while (e.pos < e.len) {
+    const t = e.uint32();
+    if (t >>> 3 === 1 && (t & 7) === 2) key = e.string();
+    else if (t >>> 3 === 2 && (t & 7) === 2) value = e.string();
+    else e.skipType(t & 7);
+  }
+  return [key, value];
 }
