@@ -21,8 +21,9 @@ const dir = tmpDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const F = 16;
 
-function score(input: string, output: string): { maxRssMB: number; rows: number; seconds: number } {
-  const r = spawnSync(
+/** Scores `input` (`features` wide) into `output` in a child process under a 128 MB heap, 8192-row batches. */
+function runChild(input: string, output: string, features: number) {
+  return spawnSync(
     process.execPath,
     [
       "--max-old-space-size=128",
@@ -31,13 +32,22 @@ function score(input: string, output: string): { maxRssMB: number; rows: number;
       "test/pipeline/rss-child.ts",
       input,
       output,
-      String(F),
+      String(features),
       "8192",
     ],
     { encoding: "utf8" },
   );
-  assert.equal(r.status, 0, r.stderr);
+}
+
+/** The child's report: the last line it printed. */
+function childReport(r: ReturnType<typeof runChild>): { maxRssMB: number; rows: number; seconds: number } {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+function score(input: string, output: string): { maxRssMB: number; rows: number; seconds: number } {
+  const r = runChild(input, output, F);
+  assert.equal(r.status, 0, r.stderr);
+  return childReport(r);
 }
 
 test("peak RSS scoring 1M rows does not grow with the row count", { timeout: 120_000 }, async () => {
@@ -108,27 +118,13 @@ test("a list (vector) column in one big row group is read in windows too: peak R
   const large = path.join(dir, "list-large.parquet");
   await write(small, 100_000);
   await write(large, 400_000);
-  const run = (input: string) =>
-    spawnSync(
-      process.execPath,
-      [
-        "--max-old-space-size=128",
-        "--import",
-        "tsx",
-        "test/pipeline/rss-child.ts",
-        input,
-        `${input}.out.parquet`,
-        String(D),
-        "8192",
-      ],
-      { encoding: "utf8" },
-    );
+  const run = (input: string) => runChild(input, `${input}.out.parquet`, D);
   const ra = run(small);
   const rb = run(large);
   assert.equal(rb.status, 0, `400k rows of ${D}-float lists in one row group: ${rb.stderr.slice(-400)}`);
   assert.equal(ra.status, 0, ra.stderr);
-  const a = JSON.parse(ra.stdout.trim().split("\n").pop()!) as { maxRssMB: number; rows: number };
-  const b = JSON.parse(rb.stdout.trim().split("\n").pop()!) as { maxRssMB: number; rows: number };
+  const a = childReport(ra);
+  const b = childReport(rb);
   assert.deepEqual([a.rows, b.rows], [100_000, 400_000]);
   assert.ok(
     b.maxRssMB <= a.maxRssMB * 1.3 + 24,
