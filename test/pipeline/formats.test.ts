@@ -10,7 +10,7 @@ import {
   type SourceCursor,
   sliceBatch,
 } from "../../src/pipeline/index.ts";
-import { rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
+import { readBatches, rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -22,13 +22,6 @@ const EXT: Record<FileFormat, string> = {
   csv: "csv",
   jsonl: "jsonl",
 };
-
-async function readAll(file: string, options: Parameters<typeof openSource>[1] = {}): Promise<RecordBatch[]> {
-  const src = await openSource(file, options);
-  const out: RecordBatch[] = [];
-  for await (const c of src.chunks()) out.push(c.batch);
-  return out;
-}
 
 describe("sources and sinks round-trip", () => {
   for (const format of ["parquet", "arrow", "arrows", "csv", "jsonl"] as const) {
@@ -47,7 +40,7 @@ describe("sources and sinks round-trip", () => {
       const size = await sink.close();
       assert.equal(size, fs.statSync(file).size);
       // CSV/JSONL get the schema (their inference would read int64 as float64); binary formats carry it
-      const back = await readAll(
+      const back = await readBatches(
         file,
         format === "csv" || format === "jsonl" ? { schema: fields, chunkBytes: 64 << 10 } : {},
       );
@@ -65,7 +58,7 @@ describe("sources and sinks round-trip", () => {
       const sink = await openSink(file, format, fields);
       await sink.write(batch);
       await sink.close();
-      const back = await readAll(file, { columns: ["w1", "id"] });
+      const back = await readBatches(file, { columns: ["w1", "id"] });
       assert.deepEqual([...back[0]!.columns.keys()].sort(), ["id", "w1"], format);
       assert.deepEqual(
         rowsOf(back, ["w1"]).map((r) => r[0]),
@@ -73,7 +66,7 @@ describe("sources and sinks round-trip", () => {
         format,
       );
       await assert.rejects(
-        openSource(file, { columns: ["nope"] }).then((s) => readAll(s.path, { columns: ["nope"] })),
+        openSource(file, { columns: ["nope"] }).then((s) => readBatches(s.path, { columns: ["nope"] })),
         {
           code: "E_PIPELINE_MISSING_COLUMN",
         },
@@ -87,7 +80,7 @@ describe("sources and sinks round-trip", () => {
     for (let i = 0; i < 100; i++) lines.push(`${i},${i / 4},${i % 2 ? "yes" : "no"},"[${i},1]"`);
     lines.push('100,abc,x,"[1,2]"', "101,1.5", '102,2,"unclosed,"[1,2]"');
     fs.writeFileSync(csv, lines.join("\n") + "\n");
-    const batches = await readAll(csv, { chunkBytes: 1024 });
+    const batches = await readBatches(csv, { chunkBytes: 1024 });
     const all = batches.flatMap((b) => b.problems ?? []);
     const kinds = Object.fromEntries([...batches[0]!.columns].map(([k, c]) => [k, c.kind]));
     assert.deepEqual(kinds, { id: "float64", x: "float64", label: "utf8", v: "vector" });
@@ -116,7 +109,7 @@ describe("sources and sinks round-trip", () => {
       "[1,2]",
     );
     fs.writeFileSync(jsonl, jl.join("\n") + "\n");
-    const jb = await readAll(jsonl, { chunkBytes: 512 });
+    const jb = await readBatches(jsonl, { chunkBytes: 512 });
     const jp = jb.flatMap((b) => (b.problems ?? []).map((p) => ({ ...p, row: 0 })));
     assert.deepEqual(
       jp.map((p) => [p.line, p.column]),
@@ -322,14 +315,10 @@ test("a column chunk whose dictionary_page_offset is 0 (some writers' 'no dictio
 test("Parquet pages compressed with GZIP, BROTLI, LZ4 (Hadoop framing), LZ4_RAW and ZSTD read like the SNAPPY file", async () => {
   const fixture = (name: string) => path.join(import.meta.dirname, "fixtures", name);
   const names = ["id", "x", "k", "f", "b", "s"];
-  const readAll = async (file: string) => {
-    const got: RecordBatch[] = [];
-    for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
-    return rowsOf(got, names);
-  };
-  const want = (await readAll(fixture("polars-optional.parquet"))).slice(0, 600);
+  const readRows = async (file: string) => rowsOf(await readBatches(file), names);
+  const want = (await readRows(fixture("polars-optional.parquet"))).slice(0, 600);
   for (const codec of ["gzip", "brotli", "lz4", "lz4-raw", "zstd"]) {
-    assert.deepEqual(await readAll(fixture(`codec-${codec}.parquet`)), want, codec);
+    assert.deepEqual(await readRows(fixture(`codec-${codec}.parquet`)), want, codec);
   }
 });
 
@@ -406,17 +395,14 @@ test("a CSV header naming a column twice is refused by name (one of them was sil
 
 test("Arrow IPC with LZ4_FRAME-compressed batches (linked 64 KB blocks, Polars/pyarrow Feather) or ZSTD ones reads", async () => {
   const fixture = (name: string) => path.join(import.meta.dirname, "fixtures", name);
-  const got: RecordBatch[] = [];
-  for await (const c of (await openSource(fixture("polars-lz4.arrow"))).chunks()) got.push(c.batch);
+  const got = await readBatches(fixture("polars-lz4.arrow"));
   assert.deepEqual(
     rowsOf(got, ["id", "x"]),
     Array.from({ length: 12000 }, (_, i) => [BigInt(i), (i % 100) / 2]),
   );
-  const zstd: RecordBatch[] = [];
-  for await (const c of (await openSource(fixture("polars-zstd.arrow"))).chunks()) zstd.push(c.batch);
+  const zstd = await readBatches(fixture("polars-zstd.arrow"));
   const names = ["id", "x", "k", "f", "b", "s"];
-  const ref: RecordBatch[] = [];
-  for await (const c of (await openSource(fixture("polars-optional.parquet"))).chunks()) ref.push(c.batch);
+  const ref = await readBatches(fixture("polars-optional.parquet"));
   assert.deepEqual(rowsOf(zstd, names), rowsOf(ref, names).slice(0, 10));
 });
 
@@ -449,8 +435,7 @@ test("CSV inference keeps codes with leading zeros as text and integers past 2^5
     file,
     "code,zip,big,x\n007,02139,1234567890123456789,0.5\n010,94105,-9007199254740993,0\n123,10001,5,1e3\n",
   );
-  const got: RecordBatch[] = [];
-  for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
+  const got = await readBatches(file);
   const cols = got[0]!.columns;
   assert.deepEqual(
     ["code", "zip", "big", "x"].map((n) => cols.get(n)!.kind),
@@ -473,8 +458,7 @@ test("JSONL integers past 2^53 (snowflake ids) keep every digit (int64); the sam
       '{"id": -9007199254740993, "note": "n", "x": -1e300}',
     ].join("\n"),
   );
-  const got: RecordBatch[] = [];
-  for await (const c of (await openSource(file)).chunks()) got.push(c.batch);
+  const got = await readBatches(file);
   assert.equal(got[0]!.columns.get("id")!.kind, "int64");
   assert.deepEqual(rowsOf(got, ["id", "note", "x"]), [
     [1234567890123456789n, 'ref 98765432109876543210 " quoted', 1.5],
@@ -487,8 +471,7 @@ test("JSONL integers past 2^53 (snowflake ids) keep every digit (int64); the sam
     mixed,
     '{"x": 0.30053370788150874, "id": 98765432109876543}\n{"id": 7, "x": -2.8371030565819190e-5}\n',
   );
-  const got2: RecordBatch[] = [];
-  for await (const c of (await openSource(mixed)).chunks()) got2.push(c.batch);
+  const got2 = await readBatches(mixed);
   assert.deepEqual(rowsOf(got2, ["id", "x"]), [
     [98765432109876543n, 0.30053370788150874],
     [7n, -2.837103056581919e-5],

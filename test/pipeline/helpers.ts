@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Column, FieldSpec, RecordBatch } from "../../src/pipeline/index.ts";
-import { cellValue, openSink } from "../../src/pipeline/index.ts";
+import { cellValue, openSink, openSource } from "../../src/pipeline/index.ts";
 
 export function tmpDir(prefix = "tessera-pipeline-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -90,6 +90,26 @@ export function rowsOf(batches: readonly RecordBatch[], names: readonly string[]
     for (let r = 0; r < b.numRows; r++) out.push(cols.map((c) => cellValue(c, r)));
   }
   return out;
+}
+
+/** Every batch of a file, read through openSource. */
+export async function readBatches(
+  file: string,
+  options: Parameters<typeof openSource>[1] = {},
+): Promise<RecordBatch[]> {
+  const src = await openSource(file, options);
+  const out: RecordBatch[] = [];
+  for await (const c of src.chunks()) out.push(c.batch);
+  return out;
+}
+
+/** A JSON Lines file (a rejects file, a JSONL output) as parsed objects, one per line. */
+export function readJsonl(file: string) {
+  return fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 
 /**

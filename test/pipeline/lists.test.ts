@@ -5,9 +5,9 @@ import { after, before, test } from "node:test";
 import { Field, FixedSizeList, Float32, Int32, List, Table, tableToIPC, vectorFromArray } from "apache-arrow";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { GraphBuilder } from "../../src/onnx/index.ts";
-import { openSource, type RecordBatch, scoreFiles } from "../../src/pipeline/index.ts";
+import { scoreFiles } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
-import { rowsOf, tmpDir } from "./helpers.ts";
+import { readBatches, readJsonl, rowsOf, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 let session: InferenceSession;
@@ -41,13 +41,6 @@ const REASONS = [
   [9, "null value"],
 ];
 
-async function readRows(file: string): Promise<RecordBatch[]> {
-  const src = await openSource(file);
-  const out: RecordBatch[] = [];
-  for await (const c of src.chunks()) out.push(c.batch);
-  return out;
-}
-
 async function scoreAndCheck(input: string, reasons = REASONS): Promise<void> {
   const output = path.join(dir, `${path.basename(input)}.jsonl`);
   const s = await scoreFiles({
@@ -63,14 +56,10 @@ async function scoreAndCheck(input: string, reasons = REASONS): Promise<void> {
   });
   assert.equal(s.rowsScored, GOOD.length, input);
   assert.deepEqual(
-    rowsOf(await readRows(output), ["id", "y"]),
+    rowsOf(await readBatches(output), ["id", "y"]),
     GOOD.map((i) => [i, [i, i + 0.5]]),
   );
-  const rejects = fs
-    .readFileSync(s.rejects!, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { row: number; column: string; reason: string });
+  const rejects = readJsonl(s.rejects!) as { row: number; column: string; reason: string }[];
   assert.deepEqual(
     rejects.map((r) => [r.row - 1, r.reason]),
     reasons,
@@ -148,7 +137,7 @@ test("Arrow IPC List and FixedSizeList columns: bad lists are rejected rows with
     progress: false,
   });
   assert.equal(s.rowsRejected, 2);
-  const rows = rowsOf(await readRows(output), ["id", "y"]);
+  const rows = rowsOf(await readBatches(output), ["id", "y"]);
   assert.deepEqual(
     rows.map((r) => r[0]),
     Array.from({ length: ROWS }, (_, i) => i).filter((i) => i !== 3 && i !== 9),

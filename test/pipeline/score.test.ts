@@ -7,14 +7,13 @@ import {
   type Column,
   type FieldSpec,
   openSink,
-  openSource,
   type RecordBatch,
   scoreFiles,
   sliceBatch,
 } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
 import { Tensor } from "../../src/tensor/index.ts";
-import { lcg, rowsOf, tmpDir } from "./helpers.ts";
+import { lcg, readBatches, readJsonl, rowsOf, tmpDir } from "./helpers.ts";
 
 const F = 6;
 const LABELS = ["cat", "dog", "eel"];
@@ -76,6 +75,14 @@ async function writeInput(
   await sink.close();
 }
 
+/** inputBatch(n) written to `name` in the test folder as `format`. */
+async function writeSample(name: string, format: "parquet" | "csv" | "jsonl" | "arrow", n: number) {
+  const { batch, fields } = inputBatch(n);
+  const input = path.join(dir, name);
+  await writeInput(input, format, batch, fields);
+  return { batch, fields, input };
+}
+
 /** Reference: the whole feature matrix through session.run at once. */
 async function reference(batch: RecordBatch): Promise<Float32Array> {
   const n = batch.numRows;
@@ -86,13 +93,6 @@ async function reference(batch: RecordBatch): Promise<Float32Array> {
   }
   const r = await session.run({ input: Tensor.wrap(x, [n, F]) });
   return r.outputs.probabilities!.data as Float32Array;
-}
-
-async function readRows(file: string): Promise<RecordBatch[]> {
-  const src = await openSource(file);
-  const out: RecordBatch[] = [];
-  for await (const c of src.chunks()) out.push(c.batch);
-  return out;
 }
 
 describe("scoreFiles", () => {
@@ -117,7 +117,7 @@ describe("scoreFiles", () => {
     assert.equal(summary.rowsRejected, 0);
     assert.equal(summary.parts, 3);
     assert.ok(!fs.existsSync(`${output}.parts`));
-    const out = await readRows(output);
+    const out = await readBatches(output);
     const names = [...out[0]!.columns.keys()];
     assert.deepEqual(names, ["id", "logits", "probabilities", "label_index", "label"]);
     const probs = rowsOf(out, ["probabilities"]).map((r) => r[0] as number[]);
@@ -143,9 +143,7 @@ describe("scoreFiles", () => {
   });
 
   test("the default feature columns are every numeric column not a key; an existing output is kept without --overwrite", async () => {
-    const { batch, fields } = inputBatch(300);
-    const input = path.join(dir, "in2.csv");
-    await writeInput(input, "csv", batch, fields);
+    const { input } = await writeSample("in2.csv", "csv", 300);
     const output = path.join(dir, "out2.jsonl");
     await scoreFiles({
       session,
@@ -156,11 +154,7 @@ describe("scoreFiles", () => {
       outputs: ["probabilities"],
       progress: false,
     });
-    const lines = fs
-      .readFileSync(output, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const lines = readJsonl(output);
     assert.equal(lines.length, 300);
     assert.deepEqual(Object.keys(lines[0]), ["id", "probabilities", "label_index", "label"]);
     await assert.rejects(
@@ -219,11 +213,7 @@ describe("scoreFiles", () => {
     assert.equal(s.rowsRead, 100);
     assert.equal(s.rowsScored, 97);
     assert.equal(s.rowsRejected, 3);
-    const rejects = fs
-      .readFileSync(s.rejects!, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const rejects = readJsonl(s.rejects!);
     assert.deepEqual(
       rejects.map((r) => [r.row, r.column, r.keys.id]),
       [
@@ -232,7 +222,7 @@ describe("scoreFiles", () => {
         [91, null, null],
       ],
     );
-    const ids = rowsOf(await readRows(output), ["id"]).map((r) => r[0]);
+    const ids = rowsOf(await readBatches(output), ["id"]).map((r) => r[0]);
     assert.deepEqual(
       ids,
       [...Array(100).keys()].filter((i) => i !== 50 && i !== 80 && i !== 90),
@@ -264,7 +254,7 @@ describe("scoreFiles", () => {
         source: { schema: fields },
       });
       assert.equal(s.rowsScored, 900);
-      const out = await readRows(output);
+      const out = await readBatches(output);
       const rows = rowsOf(out, ["id", "name", "probabilities"]);
       assert.equal(rows.length, 900, ext);
       for (let i = 0; i < 900; i++) {
@@ -299,7 +289,7 @@ test("a list column feeds the model as a vector, concatenated with scalar column
     const x = new Float32Array(40 * 5);
     for (const [i, r] of rows.entries()) x.set([...r.emb, r.x], i * 5);
     const ref = (await s5.run({ input: Tensor.wrap(x, [40, 5]) })).outputs.logits!.data as Float32Array;
-    const got = rowsOf(await readRows(output), ["logits"]).flatMap((r) => r[0] as number[]);
+    const got = rowsOf(await readBatches(output), ["logits"]).flatMap((r) => r[0] as number[]);
     assert.equal(got.length, 80);
     for (const [i, v] of got.entries()) assert.ok(Math.abs(v - ref[i]!) < 1e-5, `value ${i}`);
   } finally {
@@ -308,9 +298,7 @@ test("a list column feeds the model as a vector, concatenated with scalar column
 });
 
 test("a missing key column is reported by name before anything is scored", async () => {
-  const { batch, fields } = inputBatch(50);
-  const input = path.join(dir, "nokey.parquet");
-  await writeInput(input, "parquet", batch, fields);
+  const { input } = await writeSample("nokey.parquet", "parquet", 50);
   await assert.rejects(
     scoreFiles({
       session,
@@ -379,9 +367,7 @@ test("a key column named like a prediction column is refused by name; nothing is
 });
 
 test("--resume with another model, flag or input says what changed", async () => {
-  const { batch, fields } = inputBatch(40);
-  const input = path.join(dir, "changed.jsonl");
-  await writeInput(input, "jsonl", batch, fields);
+  const { input } = await writeSample("changed.jsonl", "jsonl", 40);
   fs.appendFileSync(input, '{"id": 1, "x0": "oops"}\n'); // a bad row stops the first run, leaving it to resume
   const output = path.join(dir, "changed-out.csv");
   const base = {
@@ -413,9 +399,7 @@ test("inputs whose key columns infer to other types: converted when exact (to te
   const nums = path.join(dir, "ids-num.csv");
   fs.writeFileSync(text, `${header}\n${row("a7")}\n`);
   fs.writeFileSync(nums, `${header}\n${row("7")}\n${row("8")}\n`);
-  const { batch, fields } = inputBatch(3); // int64 ids 1000..1002 in Parquet
-  const pq = path.join(dir, "ids.parquet");
-  await writeInput(pq, "parquet", batch, fields);
+  const { input: pq } = await writeSample("ids.parquet", "parquet", 3); // int64 ids 1000..1002 in Parquet
   const base = {
     session,
     model: info,
@@ -426,7 +410,7 @@ test("inputs whose key columns infer to other types: converted when exact (to te
   const out1 = path.join(dir, "ids-1.jsonl");
   await scoreFiles({ ...base, inputs: [text, nums], output: out1 });
   assert.deepEqual(
-    rowsOf(await readRows(out1), ["id"]).map((r) => r[0]),
+    rowsOf(await readBatches(out1), ["id"]).map((r) => r[0]),
     ["a7", "7", "8"],
   );
   const out2 = path.join(dir, "ids-2.parquet");
@@ -437,7 +421,7 @@ test("inputs whose key columns infer to other types: converted when exact (to te
     output: out2,
   });
   assert.deepEqual(
-    rowsOf(await readRows(out2), ["id"]).map((r) => r[0]),
+    rowsOf(await readBatches(out2), ["id"]).map((r) => r[0]),
     [1000n, 1001n, 1002n, 7n, 8n],
   );
   await assert.rejects(
@@ -486,15 +470,13 @@ test("zero-padded CSV features (hours 00..23) are numbers; key codes with leadin
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [24, 0]);
   assert.deepEqual(
-    rowsOf(await readRows(output), ["code"]).map((r) => r[0]),
+    rowsOf(await readBatches(output), ["code"]).map((r) => r[0]),
     lines.map((l) => l.slice(0, 3)),
   );
 });
 
 test("an output path that is one of the inputs is refused, even with overwrite (the input was replaced by its scores)", async () => {
-  const { batch, fields } = inputBatch(20);
-  const input = path.join(dir, "self.csv");
-  await writeInput(input, "csv", batch, fields);
+  const { input } = await writeSample("self.csv", "csv", 20);
   const before = fs.readFileSync(input);
   const link = path.join(dir, "self-link.csv");
   fs.symlinkSync(input, link);
@@ -525,9 +507,7 @@ test("a mapping that leaves a model input without columns is refused by name bef
   g.output("y", "float32", ["batch", 3]);
   const two = await openSession(g.toBytes(), { replicas: 1, intraOpThreads: 1 });
   try {
-    const { batch, fields } = inputBatch(10);
-    const input = path.join(dir, "two.jsonl");
-    await writeInput(input, "jsonl", batch, fields);
+    const { input } = await writeSample("two.jsonl", "jsonl", 10);
     const base = { session: two, model: info, inputs: [input], keyColumns: ["id"], progress: false as const };
     await assert.rejects(
       scoreFiles({ ...base, output: path.join(dir, "two-out.jsonl"), mapping: { a: ["x0", "x1"] } }),
@@ -584,9 +564,7 @@ test("a model with a fixed batch of 1 (static export) is fed one row per call; a
     g.output("y", "float32", [batch, 1]);
     return g.toBytes();
   };
-  const { batch, fields } = inputBatch(12);
-  const input = path.join(dir, "static.parquet");
-  await writeInput(input, "parquet", batch, fields);
+  const { batch, input } = await writeSample("static.parquet", "parquet", 12);
   const one = await openSession(linear(1), { replicas: 1, intraOpThreads: 1 });
   const four = await openSession(linear(4), { replicas: 1, intraOpThreads: 1 });
   try {
@@ -600,7 +578,7 @@ test("a model with a fixed batch of 1 (static export) is fed one row per call; a
       progress: false,
     });
     assert.equal(s.rowsScored, 12);
-    const got = rowsOf(await readRows(output), ["y"]).map((r) => r[0] as number);
+    const got = rowsOf(await readBatches(output), ["y"]).map((r) => r[0] as number);
     for (let i = 0; i < 12; i++) {
       let want = 0;
       for (let f = 0; f < F; f++)
@@ -650,7 +628,7 @@ test("a float64 model input (skl2onnx with doubles) gets the columns' float64 va
       progress: false,
     });
     assert.deepEqual(
-      rowsOf(await readRows(output), ["s"]).map((r) => r[0]),
+      rowsOf(await readBatches(output), ["s"]).map((r) => r[0]),
       xs.map((x) => x[0]! + x[1]!),
     );
   } finally {
@@ -659,14 +637,12 @@ test("a float64 model input (skl2onnx with doubles) gets the columns' float64 va
 });
 
 test("--outputs may name label / label_index alone: the argmax columns without the score vectors", async () => {
-  const { batch, fields } = inputBatch(40);
-  const input = path.join(dir, "label-only.parquet");
-  await writeInput(input, "parquet", batch, fields);
+  const { batch, input } = await writeSample("label-only.parquet", "parquet", 40);
   const output = path.join(dir, "label-only.jsonl");
   const base = { session, model: info, inputs: [input], keyColumns: ["id"], progress: false as const };
   await scoreFiles({ ...base, output, outputs: ["label"] });
   const ref = await reference(batch);
-  const rows = rowsOf(await readRows(output), ["id", "label"]);
+  const rows = rowsOf(await readBatches(output), ["id", "label"]);
   assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(output, "utf8").split("\n")[0]!)), ["id", "label"]);
   for (const [i, r] of rows.entries()) {
     const p = Array.from(ref.subarray(i * 3, i * 3 + 3));

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { openSource, type RecordBatch, scoreFiles } from "../../src/pipeline/index.ts";
+import { scoreFiles } from "../../src/pipeline/index.ts";
 import { Tensor, TesseraError } from "../../src/tensor/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
-import { rowsOf, tmpDir } from "./helpers.ts";
+import { readBatches, readJsonl, rowsOf, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 let folder: TempFolder;
@@ -39,9 +39,7 @@ test("a text column is embedded with TextEmbedder into an embedding vector colum
     progress: false,
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [11, 1]);
-  const src = await openSource(output);
-  const got: RecordBatch[] = [];
-  for await (const c of src.chunks()) got.push(c.batch);
+  const got = await readBatches(output);
   const rows = rowsOf(got, ["id", "embedding"]);
   const kept = texts.filter((_, i) => i !== 5);
   const ref = await emb.embed(kept);
@@ -82,11 +80,12 @@ test("a text over the model's token limit is a bad row (rejected with its token 
   };
   const skipped = await scoreFiles({ ...base, output: path.join(dir, "long-skip.jsonl"), onError: "skip" });
   assert.deepEqual([skipped.rowsScored, skipped.rowsRejected], [8, 2]);
-  const rejects = fs
-    .readFileSync(skipped.rejects!, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { row: number; column: string; reason: string; keys: { id: number } });
+  const rejects = readJsonl(skipped.rejects!) as {
+    row: number;
+    column: string;
+    reason: string;
+    keys: { id: number };
+  }[];
   assert.deepEqual(
     rejects.map((r) => [r.row, r.column, r.keys.id]),
     [
@@ -95,8 +94,7 @@ test("a text over the model's token limit is a bad row (rejected with its token 
     ],
   );
   assert.match(rejects[0]!.reason, /^\d+ tokens, over the model's limit of \d+ \(use --truncate/);
-  const got: RecordBatch[] = [];
-  for await (const c of (await openSource(skipped.output)).chunks()) got.push(c.batch);
+  const got = await readBatches(skipped.output);
   const rows = rowsOf(got, ["id", "embedding"]);
   assert.deepEqual(
     rows.map((r) => r[0]),
@@ -118,8 +116,7 @@ test("a text over the model's token limit is a bad row (rejected with its token 
     resume: true,
   });
   assert.deepEqual([resumed.rowsRead, resumed.rowsScored, resumed.rowsRejected], [10, 8, 2]);
-  const again: RecordBatch[] = [];
-  for await (const c of (await openSource(resumed.output)).chunks()) again.push(c.batch);
+  const again = await readBatches(resumed.output);
   assert.deepEqual(
     rowsOf(again, ["id"]).map((r) => r[0]),
     [0, 1, 3, 4, 5, 7, 8, 9],
@@ -133,8 +130,7 @@ test("a text over the model's token limit is a bad row (rejected with its token 
   );
   const resumed2 = await scoreFiles({ ...split, onError: "skip", resume: true });
   assert.deepEqual([resumed2.rowsRead, resumed2.rowsScored, resumed2.rowsRejected], [10, 8, 2]);
-  const again2: RecordBatch[] = [];
-  for await (const c of (await openSource(resumed2.output)).chunks()) again2.push(c.batch);
+  const again2 = await readBatches(resumed2.output);
   assert.deepEqual(
     rowsOf(again2, ["id"]).map((r) => r[0]),
     [0, 1, 3, 4, 5, 7, 8, 9],
@@ -181,8 +177,7 @@ test("many long texts in one batch: each text is tokenized at most twice, and th
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [48, 12]);
   assert.ok(tokenized <= 2 * texts.length, `${tokenized} tokenizations for ${texts.length} texts`);
-  const got: RecordBatch[] = [];
-  for await (const c of (await openSource(s.output)).chunks()) got.push(c.batch);
+  const got = await readBatches(s.output);
   const rows = rowsOf(got, ["id", "embedding"]);
   assert.deepEqual(
     rows.map((r) => r[0]),
@@ -215,11 +210,7 @@ test("a JSONL text with an unpaired surrogate escape is a bad row naming it, not
     progress: false,
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [2, 1]);
-  const rejects = fs
-    .readFileSync(s.rejects!, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { keys: { id: number }; reason: string });
+  const rejects = readJsonl(s.rejects!) as { keys: { id: number }; reason: string }[];
   assert.equal(rejects[0]!.keys.id, 1);
   assert.match(rejects[0]!.reason, /^text holds an unpaired UTF-16 surrogate \\ud800 at position 7/);
 });
