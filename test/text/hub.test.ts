@@ -32,6 +32,16 @@ const gitSha1 = (b: Buffer): string =>
     .update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b]))
     .digest("hex");
 
+/** `n` bytes, byte i = (i * step) % mod: a stand-in graph whose bytes differ along the file. */
+const patterned = (n: number, step: number, mod: number): Buffer =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * step) % mod));
+
+/** The smallest pullable repo: a tokenizer.json and `graph` as onnx/model.onnx. */
+const tinyRepo = (graph: Buffer): Record<string, Buffer> => ({
+  "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
+  "onnx/model.onnx": graph,
+});
+
 /** Listens on 127.0.0.1, any port; resolves with the base URL. */
 const listen = (s: Server): Promise<string> =>
   new Promise((resolve) =>
@@ -157,8 +167,7 @@ function startHub(files: Record<string, Buffer>): Promise<Hub> {
 describe("pullModel against a local hub", () => {
   let hub: Hub;
   let cache: string;
-  const graph = Buffer.alloc(300_000);
-  for (let i = 0; i < graph.length; i++) graph[i] = (i * 7919) % 251;
+  const graph = patterned(300_000, 7919, 251);
   const files = {
     "config.json": Buffer.from('{"model_type":"bert"}'),
     "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
@@ -347,12 +356,8 @@ describe("pullModel from a server that compresses (a mirror behind a gzip proxy)
 
 describe("pullModel when the server stops sending mid-file", () => {
   it("gives up on a stalled transfer after idleTimeoutMs and resumes it with a Range request", async () => {
-    const graph = Buffer.alloc(40_000);
-    for (let i = 0; i < graph.length; i++) graph[i] = i % 253;
-    const files: Record<string, Buffer> = {
-      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
-      "onnx/model.onnx": graph,
-    };
+    const graph = patterned(40_000, 1, 253);
+    const files = tinyRepo(graph);
     const ranges: (string | undefined)[] = [];
     let stalled = false;
     const handler: RequestListener = (req, res) => {
@@ -393,10 +398,7 @@ describe("pullModel when the server stops sending mid-file", () => {
 
 describe("pullModel when the server is briefly overloaded", () => {
   it("retries a 503 / 429 (after Retry-After) instead of failing at once; a 500 on every try still fails", async () => {
-    const files: Record<string, Buffer> = {
-      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
-      "onnx/model.onnx": Buffer.alloc(5_000, 4),
-    };
+    const files = tinyRepo(Buffer.alloc(5_000, 4));
     const failures = new Map<string, number[]>([
       ["tokenizer.json", [503]],
       ["onnx/model.onnx", [429]],
@@ -433,12 +435,8 @@ describe("pullModel when the server is briefly overloaded", () => {
 
 describe("pullModel when a server answers a Range request from another offset", () => {
   it("a 206 that starts at 0 rewrites the .part instead of appending the whole file to it", async () => {
-    const graph = Buffer.alloc(30_000);
-    for (let i = 0; i < graph.length; i++) graph[i] = (i * 31) % 255;
-    const files: Record<string, Buffer> = {
-      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
-      "onnx/model.onnx": graph,
-    };
+    const graph = patterned(30_000, 31, 255);
+    const files = tinyRepo(graph);
     let cut = true;
     const handler: RequestListener = (req, res) => {
       const got = resolveMain(req, "org/odd", files);
@@ -466,12 +464,8 @@ describe("pullModel when a server answers a Range request from another offset", 
 
 describe("pullModel: two pulls of the same model at once", () => {
   it("the second waits for the first (a lock in the model folder) instead of writing the same .part files", async () => {
-    const graph = Buffer.alloc(64_000);
-    for (let i = 0; i < graph.length; i++) graph[i] = (i * 13) % 251;
-    const files: Record<string, Buffer> = {
-      "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
-      "onnx/model.onnx": graph,
-    };
+    const graph = patterned(64_000, 13, 251);
+    const files = tinyRepo(graph);
     let graphGets = 0;
     const handler: RequestListener = (req, res) => {
       const got = resolveMain(req, "org/twice", files);
@@ -525,10 +519,7 @@ describe("pullModel: token and redirects to another host (the hub's CDN)", () =>
   // The hub needs the token; its LFS files redirect to a CDN on another origin whose signed URLs
   // refuse a second credential (S3 answers 400 "Only one auth mechanism allowed").
   const graph = Buffer.alloc(50_000, 3);
-  const files: Record<string, Buffer> = {
-    "tokenizer.json": Buffer.from('{"model":{"type":"WordPiece"}}'),
-    "onnx/model.onnx": graph,
-  };
+  const files = tinyRepo(graph);
   let hub: Server;
   let cdn: Server;
   let hubUrl = "";
