@@ -41,19 +41,23 @@ const REASONS = [
   [9, "null value"],
 ];
 
-async function scoreAndCheck(input: string, reasons = REASONS): Promise<void> {
-  const output = path.join(dir, `${path.basename(input)}.jsonl`);
-  const s = await scoreFiles({
+/** The identity model on column v of `input`, keyed by id, bad rows skipped. */
+function identityOptions(input: string, output: string) {
+  return {
     session,
     model: { name: "identity", version: "1", sha256: "x" },
     inputs: [input],
     output,
     columns: ["v"],
     keyColumns: ["id"],
-    onError: "skip",
-    batchSize: 4,
-    progress: false,
-  });
+    onError: "skip" as const,
+    progress: false as const,
+  };
+}
+
+async function scoreAndCheck(input: string, reasons = REASONS): Promise<void> {
+  const output = path.join(dir, `${path.basename(input)}.jsonl`);
+  const s = await scoreFiles({ ...identityOptions(input, output), batchSize: 4 });
   assert.equal(s.rowsScored, GOOD.length, input);
   assert.deepEqual(
     rowsOf(await readBatches(output), ["id", "y"]),
@@ -126,16 +130,7 @@ test("Arrow IPC List and FixedSizeList columns: bad lists are rejected rows with
     ),
   );
   const output = path.join(dir, "fixed.jsonl");
-  const s = await scoreFiles({
-    session,
-    model: { name: "identity", version: "1", sha256: "x" },
-    inputs: [fixed],
-    output,
-    columns: ["v"],
-    keyColumns: ["id"],
-    onError: "skip",
-    progress: false,
-  });
+  const s = await scoreFiles(identityOptions(fixed, output));
   assert.equal(s.rowsRejected, 2);
   const rows = rowsOf(await readBatches(output), ["id", "y"]);
   assert.deepEqual(

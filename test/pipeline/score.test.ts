@@ -83,6 +83,18 @@ async function writeSample(name: string, format: "parquet" | "csv" | "jsonl" | "
   return { batch, fields, input };
 }
 
+/** The scoreFiles options most tests start from: the MLP on `input`, keyed by id, no progress line. */
+function mlpOptions(input: string, output: string, scoring: InferenceSession = session) {
+  return {
+    session: scoring,
+    model: info,
+    inputs: [input],
+    output,
+    keyColumns: ["id"],
+    progress: false as const,
+  };
+}
+
 /** Reference: the whole feature matrix through session.run at once. */
 async function reference(batch: RecordBatch): Promise<Float32Array> {
   const n = batch.numRows;
@@ -102,15 +114,10 @@ describe("scoreFiles", () => {
     await writeInput(input, "parquet", batch, fields, 1500);
     const output = path.join(dir, "out.parquet");
     const summary = await scoreFiles({
-      session,
-      model: info,
-      inputs: [input],
-      output,
+      ...mlpOptions(input, output),
       columns: ["x0", "x1", "x2", "x3", "x4", "x5"],
-      keyColumns: ["id"],
       batchSize: 700,
       partRows: 2000,
-      progress: false,
     });
     assert.equal(summary.rowsRead, 5000);
     assert.equal(summary.rowsScored, 5000);
@@ -145,31 +152,12 @@ describe("scoreFiles", () => {
   test("the default feature columns are every numeric column not a key; an existing output is kept without --overwrite", async () => {
     const { input } = await writeSample("in2.csv", "csv", 300);
     const output = path.join(dir, "out2.jsonl");
-    await scoreFiles({
-      session,
-      model: info,
-      inputs: [input],
-      output,
-      keyColumns: ["id"],
-      outputs: ["probabilities"],
-      progress: false,
-    });
+    await scoreFiles({ ...mlpOptions(input, output), outputs: ["probabilities"] });
     const lines = readJsonl(output);
     assert.equal(lines.length, 300);
     assert.deepEqual(Object.keys(lines[0]), ["id", "probabilities", "label_index", "label"]);
-    await assert.rejects(
-      scoreFiles({ session, model: info, inputs: [input], output, keyColumns: ["id"], progress: false }),
-      { code: "E_PIPELINE_OUTPUT_EXISTS" },
-    );
-    await scoreFiles({
-      session,
-      model: info,
-      inputs: [input],
-      output,
-      keyColumns: ["id"],
-      overwrite: true,
-      progress: false,
-    });
+    await assert.rejects(scoreFiles(mlpOptions(input, output)), { code: "E_PIPELINE_OUTPUT_EXISTS" });
+    await scoreFiles({ ...mlpOptions(input, output), overwrite: true });
   });
 
   test("bad rows: fail stops with file, row, column and reason after committing the rows before; skip writes rejects", async () => {
@@ -181,16 +169,7 @@ describe("scoreFiles", () => {
     lines[91] = "90,1,2"; // malformed
     fs.writeFileSync(input, lines.join("\n") + "\n");
     const output = path.join(dir, "bad.parquet");
-    const opts = {
-      session,
-      model: info,
-      inputs: [input],
-      output,
-      keyColumns: ["id"],
-      batchSize: 16,
-      partRows: 32,
-      progress: false,
-    } as const;
+    const opts = { ...mlpOptions(input, output), batchSize: 16, partRows: 32 };
     await assert.rejects(
       scoreFiles(opts),
       (e: Error & { code?: string; facts?: Record<string, unknown> }) => {
@@ -370,15 +349,7 @@ test("--resume with another model, flag or input says what changed", async () =>
   const { input } = await writeSample("changed.jsonl", "jsonl", 40);
   fs.appendFileSync(input, '{"id": 1, "x0": "oops"}\n'); // a bad row stops the first run, leaving it to resume
   const output = path.join(dir, "changed-out.csv");
-  const base = {
-    session,
-    model: info,
-    inputs: [input],
-    output,
-    keyColumns: ["id"],
-    batchSize: 16,
-    progress: false as const,
-  };
+  const base = { ...mlpOptions(input, output), batchSize: 16 };
   await assert.rejects(scoreFiles(base), (e: Error & { code?: string }) => e.code === "E_PIPELINE_BAD_ROW");
   const refused = async (o: Partial<Parameters<typeof scoreFiles>[0]>, ...want: RegExp[]) =>
     assert.rejects(
@@ -482,15 +453,7 @@ test("an output path that is one of the inputs is refused, even with overwrite (
   fs.symlinkSync(input, link);
   for (const output of [input, link]) {
     await assert.rejects(
-      scoreFiles({
-        session,
-        model: info,
-        inputs: [input],
-        output,
-        keyColumns: ["id"],
-        overwrite: true,
-        progress: false,
-      }),
+      scoreFiles({ ...mlpOptions(input, output), overwrite: true }),
       (e: Error & { code?: string }) =>
         e.code === "E_PIPELINE_OUTPUT_EXISTS" && /would be overwritten/.test(e.message),
     );
@@ -569,14 +532,7 @@ test("a model with a fixed batch of 1 (static export) is fed one row per call; a
   const four = await openSession(linear(4), { replicas: 1, intraOpThreads: 1 });
   try {
     const output = path.join(dir, "static-out.parquet");
-    const s = await scoreFiles({
-      session: one,
-      model: info,
-      inputs: [input],
-      output,
-      keyColumns: ["id"],
-      progress: false,
-    });
+    const s = await scoreFiles(mlpOptions(input, output, one));
     assert.equal(s.rowsScored, 12);
     const got = rowsOf(await readBatches(output), ["y"]).map((r) => r[0] as number);
     for (let i = 0; i < 12; i++) {
@@ -619,14 +575,7 @@ test("a float64 model input (skl2onnx with doubles) gets the columns' float64 va
     ];
     fs.writeFileSync(input, `${xs.map((x, i) => JSON.stringify({ id: i, a: x[0], b: x[1] })).join("\n")}\n`);
     const output = path.join(dir, "doubles.parquet");
-    await scoreFiles({
-      session: dbl,
-      model: info,
-      inputs: [input],
-      output,
-      keyColumns: ["id"],
-      progress: false,
-    });
+    await scoreFiles(mlpOptions(input, output, dbl));
     assert.deepEqual(
       rowsOf(await readBatches(output), ["s"]).map((r) => r[0]),
       xs.map((x) => x[0]! + x[1]!),
