@@ -19,7 +19,7 @@ import * as ort from "onnxruntime-node";
 import { ModelBatcher } from "../../src/batching/index.ts";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
-import { rng, type Tensor } from "../../src/tensor/index.ts";
+import { fromBuffer, rng, type Tensor } from "../../src/tensor/index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -115,6 +115,51 @@ async function rawOrt(threads: number): Promise<Mode & { firstMs: number }> {
       };
     },
     close: () => s.release(),
+  };
+}
+
+/**
+ * The ceiling for any batcher built on worker sessions: the same stacked rows the raw baseline runs, sent to
+ * `openSession` workers back to back by `lanes` loops (one per replica), with no callers, no queue and no splitting.
+ * What it loses against raw ORT is the worker hop alone (copy into a transferable buffer, postMessage both ways,
+ * two thread wake-ups); a batcher can only add to that.
+ */
+async function workerCeiling(replicas: number, threads: number, rowsPerRun: number): Promise<Mode> {
+  const session = await openSession(model.bytes, { replicas, intraOpThreads: threads, label: "bench-mlp-ceiling" });
+  const flat = new Float32Array(rowsPerRun * DIM);
+  for (let i = 0; i < rowsPerRun; i++) flat.set(inputs[i % CALLERS]!.data as Float32Array, i * DIM);
+  const stacked = { input: fromBuffer(flat, "float32", [rowsPerRun, DIM]) };
+  await Promise.all(Array.from({ length: replicas }, () => session.run(stacked)));
+  const name = `worker ceiling ${replicas}×${threads} b${rowsPerRun}`;
+  const config = `${replicas} replica(s) × ${threads} thread(s), [${rowsPerRun},${DIM}] per run, ${replicas} loop(s) back to back, no batcher`;
+  const runsPerLane = Math.ceil((CALLERS * CALLS) / (rowsPerRun * replicas));
+  return {
+    name,
+    config,
+    async round() {
+      const lat: number[] = [];
+      const start = performance.now();
+      await Promise.all(
+        Array.from({ length: replicas }, async () => {
+          for (let i = 0; i < runsPerLane; i++) {
+            const a = performance.now();
+            await session.run(stacked);
+            lat.push(performance.now() - a);
+          }
+        }),
+      );
+      const rows = runsPerLane * rowsPerRun * replicas;
+      return {
+        name,
+        config,
+        rows,
+        rowsPerS: rows / ((performance.now() - start) / 1000),
+        p50: pct(lat, 50),
+        p99: pct(lat, 99),
+        meanBatch: rowsPerRun,
+      };
+    },
+    close: () => session.close(),
   };
 }
 
@@ -261,6 +306,9 @@ async function main(): Promise<void> {
     modes.push(await batcherMode(`ModelBatcher 1×${CORES} b${CALLERS}`, 1, CORES, CALLERS, 1));
     modes.push(await batcherMode(`ModelBatcher 1×${CORES} b${CALLERS} nospin`, 1, CORES, CALLERS, 1, false));
   }
+  // What no batcher over worker sessions can beat here: the hop alone, with the rows already stacked.
+  modes.push(await workerCeiling(1, CORES, CALLERS));
+  if (CORES >= 2) modes.push(await workerCeiling(2, 1, Math.ceil(CALLERS / 2)));
   const single = await openSession(model.bytes, { replicas: 1, intraOpThreads: CORES, label: "bench-mlp-1" });
   modes.push(...(await unbatchedModes(single, CORES)));
   if (rawN) modes.push(rawN);
@@ -309,9 +357,13 @@ async function main(): Promise<void> {
   const batched = top("ModelBatcher");
   const raw = top("raw ORT");
   const oneAtATime = top("one at a time");
+  const ceiling = top("worker ceiling");
   const unbatched = top("unbatched concurrent");
   console.log(
     `\nthroughput: best ModelBatcher (${batched.name}) / best raw ORT batched (${raw.name}): ${(batched.rowsPerS / raw.rowsPerS).toFixed(2)}×  (target ≥ 0.85×)`,
+  );
+  console.log(
+    `ceiling: best worker session run back to back (${ceiling.name}) / best raw ORT batched: ${(ceiling.rowsPerS / raw.rowsPerS).toFixed(2)}×  (what any batcher over worker sessions is bounded by here)`,
   );
   console.log(
     `throughput: best ModelBatcher / one at a time:        ${(batched.rowsPerS / oneAtATime.rowsPerS).toFixed(2)}×  (target ≥ 5×)`,
