@@ -16,6 +16,9 @@
  *      session keeps serving (state stays ready, reason says why the reload failed).
  *   4. With a memory budget, the sum of file sizes of ready+loading versions stays within it by
  *      unloading the least recently used ready versions first.
+ *   5. Readiness (`isReady`) counts the versions that are supposed to be loaded: an explicit `unload()` takes a
+ *      version (or a whole model) out of the count once it is unavailable, until a `load()` or `get()` loads it
+ *      again (Triton's strict readiness: ready again after an unload completes, not ready while it runs).
  */
 import { EventEmitter } from "node:events";
 import { type Dirent, existsSync, type FSWatcher, watch } from "node:fs";
@@ -70,6 +73,8 @@ interface VersionEntry {
   /** Bytes of those files at the last load: part of `byteSize`, which a rescan otherwise sets from model.onnx alone. */
   externalBytes: number;
   loadedConfigStamp: string | undefined;
+  /** Unloaded by an explicit `unload()` and not loaded since: server readiness does not wait for it. */
+  unloadedByRequest: boolean;
 }
 
 interface ModelEntry {
@@ -91,6 +96,9 @@ interface ModelEntry {
 }
 
 const noopLogger: RegistryLogger = { info() {}, warn() {}, error() {} };
+
+/** The reason an explicitly unloaded version shows (Triton's repository index says "unloaded" too). */
+const UNLOADED = "unloaded";
 
 /** Stamp of a model version's files: model.onnx, then each external-data file. */
 async function versionStamp(modelPath: string, externalPaths: readonly string[]): Promise<string> {
@@ -167,6 +175,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   private readonly changed = new Set<string>();
   private watchChain: Promise<void> = Promise.resolve();
   private useClock = 0;
+  /** Models unloaded as a whole by an explicit `unload(name)` and not loaded since (names survive rescans). */
+  private readonly unloadedModels = new Set<string>();
 
   constructor(opts: ModelRegistryOptions) {
     super();
@@ -354,6 +364,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       externalPaths: [],
       externalBytes: 0,
       loadedConfigStamp: undefined,
+      unloadedByRequest: false,
     };
   }
 
@@ -404,12 +415,21 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     return out;
   }
 
-  /** True when the repository was indexed and every version the policies serve is ready. */
+  /**
+   * True when the repository was indexed and every version the policies serve is ready, leaving out the versions
+   * (and whole models) an explicit `unload()` took down and nothing loaded since. A version that is loading or
+   * unloading, or failed to load, makes it false.
+   */
   isReady(): boolean {
     if (!this.indexed || this.closed) return false;
     for (const m of this.models.values()) {
+      if (this.unloadedModels.has(m.name) && !this.hasLiveVersions(m)) continue;
       if (m.configIssues || m.problem || m.missing.length > 0) return false;
-      for (const v of m.selected) if (m.versions.get(v)?.state !== "ready") return false;
+      for (const v of m.selected) {
+        const e = m.versions.get(v);
+        if (e?.unloadedByRequest && e.state === "unavailable") continue;
+        if (e?.state !== "ready") return false;
+      }
     }
     return true;
   }
@@ -562,6 +582,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   private startLoad(m: ModelEntry, e: VersionEntry): Promise<LoadedModel> {
+    e.unloadedByRequest = false;
+    this.unloadedModels.delete(m.name);
     const p = this.loadVersion(m, e).finally(() => {
       if (e.loading === p) e.loading = undefined;
     });
@@ -714,6 +736,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    */
   async load(name: string, version?: string): Promise<LoadedModel[]> {
     this.assertOpen();
+    // An explicit load means the model is supposed to be up again: it counts for readiness, even if it fails.
+    if (MODEL_NAME_RE.test(name)) this.unloadedModels.delete(name);
     let m: ModelEntry;
     try {
       m = await this.entryOf(name, true);
@@ -760,7 +784,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     return results.map((r) => (r as PromiseFulfilledResult<LoadedModel>).value);
   }
 
-  /** Unloads every loaded version of `name` (or just `version`); their sessions finish queued runs first. */
+  /**
+   * Unloads every loaded version of `name` (or just `version`); their sessions finish queued runs first. The
+   * versions show as unavailable with reason "unloaded" and no longer count for `isReady` until loaded again.
+   */
   async unload(name: string, version?: string): Promise<void> {
     this.checkName(name);
     const m = this.models.get(name) ?? (await this.scan(name)); // on disk but never looked up: nothing loaded
@@ -780,10 +807,13 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
           },
         );
       }
-      await this.unloadVersion(e);
+      e.unloadedByRequest = true;
+      await this.unloadVersion(e, UNLOADED);
       return;
     }
-    await Promise.all([...m.versions.values()].map((e) => this.unloadVersion(e)));
+    this.unloadedModels.add(name);
+    for (const e of m.versions.values()) e.unloadedByRequest = true;
+    await Promise.all([...m.versions.values()].map((e) => this.unloadVersion(e, UNLOADED)));
   }
 
   /**
@@ -865,6 +895,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       return;
     }
     if (!wasActive && !this.autoload) return;
+    // Explicitly unloaded: it stays down until an explicit load, whatever changes on disk.
+    if (!wasActive && this.unloadedModels.has(name)) return;
     if (m.configIssues) {
       for (const e of m.versions.values())
         if (!e.loaded)

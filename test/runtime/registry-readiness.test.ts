@@ -1,0 +1,126 @@
+// Readiness after explicit unloads (Triton strict readiness): only the models that are supposed to be loaded count.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { ModelRegistry, type ModelVersionStatus } from "../../src/runtime/index.ts";
+
+const SESSION = { replicas: 1, intraOpThreads: 1 } as const;
+
+function writeModel(root: string, name: string, version: string, bytes: Uint8Array): void {
+  const dir = join(root, name, version);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.onnx"), bytes);
+}
+
+const mlp = (seed: number) => mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed }).bytes;
+
+test("an explicit unload takes a model out of readiness once done; loading, unloading or a failed load make it false", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "a", "1", mlp(1));
+  writeModel(root, "b", "1", mlp(2));
+  writeModel(root, "b", "2", mlp(3));
+  writeFileSync(join(root, "b", "config.json"), JSON.stringify({ versionPolicy: "all" }));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  // isReady() as seen at each state change of b
+  const seen: [string, boolean][] = [];
+  reg.on("state", (s: ModelVersionStatus) => {
+    if (s.name === "b") seen.push([`${s.version}:${s.state}`, reg.isReady()]);
+  });
+  try {
+    await reg.loadAll();
+    assert.equal(reg.isReady(), true);
+
+    seen.length = 0;
+    await reg.unload("b");
+    // every change but the last (the second version done) leaves one version unloading
+    assert.deepEqual(
+      seen.map(([, ready]) => ready),
+      [false, false, false, true],
+    );
+    assert.deepEqual(seen.map(([s]) => s.split(":")[1]).sort(), [
+      "unavailable",
+      "unavailable",
+      "unloading",
+      "unloading",
+    ]);
+    assert.equal(reg.isReady(), true);
+    assert.deepEqual(
+      reg.status("b").map((s) => [s.version, s.state, s.reason]),
+      [
+        ["1", "unavailable", "unloaded"],
+        ["2", "unavailable", "unloaded"],
+      ],
+    );
+    // a rescan (the repository index) does not bring it back into the count
+    await reg.index();
+    assert.equal(reg.isReady(), true);
+
+    seen.length = 0;
+    await reg.load("b");
+    assert.ok(seen.some(([, ready]) => ready === false)); // not ready while loading
+    assert.equal(reg.isReady(), true);
+
+    // one version unloaded on its own
+    await reg.unload("b", "1");
+    assert.equal(reg.isReady(), true);
+    assert.equal(reg.status("b")[0]!.reason, "unloaded");
+    await reg.load("b");
+    assert.equal(reg.status("b")[0]!.state, "ready");
+
+    // unloaded, then a load that fails: the model is supposed to be up, so readiness is false
+    await reg.unload("b");
+    writeModel(root, "b", "2", new Uint8Array([1, 2, 3]));
+    await assert.rejects(reg.load("b"));
+    assert.equal(reg.isReady(), false);
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a model that failed at start-up keeps readiness false until it is unloaded explicitly", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "good", "1", mlp(1));
+  writeModel(root, "bad", "1", new Uint8Array([9, 9, 9]));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  try {
+    await reg.loadAll();
+    assert.equal(reg.isReady(), false);
+    assert.equal(reg.status("bad")[0]!.state, "failed");
+    await reg.unload("bad");
+    assert.deepEqual(
+      reg.status("bad").map((s) => [s.state, s.reason]),
+      [["unavailable", "unloaded"]],
+    );
+    assert.equal(reg.isReady(), true);
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("watching: files of an explicitly unloaded model changing do not load it again; a load does", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "w", "1", mlp(1));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION, watch: true, watchDebounceMs: 50 });
+  try {
+    await reg.loadAll();
+    await reg.unload("w");
+    const reconciled = new Promise<void>((resolve) => reg.once("reconciled", () => resolve()));
+    writeModel(root, "w", "1", mlp(2));
+    await reconciled;
+    assert.deepEqual(
+      reg.status("w").map((s) => [s.state, s.reason]),
+      [["unavailable", "unloaded"]],
+    );
+    assert.equal(reg.isReady(), true);
+    await reg.load("w");
+    assert.equal(reg.status("w")[0]!.state, "ready");
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
