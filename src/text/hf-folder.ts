@@ -58,9 +58,25 @@ export interface HfFolder {
   readonly maxLength: number;
   readonly prompts: Readonly<Record<string, string>>;
   readonly defaultPromptName?: string;
+  /**
+   * Class labels by logit index, from config.json `id2label` (keys are the indices; an index the map
+   * skips gets `LABEL_<i>`, as transformers names unnamed labels).
+   */
   readonly labels?: readonly string[];
+  /** config.json `problem_type` ("single_label_classification", "multi_label_classification", "regression"). */
+  readonly problemType?: string;
+  /**
+   * How a sequence classifier's logits become scores, as transformers' TextClassificationPipeline
+   * decides: sigmoid per label for `problem_type: "multi_label_classification"` or a single label,
+   * softmax over the labels for single-label classification or several labels, else config.json
+   * `function_to_apply`, else none.
+   */
+  readonly scoreFunction: ScoreFunction;
   readonly tokenizer: TextTokenizer;
 }
+
+/** What turns a classifier's logits into scores. */
+export type ScoreFunction = "sigmoid" | "softmax" | "none";
 
 type Json = Record<string, unknown>;
 
@@ -158,6 +174,39 @@ export function hasAbsolutePositions(config: Readonly<Record<string, unknown>>):
   );
 }
 
+/**
+ * Labels by logit index from config.json `id2label` (`{"0": "NEGATIVE", "1": "POSITIVE"}`): the
+ * key is the index, so the map's order does not matter and an index it skips (`{"0": .., "2": ..}`)
+ * is named `LABEL_<i>` instead of shifting the later labels onto the wrong logits.
+ */
+export function labelsByIndex(id2label: Readonly<Record<string, unknown>>): string[] {
+  const byIndex = new Map<number, string>();
+  for (const [k, v] of Object.entries(id2label)) {
+    const i = Number(k);
+    if (Number.isInteger(i) && i >= 0) byIndex.set(i, String(v));
+  }
+  const n = byIndex.size === 0 ? 0 : Math.max(...byIndex.keys()) + 1;
+  return Array.from({ length: n }, (_, i) => byIndex.get(i) ?? `LABEL_${i}`);
+}
+
+/**
+ * The score function of a classifier, by transformers' TextClassificationPipeline rule: sigmoid
+ * when `problem_type` is "multi_label_classification" or there is one label; softmax when it is
+ * "single_label_classification" or there are several labels; else `function_to_apply` from
+ * config.json; else none. (TEI's /predict always takes softmax over several labels, which turns
+ * a multi-label model's independent probabilities into one distribution.)
+ */
+export function scoreFunctionOf(
+  problemType: string | undefined,
+  numLabels: number,
+  functionToApply?: unknown,
+): ScoreFunction {
+  if (problemType === "multi_label_classification" || numLabels === 1) return "sigmoid";
+  if (problemType === "single_label_classification" || numLabels > 1) return "softmax";
+  if (functionToApply === "sigmoid" || functionToApply === "softmax") return functionToApply;
+  return "none";
+}
+
 /** Parses a model folder; every problem found is returned as an issue. */
 export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parsed<HfFolder> {
   const issues: Issue[] = [];
@@ -233,11 +282,8 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
 
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const id2label = isObj(config.id2label) ? config.id2label : undefined;
-  const labels = id2label
-    ? Object.entries(id2label)
-        .sort((a, b) => Number(a[0]) - Number(b[0]))
-        .map(([, v]) => String(v))
-    : undefined;
+  const labels = id2label ? labelsByIndex(id2label) : undefined;
+  const problemType = typeof config.problem_type === "string" ? config.problem_type : undefined;
   const isClassifier = archs.some((a) => a.endsWith("ForSequenceClassification"));
   const task: HfFolder["task"] = isClassifier
     ? (labels?.length ?? 1) <= 1
@@ -314,6 +360,8 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       prompts,
       ...(defaultPromptName ? { defaultPromptName } : {}),
       ...(labels ? { labels } : {}),
+      ...(problemType !== undefined ? { problemType } : {}),
+      scoreFunction: scoreFunctionOf(problemType, labels?.length ?? 1, config.function_to_apply),
       tokenizer,
     },
   };

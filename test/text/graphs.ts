@@ -9,7 +9,7 @@
  *   last_hidden_state / token_embeddings = h                                  [b, s, H]
  *   sentence_embedding = Σ_s h·mask / Σ_s mask  (masked mean)                 [b, H]
  *   pooler_output = h[:, 0]                                                   [b, H]
- *   logits = sentence_embedding @ W                                          [b, 1]
+ *   logits = sentence_embedding @ W                                          [b, labels]
  *
  * Signatures covered: BERT (ids, mask, types), RoBERTa / XLM-R / nomic (no token_type_ids),
  * decoder embedders (ids, mask, position_ids), int32 inputs, float16 outputs (Cast at the end,
@@ -50,6 +50,8 @@ export interface ToyEncoderOptions {
       }
   )[];
   readonly outputs?: readonly ToyOutput[];
+  /** Width of the `logits` output (default 1: a cross-encoder's one score; more for a classifier). */
+  readonly labels?: number;
   readonly outputDtype?: "float32" | "float16";
   readonly seed?: number;
   /**
@@ -68,6 +70,8 @@ export interface ToyEncoder {
   readonly word: (id: number) => Float32Array;
   readonly position: (p: number) => Float32Array;
   readonly type: (t: number) => Float32Array;
+  /** logits = pooled @ W for a pooled vector (length hidden), one value per label. */
+  readonly logits: (pooled: Float32Array) => Float32Array;
 }
 
 export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
@@ -80,7 +84,8 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
   const E = gen.normal([o.vocabSize, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
   const P = gen.normal([maxPos, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
   const T = gen.normal([2, H], { std: 1, dtype: "float32" }) as Tensor<"float32">;
-  const W = gen.normal([H, 1], { std: 1, dtype: "float32" }) as Tensor<"float32">;
+  const L = o.labels ?? 1;
+  const W = gen.normal([H, L], { std: 1, dtype: "float32" }) as Tensor<"float32">;
   const g = new GraphBuilder({ name: "toy_encoder", opset: 17 });
   g.input("input_ids", idsDtype, ["batch", "sequence"]);
   if (o.attentionMask !== false) g.input("attention_mask", idsDtype, ["batch", "sequence"]);
@@ -147,7 +152,7 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
     else if (out === "sentence_embedding") emit(out, pooled, ["batch", H]);
     else if (out === "pooler_output")
       emit(out, g.op("Gather", [h, g.constant(scalar(0n, "int64"), "c_first")], { axis: 1 }), ["batch", H]);
-    else emit(out, g.op("MatMul", [pooled, g.initializer("classifier", W)]), ["batch", 1]);
+    else emit(out, g.op("MatMul", [pooled, g.initializer("classifier", W)]), ["batch", L]);
   }
   const row = (t: Tensor<"float32">, i: number) => (t.data as Float32Array).slice(i * H, (i + 1) * H);
   let bytes = g.toBytes();
@@ -184,6 +189,16 @@ export function toyEncoder(o: ToyEncoderOptions): ToyEncoder {
     word: (id) => row(E, id),
     position: (i) => row(P, i),
     type: (t) => row(T, t),
+    logits: (pooled) => {
+      const w = W.data as Float32Array;
+      const out = new Float32Array(L);
+      for (let l = 0; l < L; l++) {
+        let s = 0;
+        for (let h = 0; h < H; h++) s += (pooled[h] as number) * (w[h * L + l] as number);
+        out[l] = s;
+      }
+      return out;
+    },
   };
 }
 
