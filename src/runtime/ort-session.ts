@@ -74,6 +74,8 @@ class Replica {
   worker!: Worker;
   ready!: Promise<ReadyInfo>;
   readonly inflight = new Map<number, Pending>();
+  /** What the current worker reported when its session was created (undefined until then). */
+  started: ReadyInfo | undefined;
   /** Set when a replacement worker could not be started; runs avoid this replica. */
   broken: string | undefined;
   restarts = 0;
@@ -109,12 +111,13 @@ class Replica {
         case "ready":
           initDone = true;
           this.broken = undefined;
-          settle.resolve({
+          this.started = {
             activeProvider: msg.activeProvider,
             fallbacks: msg.fallbacks,
             inputs: msg.inputs,
             outputs: msg.outputs,
-          });
+          };
+          settle.resolve(this.started);
           this.updateRef();
           break;
         case "init-error":
@@ -323,6 +326,21 @@ export class OrtSession implements InferenceSession {
 
   get replicas(): number {
     return this.pool.length;
+  }
+
+  /**
+   * Per replica: the provider its worker's session runs on and the providers that worker tried before it. Only
+   * the first replica goes through the `providers` list; the others (and replacements of dead workers) are created
+   * on the provider it ended on, so every replica runs on `activeProvider` with no fallbacks of its own.
+   */
+  get replicaProviders(): readonly {
+    readonly provider: ProviderName;
+    readonly fallbacks: readonly { provider: ProviderName; reason: string }[];
+  }[] {
+    return this.pool.map((r) => ({
+      provider: r.started?.activeProvider ?? this.activeProvider,
+      fallbacks: r.started?.fallbacks ?? [],
+    }));
   }
 
   /** Bytes of the model's files: the .onnx file plus its external-data files. */
@@ -600,6 +618,12 @@ async function sha256Yielding(bytes: Uint8Array): Promise<string> {
 
 const GRAPH_OPTIMIZATION_LEVELS: readonly string[] = ["disabled", "basic", "extended", "all"];
 
+/** The provider list for replicas after the first: just the spec (with its options) of the provider it ended on. */
+function pinnedProviders(providers: readonly ProviderSpec[], active: ProviderName): ProviderSpec[] {
+  const spec = providers.find((p) => p.name === active);
+  return [spec ?? { name: active }];
+}
+
 /**
  * Opens a model (a file path or the .onnx bytes) in worker-thread replicas.
  *
@@ -765,6 +789,10 @@ export async function openSession(
         restInit = base;
       }
     }
+    // The other replicas (and replacements of dead workers) start on the provider the first one ended on: retrying
+    // the providers that already failed costs a failed session creation each, and one that fails only now and then
+    // (a busy GPU) would leave replicas on different providers behind one `activeProvider`.
+    restInit = { ...restInit, providers: pinnedProviders(providers, info.activeProvider) };
     pool[0]!.setInit(restInit);
     // On a GPU provider runs are serialized per device (providers.runExclusive), so by default extra
     // replicas would only hold more copies of the weights on the device.
