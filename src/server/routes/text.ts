@@ -1,10 +1,10 @@
 /**
  * Text routes: OpenAI `POST /v1/embeddings` (also at `/embeddings`), `GET /v1/models[/{id}]`, and the
- * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/tokenize`, `/decode`,
+ * TEI-compatible `POST /embed`, `/embed_all`, `/similarity`, `/rerank`, `/predict`, `/tokenize`, `/decode`,
  * `GET /info`, `GET /health` (and `/ping`, `GET /`), and `POST /` / `/invocations` dispatching by body shape
  * (shared/reference/embeddings-apis.md).
  *
- * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker per
+ * The routes only parse and answer; the work runs in src/text (one TextEmbedder / Reranker / TextClassifier per
  * loaded model version, reusing the registry's session, so every route shares its batches).
  *
  * Models: registry entries of kind "hf". A request's `model` picks one by name; when it names
@@ -27,7 +27,9 @@ import {
   DEFAULT_MAX_BATCH_TOKENS,
   type HfFolder,
   loadHfFolder,
+  type LabelScore,
   Reranker,
+  TextClassifier,
   TextEmbedder,
   type TruncationDirection,
 } from "../../text/index.ts";
@@ -293,22 +295,27 @@ function direction(body: Record<string, unknown>): TruncationDirection {
 }
 
 /**
- * Per model version: the embedder or reranker built on its session, created on first use. A
- * sequence classifier (several labels) gets neither: only its folder (tokenizer, labels) serves
- * /tokenize, /decode and /info, as TEI has no /rerank or /embed for it.
+ * Per model version: the embedder, reranker or classifier built on its session, created on first
+ * use. A sequence classifier (several labels) serves /predict (and /tokenize, /decode, /info), as
+ * TEI has no /rerank or /embed for it; a reranker also answers /predict (as TEI), through a
+ * classifier made on the first such request.
  */
 interface TextModel {
   readonly model: LoadedModel;
   readonly folder: HfFolder;
   readonly embedder?: TextEmbedder;
   readonly reranker?: Reranker;
+  readonly classifier?: TextClassifier;
+  /** A reranker's classifier for /predict, made on first use (see `classifierOf`). */
+  lazyClassifier?: Promise<TextClassifier>;
   readonly maxInputs: number;
 }
 
 /** Which models a route can use ("any": routes every model serves, such as /tokenize). */
-type Task = "embedding" | "reranker" | "any";
+type Task = "embedding" | "reranker" | "classifier" | "any";
 
 function serves(tm: TextModel, task: Task): boolean {
+  if (task === "classifier") return tm.classifier !== undefined || tm.reranker !== undefined;
   return task === "any" || (task === "embedding" ? tm.embedder : tm.reranker) !== undefined;
 }
 
@@ -323,6 +330,23 @@ class TextModels {
   }
 
   #listCache: { at: number; value: Promise<LoadedModel[]> } | undefined;
+  /** The text-model options each load was built with (for a reranker's /predict classifier). */
+  readonly #options = new WeakMap<LoadedModel, Parameters<typeof TextClassifier.load>[1]>();
+
+  /** The model's classifier: its own, or for a reranker one made on first use on the same session. */
+  classifierOf(tm: TextModel): Promise<TextClassifier> {
+    if (tm.classifier) return Promise.resolve(tm.classifier);
+    if (!tm.lazyClassifier) {
+      tm.lazyClassifier = TextClassifier.load(tm.model, {
+        ...this.#options.get(tm.model),
+        folder: tm.folder,
+      });
+      tm.lazyClassifier.catch(() => {
+        tm.lazyClassifier = undefined;
+      });
+    }
+    return tm.lazyClassifier;
+  }
 
   /**
    * Loaded hf models, in index order. The registry's index reads the repository folder, so the
@@ -376,7 +400,11 @@ class TextModels {
       if (ofTask.length === 0 && wrapped.length > 0 && (name === undefined || wrapped.length === 1)) {
         throw fail(
           "E_TEXT_WRONG_MODEL",
-          task === "reranker" ? "model is not a re-ranker model" : "model is not an embedding model",
+          task === "reranker"
+            ? "model is not a re-ranker model"
+            : task === "classifier"
+              ? "model is not a classifier model"
+              : "model is not an embedding model",
           "model",
         );
       }
@@ -397,6 +425,8 @@ class TextModels {
       throw fail("E_TEXT_WRONG_MODEL", `model ${m.name} is not an embedding model`, "model");
     if (task === "reranker" && !tm.reranker)
       throw fail("E_TEXT_WRONG_MODEL", `model ${m.name} is not a re-ranker model`, "model");
+    if (task === "classifier" && !serves(tm, "classifier"))
+      throw fail("E_TEXT_WRONG_MODEL", `model ${m.name} is not a classifier model`, "model");
     return tm;
   }
 
@@ -455,7 +485,9 @@ class TextModels {
     // Read the folder (and build its tokenizer) once: its task picks the class, which then reuses it.
     const dir = m.hfDir ?? m.dir;
     const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
-    if (folder.task === "classifier") return { model: m, folder, maxInputs };
+    this.#options.set(m, opts);
+    if (folder.task === "classifier")
+      return { model: m, folder, classifier: await TextClassifier.load(m, { ...opts, folder }), maxInputs };
     if (folder.task === "reranker")
       return { model: m, folder, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
     return { model: m, folder, embedder: await TextEmbedder.load(m, { ...opts, folder }), maxInputs };
@@ -489,6 +521,43 @@ class TextModels {
 async function close(t: TextModel, options: { drain?: boolean } = {}): Promise<void> {
   await t.embedder?.close(options);
   await t.reranker?.close(options);
+  await t.classifier?.close(options);
+  await t.lazyClassifier?.then(
+    (c) => c.close(options),
+    () => undefined,
+  );
+}
+
+/** One /predict input: a text or a pair. */
+type PredictItem = string | [string, string];
+
+/**
+ * Parses TEI's `PredictInput`: a string, a pair `[a, b]` (also `[a]`: one text), or a batch of
+ * `[a]` / `[a, b]` arrays. `batch` says whether the answer is a list of lists.
+ */
+export function parsePredictInputs(v: unknown): { readonly items: PredictItem[]; readonly batch: boolean } {
+  const field = "inputs";
+  const seq = (x: unknown, at: string): PredictItem => {
+    if (!Array.isArray(x) || x.length < 1 || x.length > 2 || !x.every((s) => typeof s === "string"))
+      throw fail("E_TEXT_INPUT", `\`${at}\` must be [text] or [text, text_pair]`, field);
+    const i = x.findIndex((s: string) => s.length === 0);
+    if (i >= 0) throw fail("E_TEXT_EMPTY", `\`${at}[${i}]\` cannot be an empty string`, field);
+    return x.length === 1 ? (x[0] as string) : [x[0] as string, x[1] as string];
+  };
+  if (v === undefined || v === null) throw fail("E_TEXT_REQUEST", "`inputs` is required", field);
+  if (typeof v === "string") {
+    if (v.length === 0) throw fail("E_TEXT_EMPTY", "`inputs` cannot be empty", field);
+    return { items: [v], batch: false };
+  }
+  if (!Array.isArray(v))
+    throw fail(
+      "E_TEXT_INPUT",
+      "`inputs` must be a string, a pair of strings [string, string] or a batch [[string], [string, string], ...]",
+      field,
+    );
+  if (v.length === 0) throw fail("E_TEXT_EMPTY", "`inputs` cannot be empty", field);
+  if (typeof v[0] === "string") return { items: [seq(v, field)], batch: false };
+  return { items: v.map((x, i) => seq(x, `inputs[${i}]`)), batch: true };
 }
 
 /** Whether a request that does not say truncates inputs over the model's length (config.json `autoTruncate`, default true). */
@@ -735,6 +804,40 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
     };
     tei.post("/rerank", (req, reply) => rerankRoute(req, reply));
 
+    // TEI /predict: every label with its score, best first. Scores follow the model's config.json as
+    // transformers' pipeline does (sigmoid per label for problem_type multi_label_classification,
+    // e.g. go_emotions; softmax over several labels; sigmoid for one); TEI itself always takes softmax
+    // over several labels. `raw_scores: true` returns the logits.
+    const predictRoute = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      body: Record<string, unknown> = jsonBody(req),
+    ) => {
+      const { items, batch } = parsePredictInputs(body.inputs);
+      const tm = await models.pick(optString(body, "model"), "classifier");
+      req.tesseraModel = tm.model.name;
+      checkCount(items.length, tm);
+      const raw = optBool(body, "raw_scores") ?? false;
+      const classifyOptions = {
+        ...(raw ? { scoreFunction: "none" as const } : {}),
+        truncate: optBool(body, "truncate") ?? autoTruncate(tm),
+        truncationDirection: direction(body),
+        signal: requestGoneSignal(req),
+      };
+      const r = await models.retrying(tm, async (m) =>
+        (await models.classifierOf(m)).classifyDetailed(items, classifyOptions),
+      );
+      // As TEI: a NaN score is the model's failure (e.g. an fp16 overflow).
+      const nan = r.predictions.findIndex((p) => p.some((x) => Number.isNaN(x.score)));
+      if (nan >= 0) throw fail("E_TEXT_NAN", `score is NaN (inputs[${nan}])`, undefined, { index: nan });
+      reply.header("x-compute-tokens", String(r.totalTokens));
+      const out = r.predictions.map((p: readonly LabelScore[]) =>
+        p.map(({ score, label }) => ({ score, label })),
+      );
+      return batch ? out : out[0];
+    };
+    tei.post("/predict", (req, reply) => predictRoute(req, reply));
+
     tei.post("/tokenize", async (req) => {
       const body = jsonBody(req);
       const input = parseInputs(body.inputs, "inputs");
@@ -914,13 +1017,18 @@ export async function registerTextRoutes(app: FastifyInstance, ctx: RouteContext
 
     // SageMaker-style / huggingface_hub InferenceClient pointed at the server URL: POST / (and
     // /invocations) dispatches by body shape as TEI does by model type: {query, texts} → rerank,
-    // {inputs: {source_sentence, sentences}} → similarity, other `inputs` → embed.
+    // {inputs: {source_sentence, sentences}} → similarity, other `inputs` → embed, or predict when
+    // the model (the named one, else the only text model) is a sequence classifier.
     const dispatch = async (req: FastifyRequest, reply: FastifyReply) => {
       const body = jsonBody(req);
       if (typeof body.query === "string" || Array.isArray(body.texts)) return rerankRoute(req, reply, body);
       const inputs = body.inputs;
       if (typeof inputs === "object" && inputs !== null && !Array.isArray(inputs))
         return similarityRoute(req, reply, body);
+      const name = optString(body, "model");
+      const target = await models.pick(name, "any").catch(() => undefined);
+      if (target?.classifier && (name !== undefined || (await models.list()).length === 1))
+        return predictRoute(req, reply, body);
       return embedRoute(req, reply, body);
     };
     tei.post("/", dispatch);
