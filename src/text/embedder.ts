@@ -264,7 +264,11 @@ export class TextEmbedder {
     // tokenized; a bad input later on aborts what was already queued.
     const encs: TextEncoding[] = [];
     const pending: Promise<{ value: Float32Array; queueMs: number; inferMs: number }>[] = [];
-    const reduce = { kind: "pool", pooling: this.#poolingFor(options.pooling) } as const;
+    const reduce = {
+      kind: "pool",
+      pooling: this.#poolingFor(options.pooling),
+      skip: this.#promptSkip(prefix),
+    } as const;
     // One signal per call (the caller's, joined with ours to cancel the rest when an item fails).
     const controller = new AbortController();
     const submitOpts = this.#submitOptions(
@@ -462,6 +466,16 @@ export class TextEmbedder {
       ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
       ...(options.priority ? { priority: options.priority } : {}),
     };
+  }
+
+  /**
+   * Leading tokens mean / max pooling leave out for a prompt when the Pooling module says
+   * `include_prompt: false`: as sentence-transformers, the prompt's token count with specials minus
+   * one (so [CLS] and the prompt's tokens; the final [SEP] of the prompt alone is not in the input).
+   */
+  #promptSkip(prefix: string): number {
+    if (this.folder.includePrompt || prefix === "") return 0;
+    return Math.max(0, this.tokenizer.countTokens(prefix) - 1);
   }
 
   #poolingFor(requested: Pooling | undefined): Pooling {

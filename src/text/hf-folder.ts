@@ -47,6 +47,12 @@ export interface HfFolder {
   readonly pooling: Pooling;
   /** "config" when modules.json / 1_Pooling/config.json set the pooling, "default" when guessed. */
   readonly poolingSource: "config" | "default";
+  /**
+   * sentence-transformers' Pooling `include_prompt` (default true). false (INSTRUCTOR, GritLM): with a
+   * prompt, mean / max pooling leave out its tokens ([CLS] included), as `SentenceTransformer.encode`
+   * does (prompt length = the prompt's own token count with specials, minus one).
+   */
+  readonly includePrompt: boolean;
   /** Normalize by default: the Normalize module of modules.json, or true for a folder without modules.json. */
   readonly normalize: boolean;
   /**
@@ -239,6 +245,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
 
   // sentence-transformers modules: pooling + normalize.
   let pooling: Pooling | undefined;
+  let includePrompt = true;
   const modulesAfterPooling: string[] = [];
   const modulesPath = join(dir, "modules.json");
   // With sentence-transformers' modules.json, normalization is exactly its Normalize module. Without one
@@ -264,6 +271,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
           const pc = readJson(dir, rel, issues, true);
           if (pc) {
             pooling = poolingFromConfig(pc);
+            if (pc.include_prompt === false) includePrompt = false;
             if (!pooling)
               issues.push({
                 path: rel,
@@ -277,7 +285,10 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
     }
   } else if (existsSync(join(dir, "1_Pooling", "config.json"))) {
     const pc = readJson(dir, join("1_Pooling", "config.json"), issues, false);
-    if (pc) pooling = poolingFromConfig(pc);
+    if (pc) {
+      pooling = poolingFromConfig(pc);
+      if (pc.include_prompt === false) includePrompt = false;
+    }
   }
 
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
@@ -354,6 +365,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       ...(typeof config.hidden_size === "number" ? { hiddenSize: config.hidden_size } : {}),
       pooling: pooling ?? defaultPooling,
       poolingSource: pooling !== undefined ? "config" : "default",
+      includePrompt,
       normalize,
       modulesAfterPooling,
       maxLength,

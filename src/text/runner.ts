@@ -44,7 +44,15 @@ export interface BatchingOptions {
  * vector (`[length × dim]`, row-major; needs a token-level output).
  */
 export type Reduce =
-  | { readonly kind: "pool"; readonly pooling: Pooling }
+  | {
+      readonly kind: "pool";
+      readonly pooling: Pooling;
+      /**
+       * Mean / max pooling leave out this many leading real tokens (sentence-transformers'
+       * `include_prompt: false`: the prompt's tokens, [CLS] included). Default 0.
+       */
+      readonly skip?: number;
+    }
   | { readonly kind: "logits" }
   | { readonly kind: "tokens" };
 
@@ -375,7 +383,9 @@ export class EncoderRunner {
           continue;
         }
         const v = new Float32Array(dim);
-        poolRow(data, seqLen, dim, r, length, it.reduce.pooling, v, 0, start);
+        const pooling = it.reduce.pooling;
+        const skip = pooling === "mean" || pooling === "max" ? Math.min(it.reduce.skip ?? 0, length) : 0;
+        poolRow(data, seqLen, dim, r, length - skip, pooling, v, 0, start + skip);
         results.push(v);
       }
     } else if (dims.length === 2) {

@@ -580,6 +580,79 @@ describe("sentence-transformers pooling configs", () => {
   });
 });
 
+describe("sentence-transformers include_prompt: false (INSTRUCTOR / GritLM style)", () => {
+  const wp = fixtureTokenizer("wordpiece");
+  const enc = toyEncoder({ vocabSize: vocabSizeOf(wp) });
+  const mod = (mode: "mean" | "cls", includePrompt: boolean) => {
+    const st = stModules(mode, 8, []);
+    return folder({
+      "tokenizer.json": wp,
+      "tokenizer_config.json": { model_max_length: 512, pad_token: "[PAD]" },
+      "config.json": { model_type: "bert", max_position_embeddings: 512 },
+      ...st,
+      "1_Pooling/config.json": { ...(st["1_Pooling/config.json"] as object), include_prompt: includePrompt },
+      "config_sentence_transformers.json": { prompts: { query: "represent the query: ", none: "" } },
+      "onnx/model.onnx": enc.bytes,
+    });
+  };
+  /** Mean of E[id] + P[pos] over the tokens from `from` on (the toy graph's hidden states). */
+  const meanFrom = (ids: readonly number[], from: number) => {
+    const ref = new Float32Array(8);
+    for (let p = from; p < ids.length; p++)
+      for (let d = 0; d < 8; d++)
+        ref[d] =
+          (ref[d] as number) +
+          ((enc.word(ids[p] as number)[d] as number) + (enc.position(p)[d] as number)) / (ids.length - from);
+    return ref;
+  };
+
+  it("mean pooling leaves out [CLS] and the prompt's tokens, as SentenceTransformer.encode (prompt_length = tokens(prompt) - 1)", async () => {
+    const dir = mod("mean", false);
+    assert.equal(loadHfFolder(dir).includePrompt, false);
+    await withEmbedders([[dir, { normalize: false }]], async (emb) => {
+      const texts = ["hello world", "a much longer sentence with quite a few more tokens in it"];
+      const got = await emb.embed(texts, { promptName: "query" });
+      const skip = emb.tokenizer.countTokens("represent the query: ") - 1;
+      assert.ok(skip > 2);
+      for (const [i, t] of texts.entries()) {
+        const ids = emb.tokenizer.encode(`represent the query: ${t}`).ids;
+        close(rowOf(got, i), meanFrom(ids, skip), 1e-5, `prompted row ${i}`);
+      }
+      // batched = one at a time
+      const one = await emb.embed([texts[1] as string], { promptName: "query" });
+      close(rowOf(one, 0), rowOf(got, 1), 1e-6, "single");
+      // without a prompt nothing is left out
+      const plain = await emb.embed(["hello world"], { promptName: "none" });
+      close(rowOf(plain, 0), meanFrom(emb.tokenizer.encode("hello world").ids, 0), 1e-5, "no prompt");
+    });
+  });
+
+  it("include_prompt true (the default) pools the prompt too; CLS pooling is unaffected either way", async () => {
+    await withEmbedders(
+      [
+        [mod("mean", true), { normalize: false }],
+        [mod("cls", false), { normalize: false }],
+        [mod("cls", true), { normalize: false }],
+      ],
+      async (withPrompt, clsOff, clsOn) => {
+        const ids = withPrompt.tokenizer.encode("represent the query: hello").ids;
+        close(
+          rowOf(await withPrompt.embed(["hello"], { promptName: "query" }), 0),
+          meanFrom(ids, 0),
+          1e-5,
+          "mean",
+        );
+        close(
+          rowOf(await clsOff.embed(["hello"], { promptName: "query" }), 0),
+          rowOf(await clsOn.embed(["hello"], { promptName: "query" }), 0),
+          1e-6,
+          "cls",
+        );
+      },
+    );
+  });
+});
+
 describe("tokenizers without a template post-processor", () => {
   it("normalizer Sequence[Strip, NFKC, Lowercase, Replace] as HF writes it", () => {
     const tj = fixtureTokenizer("wordpiece");
