@@ -31,8 +31,29 @@ export interface ModelBatcherOptions {
    * `eager`). Default true: a lone client pays no queue delay; under load batches still fill while one runs.
    */
   readonly eager?: boolean;
-  /** Metrics hook (size = requests, cost = rows). */
+  /** Metrics hook (size = requests, cost = rows): once per batch the dynamic batcher formed. */
   readonly onBatch?: (stats: BatchStats) => void;
+  /**
+   * Called after each session run, failed or not: what really executed. A formed batch makes one run per request
+   * shape, and when onnxruntime fails on a batch of several requests (`E_ORT_RUN`) each of them runs again alone,
+   * so a batch can make several runs, some of which fail. Exceptions thrown here are ignored.
+   */
+  readonly onRun?: (run: RunStats) => void;
+}
+
+/** One session run of a ModelBatcher (see `ModelBatcherOptions.onRun`). */
+export interface RunStats {
+  /** Rows the run had (all its requests together). */
+  readonly rows: number;
+  /**
+   * ms from the start of the run (copying the requests into the batch buffer) until its outputs were split, less the
+   * time it waited in the session worker's queue behind another run.
+   */
+  readonly inferMs: number;
+  /** ms the run waited in the session worker's queue for an earlier run to finish (see `InferResult.queueMs`). */
+  readonly waitMs: number;
+  /** Set when the run failed. */
+  readonly error?: unknown;
 }
 
 export interface InferOptions {
@@ -47,7 +68,13 @@ export interface InferOptions {
 export interface InferResult {
   /** Per output: a VIEW (this request's rows of axis 0, as `narrow(0, offset, rows)`) of the batch's output tensor; no copy. */
   readonly outputs: TensorMap;
+  /**
+   * ms from `infer` until its run started computing: the wait for a batch to be dispatched, plus the wait in the
+   * session worker's queue behind an earlier batch (batches are dispatched ahead, up to `concurrency` at a time).
+   * The hand-over of the batch to the worker and back counts here too (it is not timed apart).
+   */
   readonly queueMs: number;
+  /** ms of its batch's run: copying the requests into the batch buffer, onnxruntime's run, splitting the outputs. */
   readonly inferMs: number;
   /** Rows in the session.run this request rode in (all requests of the batch together). */
   readonly batchSize: number;
@@ -80,6 +107,8 @@ const MAX_TEMPLATES = 64;
 interface Reply {
   readonly outputs: TensorMap;
   readonly rows: number;
+  /** ms its run waited in the session worker's queue (see `InferResult.queueMs`). */
+  readonly waitMs: number;
   /** Set when this request failed while others of its batch succeeded (see `runGroup`). */
   readonly error?: unknown;
 }
@@ -117,6 +146,7 @@ export class ModelBatcher {
   private readonly batcher: DynamicBatcher<Request, Reply>;
   private readonly templates: Template[] = [];
   private readonly maxBatchSize: number;
+  private readonly onRun: ((run: RunStats) => void) | undefined;
 
   /** Throws E_BATCHER_CONFIG when the model cannot take batches (see `unbatchableReason`). */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
@@ -130,6 +160,7 @@ export class ModelBatcher {
       );
     }
     this.maxBatchSize = options.maxBatchSize;
+    this.onRun = options.onRun;
     this.batcher = new DynamicBatcher<Request, Reply>({
       run: (reqs, info) => this.runBatch(reqs, info),
       maxBatchSize: options.maxBatchSize,
@@ -308,7 +339,7 @@ export class ModelBatcher {
         const members = idx.map((i) => reqs[i]!);
         // A group that fails does not fail the other groups of the batch: they ran separately.
         const got = await this.runGroup(members, signal).catch((error: unknown) =>
-          members.map((m): Reply => ({ outputs: {}, rows: m.rows, error })),
+          members.map((m): Reply => ({ outputs: {}, rows: m.rows, waitMs: 0, error })),
         );
         for (let k = 0; k < idx.length; k++) replies[idx[k]!] = got[k]!;
       }),
@@ -334,17 +365,51 @@ export class ModelBatcher {
         members.map((m) =>
           this.runConcatenated([m], signal).then(
             (r) => r[0]!,
-            (error: unknown): Reply => ({ outputs: {}, rows: m.rows, error }),
+            (error: unknown): Reply => ({ outputs: {}, rows: m.rows, waitMs: 0, error }),
           ),
         ),
       );
     }
   }
 
-  /** Concatenates same-shape requests along axis 0, runs them once, and returns per-request views of the outputs. */
+  /**
+   * Concatenates same-shape requests along axis 0, runs them once, and returns per-request views of the outputs.
+   * Reports the run to `onRun`, failed or not.
+   */
   private async runConcatenated(members: Request[], signal: AbortSignal | undefined): Promise<Reply[]> {
+    const start = performance.now();
     let total = 0;
     for (const r of members) total += r.rows;
+    try {
+      const replies = await this.runRows(members, total, signal);
+      this.report(total, performance.now() - start, replies[0]!.waitMs, undefined);
+      return replies;
+    } catch (err) {
+      this.report(total, performance.now() - start, 0, err);
+      throw err;
+    }
+  }
+
+  private report(rows: number, wallMs: number, waitMs: number, error: unknown): void {
+    if (this.onRun === undefined) return;
+    try {
+      this.onRun({
+        rows,
+        inferMs: Math.max(0, wallMs - waitMs),
+        waitMs,
+        ...(error !== undefined ? { error } : {}),
+      });
+    } catch {
+      // a metrics hook must never fail a batch
+    }
+  }
+
+  /** `runConcatenated` without the reporting: `total` is the members' rows. */
+  private async runRows(
+    members: Request[],
+    total: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply[]> {
     const first = members[0]!.inputs;
     const batch: TensorMap = {};
     for (const name of Object.keys(first)) {
@@ -367,7 +432,11 @@ export class ModelBatcher {
       ...(signal ? { signal } : {}),
       ...(wanted ? { outputs: wanted } : {}),
     };
+    const sent = performance.now();
     const res = await this.session.run(batch, opts);
+    // The time between handing the batch to the session and its answer that onnxruntime did not spend running it:
+    // mostly the wait behind an earlier batch in the worker's queue (dispatched ahead of time), plus the hand-over.
+    const waitMs = Math.max(0, performance.now() - sent - res.inferMs);
     const names = Object.keys(res.outputs);
     const outs: Tensor[] = [];
     for (const name of names) {
@@ -387,15 +456,21 @@ export class ModelBatcher {
         const name = names[j]!;
         if (r.outputs === undefined || r.outputs.includes(name)) outputs[name] = pieces[j]![k]!;
       }
-      replies[k] = { outputs, rows: total };
+      replies[k] = { outputs, rows: total, waitMs };
     }
     return replies;
   }
 }
 
 function toInferResult(r: Batched<Reply>): InferResult {
-  if (r.value.error !== undefined) throw r.value.error;
-  return { outputs: r.value.outputs, queueMs: r.queueMs, inferMs: r.inferMs, batchSize: r.value.rows };
+  const v = r.value;
+  if (v.error !== undefined) throw v.error;
+  return {
+    outputs: v.outputs,
+    queueMs: r.queueMs + v.waitMs,
+    inferMs: Math.max(0, r.inferMs - v.waitMs),
+    batchSize: v.rows,
+  };
 }
 
 /** The outputs a group must compute: undefined (all) when any member wants all. */

@@ -48,21 +48,21 @@ export class ServerMetrics {
   });
   private readonly queue = new Histogram({
     name: "tessera_queue_duration_seconds",
-    help: "Time a request waited in its model's batch queue",
+    help: "Time a request waited before its model run started (batch queue and session worker queue)",
     labelNames: ["model"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   private readonly compute = new Histogram({
     name: "tessera_compute_duration_seconds",
-    help: "Model execution time per formed batch (inside onnxruntime)",
+    help: "Time of each successful model run of the dynamic batcher (batch copy, onnxruntime run, output split)",
     labelNames: ["model"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   private readonly batchSize = new Histogram({
     name: "tessera_batch_size",
-    help: "Rows per batch the dynamic batcher formed",
+    help: "Rows per successful model run of the dynamic batcher (a formed batch, or part of one)",
     labelNames: ["model"] as const,
     buckets: BATCH_BUCKETS,
     registers: [this.registry],

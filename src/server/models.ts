@@ -413,10 +413,12 @@ export class ModelHost {
           maxBatchSize: b.maxBatchSize,
           maxQueueDelayMs: b.maxQueueDelayMs,
           maxQueueSize: b.maxQueueSize,
-          onBatch: (s) => {
-            if (s.error === undefined) {
-              metrics.observeBatch(model.name, { size: s.cost, inferMs: s.inferMs, queueMs: s.queueMs });
-              stats.executed(s.cost, s.inferMs);
+          // Per session run, not per formed batch: a batch whose run onnxruntime failed is run again request by
+          // request (ModelBatcher), and only the runs that succeeded count as executions, with their own rows.
+          onRun: (run) => {
+            if (run.error === undefined) {
+              metrics.observeBatch(model.name, { size: run.rows, inferMs: run.inferMs, queueMs: [] });
+              stats.executed(run.rows, run.inferMs);
             }
           },
         });

@@ -12,17 +12,21 @@
  *    reaches the model (bad JSON, wrong datatype, too many rows) is not counted, as in Triton.
  *    Only the v2 infer route is counted: the text routes (`/v1/embeddings`, `/embed`, `/rerank`, ...) run through
  *    src/text's own batchers, outside ModelHost.
- * 2. `queue`: per successful request, the time from submit to the batch's dispatch.
+ * 2. `queue`: per successful request, the time from submit until its run started computing: the wait for its
+ *    batch to be dispatched plus the wait in the session worker's queue behind an earlier batch (as Triton's
+ *    queue time ends when execution starts).
  * 3. `compute_infer`: per successful request, the wall time of the batch run it rode in (one batch run counts
  *    for each of its requests, as Triton counts it). That time includes copying the requests into the batch
- *    buffer, the hand-off to the session's worker, ONNX Runtime's run and splitting the outputs: Tessera does
- *    not time input preparation and output extraction apart, so `compute_input` and `compute_output` report
- *    the right counts with `ns: 0`, and their time is inside `compute_infer`.
+ *    buffer, ONNX Runtime's run and splitting the outputs: Tessera does not time input preparation and output
+ *    extraction apart, so `compute_input` and `compute_output` report the right counts with `ns: 0`, and their
+ *    time is inside `compute_infer`.
  * 4. `inference_count`: rows (first-dimension items) of successful requests; for a model without a batch
- *    dimension (`max_batch_size` 0) each request counts 1, as in Triton. `execution_count`: successful batch
- *    runs. A batch that mixes request shapes runs one session call per shape but counts as one execution.
- * 5. `batch_stats`: per batch size (rows; 1 for a model without a batch dim), the successful runs of that
- *    size and their total run time, sorted by size.
+ *    dimension (`max_batch_size` 0) each request counts 1, as in Triton. `execution_count`: successful session
+ *    runs (Triton: "successful inference executions"). A batch that mixes request shapes runs (and counts) once
+ *    per shape; a batch onnxruntime fails on is run again request by request, and only the runs that succeed
+ *    count, each with its own rows.
+ * 5. `batch_stats`: per batch size (rows of one session run; 1 for a model without a batch dim), the successful
+ *    runs of that size and their total run time, sorted by size.
  * 6. `cache_hit` / `cache_miss` are always zero: there is no response cache.
  * Counters live as long as the model version's runner: a reload (new session) or an unload starts them at zero.
  */
