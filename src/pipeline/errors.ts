@@ -23,7 +23,9 @@ export type PipelineErrorCode =
   /** A text column was requested but no text embedder was given. */
   | "E_PIPELINE_TEXT"
   /** The model returned an output the pipeline cannot turn into a column. */
-  | "E_PIPELINE_OUTPUT";
+  | "E_PIPELINE_OUTPUT"
+  /** A compressed input is corrupt, truncated or not what its name says, or the compression is not supported. */
+  | "E_PIPELINE_COMPRESSION";
 
 export class PipelineError extends TesseraError {
   override readonly code: PipelineErrorCode;

@@ -17,6 +17,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pipeline as pipelineAsync } from "node:stream/promises";
+import * as zlib from "node:zlib";
 import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
 import { concat, Tensor, TesseraError } from "../tensor/index.ts";
 import { commitFile, fsyncDir, writeFileAtomic } from "./atomic.ts";
@@ -42,8 +44,9 @@ import { type ProgressOptions, ProgressReporter, type ProgressState } from "./pr
 import { rebatch, type Slice } from "./rebatch.ts";
 import { fsyncPath, mergeParquet, openSink, type Sink } from "./sinks/index.ts";
 import {
+  type Compression,
   type FileFormat,
-  formatOf,
+  fileKindOf,
   openSource,
   type Source,
   type SourceCursor,
@@ -286,6 +289,7 @@ function fingerprintOf(
   o: ScoreOptions,
   format: FileFormat,
   batchSize: number,
+  compression: Compression,
 ): {
   key: string;
   basis: Record<string, unknown>;
@@ -299,6 +303,7 @@ function fingerprintOf(
     inputs,
     model: o.model.sha256,
     format,
+    ...(compression !== null ? { compression } : {}),
     columns: o.columns ?? null,
     mapping: o.mapping ?? null,
     textColumn: o.textColumn ?? null,
@@ -362,7 +367,20 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
 async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
-  const format = options.outputFormat ?? formatOf(output);
+  const kind = fileKindOf(output, "output");
+  const format = options.outputFormat ?? kind.format;
+  // gzip output: each part is compressed into its own gzip member when committed, so the merged file is the
+  // members one after another (a multi-member gzip file, read whole by gunzip, zcat, Python, pandas, Spark)
+  const compression: Compression = kind.compression;
+  if (compression !== null && format !== "csv" && format !== "jsonl") {
+    throw new PipelineError(
+      "E_PIPELINE_COMPRESSION",
+      `${output}: gzip output is written for CSV/TSV/JSONL only, not ${format}`,
+      { file: output, compression, format },
+    );
+  }
+  const textSink = { header: false, ...(kind.delimiter !== undefined ? { delimiter: kind.delimiter } : {}) };
+  const partExt = `${EXT[format]}${compression === "gzip" ? ".gz" : ""}`;
   const partsDir = `${output}.parts`;
   const ckptPath = path.join(partsDir, "checkpoint.json");
   const manifestPath = `${output}.manifest.json`;
@@ -429,7 +447,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       ? (options.outputs ?? options.session.description.outputs.map((o) => o.name))
       : ["embedding"],
   );
-  const fp = fingerprintOf(options, format, batchSize);
+  const fp = fingerprintOf(options, format, batchSize, compression);
 
   // ---- start or resume
   let ckpt: Checkpoint;
@@ -541,7 +559,9 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     options.progress === false ? null : new ProgressReporter({ ...options.progress, totalRows, totalBytes });
   let bytesDone = sources.slice(0, ckpt.cursor.file).reduce((a, s) => a + s.sizeBytes, 0);
   let bytesCurrent = 0;
-  progress?.setBaseline(totals.read, bytesDone + (ckpt.cursor.byte ?? 0));
+  // a gzip input's cursor counts decompressed bytes, which are not positions in the file: progress counts it from 0
+  const fileByte = (s: Source | undefined, c: SourceCursor) => (s?.compression ? 0 : (c.byte ?? 0));
+  progress?.setBaseline(totals.read, bytesDone + fileByte(sources[ckpt.cursor.file], ckpt.cursor));
   const state = (): ProgressState => ({
     rowsRead: totals.read + part.rowsRead,
     rowsScored: totals.scored + part.rowsScored,
@@ -592,7 +612,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       const outputPlan = ckpt.outputPlan;
       if (part.sink === null) {
         part.tmp = path.join(partsDir, `${partName(part.index)}.${EXT[format]}.tmp`);
-        part.sink = await openSink(part.tmp, format, outFields(), { header: false });
+        part.sink = await openSink(part.tmp, format, outFields(), textSink);
       }
       const cols = new Map<string, Column>();
       for (const [k, c] of item.keys.columns) cols.set(k, keyAs(c, ckpt.fields!, k, item.file));
@@ -622,8 +642,13 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     }
     if (part.sink !== null) {
       bytes = await part.sink.close();
-      file = `${name}.${EXT[format]}`;
-      commitFile(part.tmp, path.join(partsDir, file));
+      file = `${name}.${partExt}`;
+      if (compression === "gzip") {
+        const gz = `${part.tmp}.gz`;
+        bytes = await gzipFile(part.tmp, gz);
+        fs.rmSync(part.tmp);
+        commitFile(gz, path.join(partsDir, file));
+      } else commitFile(part.tmp, path.join(partsDir, file));
     }
     ckpt.parts.push({
       index: part.index,
@@ -742,7 +767,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       for (let fi = ckpt.cursor.file; fi < sources.length; fi++) {
         const source = sources[fi]!;
         const from: SourceCursor = fi === ckpt.cursor.file ? ckpt.cursor : { rows: 0 };
-        bytesCurrent = from.byte ?? 0;
+        bytesCurrent = fileByte(source, from);
         const iter = rebatch(source.chunks(from), batchSize)[Symbol.asyncIterator]();
         try {
           for (;;) {
@@ -826,7 +851,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
 
   // ---- merge parts → output, rejects, manifest
   const tm = performance.now();
-  await mergeParts(ckpt, partsDir, output, format);
+  await mergeParts(ckpt, partsDir, output, format, { compression, delimiter: kind.delimiter });
   const rejectFiles = ckpt.parts.filter((p) => p.rejectsFile !== null);
   if (rejectFiles.length > 0) {
     const tmp = `${rejectsPath}.tmp`;
@@ -856,7 +881,13 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       path: options.model.path ?? null,
     },
     inputs: inputsInfo,
-    output: { path: output, format, fields: ckpt.fields ?? [], bytes: fs.statSync(output).size },
+    output: {
+      path: output,
+      format,
+      ...(compression !== null ? { compression } : {}),
+      fields: ckpt.fields ?? [],
+      bytes: fs.statSync(output).size,
+    },
     rejects: rejectFiles.length > 0 ? rejectsPath : null,
     options: {
       columns: options.columns ?? plans?.flatMap((p) => p.columns.map((c) => c.name)) ?? null,
@@ -1150,12 +1181,23 @@ function rejectRecord(
   return b.line !== undefined ? { ...r, line: b.line } : r;
 }
 
-/** Writes the parts, in order, into `output` (tmp + fsync + rename). Text formats are concatenated byte for byte. */
+/** Compresses `from` into `to` as one gzip member and fsyncs it; returns its size. */
+async function gzipFile(from: string, to: string): Promise<number> {
+  await pipelineAsync(fs.createReadStream(from), zlib.createGzip(), fs.createWriteStream(to));
+  fsyncPath(to);
+  return fs.statSync(to).size;
+}
+
+/**
+ * Writes the parts, in order, into `output` (tmp + fsync + rename). Text formats are concatenated byte for byte
+ * (gzip parts are whole members: the CSV header goes first as a member of its own).
+ */
 async function mergeParts(
   ckpt: Checkpoint,
   partsDir: string,
   output: string,
   format: FileFormat,
+  text: { compression: Compression; delimiter: string | undefined },
 ): Promise<void> {
   const tmp = `${output}.tmp-${process.pid}`;
   const files = ckpt.parts.filter((p) => p.file !== null).map((p) => path.join(partsDir, p.file!));
@@ -1164,10 +1206,16 @@ async function mergeParts(
     const fd = fs.openSync(tmp, "w");
     try {
       if (format === "csv") {
-        const header = await openSink(`${tmp}.header`, "csv", fields, { header: true });
+        const header = await openSink(`${tmp}.header`, "csv", fields, {
+          header: true,
+          ...(text.delimiter !== undefined ? { delimiter: text.delimiter } : {}),
+        });
         await header.close();
-        fs.writeSync(fd, fs.readFileSync(`${tmp}.header`));
+        const bytes = fs.readFileSync(`${tmp}.header`);
+        fs.writeSync(fd, text.compression === "gzip" ? zlib.gzipSync(bytes) : bytes);
         fs.rmSync(`${tmp}.header`);
+      } else if (text.compression === "gzip" && files.length === 0) {
+        fs.writeSync(fd, zlib.gzipSync(Buffer.alloc(0))); // no rows: still a valid gzip file
       }
       const buf = Buffer.allocUnsafe(1 << 20);
       for (const f of files) {

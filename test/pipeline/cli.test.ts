@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { run } from "../../src/cli/commands/score.ts";
+import { parseScoreFlags, run } from "../../src/cli/commands/score.ts";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { type Column, openSink } from "../../src/pipeline/index.ts";
 import { tmpDir } from "./helpers.ts";
@@ -144,4 +144,16 @@ test("tessera score --model NAME --models DIR: labels from the model config, glo
     1,
   );
   assert.match(again.err.join(""), /E_PIPELINE_OUTPUT_EXISTS/);
+});
+
+test("--delimiter '\\t' (two characters from a shell) or tab means a tab; a quote or two characters are refused", async () => {
+  for (const given of ["\\t", "tab", "TAB", "\t"]) {
+    const r = parseScoreFlags({ model: "m.onnx", input: ["a.csv"], output: "o.csv", delimiter: given });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.value.delimiter, "\t", given);
+  }
+  for (const bad of ['"', ";;", "\n"]) {
+    const r = parseScoreFlags({ model: "m.onnx", input: ["a.csv"], output: "o.csv", delimiter: bad });
+    assert.ok(!r.ok && r.issues.some((i) => i.path === "--delimiter"), bad);
+  }
 });

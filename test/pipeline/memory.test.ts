@@ -131,3 +131,42 @@ test("a list (vector) column in one big row group is read in windows too: peak R
     `400k-row group peaked at ${b.maxRssMB} MB vs ${a.maxRssMB} MB`,
   );
 });
+
+test("a gzip CSV is decompressed as a stream: reading 150 MB of text peaks like reading 15 MB", {
+  timeout: 120_000,
+}, async () => {
+  const zlib = await import("node:zlib");
+  // the same gzip member many times over: a multi-member file, quick to write, ~10 MB per member decompressed
+  const write = (file: string, members: number): number => {
+    const note = "t".repeat(900);
+    let block = "";
+    for (let i = 0; i < 1000; i++) block += `${i},${i * 0.5},${note}${i}\n`;
+    const member = zlib.gzipSync(block);
+    const fd = fs.openSync(file, "w");
+    fs.writeSync(fd, zlib.gzipSync("id,x,note\n"));
+    for (let m = 0; m < members; m++) fs.writeSync(fd, member);
+    fs.closeSync(fd);
+    return (block.length * members) / 2 ** 20;
+  };
+  const read = (file: string) => {
+    const r = spawnSync(
+      process.execPath,
+      ["--max-old-space-size=64", "--import", "tsx", "test/pipeline/read-rss-child.ts", file, "id,x"],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return childReport(r as ReturnType<typeof runChild>);
+  };
+  const small = path.join(dir, "small.csv.gz");
+  const large = path.join(dir, "large.csv.gz");
+  write(small, 15);
+  const largeMB = write(large, 150);
+  const a = read(small);
+  const b = read(large);
+  assert.deepEqual([a.rows, b.rows], [15_000, 150_000]);
+  // holding the decompressed text (150 MB as bytes, more as a string) would peak far over this bound
+  assert.ok(
+    b.maxRssMB <= a.maxRssMB * 1.3 + 24,
+    `${largeMB.toFixed(0)} MB of gzip CSV peaked at ${b.maxRssMB} MB vs ${a.maxRssMB} MB for a tenth of it`,
+  );
+});

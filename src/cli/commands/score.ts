@@ -11,7 +11,8 @@ export const help = `usage: tessera score --model (NAME --models DIR | PATH.onnx
 Scores every row of the input files with the model and writes predictions beside key columns.
 Inputs are read as a stream of record batches (Parquet by row group, Arrow IPC, CSV/JSONL in chunks), so
 memory stays flat whatever the input size. Formats come from the extensions: .parquet .arrow/.feather
-(Arrow IPC file) .arrows (Arrow IPC stream) .csv .jsonl/.ndjson.
+(Arrow IPC file) .arrows (Arrow IPC stream) .csv .tsv .jsonl/.ndjson; the text ones may be gzip-compressed
+(.csv.gz .tsv.gz .jsonl.gz .ndjson.gz, read as a stream), inputs and outputs alike.
 
 While running, numbered parts are committed atomically to OUTPUT.parts/ with a checkpoint; at the end they
 are merged into OUTPUT, and OUTPUT.manifest.json (model, inputs with sha256, options, row counts, timings)
@@ -44,7 +45,7 @@ flags:
   --resume               continue an interrupted run from its last committed part
   --overwrite            replace an existing output (and discard an unfinished run)
   --keep-parts           keep OUTPUT.parts/ after merging
-  --delimiter C          CSV delimiter (default ,)
+  --delimiter C          CSV input delimiter (default , and a tab for .tsv; '\\t' or tab for a tab)
   --progress MODE        auto (default: bar on a terminal, JSON lines otherwise), bar, json or none
 
 examples:
@@ -172,8 +173,13 @@ export function parseScoreFlags(
     issues.push({ path: "--truncate", message: "only applies with --text-column" });
   if (v.resume && v.overwrite)
     issues.push({ path: "--resume", message: "--resume and --overwrite exclude each other" });
-  if (v.delimiter !== undefined && v.delimiter.length !== 1)
-    issues.push({ path: "--delimiter", message: "expected one character" });
+  // a shell passes '\t' as two characters: take it (and "tab") as the tab it means
+  const delimiter = v.delimiter === "\\t" || v.delimiter?.toLowerCase() === "tab" ? "\t" : v.delimiter;
+  if (delimiter !== undefined && (delimiter.length !== 1 || delimiter === '"' || delimiter === "\n"))
+    issues.push({
+      path: "--delimiter",
+      message: `expected one character other than a quote or newline (or \\t), got ${JSON.stringify(v.delimiter)}`,
+    });
   const batchSize = int("batch-size", 1);
   const partRows = int("part-rows", 1);
   const replicas = int("replicas", 1);
@@ -201,7 +207,7 @@ export function parseScoreFlags(
       resume: v.resume ?? false,
       overwrite: v.overwrite ?? false,
       keepParts: v["keep-parts"] ?? false,
-      delimiter: v.delimiter,
+      delimiter,
       progress: progress as ScoreCliOptions["progress"],
     },
   };

@@ -18,6 +18,8 @@ export interface SinkOptions {
   readonly rowGroupRows?: number;
   /** Write the CSV header line. Default true (parts of a CSV output are written without it). */
   readonly header?: boolean;
+  /** CSV field delimiter: "," (default) or "\t" (TSV). Fields holding it are quoted. */
+  readonly delimiter?: string;
 }
 
 export interface Sink {
@@ -131,8 +133,9 @@ function emptyBatch(fields: readonly FieldSpec[]): RecordBatch {
 
 // ---------------------------------------------------------------- CSV / JSONL
 
-function csvField(s: string): string {
-  if (s === "" || /[",\r\n]/.test(s) || s.trim() !== s) return `"${s.replaceAll('"', '""')}"`;
+function csvField(s: string, delimiter = ","): string {
+  if (s === "" || /[",\r\n]/.test(s) || s.includes(delimiter) || s.trim() !== s)
+    return `"${s.replaceAll('"', '""')}"`;
   return s;
 }
 
@@ -146,12 +149,12 @@ function jsonNumber(x: number): string {
   return Number.isFinite(x) ? String(x) : "null";
 }
 
-/** Text of one cell for CSV (`csv`) or JSON; null → "" (CSV) / "null" (JSON). */
-function cellText(col: Column, row: number, csv: boolean): string {
+/** Text of one cell for CSV (`csv`, fields split by `delimiter`) or JSON; null → "" (CSV) / "null" (JSON). */
+function cellText(col: Column, row: number, csv: boolean, delimiter: string): string {
   if (col.valid !== null && col.valid[row] === 0) return csv ? "" : "null";
   switch (col.kind) {
     case "utf8":
-      return csv ? csvField(col.values[row]!) : JSON.stringify(col.values[row]!);
+      return csv ? csvField(col.values[row]!, delimiter) : JSON.stringify(col.values[row]!);
     case "bool":
       return col.values[row] === 1 ? "true" : "false";
     case "vector": {
@@ -175,7 +178,9 @@ function openTextSink(
 ): Sink {
   const fd = fs.openSync(path, "w");
   const csv = format === "csv";
-  if (csv && options.header !== false) fs.writeSync(fd, fields.map((f) => csvField(f.name)).join(",") + "\n");
+  const d = options.delimiter ?? ",";
+  if (csv && options.header !== false)
+    fs.writeSync(fd, fields.map((f) => csvField(f.name, d)).join(d) + "\n");
   const keys = fields.map((f, i) => (i ? "," : "{") + JSON.stringify(f.name) + ":");
   return {
     path,
@@ -187,8 +192,8 @@ function openTextSink(
       for (let r = 0; r < batch.numRows; r++) {
         let line = "";
         for (let c = 0; c < cols.length; c++) {
-          if (csv) line += (c ? "," : "") + cellText(cols[c]!, r, true);
-          else line += keys[c] + cellText(cols[c]!, r, false);
+          if (csv) line += (c ? d : "") + cellText(cols[c]!, r, true, d);
+          else line += keys[c] + cellText(cols[c]!, r, false, d);
         }
         text += csv ? line + "\n" : (cols.length ? line + "}" : "{}") + "\n";
         if (text.length > 1 << 20) {

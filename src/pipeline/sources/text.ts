@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import type { Column, ColumnKind, FieldSpec, RowProblem } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
+import { type Compression, rawChunks } from "./bytes.ts";
 import type { Source, SourceChunk, SourceCursor, SourceOptions } from "./types.ts";
 
 const DEFAULT_CHUNK = 4 << 20;
@@ -65,54 +66,56 @@ interface TextPiece {
   /** Byte offset of the piece (of `text[0]`, after a byte order mark). */
   readonly startByte: number;
   readonly endByte: number;
+  /** Bytes of the file read so far (compressed bytes for gzip), for progress. */
+  readonly fileBytes: number;
 }
 
-/** Complete-record pieces of the file from `startByte`. Memory: one chunk plus one partial record. */
+/**
+ * Complete-record pieces of the file from (decompressed) byte `startByte`. Memory: one chunk plus one partial
+ * record.
+ */
 async function* textPieces(
   path: string,
   startByte: number,
   chunkBytes: number,
   csvDelimiter: string | null,
+  compression: Compression,
 ): AsyncGenerator<TextPiece> {
   const delimiter = csvDelimiter === null ? null : new Uint8Array(Buffer.from(csvDelimiter, "utf8"));
-  const fh = await fs.promises.open(path, "r");
-  try {
-    let pos = startByte;
-    let carry: Buffer = Buffer.alloc(0);
-    let carryStart = startByte;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(chunkBytes);
-      const { bytesRead } = await fh.read(buf, 0, chunkBytes, pos);
-      pos += bytesRead;
-      const eof = bytesRead === 0;
-      const data =
-        carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      if (data.length === 0) return;
-      let cut = eof ? data.length : recordBoundary(data, delimiter);
-      if (cut === 0) {
-        if (data.length > Math.max(MAX_RECORD, 2 * chunkBytes)) {
-          throw new PipelineError(
-            "E_PIPELINE_FORMAT",
-            `${path}: no end of record within ${Math.round(data.length / 2 ** 20)} MiB from byte ${carryStart}${delimiter ? " (an unclosed quote?)" : " (no newline)"}`,
-            { file: path, byte: carryStart },
-          );
-        }
-        carry = Buffer.from(data); // a record longer than a chunk: read more
-        continue;
+  let carry: Buffer = Buffer.alloc(0);
+  let carryStart = startByte;
+  for await (const chunk of rawChunks(path, startByte, chunkBytes, compression)) {
+    const eof = chunk.data.length === 0;
+    const data = carry.length > 0 ? Buffer.concat([carry, chunk.data]) : chunk.data;
+    if (data.length === 0) return;
+    const cut = eof ? data.length : recordBoundary(data, delimiter);
+    if (cut === 0) {
+      if (data.length > Math.max(MAX_RECORD, 2 * chunkBytes)) {
+        throw new PipelineError(
+          "E_PIPELINE_FORMAT",
+          `${path}: no end of record within ${Math.round(data.length / 2 ** 20)} MiB from byte ${carryStart}${delimiter ? " (an unclosed quote?)" : " (no newline)"}`,
+          { file: path, byte: carryStart },
+        );
       }
-      if (carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
-        // UTF-8 byte order mark
-        yield { text: data.toString("utf8", 3, cut), startByte: carryStart + 3, endByte: carryStart + cut };
-      } else {
-        yield { text: data.toString("utf8", 0, cut), startByte: carryStart, endByte: carryStart + cut };
-      }
-      carryStart += cut;
-      carry = Buffer.from(data.subarray(cut));
-      if (eof) return;
-      cut = 0;
+      carry = Buffer.from(data); // a record longer than a chunk: read more
+      continue;
     }
-  } finally {
-    await fh.close();
+    // progress: a plain file is read up to the piece's end; a compressed one up to what zlib has taken
+    const fileBytes = compression === null ? carryStart + cut : chunk.fileBytes;
+    if (carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
+      // UTF-8 byte order mark
+      yield { text: data.toString("utf8", 3, cut), startByte: 3, endByte: cut, fileBytes };
+    } else {
+      yield {
+        text: data.toString("utf8", 0, cut),
+        startByte: carryStart,
+        endByte: carryStart + cut,
+        fileBytes,
+      };
+    }
+    carryStart += cut;
+    carry = Buffer.from(data.subarray(cut));
+    if (eof) return;
   }
 }
 
@@ -479,8 +482,12 @@ function textCursor(
 
 // ---------------------------------------------------------------- CSV source
 
-async function readCsvHeader(path: string, delimiter: string): Promise<{ names: string[]; endByte: number }> {
-  for await (const piece of textPieces(path, 0, 1 << 16, delimiter)) {
+async function readCsvHeader(
+  path: string,
+  delimiter: string,
+  compression: Compression,
+): Promise<{ names: string[]; endByte: number }> {
+  for await (const piece of textPieces(path, 0, 1 << 16, delimiter, compression)) {
     const nl = piece.text.indexOf("\n");
     const headerText = nl < 0 ? piece.text : piece.text.slice(0, nl + 1);
     const names: string[] = [];
@@ -502,27 +509,24 @@ async function readCsvHeader(path: string, delimiter: string): Promise<{ names: 
     names.push(field);
     return {
       names: names.map((s) => s.trim()),
-      endByte: (await bomLength(path)) + Buffer.byteLength(headerText, "utf8"),
+      endByte: piece.startByte + Buffer.byteLength(headerText, "utf8"),
     };
   }
   throw new PipelineError("E_PIPELINE_FORMAT", `${path}: empty CSV file (no header)`, { file: path });
 }
 
-async function bomLength(path: string): Promise<number> {
-  const fh = await fs.promises.open(path, "r");
-  try {
-    const b = Buffer.alloc(3);
-    await fh.read(b, 0, 3, 0);
-    return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  } finally {
-    await fh.close();
-  }
-}
-
-export async function openCsv(path: string, options: SourceOptions = {}): Promise<Source> {
+/**
+ * A CSV (or TSV, with `delimiter` "\t") file as a source; `compression` "gzip" reads it through node:zlib, and
+ * resume cursors then count decompressed bytes.
+ */
+export async function openCsv(
+  path: string,
+  options: SourceOptions = {},
+  compression: Compression = null,
+): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
   const delimiter = options.delimiter ?? ",";
-  const header = await readCsvHeader(path, delimiter);
+  const header = await readCsvHeader(path, delimiter, compression);
   const dup = header.names.findIndex((n, i) => header.names.indexOf(n) !== i);
   if (dup >= 0) {
     const name = header.names[dup]!;
@@ -540,6 +544,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
   const source: Source = {
     path,
     format: "csv",
+    compression,
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
@@ -557,7 +562,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
       let rows = from.rows;
       // Line numbers are exact from the start; after a resume they count from the resume point.
       let line = from.rows > 0 ? from.rows + 2 : 2;
-      for await (const piece of textPieces(path, start, chunkBytes, delimiter)) {
+      for await (const piece of textPieces(path, start, chunkBytes, delimiter, compression)) {
         const parsed = parseCsv(piece.text, delimiter, header.names.length, want, line);
         line += parsed.linesConsumed;
         if (parsed.rows === 0) continue;
@@ -575,7 +580,7 @@ export async function openCsv(path: string, options: SourceOptions = {}): Promis
           firstRow: rows,
           end: { rows: rows + parsed.rows, byte: piece.endByte },
           cursorAt: textCursor(piece, rows, parsed.starts),
-          bytesRead: piece.endByte,
+          bytesRead: piece.fileBytes,
         };
         rows += parsed.rows;
       }
@@ -625,12 +630,18 @@ export function quoteUnsafeIntegers(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
-export async function openJsonl(path: string, options: SourceOptions = {}): Promise<Source> {
+/** A JSONL/NDJSON file as a source; `compression` "gzip" reads it through node:zlib (cursors count decompressed bytes). */
+export async function openJsonl(
+  path: string,
+  options: SourceOptions = {},
+  compression: Compression = null,
+): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
   let fields: FieldSpec[] | null = null;
   const source: Source = {
     path,
     format: "jsonl",
+    compression,
     sizeBytes,
     totalRows: null,
     async *chunks(from: SourceCursor = { rows: 0 }): AsyncIterable<SourceChunk> {
@@ -646,7 +657,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       let rows = from.rows;
       let line = from.rows + 1;
-      for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, null)) {
+      for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, null, compression)) {
         const records: (Record<string, unknown> | undefined)[] = [];
         const lines: number[] = [];
         const problems: RowProblem[] = [];
@@ -722,7 +733,7 @@ export async function openJsonl(path: string, options: SourceOptions = {}): Prom
           firstRow: rows,
           end: { rows: rows + records.length, byte: piece.endByte },
           cursorAt: textCursor(piece, rows, starts),
-          bytesRead: piece.endByte,
+          bytesRead: piece.fileBytes,
         };
         rows += records.length;
       }

@@ -30,7 +30,7 @@ export interface SourceOptions {
   readonly chunkBytes?: number;
   /** Column kinds for CSV/JSONL instead of inferring them from the first chunk. */
   readonly schema?: readonly FieldSpec[];
-  /** CSV field delimiter. Default ",". */
+  /** CSV field delimiter. Default "," (a tab for .tsv files). */
   readonly delimiter?: string;
   /**
    * CSV/JSONL inference: the columns whose values with a leading zero ("007", "02139") are codes, kept as text.
@@ -43,6 +43,9 @@ export interface SourceOptions {
 export interface Source {
   readonly path: string;
   readonly format: FileFormat;
+  /** How the file's bytes are compressed (gzip text inputs); null or absent when they are not. */
+  readonly compression?: "gzip" | null;
+  /** Size of the file on disk (compressed bytes for a compressed file). */
   readonly sizeBytes: number;
   /** Row count from metadata (Parquet, Arrow file); null when only bytes are known. */
   readonly totalRows: number | null;
