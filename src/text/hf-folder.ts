@@ -122,27 +122,39 @@ export function onnxFiles(dir: string): string[] {
   return out;
 }
 
+/** sentence-transformers' legacy boolean keys and the mode each stands for (its own order). */
+const LEGACY_POOLING_KEYS: readonly (readonly [string, string])[] = [
+  ["pooling_mode_cls_token", "cls"],
+  ["pooling_mode_max_tokens", "max"],
+  ["pooling_mode_mean_tokens", "mean"],
+  ["pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"],
+  ["pooling_mode_weightedmean_tokens", "weightedmean"],
+  ["pooling_mode_lasttoken", "lasttoken"],
+];
+
 /**
- * Pooling from a sentence-transformers Pooling config (1_Pooling/config.json), or undefined when
- * none of the supported modes is set, or when several are (sentence-transformers would
- * concatenate them) or an unsupported one is (mean_sqrt_len, weightedmean): those vectors
- * cannot be reproduced from one pooling.
+ * Pooling from a sentence-transformers Pooling config (1_Pooling/config.json), in either format:
+ * the current `{"pooling_mode": "mean"}` (a name or a list of names, as sentence-transformers 5
+ * writes) or the legacy `pooling_mode_*_token(s)` booleans, where none set means "mean" (as
+ * sentence-transformers reads it). Undefined when several modes are set (sentence-transformers
+ * would concatenate them) or an unsupported one is (mean_sqrt_len_tokens, weightedmean): those
+ * vectors cannot be reproduced from one pooling.
  */
 export function poolingFromConfig(cfg: Json): Pooling | undefined {
-  const on = (k: string) => cfg[k] === true;
-  const modes = [
-    "pooling_mode_cls_token",
-    "pooling_mode_lasttoken",
-    "pooling_mode_max_tokens",
-    "pooling_mode_mean_tokens",
-    "pooling_mode_mean_sqrt_len_tokens",
-    "pooling_mode_weightedmean_tokens",
-  ].filter(on);
+  let modes: string[];
+  const pm = cfg.pooling_mode;
+  if (pm !== undefined && pm !== null) {
+    modes = typeof pm === "string" ? [pm] : Array.isArray(pm) ? pm.map(String) : [];
+  } else {
+    modes = LEGACY_POOLING_KEYS.filter(([k]) => cfg[k] === true).map(([, mode]) => mode);
+    if (modes.length === 0) modes = ["mean"];
+  }
   if (modes.length !== 1) return undefined;
-  if (on("pooling_mode_cls_token")) return "cls";
-  if (on("pooling_mode_lasttoken")) return "last";
-  if (on("pooling_mode_max_tokens")) return "max";
-  if (on("pooling_mode_mean_tokens")) return "mean";
+  const mode = modes[0];
+  if (mode === "cls") return "cls";
+  if (mode === "lasttoken") return "last";
+  if (mode === "max") return "max";
+  if (mode === "mean") return "mean";
   return undefined;
 }
 
@@ -276,7 +288,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
               issues.push({
                 path: rel,
                 message:
-                  "expected exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken to be true (several modes are concatenated by sentence-transformers; mean_sqrt_len and weightedmean are not supported)",
+                  'expected exactly one pooling mode: pooling_mode "cls" / "mean" / "max" / "lasttoken", or exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken true (several modes are concatenated by sentence-transformers; mean_sqrt_len_tokens and weightedmean are not supported)',
               });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;

@@ -556,6 +556,28 @@ describe("max length rules", () => {
 });
 
 describe("sentence-transformers pooling configs", () => {
+  it('a folder saved by sentence-transformers 5 (pooling_mode: "cls", embedding_dimension) loads with its pooling', async () => {
+    const tj = fixtureTokenizer("wordpiece");
+    const enc = toyEncoder({ vocabSize: vocabSizeOf(tj) });
+    const st = stModules("cls", 8);
+    const dir = folder({
+      "tokenizer.json": tj,
+      ...st,
+      "1_Pooling/config.json": { embedding_dimension: 8, pooling_mode: "cls", include_prompt: true },
+      "onnx/model.onnx": enc.bytes,
+    });
+    const f = loadHfFolder(dir);
+    assert.equal(f.pooling, "cls");
+    assert.equal(f.poolingSource, "config");
+    await withEmbedders([[dir, { normalize: false }]], async (emb) => {
+      const ids = emb.tokenizer.encode("hello world").ids;
+      const want = new Float32Array(8).map(
+        (_, d) => (enc.word(ids[0] as number)[d] as number) + (enc.position(0)[d] as number),
+      );
+      close(rowOf(await emb.embed(["hello world"]), 0), want, 1e-5, "cls");
+    });
+  });
+
   it("exactly one supported mode; several (concatenated) or mean_sqrt_len / weightedmean are refused", () => {
     assert.equal(poolingFromConfig({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }), "cls");
     assert.equal(poolingFromConfig({ pooling_mode_lasttoken: true }), "last");
@@ -565,6 +587,22 @@ describe("sentence-transformers pooling configs", () => {
     );
     assert.equal(poolingFromConfig({ pooling_mode_mean_sqrt_len_tokens: true }), undefined);
     assert.equal(poolingFromConfig({ pooling_mode_weightedmean_tokens: true }), undefined);
+    // sentence-transformers 5 writes {"pooling_mode": "mean"} (a name or a list); legacy booleans all
+    // unset mean "mean", as sentence-transformers reads them
+    assert.equal(
+      poolingFromConfig({ embedding_dimension: 8, pooling_mode: "mean", include_prompt: true }),
+      "mean",
+    );
+    assert.equal(poolingFromConfig({ pooling_mode: "cls" }), "cls");
+    assert.equal(poolingFromConfig({ pooling_mode: ["lasttoken"] }), "last");
+    assert.equal(poolingFromConfig({ pooling_mode: "max" }), "max");
+    assert.equal(poolingFromConfig({ pooling_mode: ["cls", "mean"] }), undefined);
+    assert.equal(poolingFromConfig({ pooling_mode: "weightedmean" }), undefined);
+    assert.equal(poolingFromConfig({ word_embedding_dimension: 8 }), "mean");
+    assert.equal(
+      poolingFromConfig({ pooling_mode_cls_token: false, pooling_mode_mean_tokens: false }),
+      "mean",
+    );
     const tj = fixtureTokenizer("wordpiece");
     const dir = folder({
       "tokenizer.json": tj,
