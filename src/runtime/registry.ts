@@ -417,8 +417,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   /**
    * True when the repository was indexed and every version the policies serve is ready, leaving out the versions
-   * (and whole models) an explicit `unload()` took down and nothing loaded since. A version that is loading or
-   * unloading, or failed to load, makes it false.
+   * (and whole models) an explicit `unload()` took down and nothing loaded since. A version that is loading (unless
+   * it is a reload: the previous load serves meanwhile) or unloading, or failed to load, makes it false.
    */
   isReady(): boolean {
     if (!this.indexed || this.closed) return false;
@@ -428,6 +428,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       for (const v of m.selected) {
         const e = m.versions.get(v);
         if (e?.unloadedByRequest && e.state === "unavailable") continue;
+        // A reload keeps the previous load serving until the new one is ready (invariant 3): still ready.
+        if (e?.state === "loading" && e.loaded !== undefined) continue;
         if (e?.state !== "ready") return false;
       }
     }

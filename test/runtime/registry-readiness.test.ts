@@ -124,3 +124,33 @@ test("watching: files of an explicitly unloaded model changing do not load it ag
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("a reload of a ready model keeps readiness true: the previous load serves until the new one is ready", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "r", "1", mlp(1));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  const seen: [string, boolean][] = [];
+  reg.on("state", (s: ModelVersionStatus) => seen.push([s.state, reg.isReady()]));
+  try {
+    await reg.loadAll();
+    seen.length = 0;
+    writeModel(root, "r", "1", mlp(2));
+    await reg.load("r");
+    assert.deepEqual(seen, [
+      ["loading", true],
+      ["ready", true],
+    ]);
+    // a reload that fails: the previous load keeps serving, still ready
+    seen.length = 0;
+    writeModel(root, "r", "1", new Uint8Array([1, 2, 3]));
+    await assert.rejects(reg.load("r"));
+    assert.deepEqual(seen, [
+      ["loading", true],
+      ["ready", true],
+    ]);
+    assert.match(reg.status("r")[0]!.reason ?? "", /reload failed/);
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
