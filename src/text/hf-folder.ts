@@ -7,7 +7,7 @@
  *   special_tokens_map.json           (optional)
  *   onnx/model.onnx | model.onnx      the graph; `variant` picks onnx/model_<variant>.onnx
  *   modules.json + 1_Pooling/config.json   sentence-transformers pooling / Normalize module
- *   sentence_bert_config.json         max_seq_length
+ *   sentence_bert_config.json         max_seq_length, do_lower_case
  *   config_sentence_transformers.json prompts {"query": "...", "document": "..."}
  *
  * Config files are outside input: `parseHfFolder` returns every issue; `loadHfFolder` throws
@@ -354,6 +354,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
         ...(tokCfg ? { tokenizerConfig: tokCfg } : {}),
         ...(stMap ? { specialTokensMap: stMap } : {}),
         maxLength,
+        ...(sbert?.do_lower_case === true ? { lowercase: true } : {}),
       });
     } catch (e) {
       issues.push({ path: "tokenizer.json", message: (e as Error).message });

@@ -91,6 +91,11 @@ export interface TokenizerSettings {
   readonly specialTokensMap?: Readonly<Record<string, unknown>>;
   /** Override the max length (e.g. sentence_bert_config.json max_seq_length). */
   readonly maxLength?: number;
+  /**
+   * Lowercase every text before tokenizing (sentence_bert_config.json `do_lower_case: true`, which
+   * sentence-transformers applies to the text, prompt included, before its tokenizer). Default false.
+   */
+  readonly lowercase?: boolean;
 }
 
 /** A token with its text, for /tokenize-style output. */
@@ -260,6 +265,7 @@ export class TextTokenizer {
   readonly specialIds: ReadonlySet<number>;
   readonly modelType: string;
   readonly #hf: HfTokenizer;
+  readonly #lowercase: boolean;
   readonly #singleSpecials: number;
   readonly #pairSpecials: number;
   readonly #offsetMode: "bytes" | "chars";
@@ -288,6 +294,7 @@ export class TextTokenizer {
         ? json.truncation.max_length
         : undefined;
     this.maxLength = settings.maxLength ?? cfgMax ?? trunc ?? DEFAULT_MAX_LENGTH;
+    this.#lowercase = settings.lowercase === true;
     const special = new Set<number>();
     if (Array.isArray(json.added_tokens)) {
       for (const t of json.added_tokens)
@@ -367,7 +374,7 @@ export class TextTokenizer {
         { position: lone.index },
       );
     }
-    return this.#hf.encode(text, { add_special_tokens: false }).ids;
+    return this.#hf.encode(this.#lowercase ? text.toLowerCase() : text, { add_special_tokens: false }).ids;
   }
 
   /**
@@ -482,9 +489,11 @@ export class TextTokenizer {
    * special_tokens_mask, which TEI's /tokenize reports as `special`; an [UNK] from the text is not).
    */
   encodeWithOffsets(
-    text: string,
+    original: string,
     addSpecialTokens = true,
   ): { ids: number[]; offsets: ByteSpan[]; added: boolean[] } {
+    // With `lowercase` the offsets index the lowercased text (the same bytes unless lowercasing changed a length).
+    const text = this.#lowercase ? original.toLowerCase() : original;
     const e = this.#hf.encode(text, { add_special_tokens: false });
     const norm = this.#hf.normalizer;
     const spans = alignOffsets({

@@ -553,6 +553,29 @@ describe("max length rules", () => {
     });
     assert.equal(loadHfFolder(dir).maxLength, 256);
   });
+
+  it("sentence_bert_config do_lower_case lowercases texts (prompt included) before a cased tokenizer, as sentence-transformers", async () => {
+    const tj = fixtureTokenizer("bpe");
+    const enc = toyEncoder({ vocabSize: vocabSizeOf(tj) });
+    const make = (lower: boolean) =>
+      folder({
+        "tokenizer.json": tj,
+        "config.json": { model_type: "roberta", max_position_embeddings: 514 },
+        "sentence_bert_config.json": { max_seq_length: 128, do_lower_case: lower },
+        "config_sentence_transformers.json": { prompts: { query: "Query: " } },
+        ...stModules("mean", 8),
+        "onnx/model.onnx": enc.bytes,
+      });
+    const lower = loadHfFolder(make(true)).tokenizer;
+    const cased = loadHfFolder(make(false)).tokenizer;
+    assert.notDeepEqual(cased.encode("Hello World").ids, cased.encode("hello world").ids);
+    assert.deepEqual(lower.encode("Hello World").ids, cased.encode("hello world").ids);
+    await withEmbedders([make(true), make(false)], async (l, c) => {
+      const got = await l.embed(["Hello World"], { promptName: "query" });
+      const want = await c.embed(["hello world"], { prompt: "query: " });
+      close(rowOf(got, 0), rowOf(want, 0), 1e-6, "lowercased");
+    });
+  });
 });
 
 describe("sentence-transformers pooling configs", () => {
