@@ -73,7 +73,7 @@ export interface HfFolder {
   readonly problemType?: string;
   /**
    * How a sequence classifier's logits become scores, as transformers' TextClassificationPipeline
-   * decides: sigmoid per label for `problem_type: "multi_label_classification"` or a single label,
+   * decides: none for `problem_type: "regression"`, sigmoid per label for `problem_type: "multi_label_classification"` or a single label,
    * softmax over the labels for single-label classification or several labels, else config.json
    * `function_to_apply`, else none.
    */
@@ -208,8 +208,8 @@ export function labelsByIndex(id2label: Readonly<Record<string, unknown>>): stri
 }
 
 /**
- * The score function of a classifier, by transformers' TextClassificationPipeline rule: sigmoid
- * when `problem_type` is "multi_label_classification" or there is one label; softmax when it is
+ * The score function of a classifier, by transformers' TextClassificationPipeline rule: none for
+ * `problem_type` "regression"; sigmoid when it is "multi_label_classification" or there is one label; softmax when it is
  * "single_label_classification" or there are several labels; else `function_to_apply` from
  * config.json; else none. (TEI's /predict always takes softmax over several labels, which turns
  * a multi-label model's independent probabilities into one distribution.)
@@ -219,6 +219,7 @@ export function scoreFunctionOf(
   numLabels: number,
   functionToApply?: unknown,
 ): ScoreFunction {
+  if (problemType === "regression") return "none";
   if (problemType === "multi_label_classification" || numLabels === 1) return "sigmoid";
   if (problemType === "single_label_classification" || numLabels > 1) return "softmax";
   if (functionToApply === "sigmoid" || functionToApply === "softmax") return functionToApply;

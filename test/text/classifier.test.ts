@@ -81,10 +81,10 @@ function encode(tok: TextTokenizer, x: string | readonly [string, string]) {
 }
 
 describe("score function by config.json (transformers' TextClassificationPipeline rule)", () => {
-  it("multi_label → sigmoid, one label → sigmoid, several labels / single_label → softmax, else function_to_apply", () => {
+  it("regression → none, multi_label → sigmoid, one label → sigmoid, several labels / single_label → softmax, else function_to_apply", () => {
     assert.equal(scoreFunctionOf("multi_label_classification", 28), "sigmoid");
     assert.equal(scoreFunctionOf(undefined, 1), "sigmoid");
-    assert.equal(scoreFunctionOf("regression", 1), "sigmoid");
+    assert.equal(scoreFunctionOf("regression", 1), "none");
     assert.equal(scoreFunctionOf(undefined, 2), "softmax");
     assert.equal(scoreFunctionOf("single_label_classification", 3), "softmax");
     assert.equal(scoreFunctionOf(undefined, 0, "sigmoid"), "sigmoid");
