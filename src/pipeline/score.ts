@@ -549,6 +549,12 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
         columns: neededColumns(options),
         // key codes keep their leading zeros; zero-padded features ("05") are numbers
         leadingZeroText: keyColumns,
+        // named feature columns are numbers even when the first chunk holds many bad values or only nulls (the
+        // bad values are bad rows); the text model's column is text even when its values look like numbers
+        ...(options.session && (options.columns || options.mapping)
+          ? { numericColumns: options.columns ?? Object.values(options.mapping ?? {}).flat() }
+          : {}),
+        ...(options.textColumn ? { textColumns: [options.textColumn] } : {}),
       }),
     );
   const totalRows = sources.every((s) => s.totalRows !== null)

@@ -214,3 +214,28 @@ test("a JSONL text with an unpaired surrogate escape is a bad row naming it, not
   assert.equal(rejects[0]!.keys.id, 1);
   assert.match(rejects[0]!.reason, /^text holds an unpaired UTF-16 surrogate \\ud800 at position 7/);
 });
+
+test("a text column whose values look like numbers (answers, codes: 5, 007, 1.50) is embedded as the texts", async () => {
+  const input = path.join(dir, "answers.csv");
+  const texts = ["007", "1.50", ...Array.from({ length: 27 }, (_, i) => String(i + 3)), "hello"];
+  fs.writeFileSync(input, `id,text\n${texts.map((t, i) => `${i},${t}`).join("\n")}\n`);
+  const output = path.join(dir, "answers.jsonl");
+  const s = await scoreFiles({
+    embedder: emb,
+    model: { name: "tiny-bert", version: "1", sha256: "x" },
+    inputs: [input],
+    output,
+    textColumn: "text",
+    keyColumns: ["id"],
+    onError: "skip",
+    progress: false,
+  });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [texts.length, 0]);
+  const ref = await emb.embed(texts);
+  const rows = readJsonl(output);
+  for (const [r, row] of rows.entries()) {
+    const v = row.embedding as number[];
+    for (let k = 0; k < v.length; k++)
+      assert.ok(Math.abs(v[k]! - (ref.get(r, k) as number)) < 1e-5, texts[r]);
+  }
+});

@@ -263,10 +263,13 @@ const INFER_SHARE = 0.9;
  * the non-null samples are numbers (int64 when they are all integers and one is past 2^53; with `leadingZeroText`,
  * the default, text with a leading zero such as "007" is not a number), else bool, else a vector (numeric lists of one length, the most common),
  * else utf8. A few stray values therefore do not turn a numeric column into text; they are reported as bad rows.
+ * A `numericFeature` column is never text: float64 (or a vector, when lists outnumber numbers) whatever the share,
+ * and float64 when every sample is null.
  */
 export function inferKind(
   samples: readonly unknown[],
   leadingZeroText = true,
+  numericFeature = false,
 ): { kind: ColumnKind; size?: number } {
   let numeric = 0;
   let integers = 0;
@@ -301,13 +304,15 @@ export function inferKind(
       vectorSizes.set(arr.length, (vectorSizes.get(arr.length) ?? 0) + 1);
     }
   }
-  if (seen === 0) return { kind: "utf8" };
+  if (seen === 0) return { kind: numericFeature ? "float64" : "utf8" };
   const need = Math.max(1, Math.ceil(seen * INFER_SHARE));
   // integers past 2^53 (snowflake ids) would round as float64: int64 keeps them exact
   if (numeric >= need) return { kind: unsafe > 0 && integers === numeric ? "int64" : "float64" };
   if (bool >= need) return { kind: "bool" };
   const [size, count] = [...vectorSizes].sort((a, b) => b[1] - a[1])[0] ?? [0, 0];
   if (count >= need) return { kind: "vector", size };
+  // a feature column with many bad values: numbers (or lists) still, its misfits are bad rows
+  if (numericFeature) return count > numeric ? { kind: "vector", size } : { kind: "float64" };
   return { kind: "utf8" };
 }
 
@@ -460,7 +465,12 @@ function resolveFields(
   return names.map((name, i) => {
     const g = given.get(name);
     if (g) return g;
-    const k = inferKind(samples(i), options.leadingZeroText?.includes(name) ?? true);
+    if (options.textColumns?.includes(name)) return { name, kind: "utf8" };
+    const k = inferKind(
+      samples(i),
+      options.leadingZeroText?.includes(name) ?? true,
+      options.numericColumns?.includes(name) ?? false,
+    );
     return k.size !== undefined ? { name, kind: k.kind, size: k.size } : { name, kind: k.kind };
   });
 }

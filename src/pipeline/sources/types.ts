@@ -37,6 +37,14 @@ export interface SourceOptions {
    * Default: every column. Scoring passes its key columns, so that features such as hours "00".."23" stay numbers.
    */
   readonly leadingZeroText?: readonly string[];
+  /**
+   * CSV/JSONL inference: columns that are model features, so numbers (float64, int64 past 2^53, bool, or numeric
+   * lists) whatever share of the first chunk's values look like numbers, also when they are all null there;
+   * values that do not fit become row problems. Scoring passes its `--columns`.
+   */
+  readonly numericColumns?: readonly string[];
+  /** CSV/JSONL inference: columns that are text whatever their values look like ("5", "007"; a text model's input). */
+  readonly textColumns?: readonly string[];
 }
 
 /** A file read as a stream of record batches; never loaded whole. */

@@ -1,0 +1,75 @@
+/**
+ * Messy CSV/JSONL as data engineers get it: feature columns whose first chunk is empty or full of junk, numbers
+ * written by pandas/NumPy (inf, -inf, nan), hex-looking codes, classic Mac line endings.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { scoreFiles } from "../../src/pipeline/index.ts";
+import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
+import { readJsonl, tmpDir } from "./helpers.ts";
+
+const dir = tmpDir();
+let session: InferenceSession;
+before(async () => {
+  session = await openSession(mlpClassifier({ inputDim: 2, hidden: [4], classes: 2, seed: 3 }).bytes, {
+    replicas: 1,
+    intraOpThreads: 1,
+  });
+});
+after(async () => {
+  await session.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function score(input: string, extra: Record<string, unknown> = {}) {
+  return scoreFiles({
+    session,
+    model: { name: "mlp", version: "1", sha256: "x" },
+    inputs: [input],
+    output: `${input}.out.jsonl`,
+    columns: ["a", "b"],
+    keyColumns: ["id"],
+    onError: "skip",
+    source: { chunkBytes: 256 },
+    progress: false,
+    ...extra,
+  });
+}
+
+test("a --columns feature column that is empty, or mostly junk, in the first chunk is still numeric: bad values are bad rows", async () => {
+  // sparse: no value of "a" in the first chunks, numbers after
+  const sparse = path.join(dir, "sparse.csv");
+  let csv = "id,a,b\n";
+  for (let i = 0; i < 200; i++) csv += `${i},${i < 100 ? "" : i},${i}\n`;
+  fs.writeFileSync(sparse, csv);
+  const s = await score(sparse);
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [100, 100]);
+  assert.deepEqual(
+    readJsonl(`${sparse}.out.jsonl`).map((r) => r.id),
+    Array.from({ length: 100 }, (_, i) => 100 + i),
+  );
+  // junk: a third of "a" is "n/a" / "?" in JSONL and CSV
+  for (const ext of ["csv", "jsonl"]) {
+    const junk = path.join(dir, `junk.${ext}`);
+    const rows = Array.from({ length: 60 }, (_, i) => ({ id: i, a: i % 3 === 0 ? "n/a" : i / 2, b: 1 }));
+    fs.writeFileSync(
+      junk,
+      ext === "csv"
+        ? `id,a,b\n${rows.map((r) => `${r.id},${r.a},${r.b}`).join("\n")}\n`
+        : `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`,
+    );
+    const j = await score(junk);
+    assert.deepEqual([j.rowsScored, j.rowsRejected], [40, 20], ext);
+    const rejects = readJsonl(`${junk}.out.jsonl.rejects.jsonl`);
+    assert.equal(rejects[0]!.reason, 'expected a number, got "n/a"');
+    assert.equal(rejects[0]!.column, "a");
+  }
+  // without --columns the inference is unchanged: a text column is not a feature
+  const text = path.join(dir, "text.csv");
+  fs.writeFileSync(text, "id,a,b,name\n1,1,2,x\n2,3,4,y\n");
+  const t = await score(text, { columns: undefined });
+  assert.equal(t.rowsScored, 2);
+});
