@@ -7,9 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { mlpClassifier } from "../../src/onnx/index.ts";
-import { scoreFiles } from "../../src/pipeline/index.ts";
+import { openSource, scoreFiles } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
-import { readJsonl, tmpDir } from "./helpers.ts";
+import { readJsonl, rowsOf, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 let session: InferenceSession;
@@ -72,4 +72,32 @@ test("a --columns feature column that is empty, or mostly junk, in the first chu
   fs.writeFileSync(text, "id,a,b,name\n1,1,2,x\n2,3,4,y\n");
   const t = await score(text, { columns: undefined });
   assert.equal(t.rowsScored, 2);
+});
+
+test("numbers as pandas/NumPy write them (inf, -inf, Infinity, nan) are numbers; 0x10 / 0b1 are not", async () => {
+  const file = path.join(dir, "special.csv");
+  fs.writeFileSync(file, "id,a\n1,inf\n2,-inf\n3,+Infinity\n4,NaN\n5,-INF\n6, 2.5 \n7,0x10\n8,0b1\n9,1e3\n");
+  const src = await openSource(file, { schema: [{ name: "a", kind: "float64" }], columns: ["a"] });
+  const chunks = [];
+  for await (const c of src.chunks()) chunks.push(c);
+  const values = rowsOf(
+    chunks.map((c) => c.batch),
+    ["a"],
+  ).map((r) => r[0]);
+  assert.deepEqual(values, [
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+    Number.NaN,
+    Number.NEGATIVE_INFINITY,
+    2.5,
+    null,
+    null,
+    1000,
+  ]);
+  const problems = chunks.flatMap((c) => c.batch.problems ?? []);
+  assert.deepEqual(
+    problems.map((p) => p.reason),
+    ['expected a number, got "0x10"', 'expected a number, got "0b1"'],
+  );
 });

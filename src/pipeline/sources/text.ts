@@ -238,13 +238,26 @@ export function parseCsv(
 
 // ---------------------------------------------------------------- values → columns
 
+/** "0x1F", "0b101", "0o17": Number() reads them, pandas and Spark read them as text; so does Tessera. */
+const NON_DECIMAL = /^\s*[+-]?0[xXbBoO]/;
+
+/** Special values as pandas/NumPy/Spark write them: nan, inf, -inf, Infinity (any case). */
+const SPECIAL: ReadonlyMap<string, number> = new Map([
+  ["nan", Number.NaN],
+  ["+nan", Number.NaN],
+  ["-nan", Number.NaN],
+  ["inf", Number.POSITIVE_INFINITY],
+  ["+inf", Number.POSITIVE_INFINITY],
+  ["infinity", Number.POSITIVE_INFINITY],
+  ["+infinity", Number.POSITIVE_INFINITY],
+  ["-inf", Number.NEGATIVE_INFINITY],
+  ["-infinity", Number.NEGATIVE_INFINITY],
+]);
+
 function parseNumber(s: string): number | null {
   const x = Number(s);
-  if (Number.isNaN(x)) {
-    const t = s.trim().toLowerCase();
-    return t === "nan" ? Number.NaN : null;
-  }
-  return s.trim() === "" ? null : x;
+  if (Number.isNaN(x)) return SPECIAL.get(s.trim().toLowerCase()) ?? null;
+  return s.trim() === "" || NON_DECIMAL.test(s) ? null : x;
 }
 
 function describe(v: unknown): string {
