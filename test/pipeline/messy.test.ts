@@ -101,3 +101,17 @@ test("numbers as pandas/NumPy write them (inf, -inf, Infinity, nan) are numbers;
     ['expected a number, got "0x10"', 'expected a number, got "0b1"'],
   );
 });
+
+test("a CSV with classic Mac (bare CR) line endings is refused by name instead of reading as zero rows", async () => {
+  const file = path.join(dir, "mac.csv");
+  fs.writeFileSync(file, "id,a,b\r1,1,2\r2,3,4\r");
+  await assert.rejects(score(file), {
+    code: "E_PIPELINE_FORMAT",
+    message: /mac\.csv: lines end in a bare carriage return/,
+  });
+  // CRLF and a last line without its newline are fine
+  const crlf = path.join(dir, "crlf.csv");
+  fs.writeFileSync(crlf, "\ufeffid,a,b\r\n1,1,2\r\n2,3,4");
+  const s = await score(crlf);
+  assert.equal(s.rowsScored, 2);
+});

@@ -93,7 +93,7 @@ async function* textPieces(
       if (data.length > Math.max(MAX_RECORD, 2 * chunkBytes)) {
         throw new PipelineError(
           "E_PIPELINE_FORMAT",
-          `${path}: no end of record within ${Math.round(data.length / 2 ** 20)} MiB from byte ${carryStart}${delimiter ? " (an unclosed quote?)" : " (no newline)"}`,
+          `${path}: no end of record within ${Math.round(data.length / 2 ** 20)} MiB from byte ${carryStart}${compression ? " of the decompressed data" : ""}: a record over the ${Math.round(Math.max(MAX_RECORD, 2 * chunkBytes) / 2 ** 20)} MiB limit, or ${delimiter ? "an unclosed quote" : "no newline"}`,
           { file: path, byte: carryStart },
         );
       }
@@ -530,6 +530,15 @@ async function readCsvHeader(
       else field += ch;
     }
     names.push(field);
+    const cr = headerText.indexOf("\r");
+    if (cr >= 0 && cr < headerText.length - (headerText.endsWith("\r\n") ? 2 : 1)) {
+      // Excel's "CSV (Macintosh)": read as one header line, the file would give no rows at all
+      throw new PipelineError(
+        "E_PIPELINE_FORMAT",
+        `${path}: lines end in a bare carriage return (classic Mac line endings), not LF or CRLF; convert them first (tr '\\r' '\\n' < in > out)`,
+        { file: path },
+      );
+    }
     return {
       names: names.map((s) => s.trim()),
       endByte: piece.startByte + Buffer.byteLength(headerText, "utf8"),
