@@ -148,6 +148,11 @@ export class ModelHost {
   private closingRunners: readonly Runner[] = [];
   private readonly endDrainHooks: (() => void)[] = [];
   private readonly opts: ModelHostOptions;
+  /**
+   * Models an `unload` is taking down: their queued work finishes, new requests are refused (503) instead of
+   * starting a fresh batcher on a session about to close (Triton: in-flight requests finish, new ones fail).
+   */
+  private readonly unloading = new Map<string, Promise<void>>();
   /** Set once start-up loading finished (ready stays false before). */
   startupDone = false;
   startupError: unknown = undefined;
@@ -233,7 +238,7 @@ export class ModelHost {
    * without a promise; `undefined` in every other case (call `model`, which loads, rescans or throws).
    */
   modelNow(name: string, version?: string): LoadedModel | undefined {
-    if (!this.opts.explicitLoad) return undefined;
+    if (!this.opts.explicitLoad || this.unloading.has(name)) return undefined;
     if (!validName(name) || !validVersion(version)) return undefined; // checkModelName's rules
     try {
       const m = this.registry.tryGet(name, version);
@@ -246,6 +251,7 @@ export class ModelHost {
   /** The loaded model for (name, version), without loading it. Throws 404/503-class errors. */
   async model(name: string, version?: string): Promise<LoadedModel> {
     checkModelName(name, version);
+    if (this.unloading.has(name)) throw unloadingError(name, version);
     try {
       if (this.opts.explicitLoad) {
         try {
@@ -289,6 +295,8 @@ export class ModelHost {
    * the new load instead of failing: the closed session refused it before running anything.
    */
   async infer(model: LoadedModel, inputs: TensorMap, options: InferOptions): Promise<InferResult> {
+    if (this.unloading.size > 0 && this.unloading.has(model.name))
+      throw unloadingError(model.name, model.version);
     const r = this.runnerFor(model);
     // The load the request runs on (the current one when `model` is a load a reload replaced).
     const m = r.model;
@@ -475,6 +483,15 @@ export class ModelHost {
   /** Finishes queued work of the model's batchers, then unloads it in the registry. */
   async unload(name: string): Promise<void> {
     checkModelName(name);
+    // A second unload of the same model while the first runs waits for that one.
+    const running = this.unloading.get(name);
+    if (running !== undefined) return running;
+    const p = this.unloadNow(name).finally(() => this.unloading.delete(name));
+    this.unloading.set(name, p);
+    return p;
+  }
+
+  private async unloadNow(name: string): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const [key, r] of this.runners) {
       if (key.startsWith(`${name}@`)) {
@@ -515,6 +532,15 @@ export class ModelHost {
   onEndDrain(hook: () => void): void {
     this.endDrainHooks.push(hook);
   }
+}
+
+/** A request for a model an unload is taking down (503, as for any model that is not ready). */
+function unloadingError(name: string, version: string | undefined): TesseraError {
+  return new TesseraError(
+    "E_MODEL_NOT_READY",
+    `model ${name}${version !== undefined ? `@${version}` : ""} is unloading`,
+    { model: name, ...(version !== undefined ? { version } : {}), state: "unloading" },
+  );
 }
 
 /** The registry names its folder in not-found messages; clients do not need the server's paths. */

@@ -1,0 +1,47 @@
+/** An unload in progress: queued work finishes, new requests are refused (503) instead of starting a new batcher. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SLOW_BODY, slowRepo, startApp } from "./helpers.ts";
+
+test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
+  const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
+  const post = () =>
+    fetch(`${srv.url}/v2/models/slow/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: SLOW_BODY,
+    });
+  try {
+    const first = post();
+    await new Promise((r) => setTimeout(r, 50));
+    const unload = fetch(`${srv.url}/v2/repository/models/slow/unload`, { method: "POST" });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const late = await post();
+    const lateMs = performance.now() - t0;
+    const lateBody = (await late.json()) as { error: string };
+    assert.equal(late.status, 503, JSON.stringify(lateBody));
+    assert.match(lateBody.error, /slow.* unloading/);
+    assert.ok(lateMs < 250, `refused after ${lateMs} ms, not after a run`);
+    const ready = await fetch(`${srv.url}/v2/models/slow/ready`);
+    assert.equal(ready.status, 503);
+    await ready.arrayBuffer();
+
+    const f = await first;
+    assert.equal(f.status, 200);
+    await f.arrayBuffer();
+    assert.equal((await unload).status, 200);
+    // no batcher was left behind for the closed session: its queue-depth series is gone
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.doesNotMatch(text, /tessera_queue_depth\{model="slow"\}/);
+    assert.equal((await fetch(`${srv.url}/v2/health/ready`)).status, 200);
+
+    // loaded again, it serves
+    assert.equal((await fetch(`${srv.url}/v2/repository/models/slow/load`, { method: "POST" })).status, 200);
+    const again = await post();
+    assert.equal(again.status, 200);
+    await again.arrayBuffer();
+  } finally {
+    await srv.close();
+  }
+});
