@@ -115,3 +115,24 @@ test("a CSV with classic Mac (bare CR) line endings is refused by name instead o
   const s = await score(crlf);
   assert.equal(s.rowsScored, 2);
 });
+
+test("UTF-16 (Excel 'Unicode Text') and Latin-1 files are refused by name, not read as garbage or with changed keys", async () => {
+  const u16 = path.join(dir, "u16.csv");
+  fs.writeFileSync(
+    u16,
+    Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("id,a,b\r\n1,1,2\r\n", "utf16le")]),
+  );
+  await assert.rejects(score(u16), { code: "E_PIPELINE_FORMAT", message: /u16\.csv: UTF-16 text/ });
+  const latin1 = path.join(dir, "latin1.jsonl");
+  fs.writeFileSync(latin1, Buffer.from('{"id":"ok","a":1,"b":2}\n{"id":"café","a":1,"b":2}\n', "latin1"));
+  await assert.rejects(score(latin1), {
+    code: "E_PIPELINE_FORMAT",
+    message: /latin1\.jsonl: not UTF-8 text near byte 34 .*iconv/,
+  });
+  // a real U+FFFD (valid UTF-8) is text like any other
+  const replacement = path.join(dir, "fffd.csv");
+  fs.writeFileSync(replacement, "id,a,b\nx\uFFFDy,1,2\n");
+  const s = await score(replacement);
+  assert.equal(s.rowsScored, 1);
+  assert.equal(readJsonl(`${replacement}.out.jsonl`)[0]!.id, "x\uFFFDy");
+});

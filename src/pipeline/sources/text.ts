@@ -4,6 +4,7 @@
  * Column kinds come from `options.schema` or are inferred from the first chunk; later values that do not
  * fit become row problems (never silently dropped).
  */
+import { isUtf8 } from "node:buffer";
 import * as fs from "node:fs";
 import type { Column, ColumnKind, FieldSpec, RowProblem } from "../batch.ts";
 import { PipelineError } from "../errors.ts";
@@ -102,17 +103,30 @@ async function* textPieces(
     }
     // progress: a plain file is read up to the piece's end; a compressed one up to what zlib has taken
     const fileBytes = compression === null ? carryStart + cut : chunk.fileBytes;
-    if (carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
-      // UTF-8 byte order mark
-      yield { text: data.toString("utf8", 3, cut), startByte: 3, endByte: cut, fileBytes };
-    } else {
-      yield {
-        text: data.toString("utf8", 0, cut),
-        startByte: carryStart,
-        endByte: carryStart + cut,
-        fileBytes,
-      };
+    if (
+      carryStart === 0 &&
+      ((data[0] === 0xff && data[1] === 0xfe) || (data[0] === 0xfe && data[1] === 0xff))
+    ) {
+      throw new PipelineError(
+        "E_PIPELINE_FORMAT",
+        `${path}: UTF-16 text (its byte order mark says so), as Excel's "Unicode Text" saves it; convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8 < in > out)`,
+        { file: path, encoding: "UTF-16" },
+      );
     }
+    // UTF-8 byte order mark
+    const begin = carryStart === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0;
+    const text = data.toString("utf8", begin, cut);
+    // invalid UTF-8 decodes to U+FFFD; refuse it (as pandas, Polars and DuckDB do) rather than change keys and texts
+    const replaced = text.indexOf("\uFFFD");
+    if (replaced >= 0 && !isUtf8(data.subarray(begin, cut))) {
+      const at = carryStart + begin + Buffer.byteLength(text.slice(0, replaced));
+      throw new PipelineError(
+        "E_PIPELINE_FORMAT",
+        `${path}: not UTF-8 text near byte ${at}${compression ? " of the decompressed data" : ""} (Latin-1 or Windows-1252, as older Excel saves CSV?); convert it to UTF-8 first (iconv -f cp1252 -t utf-8 < in > out)`,
+        { file: path, byte: at, encoding: "not UTF-8" },
+      );
+    }
+    yield { text, startByte: carryStart + begin, endByte: carryStart + cut, fileBytes };
     carryStart += cut;
     carry = Buffer.from(data.subarray(cut));
     if (eof) return;
