@@ -18,7 +18,8 @@
  *      unloading the least recently used ready versions first.
  *   5. Readiness (`isReady`) counts the versions that are supposed to be loaded: an explicit `unload()` takes a
  *      version (or a whole model) out of the count once it is unavailable, until a `load()` or `get()` loads it
- *      again (Triton's strict readiness: ready again after an unload completes, not ready while it runs).
+ *      again (Triton's strict readiness: ready again after an unload completes, not ready while it runs); a
+ *      folder that a scan after `loadAll` finds counts once something asks to load it.
  */
 import { EventEmitter } from "node:events";
 import { type Dirent, existsSync, type FSWatcher, watch } from "node:fs";
@@ -177,6 +178,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   private useClock = 0;
   /** Models unloaded as a whole by an explicit `unload(name)` and not loaded since (names survive rescans). */
   private readonly unloadedModels = new Set<string>();
+  /**
+   * Models something asked to load: `loadAll` (all it found), `load`, `get`, a watched change. After `loadAll`,
+   * readiness counts only these: a folder a later `index()` finds is not supposed to be loaded until asked.
+   */
+  private readonly wanted = new Set<string>();
 
   constructor(opts: ModelRegistryOptions) {
     super();
@@ -417,12 +423,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   /**
    * True when the repository was indexed and every version the policies serve is ready, leaving out the versions
-   * (and whole models) an explicit `unload()` took down and nothing loaded since. A version that is loading (unless
+   * (and whole models) an explicit `unload()` took down and nothing loaded since, and, after `loadAll`, models a
+   * later scan found that nothing asked to load. A version that is loading (unless
    * it is a reload: the previous load serves meanwhile) or unloading, or failed to load, makes it false.
    */
   isReady(): boolean {
     if (!this.indexed || this.closed) return false;
     for (const m of this.models.values()) {
+      if (this.autoload && !this.wanted.has(m.name)) continue; // found after loadAll, never asked to load
       if (this.unloadedModels.has(m.name) && !this.hasLiveVersions(m)) continue;
       if (m.configIssues || m.problem || m.missing.length > 0) return false;
       for (const v of m.selected) {
@@ -586,6 +594,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   private startLoad(m: ModelEntry, e: VersionEntry): Promise<LoadedModel> {
     e.unloadedByRequest = false;
     this.unloadedModels.delete(m.name);
+    this.wanted.add(m.name);
     const p = this.loadVersion(m, e).finally(() => {
       if (e.loading === p) e.loading = undefined;
     });
@@ -739,7 +748,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   async load(name: string, version?: string): Promise<LoadedModel[]> {
     this.assertOpen();
     // An explicit load means the model is supposed to be up again: it counts for readiness, even if it fails.
-    if (MODEL_NAME_RE.test(name)) this.unloadedModels.delete(name);
+    if (MODEL_NAME_RE.test(name)) {
+      this.unloadedModels.delete(name);
+      this.wanted.add(name);
+    }
     let m: ModelEntry;
     try {
       m = await this.entryOf(name, true);
@@ -827,6 +839,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.autoload = true;
     // A few models at a time: each load starts worker threads and ORT graph optimization.
     const queue = this.names();
+    for (const name of queue) this.wanted.add(name);
     const lanes = Math.max(1, Math.min(4, availableParallelism()));
     await Promise.all(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {

@@ -154,3 +154,28 @@ test("a reload of a ready model keeps readiness true: the previous load serves u
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("a model folder found by a later index() does not count for readiness until something loads it", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "a", "1", mlp(1));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  try {
+    await reg.loadAll();
+    assert.equal(reg.isReady(), true);
+    writeModel(root, "late", "1", mlp(2));
+    writeModel(root, "junk", "1", new Uint8Array([7, 7, 7]));
+    await reg.index(); // read-only: lists them, loads nothing
+    assert.deepEqual(
+      ["junk", "late"].map((n) => reg.status(n)[0]!.state),
+      ["unavailable", "unavailable"],
+    );
+    assert.equal(reg.isReady(), true);
+    await reg.load("late");
+    assert.equal(reg.isReady(), true);
+    await assert.rejects(reg.load("junk"));
+    assert.equal(reg.isReady(), false); // asked to load, failed
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
