@@ -23,6 +23,7 @@ import {
   type SessionOptions,
 } from "../runtime/index.ts";
 import { Tensor, TesseraError } from "../tensor/index.ts";
+import { type DenseLayer, loadDense } from "./dense.ts";
 import { type HfFolder, type HfFolderOptions, loadHfFolder, type Pooling } from "./hf-folder.ts";
 import { l2NormalizeInPlace } from "./pooling.ts";
 import { type BatchingOptions, detectEncoderIO, EncoderRunner } from "./runner.ts";
@@ -159,6 +160,8 @@ export class TextEmbedder {
   readonly pooledByModel: boolean;
   readonly #runner: EncoderRunner;
   readonly #ownsSession: boolean;
+  /** Dense modules applied here after pooling (empty when the graph pools, or the pipeline has none). */
+  readonly #dense: readonly DenseLayer[];
 
   private constructor(
     m: OpenedTextModel,
@@ -166,7 +169,9 @@ export class TextEmbedder {
     dim: number,
     options: EmbedderOptions,
     pooledByModel: boolean,
+    dense: readonly DenseLayer[],
   ) {
+    this.#dense = dense;
     this.pooledByModel = pooledByModel;
     this.folder = m.folder;
     this.tokenizer = m.folder.tokenizer;
@@ -192,7 +197,16 @@ export class TextEmbedder {
       const preferPooled =
         mustPool || (m.folder.poolingSource === "default" && options.pooling === undefined);
       const io = detectEncoderIO(m.session, "embedding", { preferPooled });
-      if (mustPool && io.outputRank !== 2) {
+      // A graph with token states only (transformers.js / optimum exports): Dense modules after pooling
+      // run here from their safetensors weights; any other module cannot be reproduced.
+      const dense: DenseLayer[] = [];
+      if (
+        mustPool &&
+        io.outputRank !== 2 &&
+        m.folder.modulesAfterPoolingPaths.every((x) => /Dense$/.test(x.type))
+      )
+        for (const x of m.folder.modulesAfterPoolingPaths) dense.push(loadDense(m.folder.dir, x.path));
+      if (mustPool && io.outputRank !== 2 && dense.length === 0) {
         throw new TesseraError(
           "E_TEXT_MODEL",
           `modules.json has ${m.folder.modulesAfterPooling.join(", ")} after pooling, but the graph has no pooled output (sentence_embedding); pooling ${io.output} here would skip those layers`,
@@ -204,7 +218,19 @@ export class TextEmbedder {
         kind: "pool",
         pooling: "cls",
       });
-      return new TextEmbedder(m, runner, probe.value.length, options, io.outputRank === 2);
+      let dim = probe.value.length;
+      for (const d of dense) {
+        if (d.inFeatures !== dim) {
+          await runner.close({ drain: false });
+          throw new TesseraError(
+            "E_TEXT_MODEL",
+            `${d.path} takes vectors of ${d.inFeatures}, but the layer before gives ${dim}`,
+            { path: d.path, inFeatures: d.inFeatures, got: dim },
+          );
+        }
+        dim = d.outFeatures;
+      }
+      return new TextEmbedder(m, runner, dim, options, io.outputRank === 2, dense);
     } catch (e) {
       if (m.ownsSession) await m.session.close();
       throw e;
@@ -320,7 +346,8 @@ export class TextEmbedder {
     let total = 0;
     for (let i = 0; i < n; i++) {
       const r = results[i] as { value: Float32Array; queueMs: number; inferMs: number };
-      out.set(dims === r.value.length ? r.value : r.value.subarray(0, dims), i * dims);
+      const v = this.#afterPooling(r.value);
+      out.set(dims === v.length ? v : v.subarray(0, dims), i * dims);
       if (normalize) l2NormalizeInPlace(out, i * dims, dims);
       queueMs += r.queueMs;
       inferMs += r.inferMs;
@@ -354,7 +381,7 @@ export class TextEmbedder {
     const normalize = options.normalize ?? this.normalize;
     const out = new Float32Array(encs.length * dims);
     results.forEach((r, i) => {
-      out.set(r.value.subarray(0, dims), i * dims);
+      out.set(this.#afterPooling(r.value).subarray(0, dims), i * dims);
       if (normalize) l2NormalizeInPlace(out, i * dims, dims);
     });
     const tokens = encs.map((e) => e.ids.length);
@@ -447,7 +474,12 @@ export class TextEmbedder {
     );
     const tokens = encs.map((e) => e.ids.length);
     const vectors = results.map(
-      (r, i) => Tensor.wrap(r.value, [tokens[i] as number, this.dim]) as Tensor<"float32">,
+      // token states are the graph's width (this.dim is after any Dense module)
+      (r, i) =>
+        Tensor.wrap(r.value, [
+          tokens[i] as number,
+          r.value.length / (tokens[i] as number),
+        ]) as Tensor<"float32">,
     );
     return { vectors, tokens, totalTokens: tokens.reduce((a, b) => a + b, 0) };
   }
@@ -476,6 +508,13 @@ export class TextEmbedder {
   #promptSkip(prefix: string): number {
     if (this.folder.includePrompt || prefix === "") return 0;
     return Math.max(0, this.tokenizer.countTokens(prefix) - 1);
+  }
+
+  /** The pooled vector through the Dense modules run here (itself when there are none). */
+  #afterPooling(v: Float32Array): Float32Array {
+    let x = v;
+    for (const d of this.#dense) x = d.apply(x);
+    return x;
   }
 
   #poolingFor(requested: Pooling | undefined): Pooling {

@@ -60,6 +60,8 @@ export interface HfFolder {
    * only a graph with a pooled `sentence_embedding` output includes them.
    */
   readonly modulesAfterPooling: readonly string[];
+  /** The same modules with their folder (modules.json `path`), e.g. `{type: "...Dense", path: "2_Dense"}`. */
+  readonly modulesAfterPoolingPaths: readonly { readonly type: string; readonly path: string }[];
   /** Max tokens per input (special tokens included). */
   readonly maxLength: number;
   readonly prompts: Readonly<Record<string, string>>;
@@ -260,6 +262,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
   let pooling: Pooling | undefined;
   let includePrompt = true;
   const modulesAfterPooling: string[] = [];
+  const modulesAfterPoolingPaths: { type: string; path: string }[] = [];
   const modulesPath = join(dir, "modules.json");
   // With sentence-transformers' modules.json, normalization is exactly its Normalize module. Without one
   // (a bare transformers export) default to unit vectors, as TEI and OpenAI-style endpoints return.
@@ -293,7 +296,10 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
               });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;
-        else if (pooling !== undefined) modulesAfterPooling.push(m.type);
+        else if (pooling !== undefined) {
+          modulesAfterPooling.push(m.type);
+          modulesAfterPoolingPaths.push({ type: m.type, path: typeof m.path === "string" ? m.path : "" });
+        }
       }
     }
   } else if (existsSync(join(dir, "1_Pooling", "config.json"))) {
@@ -382,6 +388,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       includePrompt,
       normalize,
       modulesAfterPooling,
+      modulesAfterPoolingPaths,
       maxLength,
       prompts,
       ...(defaultPromptName ? { defaultPromptName } : {}),

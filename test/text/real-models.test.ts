@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { TesseraError } from "../../src/tensor/index.ts";
+import { rng, type Tensor, TesseraError, writeSafetensors } from "../../src/tensor/index.ts";
 import {
   type EmbedderOptions,
   loadHfFolder,
@@ -254,6 +254,67 @@ describe("graph signatures", () => {
         (e: unknown) => e instanceof TesseraError && e.code === "E_TEXT_OPTIONS",
       );
     });
+  });
+
+  it("Dense modules after pooling run here from 2_Dense/model.safetensors when the graph has token states only (transformers.js exports of LaBSE / distiluse)", async () => {
+    const v = vocabSizeOf(wp);
+    const enc = toyEncoder({ vocabSize: v });
+    const gen = rng(21);
+    const w1 = gen.normal([6, 8], { std: 0.5, dtype: "float32" }) as Tensor<"float32">;
+    const b1 = gen.normal([6], { std: 0.5, dtype: "float32" }) as Tensor<"float32">;
+    const w2 = gen.normal([4, 6], { std: 0.5, dtype: "float32" }) as Tensor<"float32">;
+    const st = stModules("mean", 8, [
+      "sentence_transformers.models.Dense",
+      "sentence_transformers.models.Dense",
+      "sentence_transformers.models.Normalize",
+    ]);
+    const files = (act1: string) => ({
+      "onnx/model.onnx": enc.bytes,
+      ...st,
+      "2_X/config.json": { in_features: 8, out_features: 6, bias: true, activation_function: act1 },
+      "2_X/model.safetensors": writeSafetensors({ "linear.weight": w1, "linear.bias": b1 }),
+      "3_X/config.json": {
+        in_features: 6,
+        out_features: 4,
+        bias: false,
+        activation_function: "torch.nn.modules.linear.Identity",
+      },
+      "3_X/model.safetensors": writeSafetensors({ "linear.weight": w2 }),
+    });
+    const dir = base(files("torch.nn.modules.activation.Tanh"));
+    await withEmbedders([dir], async (emb) => {
+      assert.equal(emb.dim, 4);
+      assert.equal(emb.pooledByModel, false);
+      const texts = ["hello world", "a much longer sentence with quite a few more tokens in it"];
+      const got = await emb.embed(texts);
+      for (const [i, t] of texts.entries()) {
+        const ids = emb.tokenizer.encode(t).ids;
+        const pooled = new Float32Array(8);
+        for (const [p, id] of ids.entries())
+          for (let d = 0; d < 8; d++)
+            pooled[d] =
+              (pooled[d] as number) +
+              ((enc.word(id)[d] as number) + (enc.position(p)[d] as number)) / ids.length;
+        const lin = (w: Tensor<"float32">, x: Float32Array, out: number, bias?: Tensor<"float32">) =>
+          new Float32Array(out).map((_, o) => {
+            let s = bias ? ((bias.data as Float32Array)[o] as number) : 0;
+            for (let k = 0; k < x.length; k++)
+              s += ((w.data as Float32Array)[o * x.length + k] as number) * (x[k] as number);
+            return s;
+          });
+        const h = lin(w1, pooled, 6, b1).map(Math.tanh);
+        close(rowOf(got, i), l2(lin(w2, h, 4)), 1e-5, `row ${i}`);
+      }
+      // Matryoshka cut applies after the Dense modules; per-token vectors keep the graph's width
+      assert.deepEqual((await emb.embed(["x"], { dimensions: 2 })).shape, [1, 2]);
+      const tok = await emb.embedTokens(["hello world"]);
+      assert.equal(tok.vectors[0]?.shape[1], 8);
+    });
+    await assert.rejects(
+      TextEmbedder.load(base(files("torch.nn.modules.activation.Softplus"))),
+      (e: unknown) =>
+        e instanceof TesseraError && e.code === "E_TEXT_MODEL" && /Softplus is not supported/.test(e.message),
+    );
   });
 
   it("token_embeddings + sentence_embedding: pooling here unless modules.json has a Dense layer", async () => {
