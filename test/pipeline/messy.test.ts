@@ -136,3 +136,18 @@ test("UTF-16 (Excel 'Unicode Text') and Latin-1 files are refused by name, not r
   assert.equal(s.rowsScored, 1);
   assert.equal(readJsonl(`${replacement}.out.jsonl`)[0]!.id, "x\uFFFDy");
 });
+
+test("lines of only spaces in a CSV are skipped like blank lines; in a TSV a line of tabs is still a record", async () => {
+  const csv = path.join(dir, "spaces.csv");
+  fs.writeFileSync(csv, "id,a,b\n1,1,2\n  \n2,3,4\n \t\r\n\n3,5,6\n   ");
+  const s = await score(csv, { onError: "fail" });
+  assert.equal(s.rowsScored, 3);
+  assert.deepEqual(
+    readJsonl(`${csv}.out.jsonl`).map((r) => r.id),
+    [1, 2, 3],
+  );
+  const tsv = path.join(dir, "tabs.tsv");
+  fs.writeFileSync(tsv, "id\ta\tb\n1\t1\t2\n\t\t\n");
+  const t = await score(tsv);
+  assert.deepEqual([t.rowsScored, t.rowsRejected], [1, 1]);
+});

@@ -170,10 +170,15 @@ export function parseCsv(
   let line = firstLine;
   let rows = 0;
   while (i < n) {
-    // skip blank lines (they hold no record)
-    const c0 = text.charCodeAt(i);
-    if (c0 === 10 || (c0 === 13 && text.charCodeAt(i + 1) === 10)) {
-      i += c0 === 13 ? 2 : 1;
+    // skip blank lines (they hold no record); with several fields per record, also lines of only spaces and
+    // tabs that are not delimiters (a hand-edited file's "  " line), as JSONL skips them
+    let b = i;
+    if (ncols > 1) {
+      for (let c = text.charCodeAt(b); (c === 32 || c === 9) && c !== d; c = text.charCodeAt(++b));
+    }
+    const c0 = text.charCodeAt(b);
+    if (c0 === 10 || (c0 === 13 && text.charCodeAt(b + 1) === 10) || (b > i && b === n)) {
+      i = b + (c0 === 13 ? 2 : b === n ? 0 : 1);
       line++;
       continue;
     }
