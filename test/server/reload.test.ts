@@ -177,3 +177,42 @@ test("a version that is loading again when a load is recorded (a concurrent relo
     await srv.close();
   }
 });
+
+test("the stats of a model that is reloading stay listed: its previous load serves meanwhile", async () => {
+  const srv = await startApp(
+    writeRepo([
+      { name: "st", bytes: slowModel({ ms: 1, size: 8 }).bytes, config: { replicas: 1, intraOpThreads: 1 } },
+    ]),
+  );
+  try {
+    const host = srv.app.tessera.ctx.models;
+    await host.infer(await host.model("st"), { x: Tensor.wrap(new Float32Array(8).fill(0.5), [1, 8]) }, {});
+    const registry = host.registry as unknown as {
+      once(event: "state", f: (s: ModelVersionStatus) => void): void;
+    };
+    // Read the stats at the moment the reload starts (state "loading", the old session still serving).
+    const during = new Promise<{ model_stats: { name: string; inference_count: number }[] }>((resolve) =>
+      registry.once("state", () => {
+        void srv.app.inject({ method: "GET", url: "/v2/models/st/stats" }).then((r) => resolve(r.json()));
+      }),
+    );
+    const all = new Promise<{ model_stats: { name: string }[] }>((resolve) =>
+      registry.once("state", () => {
+        void srv.app.inject({ method: "GET", url: "/v2/models/stats" }).then((r) => resolve(r.json()));
+      }),
+    );
+    const reload = host.load("st");
+    const s = await during;
+    assert.deepEqual(
+      s.model_stats.map((m) => [m.name, m.inference_count]),
+      [["st", 1]],
+    );
+    assert.deepEqual(
+      (await all).model_stats.map((m) => m.name),
+      ["st"],
+    );
+    await reload;
+  } finally {
+    await srv.close();
+  }
+});

@@ -173,11 +173,14 @@ export function registerTritonRoutes(app: FastifyInstance, ctx: RouteContext): v
   app.get("/v2/models/:model/config", config);
   app.get("/v2/models/:model/versions/:version/config", config);
 
-  /** Stats of the ready versions among `versions` (a version that unloads meanwhile is skipped). */
+  /**
+   * Stats of the serving versions among `versions`: ready ones, and ones reloading (the previous load serves
+   * meanwhile); a version that unloads meanwhile is skipped.
+   */
   const statsOf = (versions: readonly { name: string; version: string; state: string }[]): ModelStat[] => {
     const out: ModelStat[] = [];
     for (const s of versions) {
-      if (s.state !== "ready") continue;
+      if (s.state !== "ready" && s.state !== "loading") continue;
       try {
         out.push(models.statsOf(registry.tryGet(s.name, s.version)));
       } catch {
