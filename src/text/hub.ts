@@ -95,6 +95,14 @@ const CONFIG_FILES = [
   "config_sentence_transformers.json",
 ];
 
+/**
+ * sentence-transformers module files Tessera reads besides CONFIG_FILES: a Pooling config at another
+ * index, and Dense layers (config + safetensors weights, applied after pooling when the graph has
+ * token states only). Without a listing the common `2_Dense` folder is asked for.
+ */
+const MODULE_FILE = /^\d+_(Pooling|Dense)[^/]*\/(config\.json|model\.safetensors)$/;
+const DEFAULT_MODULE_FILES = ["2_Dense/config.json", "2_Dense/model.safetensors"];
+
 function graphCandidates(variant: string | undefined): string[] {
   return variant
     ? [`onnx/model_${variant}.onnx`, `model_${variant}.onnx`]
@@ -317,6 +325,7 @@ async function listFiles(
     // No listing API: ask for the fixed list; missing optional files are skipped (404).
     return [
       ...CONFIG_FILES.map((p) => ({ path: p, required: p === "tokenizer.json" })),
+      ...DEFAULT_MODULE_FILES.map((p) => ({ path: p, required: false })),
       ...graphs.map((p) => ({ path: p, required: false, candidate: true })),
     ];
   }
@@ -337,6 +346,8 @@ async function listFiles(
     });
   };
   for (const p of CONFIG_FILES) add(p, p === "tokenizer.json");
+  for (const s of siblings)
+    if (MODULE_FILE.test(s.rfilename) && !CONFIG_FILES.includes(s.rfilename)) add(s.rfilename, false);
   const graph = graphs.find((g) => byName.has(g));
   if (!graph) {
     const others = siblings.map((x) => x.rfilename).filter((f) => f.endsWith(".onnx"));

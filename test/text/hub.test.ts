@@ -205,6 +205,36 @@ describe("pullModel against a local hub", () => {
     rmSync(cache, { recursive: true, force: true });
   });
 
+  it("takes sentence-transformers Dense modules (config + safetensors) with a listing and without one, not other module weights", async () => {
+    const dense = {
+      "2_Dense/config.json": Buffer.from('{"in_features":8,"out_features":4}'),
+      "2_Dense/model.safetensors": patterned(500, 31, 253),
+      "3_Dense_768/config.json": Buffer.from('{"in_features":4,"out_features":2}'),
+      "0_Transformer/model.safetensors": patterned(800, 13, 251),
+    };
+    for (const [p, b] of Object.entries(dense)) hub.files.set(p, b);
+    try {
+      const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
+      const got = r.files.map((f) => f.path);
+      for (const p of ["2_Dense/config.json", "2_Dense/model.safetensors", "3_Dense_768/config.json"])
+        assert.ok(got.includes(p), `${p} in ${got.join(", ")}`);
+      assert.ok(!got.includes("0_Transformer/model.safetensors"));
+      assert.deepEqual(
+        readFileSync(join(r.dir, "2_Dense/model.safetensors")),
+        dense["2_Dense/model.safetensors"],
+      );
+      hub.listing = false;
+      const fixedCache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
+      const fixed = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: fixedCache });
+      const names = fixed.files.map((f) => f.path);
+      assert.ok(names.includes("2_Dense/model.safetensors") && names.includes("2_Dense/config.json"));
+      rmSync(fixedCache, { recursive: true, force: true });
+    } finally {
+      for (const p of Object.keys(dense)) hub.files.delete(p);
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it("resumes a download cut in the middle with a Range request", async () => {
     hub.cut.set("onnx/model.onnx", 120_000);
     await assert.rejects(
