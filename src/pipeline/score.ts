@@ -528,8 +528,16 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   }
   const timings = ckpt.timings;
   const wallBefore = timings.wallMs;
-  const hashes = options.inputs.map((f) => hashFile(f));
-  for (const h of hashes) h.catch(() => undefined);
+  // one file at a time, behind the scoring: hashing every input at once opened them all together (EMFILE past
+  // the open-file limit, 1024 or macOS's 256, with a glob of many files)
+  const hashes: Promise<string>[] = [];
+  let hashed: Promise<unknown> = Promise.resolve();
+  for (const f of options.inputs) {
+    const h = hashed.then(() => hashFile(f));
+    h.catch(() => undefined);
+    hashes.push(h);
+    hashed = h.catch(() => undefined);
+  }
 
   let totals = ckpt.parts.reduce(
     (t, p) => ({

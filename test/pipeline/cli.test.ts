@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
@@ -156,4 +157,27 @@ test("--delimiter '\\t' (two characters from a shell) or tab means a tab; a quot
     const r = parseScoreFlags({ model: "m.onnx", input: ["a.csv"], output: "o.csv", delimiter: bad });
     assert.ok(!r.ok && r.issues.some((i) => i.path === "--delimiter"), bad);
   }
+});
+
+test("a glob of more files than the open-file limit scores (inputs were all opened at once to hash them: EMFILE)", () => {
+  const folder = path.join(dir, "many");
+  fs.mkdirSync(folder);
+  for (let k = 0; k < 200; k++)
+    fs.writeFileSync(path.join(folder, `p${String(k).padStart(4, "0")}.csv`), `id,a,b\n${k},1,2\n`);
+  const model = path.join(dir, "many.onnx");
+  fs.writeFileSync(model, mlpClassifier({ inputDim: 2, hidden: [4], classes: 2, seed: 3 }).bytes);
+  const output = path.join(dir, "many.csv");
+  const command = [
+    "ulimit -n 128 &&",
+    "exec",
+    JSON.stringify(process.execPath),
+    "--import tsx src/cli/main.ts score --replicas 1 --progress none --key-columns id",
+    `--model ${JSON.stringify(model)} --input ${JSON.stringify(path.join(folder, "*.csv"))} --output ${JSON.stringify(output)}`,
+  ].join(" ");
+  const r = spawnSync("bash", ["-c", command], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(fs.readFileSync(output, "utf8").trimEnd().split("\n").length, 201);
+  const manifest = JSON.parse(fs.readFileSync(`${output}.manifest.json`, "utf8"));
+  assert.equal(manifest.inputs.length, 200);
+  assert.match(manifest.inputs[199].sha256, /^[0-9a-f]{64}$/);
 });
