@@ -46,6 +46,7 @@ import { fsyncPath, mergeParquet, openSink, type Sink } from "./sinks/index.ts";
 import {
   type Compression,
   type FileFormat,
+  type FileKind,
   fileKindOf,
   openSource,
   type Source,
@@ -367,8 +368,11 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
 async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
-  const kind = fileKindOf(output, "output");
-  const format = options.outputFormat ?? kind.format;
+  // an explicit outputFormat takes any name (a .gz suffix still compresses it)
+  const kind: FileKind = options.outputFormat
+    ? { format: options.outputFormat, compression: /\.gz(ip)?$/i.test(output) ? "gzip" : null }
+    : fileKindOf(output, "output");
+  const format = kind.format;
   // gzip output: each part is compressed into its own gzip member when committed, so the merged file is the
   // members one after another (a multi-member gzip file, read whole by gunzip, zcat, Python, pandas, Spark)
   const compression: Compression = kind.compression;

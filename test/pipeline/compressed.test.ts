@@ -287,3 +287,13 @@ test("the CLI reads a gzip glob and writes .csv.gz; a truncated input exits non-
   assert.notEqual(t.status, 0);
   assert.match(t.stderr, /E_PIPELINE_COMPRESSION: .*p3\.csv\.gz: the gzip data ends before its end marker/);
 });
+
+test("an explicit outputFormat takes any output name; a .gz suffix still compresses it", async () => {
+  const input = path.join(dir, "plain.csv");
+  const odd = path.join(dir, "scores.out");
+  await scoreFiles({ ...options([input], odd), outputFormat: "jsonl" });
+  assert.equal(fs.readFileSync(odd, "utf8").trimEnd().split("\n").length, ROWS);
+  const gz = path.join(dir, "scores.out.gz");
+  await scoreFiles({ ...options([input], gz), outputFormat: "jsonl" });
+  assert.ok(zlib.gunzipSync(fs.readFileSync(gz)).equals(fs.readFileSync(odd)));
+});
