@@ -204,21 +204,38 @@ export function parsePostProcessor(
 }
 
 /**
- * Tokenizers whose post-processor adds no special token (null or ByteLevel only, as in many
- * Llama / Mistral / Qwen exports) get their specials from tokenizer_config `add_bos_token` /
- * `add_eos_token` when those are true (as transformers' Llama tokenizers rebuild their template).
+ * tokenizer_config `tokenizer_class` values whose transformers fast tokenizer rebuilds the
+ * post-processor from `add_bos_token` (default true) / `add_eos_token` (default false) when it
+ * loads (LlamaTokenizerFast.update_post_processor, copied by CodeLlama and Gemma), whatever
+ * tokenizer.json's template says: e.g. an `add_eos_token: true` Mistral/Gemma embedder appends
+ * `</s>` / `<eos>` that its tokenizer.json template lacks.
+ */
+const REBUILT_TEMPLATE_CLASSES = /^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/;
+
+/**
+ * The template from tokenizer_config's `add_bos_token` / `add_eos_token`: always for the classes
+ * above (as transformers rebuilds it), else only when the post-processor adds no special token
+ * (null or ByteLevel only, as in many Llama / Mistral / Qwen exports) and a flag is true.
  */
 function withConfigSpecials(
   tpl: PostTemplate,
   cfg: Readonly<Record<string, unknown>>,
   vocabId: (token: string) => number | undefined,
+  specialTokensMap: Readonly<Record<string, unknown>> = {},
 ): PostTemplate {
-  if (countSpecials(tpl.single) > 0) return tpl;
-  const bosName = cfg.add_bos_token === true ? tokenName(cfg.bos_token) : undefined;
-  const eosName = cfg.add_eos_token === true ? tokenName(cfg.eos_token) : undefined;
+  const rebuilds =
+    typeof cfg.tokenizer_class === "string" && REBUILT_TEMPLATE_CLASSES.test(cfg.tokenizer_class);
+  if (!rebuilds && countSpecials(tpl.single) > 0) return tpl;
+  const nameOf = (key: "bos_token" | "eos_token") => tokenName(cfg[key]) ?? tokenName(specialTokensMap[key]);
+  const addBos = rebuilds ? cfg.add_bos_token !== false : cfg.add_bos_token === true;
+  const addEos = cfg.add_eos_token === true;
+  const bosName = addBos ? nameOf("bos_token") : undefined;
+  const eosName = addEos ? nameOf("eos_token") : undefined;
   const bos = bosName !== undefined ? vocabId(bosName) : undefined;
   const eos = eosName !== undefined ? vocabId(eosName) : undefined;
-  if (bos === undefined && eos === undefined) return tpl;
+  // A flag whose token cannot be resolved: keep tokenizer.json's template (transformers would refuse to load).
+  if (rebuilds && ((addBos && bos === undefined) || (addEos && eos === undefined))) return tpl;
+  if (!rebuilds && bos === undefined && eos === undefined) return tpl;
   const wrap = (which: "A" | "B", typeId: number): TemplatePiece[] => [
     ...(bos !== undefined ? [sp([bos], typeId)] : []),
     sq(which, typeId),
@@ -282,6 +299,7 @@ export class TextTokenizer {
       parsePostProcessor(json.post_processor, (t) => hf.token_to_id(t)),
       cfg,
       (t) => hf.token_to_id(t),
+      settings.specialTokensMap ?? {},
     );
     this.#singleSpecials = countSpecials(this.template.single);
     this.#pairSpecials = countSpecials(this.template.pair);

@@ -794,6 +794,45 @@ describe("tokenizers without a template post-processor", () => {
     assert.deepEqual(t.encode("  ＨＥＬＬＯ   ``World``  ").ids, plain.encode('hello "world"').ids);
   });
 
+  it("a Llama/Gemma tokenizer_class rebuilds the template from add_bos_token / add_eos_token, as transformers does (e5-mistral, EmbeddingGemma)", () => {
+    const tj = fixtureTokenizer("bpe");
+    // tokenizer.json's template adds BOS only, as Llama/Mistral exports ship it
+    tj.post_processor = {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: "<s>", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "<s>", type_id: 1 } },
+        { Sequence: { id: "B", type_id: 1 } },
+      ],
+      special_tokens: { "<s>": { id: "<s>", ids: [0], tokens: ["<s>"] } },
+    };
+    const content = TextTokenizer.fromJSON(tj).encode("hello world", { addSpecialTokens: false }).ids;
+    const cfg = { bos_token: "<s>", eos_token: "</s>" };
+    const llama = (extra: Record<string, unknown>) =>
+      TextTokenizer.fromJSON(tj, {
+        tokenizerConfig: { ...cfg, tokenizer_class: "LlamaTokenizer", ...extra },
+      });
+    assert.deepEqual(llama({ add_eos_token: true }).encode("hello world").ids, [0, ...content, 2]);
+    assert.deepEqual(llama({ add_bos_token: false, add_eos_token: true }).encode("hello world").ids, [
+      ...content,
+      2,
+    ]);
+    assert.deepEqual(llama({}).encode("hello world").ids, [0, ...content]);
+    assert.deepEqual(
+      llama({ add_eos_token: true })
+        .encodePair("a", "b")
+        .ids.filter((x) => x === 0 || x === 2),
+      [0, 2, 0, 2],
+    );
+    // other classes keep tokenizer.json's template
+    const other = TextTokenizer.fromJSON(tj, {
+      tokenizerConfig: { ...cfg, tokenizer_class: "PreTrainedTokenizerFast", add_eos_token: true },
+    });
+    assert.deepEqual(other.encode("hello world").ids, [0, ...content]);
+  });
+
   it("add_bos_token / add_eos_token from tokenizer_config add the specials", () => {
     const tj = fixtureTokenizer("bpe");
     tj.post_processor = { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true };
