@@ -129,7 +129,7 @@ export class ServerMetrics {
     });
     new Gauge({
       name: "tessera_queue_depth",
-      help: "Rows waiting in each model's batch queue",
+      help: "Requests waiting in each model's batch queue (a model that runs unbatched: requests in flight)",
       labelNames: ["model"] as const,
       registers: [this.registry],
       collect() {

@@ -381,7 +381,7 @@ export class ModelHost {
     return { ...this.opts.batching, ...batchingFor(model.config, model.session.activeProvider) };
   }
 
-  /** Rows waiting for a model version's batcher (0 when none exists). */
+  /** Requests waiting for a model version's batcher (0 when none exists). */
   queueDepth(name: string, version: string): number {
     return this.runners.get(`${name}@${version}`)?.queueDepth ?? 0;
   }
