@@ -68,6 +68,8 @@ export interface RowProblem {
   readonly reason: string;
   /** 1-based line in the file, for text formats. */
   readonly line?: number;
+  /** A note about a value kept as written (a stray quote in an unquoted CSV field): the row is not bad for it. */
+  readonly lenient?: boolean;
 }
 
 export interface RecordBatch {

@@ -1155,6 +1155,7 @@ function validate(
 ): { keep: Uint8Array | null; kept: number; bad: BadRow[] } {
   const badByRow = new Map<number, BadRow>();
   for (const p of batch.problems ?? []) {
+    if (p.lenient) continue;
     if (!badByRow.has(p.index) && (p.column === null || inputCols.includes(p.column)))
       badByRow.set(p.index, p);
   }

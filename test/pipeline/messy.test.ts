@@ -151,3 +151,18 @@ test("lines of only spaces in a CSV are skipped like blank lines; in a TSV a lin
   const t = await score(tsv);
   assert.deepEqual([t.rowsScored, t.rowsRejected], [1, 1]);
 });
+
+test('a stray quote in an unquoted field (tv 5" screen) is kept as written, not a bad row; in a feature it is not a number', async () => {
+  const file = path.join(dir, "inches.csv");
+  fs.writeFileSync(file, 'id,a,b,desc\n1,1,2,tv 5" screen\n2,3,4,plain\n3,5",6,x\n');
+  const s = await score(file, { keyColumns: ["id", "desc"] });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [2, 1]);
+  assert.deepEqual(
+    readJsonl(`${file}.out.jsonl`).map((r) => r.desc),
+    ['tv 5" screen', "plain"],
+  );
+  assert.deepEqual(
+    readJsonl(`${file}.out.jsonl.rejects.jsonl`).map((r) => [r.row, r.column, r.reason]),
+    [[3, "a", 'expected a number, got "5\\""']],
+  );
+});

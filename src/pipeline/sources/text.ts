@@ -149,8 +149,10 @@ interface ParsedRecords {
 
 /**
  * Parses complete CSV records (RFC 4180: quoted fields, "" escapes, CRLF or LF) from `text`.
- * `want[i]` is the output slot of field i, or -1 to skip it. Rows with the wrong field count or stray quotes
- * become problems (their fields are null).
+ * `want[i]` is the output slot of field i, or -1 to skip it. Rows with the wrong field count, an unclosed quote or
+ * text after a closing quote become problems (their fields are null). A stray quote inside an unquoted field
+ * (`tv 5" screen`) is kept as written, as Python's csv, pandas and Spark read it: a `lenient` problem that names
+ * it without making the row bad (a number column still refuses such a value).
  */
 export function parseCsv(
   text: string,
@@ -186,6 +188,7 @@ export function parseCsv(
     starts.push(i);
     let col = 0;
     let problem: string | null = null;
+    let stray: string | null = null;
     const values: (string | undefined)[] = new Array(nWanted);
     for (;;) {
       let value: string | undefined;
@@ -223,7 +226,7 @@ export function parseCsv(
         while (j < n) {
           const c = text.charCodeAt(j);
           if (c === d || c === 10 || c === 13) break;
-          if (c === 34) problem ??= `stray quote in field ${col + 1}`;
+          if (c === 34) stray ??= `stray quote in field ${col + 1}`;
           j++;
         }
         value = j > i ? text.slice(i, j) : undefined;
@@ -247,6 +250,8 @@ export function parseCsv(
       problems.push({ index: rows, column: null, reason: problem, line: rowLine });
       for (let k = 0; k < nWanted; k++) fields[k]!.push(undefined);
     } else {
+      if (stray !== null)
+        problems.push({ index: rows, column: null, reason: stray, line: rowLine, lenient: true });
       for (let k = 0; k < nWanted; k++) fields[k]!.push(values[k]);
     }
     lines.push(rowLine);
