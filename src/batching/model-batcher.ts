@@ -6,6 +6,7 @@ import {
   type InferenceSession,
   type ModelDescription,
   type RunOptions,
+  type RunResult,
   type TensorMap,
   validateInputs,
 } from "../runtime/index.ts";
@@ -71,7 +72,7 @@ export interface InferResult {
   /**
    * ms from `infer` until its run started computing: the wait for a batch to be dispatched, plus the wait in the
    * session worker's queue behind an earlier batch (batches are dispatched ahead, up to `concurrency` at a time).
-   * The hand-over of the batch to the worker and back counts here too (it is not timed apart).
+   * When it did wait there, the hand-over of the batch to the worker and back counts here too (not timed apart).
    */
   readonly queueMs: number;
   /** ms of its batch's run: copying the requests into the batch buffer, onnxruntime's run, splitting the outputs. */
@@ -147,6 +148,8 @@ export class ModelBatcher {
   private readonly templates: Template[] = [];
   private readonly maxBatchSize: number;
   private readonly onRun: ((run: RunStats) => void) | undefined;
+  /** Session runs of this batcher in flight (handed to the session, not answered yet). */
+  private runs = 0;
 
   /** Throws E_BATCHER_CONFIG when the model cannot take batches (see `unbatchableReason`). */
   constructor(session: InferenceSession, options: ModelBatcherOptions) {
@@ -432,11 +435,19 @@ export class ModelBatcher {
       ...(signal ? { signal } : {}),
       ...(wanted ? { outputs: wanted } : {}),
     };
+    // Every replica already has a run of ours: this one waits in a worker's queue behind one (the session gives it to
+    // the least busy replica). Then the time between handing it over and its answer that onnxruntime did not spend
+    // running it is mostly that wait; otherwise it is only the hand-over to the worker and back (compute, not queue).
+    const behind = this.runs >= this.session.replicas;
     const sent = performance.now();
-    const res = await this.session.run(batch, opts);
-    // The time between handing the batch to the session and its answer that onnxruntime did not spend running it:
-    // mostly the wait behind an earlier batch in the worker's queue (dispatched ahead of time), plus the hand-over.
-    const waitMs = Math.max(0, performance.now() - sent - res.inferMs);
+    this.runs++;
+    let res: RunResult;
+    try {
+      res = await this.session.run(batch, opts);
+    } finally {
+      this.runs--;
+    }
+    const waitMs = behind ? Math.max(0, performance.now() - sent - res.inferMs) : 0;
     const names = Object.keys(res.outputs);
     const outs: Tensor[] = [];
     for (const name of names) {
