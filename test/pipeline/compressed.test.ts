@@ -215,6 +215,17 @@ test("corrupt, truncated, mislabelled or unsupported compressed files fail with 
     ["not-gzip.csv.gz", Buffer.from(csvText), /not gzip data/],
     ["zero-bytes.jsonl.gz", Buffer.alloc(0), /empty file, not gzip/],
     ["zstd-inside.csv", Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), /zstd/],
+    [
+      "zip-inside.csv",
+      Buffer.from("PK\x03\x04\x14\x00\x00\x00\x08\x00data", "latin1"),
+      /a zip archive.*unzip/,
+    ],
+    [
+      "xz-inside.jsonl",
+      Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 4, 0xe6, 0xd6, 0xb4]),
+      /xz-compressed/,
+    ],
+    ["bz2-inside.csv", Buffer.from("BZh91AY&SY\x00\x01", "latin1"), /bzip2-compressed/],
     ["data.csv.zst", Buffer.from("x"), /zstd-compressed files are not read/],
     ["data.parquet.gz", zlib.gzipSync("x"), /gzip around Parquet is not read/],
   ];

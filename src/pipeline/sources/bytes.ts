@@ -118,6 +118,10 @@ function gzipError(path: string, e: unknown, decoded: number, fileBytes: number)
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+/** "BZh", a block size digit, then the first block's magic (pi): never the start of a text header. */
+const BZIP2_BLOCK = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
 
 /** The first bytes of a file (fewer when it is shorter). */
 export async function leadingBytes(path: string, n: number): Promise<Buffer> {
@@ -131,10 +135,14 @@ export async function leadingBytes(path: string, n: number): Promise<Buffer> {
   }
 }
 
-/** What the leading bytes say: gzip, zstd, or neither (text). */
-export function sniffCompression(head: Uint8Array): "gzip" | "zstd" | null {
-  const starts = (m: readonly number[]) => m.every((x, i) => head[i] === x);
-  if (head.length >= 2 && starts(GZIP_MAGIC)) return "gzip";
-  if (head.length >= 4 && starts(ZSTD_MAGIC)) return "zstd";
+/** What the leading bytes (10 are enough) say: gzip, another compression or archive, or neither (text). */
+export function sniffCompression(head: Uint8Array): "gzip" | "zstd" | "zip" | "xz" | "bzip2" | null {
+  const at = (m: readonly number[], from = 0) =>
+    head.length >= from + m.length && m.every((x, i) => head[from + i] === x);
+  if (at(GZIP_MAGIC)) return "gzip";
+  if (at(ZSTD_MAGIC)) return "zstd";
+  if (at(ZIP_MAGIC)) return "zip";
+  if (at(XZ_MAGIC)) return "xz";
+  if (at([0x42, 0x5a, 0x68]) && head[3]! >= 0x31 && head[3]! <= 0x39 && at(BZIP2_BLOCK, 4)) return "bzip2";
   return null;
 }

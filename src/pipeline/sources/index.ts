@@ -96,13 +96,14 @@ export function formatOf(file: string): FileFormat {
  * data, throw `E_PIPELINE_COMPRESSION`.
  */
 async function textCompression(file: string, named: Compression): Promise<Compression> {
-  const head = await leadingBytes(file, 4);
+  const head = await leadingBytes(file, 10);
   const sniffed = sniffCompression(head);
-  if (sniffed === "zstd") {
+  if (sniffed !== null && sniffed !== "gzip") {
+    const how = { zstd: "zstd -d", zip: "unzip", xz: "xz -d", bzip2: "bzip2 -d" }[sniffed];
     throw new PipelineError(
       "E_PIPELINE_COMPRESSION",
-      `${file}: holds zstd-compressed data, which is not read as a stream; decompress it first (zstd -d), or recompress it with gzip`,
-      { file, compression: "zstd" },
+      `${file}: holds ${sniffed === "zip" ? "a zip archive" : `${sniffed}-compressed data`}, which is not read as a stream; ${sniffed === "zip" ? "extract it" : "decompress it"} first (${how}), or recompress it with gzip`,
+      { file, compression: sniffed },
     );
   }
   if (named === "gzip" && sniffed !== "gzip") {
@@ -114,7 +115,7 @@ async function textCompression(file: string, named: Compression): Promise<Compre
       { file, compression: "gzip" },
     );
   }
-  return sniffed;
+  return sniffed === "gzip" ? "gzip" : null;
 }
 
 /** A reader's own exception (hyparquet, apache-arrow, the file system) as `E_PIPELINE_FORMAT` naming the file. */
