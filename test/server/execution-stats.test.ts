@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GraphBuilder } from "../../src/onnx/index.ts";
+import { GraphBuilder, slowModel } from "../../src/onnx/index.ts";
 import { Tensor, tensor } from "../../src/tensor/index.ts";
 import { SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
 
@@ -120,6 +120,52 @@ test("queue time includes the wait in the session worker's queue behind a runnin
     assert.ok(perRun < 1.6 * computeMs, `compute per request ${perRun} ms, alone ${computeMs} ms`);
     const text = await (await fetch(`${srv.url}/metrics`)).text();
     assert.ok(metric(text, 'tessera_queue_duration_seconds_sum{model="slow"}') * 1000 >= 0.4 * computeMs);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a model that runs unbatched ("batching": false): queue time is the wait behind a running request, not the hand-over', async () => {
+  const g = new GraphBuilder({ name: "big", opset: 17 });
+  g.input("x", "float32", ["batch", 1]);
+  g.node("Expand", ["x", g.constant(tensor([1n, 8_000_000n], "int64"), "shape")], ["y"]);
+  g.output("y", "float32", ["batch", 8_000_000]);
+  const unbatched = { replicas: 1, intraOpThreads: 1, batching: false };
+  const srv = await startApp(
+    writeRepo([
+      { name: "big", bytes: g.toBytes(), config: unbatched },
+      { name: "slow", bytes: slowModel({ ms: 200, size: 128 }).bytes, config: unbatched },
+    ]),
+  );
+  try {
+    // idle: a 32 MB output takes milliseconds to come back from the worker; that is not queue time
+    const host = srv.app.tessera.ctx.models;
+    const m = await host.model("big");
+    const queue: number[] = [];
+    for (let i = 0; i < 5; i++)
+      queue.push((await host.infer(m, { x: Tensor.wrap(new Float32Array([i]), [1, 1]) }, {})).queueMs);
+    queue.sort((p, q) => p - q);
+    assert.ok(queue[2]! < 1, `median queue ${queue[2]} ms (all: ${queue.join(", ")})`);
+
+    // busy: the second request waits for the first one's run
+    const post = () =>
+      fetch(`${srv.url}/v2/models/slow/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: SLOW_BODY,
+      });
+    const warm = await post();
+    assert.equal(warm.status, 200);
+    await warm.arrayBuffer();
+    const computeMs = (await statsOf(srv.url, "slow")).inference_stats.compute_infer!.ns / 1e6;
+    const first = post();
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await post();
+    assert.equal(second.status, 200);
+    await second.arrayBuffer();
+    await (await first).arrayBuffer();
+    const queueMs = Number(second.headers.get("x-tessera-queue-ms"));
+    assert.ok(queueMs >= 0.4 * computeMs, `queue ${queueMs} ms, one run computes ${computeMs} ms`);
   } finally {
     await srv.close();
   }
