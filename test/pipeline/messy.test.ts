@@ -51,10 +51,10 @@ test("a --columns feature column that is empty, or mostly junk, in the first chu
     readJsonl(`${sparse}.out.jsonl`).map((r) => r.id),
     Array.from({ length: 100 }, (_, i) => 100 + i),
   );
-  // junk: a third of "a" is "n/a" / "?" in JSONL and CSV
+  // junk: a third of "a" is "?" in JSONL and CSV
   for (const ext of ["csv", "jsonl"]) {
     const junk = path.join(dir, `junk.${ext}`);
-    const rows = Array.from({ length: 60 }, (_, i) => ({ id: i, a: i % 3 === 0 ? "n/a" : i / 2, b: 1 }));
+    const rows = Array.from({ length: 60 }, (_, i) => ({ id: i, a: i % 3 === 0 ? "?" : i / 2, b: 1 }));
     fs.writeFileSync(
       junk,
       ext === "csv"
@@ -64,7 +64,7 @@ test("a --columns feature column that is empty, or mostly junk, in the first chu
     const j = await score(junk);
     assert.deepEqual([j.rowsScored, j.rowsRejected], [40, 20], ext);
     const rejects = readJsonl(`${junk}.out.jsonl.rejects.jsonl`);
-    assert.equal(rejects[0]!.reason, 'expected a number, got "n/a"');
+    assert.equal(rejects[0]!.reason, 'expected a number, got "?"');
     assert.equal(rejects[0]!.column, "a");
   }
   // without --columns the inference is unchanged: a text column is not a feature
@@ -164,5 +164,31 @@ test('a stray quote in an unquoted field (tv 5" screen) is kept as written, not 
   assert.deepEqual(
     readJsonl(`${file}.out.jsonl.rejects.jsonl`).map((r) => [r.row, r.column, r.reason]),
     [[3, "a", 'expected a number, got "5\\""']],
+  );
+});
+
+test("missing values as R, Excel and database dumps write them (NA, #N/A, NULL) are nulls in number columns, text in text columns", async () => {
+  const file = path.join(dir, "r-export.csv");
+  // R's write.csv: quoted strings, NA for missing; the default feature columns (no --columns) are a and b
+  let csv = '"id","a","b","region"\n';
+  for (let i = 0; i < 40; i++)
+    csv += `${i},${i % 4 === 0 ? "NA" : i},${i % 5 === 0 ? "#N/A" : i % 7 === 0 ? "NULL" : 1},"${i % 2 ? "NA" : "EU"}"\n`;
+  fs.writeFileSync(file, csv);
+  const s = await score(file, { columns: undefined, keyColumns: ["id", "region"] });
+  const bad = Array.from({ length: 40 }, (_, i) => i).filter(
+    (i) => i % 4 === 0 || i % 5 === 0 || i % 7 === 0,
+  );
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [40 - bad.length, bad.length]);
+  const rejects = readJsonl(`${file}.out.jsonl.rejects.jsonl`);
+  assert.deepEqual(
+    rejects.map((r) => r.row - 1),
+    bad,
+  );
+  assert.ok(rejects.every((r) => r.reason === "null value"));
+  assert.deepEqual(
+    readJsonl(`${file}.out.jsonl`)
+      .slice(0, 2)
+      .map((r) => r.region),
+    ["NA", "EU"],
   );
 });

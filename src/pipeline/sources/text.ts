@@ -278,6 +278,17 @@ const SPECIAL: ReadonlyMap<string, number> = new Map([
   ["-infinity", Number.NEGATIVE_INFINITY],
 ]);
 
+/**
+ * How pandas, R and spreadsheets write a missing value in a CSV ("NA" from R's write.csv, "#N/A" from Excel,
+ * "NULL" from database dumps; pandas' default na_values, less its NaN spellings, which stay NaN numbers): a null in
+ * number and bool columns (a bad row when it is a feature, "null value"), text in text columns.
+ */
+const MISSING = new Set(["", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "#NA", "<NA>", "NULL", "null", "None"]);
+
+function isMissingToken(v: unknown): boolean {
+  return typeof v === "string" && MISSING.has(v.trim());
+}
+
 function parseNumber(s: string): number | null {
   const x = Number(s);
   if (Number.isNaN(x)) return SPECIAL.get(s.trim().toLowerCase()) ?? null;
@@ -315,7 +326,7 @@ export function inferKind(
   const vectorSizes = new Map<number, number>();
   let seen = 0;
   for (const v of samples) {
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null || isMissingToken(v)) continue;
     seen++;
     let arr: unknown = v;
     if (typeof v === "string") {
@@ -395,7 +406,7 @@ export function buildColumn(
             : new Float64Array(length);
       for (let i = 0; i < length; i++) {
         const v = raw[i];
-        if (v === undefined || v === null) {
+        if (v === undefined || v === null || isMissingToken(v)) {
           nulls++;
           continue;
         }
@@ -417,7 +428,7 @@ export function buildColumn(
       const values = new BigInt64Array(length);
       for (let i = 0; i < length; i++) {
         const v = raw[i];
-        if (v === undefined || v === null) {
+        if (v === undefined || v === null || isMissingToken(v)) {
           nulls++;
           continue;
         }
@@ -435,7 +446,7 @@ export function buildColumn(
       const values = new Uint8Array(length);
       for (let i = 0; i < length; i++) {
         const v = raw[i];
-        if (v === undefined || v === null) {
+        if (v === undefined || v === null || isMissingToken(v)) {
           nulls++;
           continue;
         }
