@@ -424,8 +424,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   /**
    * True when the repository was indexed and every version the policies serve is ready, leaving out the versions
    * (and whole models) an explicit `unload()` took down and nothing loaded since, and, after `loadAll`, models a
-   * later scan found that nothing asked to load. A version that is loading (unless
-   * it is a reload: the previous load serves meanwhile) or unloading, or failed to load, makes it false.
+   * later scan found that nothing asked to load. A version that is loading (unless it is a reload: the previous
+   * load serves meanwhile) or unloading, or failed to load, makes it false.
    */
   isReady(): boolean {
     if (!this.indexed || this.closed) return false;
