@@ -192,3 +192,23 @@ test("missing values as R, Excel and database dumps write them (NA, #N/A, NULL) 
     ["NA", "EU"],
   );
 });
+
+test("a JSONL feature left out of every object of the first chunk (Spark drops null fields) is read when it appears", async () => {
+  const file = path.join(dir, "sparse.jsonl");
+  const lines = Array.from({ length: 60 }, (_, i) =>
+    JSON.stringify(i < 30 ? { id: i, a: i } : { id: i, a: i, b: 1 }),
+  );
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  const s = await score(file);
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [30, 30]);
+  const rejects = readJsonl(`${file}.out.jsonl.rejects.jsonl`);
+  assert.deepEqual(
+    [rejects[0]!.column, rejects[0]!.reason, rejects[0]!.line],
+    ["b", 'no "b" key in the object', 1],
+  );
+  // a misspelt --columns name says which key is missing, at the first row
+  await assert.rejects(score(file, { columns: ["a", "bee"], onError: "fail", overwrite: true }), {
+    code: "E_PIPELINE_BAD_ROW",
+    message: /row 1 \(line 1\), column "bee": no "bee" key in the object/,
+  });
+});

@@ -705,6 +705,7 @@ export async function openJsonl(
 ): Promise<Source> {
   const sizeBytes = (await fs.promises.stat(path)).size;
   let fields: FieldSpec[] | null = null;
+  const named = new Set([...(options.numericColumns ?? []), ...(options.textColumns ?? [])]);
   const source: Source = {
     path,
     format: "jsonl",
@@ -777,23 +778,31 @@ export async function openJsonl(
             }
           }
           const wanted = options.columns ?? names;
+          // writers that leave out null fields (Spark's write.json, Go's omitempty) can leave a sparse model
+          // column out of a whole first chunk: a named feature or text column may be absent there
           const missing = wanted.filter(
-            (c) => !seen.has(c) && !(options.schema ?? []).some((f) => f.name === c),
+            (c) => !seen.has(c) && !(options.schema ?? []).some((f) => f.name === c) && !named.has(c),
           );
           if (missing.length > 0) throw missingError(path, missing, names);
           fields = resolveFields(wanted, (i) => records.map((r) => r?.[wanted[i]!]), options);
         }
         const columns = new Map<string, Column>();
-        for (const f of fields)
-          columns.set(
-            f.name,
-            buildColumn(
-              f,
-              records.map((r) => r?.[f.name]),
-              problems,
-              lines,
-            ),
-          );
+        for (const f of fields) {
+          const raw = records.map((r) => r?.[f.name]);
+          if (named.has(f.name)) {
+            // a model column left out of an object: say so (a typo in --columns reads this way on every row)
+            records.forEach((r, i) => {
+              if (r !== undefined && raw[i] === undefined)
+                problems.push({
+                  index: i,
+                  column: f.name,
+                  reason: `no "${f.name}" key in the object`,
+                  line: lines[i],
+                });
+            });
+          }
+          columns.set(f.name, buildColumn(f, raw, problems, lines));
+        }
         problems.sort((a, b) => a.index - b.index);
         yield {
           batch: { numRows: records.length, columns, problems },
