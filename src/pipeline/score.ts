@@ -17,7 +17,6 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { pipeline as pipelineAsync } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
 import { concat, Tensor, TesseraError } from "../tensor/index.ts";
@@ -383,7 +382,11 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       { file: output, compression, format },
     );
   }
-  const textSink = { header: false, ...(kind.delimiter !== undefined ? { delimiter: kind.delimiter } : {}) };
+  const textSink = {
+    header: false,
+    ...(kind.delimiter !== undefined ? { delimiter: kind.delimiter } : {}),
+    ...(compression === "gzip" ? { gzip: true } : {}),
+  };
   const partExt = `${EXT[format]}${compression === "gzip" ? ".gz" : ""}`;
   const partsDir = `${output}.parts`;
   const ckptPath = path.join(partsDir, "checkpoint.json");
@@ -629,7 +632,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
       }
       const outputPlan = ckpt.outputPlan;
       if (part.sink === null) {
-        part.tmp = path.join(partsDir, `${partName(part.index)}.${EXT[format]}.tmp`);
+        part.tmp = path.join(partsDir, `${partName(part.index)}.${partExt}.tmp`);
         part.sink = await openSink(part.tmp, format, outFields(), textSink);
       }
       const cols = new Map<string, Column>();
@@ -661,12 +664,7 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
     if (part.sink !== null) {
       bytes = await part.sink.close();
       file = `${name}.${partExt}`;
-      if (compression === "gzip") {
-        const gz = `${part.tmp}.gz`;
-        bytes = await gzipFile(part.tmp, gz);
-        fs.rmSync(part.tmp);
-        commitFile(gz, path.join(partsDir, file));
-      } else commitFile(part.tmp, path.join(partsDir, file));
+      commitFile(part.tmp, path.join(partsDir, file));
     }
     ckpt.parts.push({
       index: part.index,
@@ -1198,13 +1196,6 @@ function rejectRecord(
     keys,
   };
   return b.line !== undefined ? { ...r, line: b.line } : r;
-}
-
-/** Compresses `from` into `to` as one gzip member and fsyncs it; returns its size. */
-async function gzipFile(from: string, to: string): Promise<number> {
-  await pipelineAsync(fs.createReadStream(from), zlib.createGzip(), fs.createWriteStream(to));
-  fsyncPath(to);
-  return fs.statSync(to).size;
 }
 
 /**

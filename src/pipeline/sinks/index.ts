@@ -4,6 +4,7 @@
  * fsyncs the file; atomic placement (tmp + rename) is the caller's job (see `atomic.ts`).
  */
 import * as fs from "node:fs";
+import * as zlib from "node:zlib";
 import { RecordBatchFileWriter, RecordBatchStreamWriter, type Schema } from "apache-arrow";
 import { toArrowBatch, toArrowSchema } from "../arrow-convert.ts";
 import type { Column, FieldSpec, RecordBatch } from "../batch.ts";
@@ -20,6 +21,8 @@ export interface SinkOptions {
   readonly header?: boolean;
   /** CSV field delimiter: "," (default) or "\t" (TSV). Fields holding it are quoted. */
   readonly delimiter?: string;
+  /** CSV/JSONL: gzip the file (one gzip member, compressed as it is written). Default false. */
+  readonly gzip?: boolean;
 }
 
 export interface Sink {
@@ -177,10 +180,25 @@ function openTextSink(
   options: SinkOptions,
 ): Sink {
   const fd = fs.openSync(path, "w");
+  // gzip: compressed in libuv's thread pool while the next batches are scored; the file is one gzip member
+  const gz = options.gzip ? zlib.createGzip() : null;
+  const gzDone =
+    gz === null
+      ? null
+      : new Promise<void>((resolve, reject) => {
+          gz.on("data", (b: Buffer) => fs.writeSync(fd, b));
+          gz.on("end", resolve);
+          gz.on("error", reject);
+        });
+  gzDone?.catch(() => undefined); // surfaced by close()
+  const put = async (text: string): Promise<void> => {
+    if (gz === null) fs.writeSync(fd, text);
+    else if (!gz.write(text)) await new Promise<void>((r) => gz.once("drain", () => r()));
+  };
   const csv = format === "csv";
   const d = options.delimiter ?? ",";
-  if (csv && options.header !== false)
-    fs.writeSync(fd, fields.map((f) => csvField(f.name, d)).join(d) + "\n");
+  const header = csv && options.header !== false ? fields.map((f) => csvField(f.name, d)).join(d) + "\n" : "";
+  if (header) void put(header);
   const keys = fields.map((f, i) => (i ? "," : "{") + JSON.stringify(f.name) + ":");
   return {
     path,
@@ -197,14 +215,18 @@ function openTextSink(
         }
         text += csv ? line + "\n" : (cols.length ? line + "}" : "{}") + "\n";
         if (text.length > 1 << 20) {
-          fs.writeSync(fd, text);
+          await put(text);
           text = "";
         }
       }
-      if (text) fs.writeSync(fd, text);
+      if (text) await put(text);
     },
     async close() {
       try {
+        if (gz !== null) {
+          gz.end();
+          await gzDone;
+        }
         fs.fsyncSync(fd);
         return fs.fstatSync(fd).size;
       } finally {
