@@ -98,6 +98,9 @@ interface ModelEntry {
 
 const noopLogger: RegistryLogger = { info() {}, warn() {}, error() {} };
 
+/** How a version's reason starts when a reload failed and the previous load keeps serving. */
+const STILL_SERVING = "reload failed, still serving the previous load: ";
+
 /** The reason an explicitly unloaded version shows (Triton's repository index says "unloaded" too). */
 const UNLOADED = "unloaded";
 
@@ -273,7 +276,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
     const cfg = loadModelConfig(dir);
     const configStamp = await fileStamp(join(dir, "config.json"));
-    const config: ModelConfig = cfg.ok ? cfg.value : { kind: "onnx" };
+    // A config.json broken after a load keeps the last good config for everything it decides (which versions are
+    // served, the kind): the loaded versions go on serving as they did until the file is fixed.
+    const config: ModelConfig = cfg.ok ? cfg.value : (this.models.get(name)?.config ?? { kind: "onnx" });
     const entries = await readdir(dir, { withFileTypes: true });
     const found = new Map<string, string>();
     /** Version → the folder name it was read from ("007" and "7" are both version 7). */
@@ -396,7 +401,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     for (const v of [...m.versions.keys()].sort(byVersion)) {
       const e = m.versions.get(v)!;
       if (configReason && !e.loaded) out.push({ name, version: v, state: "failed", reason: configReason });
-      else if (!m.selected.includes(v) && e.state === "unavailable") {
+      else if (configReason) {
+        // A config.json broken after the load: the loaded session keeps serving (as after a failed reload).
+        out.push({ name, version: v, state: e.state, reason: `${STILL_SERVING}${configReason}` });
+      } else if (!m.selected.includes(v) && e.state === "unavailable") {
         out.push({
           name,
           version: v,
@@ -432,7 +440,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     for (const m of this.models.values()) {
       if (this.autoload && !this.wanted.has(m.name)) continue; // found after loadAll, never asked to load
       if (this.unloadedModels.has(m.name) && !this.hasLiveVersions(m)) continue;
-      if (m.configIssues || m.problem || m.missing.length > 0) return false;
+      if (m.configIssues) {
+        // Broken after its versions were loaded: they keep serving what they served (as after a failed reload).
+        if ([...m.versions.values()].some((e) => e.loaded !== undefined)) continue;
+        return false;
+      }
+      if (m.problem || m.missing.length > 0) return false;
       for (const v of m.selected) {
         const e = m.versions.get(v);
         if (e?.unloadedByRequest && e.state === "unavailable") continue;
@@ -671,7 +684,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const reason = errMessage(err);
       const code = err instanceof TesseraError ? err.code : undefined;
       if (hadOld && e.loaded) {
-        this.setState(e, "ready", `reload failed, still serving the previous load: ${reason}`);
+        this.setState(e, "ready", `${STILL_SERVING}${reason}`);
         this.log.warn(
           { model: m.name, version: e.version, reason },
           "model reload failed; previous version keeps serving",

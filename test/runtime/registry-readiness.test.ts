@@ -179,3 +179,55 @@ test("a model folder found by a later index() does not count for readiness until
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("config.json broken after the load: the loaded versions keep serving and readiness stays true; the status says why", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "c", "1", mlp(1));
+  writeModel(root, "c", "2", mlp(2));
+  writeFileSync(join(root, "c", "config.json"), JSON.stringify({ versionPolicy: "all" }));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  try {
+    await reg.loadAll();
+    writeFileSync(join(root, "c", "config.json"), JSON.stringify({ versionPolicy: "all", replicas: "two" }));
+    await reg.index(); // an index alone sees the broken file
+    assert.equal(reg.isReady(), true);
+    await assert.rejects(reg.load("c"), /config.json invalid/);
+    assert.equal(reg.isReady(), true);
+    for (const s of reg.status("c")) {
+      assert.equal(s.state, "ready");
+      assert.match(
+        s.reason ?? "",
+        /reload failed, still serving the previous load: config.json invalid: replicas/,
+      );
+    }
+    assert.equal(reg.tryGet("c", "1").version, "1"); // what the server serves from
+    // fixed: loads again, reason gone
+    writeFileSync(join(root, "c", "config.json"), JSON.stringify({ versionPolicy: "all" }));
+    await reg.load("c");
+    assert.deepEqual(
+      reg.status("c").map((s) => [s.state, s.reason]),
+      [
+        ["ready", undefined],
+        ["ready", undefined],
+      ],
+    );
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("config.json invalid from the start: the model fails and readiness is false", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "c", "1", mlp(1));
+  writeFileSync(join(root, "c", "config.json"), JSON.stringify({ replicas: 0 }));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  try {
+    await reg.loadAll();
+    assert.equal(reg.isReady(), false);
+    assert.equal(reg.status("c")[0]!.state, "failed");
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
