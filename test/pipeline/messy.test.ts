@@ -212,3 +212,29 @@ test("a JSONL feature left out of every object of the first chunk (Spark drops n
     message: /row 1 \(line 1\), column "bee": no "bee" key in the object/,
   });
 });
+
+test("JSONL from Python's json.dumps with bare NaN / Infinity / -Infinity reads them as numbers, not invalid JSON", async () => {
+  const file = path.join(dir, "python.jsonl");
+  fs.writeFileSync(
+    file,
+    '{"id":1,"a":NaN,"b":1}\n{"id":2,"a":-Infinity,"b":Infinity}\n{"id":3,"a":1,"b":2,"note":"NaN or -Infinity"}\n{"id":4,"a":NaNa}\n',
+  );
+  const src = await openSource(file, { columns: ["id", "a", "b", "note"] });
+  const chunks = [];
+  for await (const c of src.chunks()) chunks.push(c);
+  assert.deepEqual(
+    rowsOf(
+      chunks.map((c) => c.batch),
+      ["id", "a", "b", "note"],
+    ),
+    [
+      [1, Number.NaN, 1, null],
+      [2, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, null],
+      [3, 1, 2, "NaN or -Infinity"],
+      [null, null, null, null],
+    ],
+  );
+  const problems = chunks.flatMap((c) => c.batch.problems ?? []);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!.reason, /^invalid JSON/);
+});

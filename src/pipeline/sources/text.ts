@@ -698,6 +698,49 @@ export function quoteUnsafeIntegers(text: string): string {
 }
 
 /** A JSONL/NDJSON file as a source; `compression` "gzip" reads it through node:zlib (cursors count decompressed bytes). */
+/** Bare NaN, Infinity and -Infinity, as Python's json.dumps writes them (Spark and Python's json read them). */
+const NON_FINITE = /(?<![\w.])-?(?:NaN|Infinity)(?![\w.])/;
+
+/**
+ * JSON text with bare NaN / Infinity / -Infinity outside strings turned into strings ("NaN"), which number
+ * columns read as the values (as `parseNumber` reads "nan" and "inf" in CSV).
+ */
+export function quoteNonFinite(text: string): string {
+  let out = "";
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      continue;
+    }
+    const m = c === 78 || c === 73 || c === 45 ? /^-?(?:NaN|Infinity)/.exec(text.slice(i, i + 9)) : null;
+    if (m !== null) {
+      out += `${text.slice(from, i)}"${m[0]}"`;
+      from = i + m[0].length;
+      i = from - 1;
+    }
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** One JSONL line: big integers kept exact; NaN/Infinity tried only when the line does not parse as it is. */
+function parseJsonLine(t: string): unknown {
+  const text = LONG_INTEGER.test(t) ? quoteUnsafeIntegers(t) : t;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!NON_FINITE.test(text)) throw e;
+    return JSON.parse(quoteNonFinite(text));
+  }
+}
+
 export async function openJsonl(
   path: string,
   options: SourceOptions = {},
@@ -741,7 +784,7 @@ export async function openJsonl(
           if (t.trim() === "") continue;
           let v: unknown;
           try {
-            v = JSON.parse(LONG_INTEGER.test(t) ? quoteUnsafeIntegers(t) : t);
+            v = parseJsonLine(t);
           } catch (e) {
             problems.push({
               index: records.length,
