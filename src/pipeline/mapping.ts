@@ -104,8 +104,8 @@ export function planInputs(
     if (spec.shape.length !== 2 || (typeof last === "number" && last !== width)) {
       throw new PipelineError(
         "E_PIPELINE_FEATURES",
-        `model input "${input}" has shape [${spec.shape.join(",")}]; the mapped columns give [rows, ${width}]`,
-        { input, expected: spec.shape, got: width },
+        `model input "${input}" has shape [${spec.shape.join(",")}]; the mapped columns (${columns.map((c) => (c.width === 1 ? c.name : `${c.name}[${c.width}]`)).join(", ")}) give [rows, ${width}]${typeof last === "number" && spec.shape.length === 2 ? `; choose the feature columns with --columns (${last} values per row in all)` : ""}`,
+        { input, expected: spec.shape, got: width, columns: columns.map((c) => c.name) },
       );
     }
     if (spec.dtype !== "float32" && spec.dtype !== "float64") {

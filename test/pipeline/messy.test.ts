@@ -238,3 +238,13 @@ test("JSONL from Python's json.dumps with bare NaN / Infinity / -Infinity reads 
   assert.equal(problems.length, 1);
   assert.match(problems[0]!.reason, /^invalid JSON/);
 });
+
+test("a feature width mismatch names the columns that were picked (by default every numeric column not a key)", async () => {
+  const file = path.join(dir, "extra.csv");
+  fs.writeFileSync(file, "id,a,b,c\n1,1,2,3\n");
+  await assert.rejects(score(file, { columns: undefined }), {
+    code: "E_PIPELINE_FEATURES",
+    message:
+      /the mapped columns \(a, b, c\) give \[rows, 3\]; choose the feature columns with --columns \(2 values/,
+  });
+});
