@@ -78,6 +78,8 @@ export interface RecordBatch {
   readonly columns: ReadonlyMap<string, Column>;
   /** Rows the source could not decode; absent or empty when all rows decoded. */
   readonly problems?: readonly RowProblem[];
+  /** 1-based line in the file where each row starts (CSV/JSONL sources), for rejects that name a line. */
+  readonly lines?: Int32Array;
 }
 
 /** Column name → kind (and vector size), in order: the schema of a source or sink. */
@@ -135,7 +137,10 @@ export function sliceBatch(batch: RecordBatch, start: number, end: number): Reco
   const problems = (batch.problems ?? [])
     .filter((p) => p.index >= start && p.index < end)
     .map((p) => ({ ...p, index: p.index - start }));
-  return { numRows: end - start, columns, problems };
+  const lines = batch.lines?.subarray(start, end);
+  return lines
+    ? { numRows: end - start, columns, problems, lines }
+    : { numRows: end - start, columns, problems };
 }
 
 /** Keeps the rows whose `keep[row]` is 1. Copies. */

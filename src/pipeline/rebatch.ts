@@ -33,6 +33,15 @@ function build(pieces: readonly Piece[]): Slice {
       at += b.numRows;
     }
     batch = { ...concatBatches(batches), problems };
+    if (batches.every((b) => b.lines !== undefined)) {
+      const lines = new Int32Array(batch.numRows);
+      let row = 0;
+      for (const b of batches) {
+        lines.set(b.lines!, row);
+        row += b.numRows;
+      }
+      batch = { ...batch, lines };
+    }
   }
   const first = pieces[0]!;
   const last = pieces[pieces.length - 1]!;

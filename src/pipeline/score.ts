@@ -1195,7 +1195,9 @@ function rejectRecord(
     reason: b.reason,
     keys,
   };
-  return b.line !== undefined ? { ...r, line: b.line } : r;
+  // the source's line of the row when the problem itself has none (a null value, a text over the token limit)
+  const line = b.line ?? batch.lines?.[b.index];
+  return line !== undefined ? { ...r, line } : r;
 }
 
 /**

@@ -248,3 +248,18 @@ test("a feature width mismatch names the columns that were picked (by default ev
       /the mapped columns \(a, b, c\) give \[rows, 3\]; choose the feature columns with --columns \(2 values/,
   });
 });
+
+test("a null feature's reject names the row's line, also after quoted newlines and across chunks", async () => {
+  const file = path.join(dir, "lines.csv");
+  let csv = "id,a,b,desc\n";
+  for (let i = 1; i <= 100; i++) csv += `${i},${i === 77 ? "" : i},1,"two\nlines"\n`;
+  fs.writeFileSync(file, csv);
+  const s = await score(file, { batchSize: 64 });
+  assert.equal(s.rowsRejected, 1);
+  const [reject] = readJsonl(`${file}.out.jsonl.rejects.jsonl`);
+  assert.deepEqual([reject!.row, reject!.line, reject!.reason], [77, 2 + 76 * 2, "null value"]);
+  await assert.rejects(score(file, { onError: "fail", overwrite: true }), {
+    code: "E_PIPELINE_BAD_ROW",
+    message: /row 77 \(line 154\), column "a": null value/,
+  });
+});

@@ -643,7 +643,7 @@ export async function openCsv(
         });
         problems.sort((a, b) => a.index - b.index);
         yield {
-          batch: { numRows: parsed.rows, columns, problems },
+          batch: { numRows: parsed.rows, columns, problems, lines: Int32Array.from(parsed.lines) },
           firstRow: rows,
           end: { rows: rows + parsed.rows, byte: piece.endByte },
           cursorAt: textCursor(piece, rows, parsed.starts),
@@ -848,7 +848,7 @@ export async function openJsonl(
         }
         problems.sort((a, b) => a.index - b.index);
         yield {
-          batch: { numRows: records.length, columns, problems },
+          batch: { numRows: records.length, columns, problems, lines: Int32Array.from(lines) },
           firstRow: rows,
           end: { rows: rows + records.length, byte: piece.endByte },
           cursorAt: textCursor(piece, rows, starts),
