@@ -14,8 +14,9 @@
  * `<output>.rejects.jsonl` are written, and the parts folder is removed. `resume: true` continues from the
  * last committed part; batches are cut at the same rows as in a clean run, so the output is identical.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import type { InferenceSession, RunOptions, TensorMap } from "../runtime/index.ts";
@@ -343,13 +344,17 @@ interface InFlight {
 export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   const partsDir = `${path.resolve(options.output)}.parts`;
   const hadParts = fs.existsSync(partsDir);
+  const lock = { token: `${process.pid}:${randomUUID()}`, held: false };
   try {
-    return await scoreFilesInner(options);
+    return await scoreFilesInner(options, lock);
   } catch (e) {
     const keep =
-      options.resume ||
-      (hadParts && !options.overwrite) ||
-      (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
+      e instanceof PipelineError && e.facts.locked === true
+        ? true
+        : // another run's folder
+          options.resume ||
+          (hadParts && !options.overwrite) ||
+          (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
     if (!keep) {
       try {
         const ckpt = JSON.parse(
@@ -361,10 +366,81 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
       }
     }
     throw e;
+  } finally {
+    if (lock.held) releaseLock(partsDir, lock.token);
   }
 }
 
-async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
+/** The run that holds `<output>.parts/` (a process on this host, or another host's). */
+interface LockHolder {
+  readonly token: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+}
+
+function lockPath(partsDir: string): string {
+  return path.join(partsDir, "lock.json");
+}
+
+function readLock(partsDir: string): LockHolder | null {
+  try {
+    return JSON.parse(fs.readFileSync(lockPath(partsDir), "utf8")) as LockHolder;
+  } catch {
+    return null;
+  }
+}
+
+/** Throws `E_PIPELINE_OUTPUT_EXISTS` (facts `locked: true`) when a live run holds the parts folder. */
+function assertUnlocked(partsDir: string, output: string): void {
+  const held = readLock(partsDir);
+  if (held === null) return;
+  const here = held.host === os.hostname();
+  let alive = !here; // another host's process cannot be checked: assume it runs
+  if (here) {
+    try {
+      process.kill(held.pid, 0);
+      alive = true;
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+  if (!alive) return; // a crashed run's lock
+  throw new PipelineError(
+    "E_PIPELINE_OUTPUT_EXISTS",
+    `${output} is being written by another tessera score (pid ${held.pid}${here ? "" : ` on ${held.host}`}, since ${held.startedAt}); wait for it to finish${here ? "" : `, or delete ${lockPath(partsDir)} if it is no longer running`}`,
+    { output, locked: true, pid: held.pid, host: held.host },
+  );
+}
+
+/** Takes the parts folder for this run (after `assertUnlocked`): the lock file is created exclusively. */
+function takeLock(partsDir: string, output: string, token: string): void {
+  const mine: LockHolder = {
+    token,
+    pid: process.pid,
+    host: os.hostname(),
+    startedAt: new Date().toISOString(),
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lockPath(partsDir), JSON.stringify(mine), { flag: "wx" });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
+      assertUnlocked(partsDir, output); // another run got in between, or a crashed run's lock
+      fs.rmSync(lockPath(partsDir), { force: true });
+    }
+  }
+}
+
+function releaseLock(partsDir: string, token: string): void {
+  if (readLock(partsDir)?.token === token) fs.rmSync(lockPath(partsDir), { force: true });
+}
+
+async function scoreFilesInner(
+  options: ScoreOptions,
+  lock: { readonly token: string; held: boolean },
+): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
   // an explicit outputFormat takes any name (a .gz suffix still compresses it)
@@ -490,9 +566,13 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
         { checkpoint: ckptPath, changes },
       );
     }
+    assertUnlocked(partsDir, output);
+    takeLock(partsDir, output, lock.token);
+    lock.held = true;
     // drop anything not recorded in the checkpoint (a part renamed just before a crash, tmp files)
     const keep = new Set([
       "checkpoint.json",
+      "lock.json",
       ...ckpt.parts.flatMap((p) => [p.file, p.rejectsFile].filter((x): x is string => x !== null)),
     ]);
     for (const f of fs.readdirSync(partsDir))
@@ -514,9 +594,12 @@ async function scoreFilesInner(options: ScoreOptions): Promise<ScoreSummary> {
           { output, parts: partsDir },
         );
       }
+      assertUnlocked(partsDir, output);
       fs.rmSync(partsDir, { recursive: true, force: true });
     }
     fs.mkdirSync(partsDir, { recursive: true });
+    takeLock(partsDir, output, lock.token);
+    lock.held = true;
     ckpt = {
       version: 1,
       fingerprint: fp.key,

@@ -1,0 +1,78 @@
+/**
+ * One run at a time per output: `<output>.parts/lock.json` names the process writing it; a second run (a cron job's
+ * next --resume while the last one still runs) is refused instead of writing the same parts, and a crashed run's
+ * lock is taken over.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { scoreFiles } from "../../src/pipeline/index.ts";
+import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
+import { tmpDir } from "./helpers.ts";
+
+const dir = tmpDir();
+const ROWS = 3000;
+let session: InferenceSession;
+
+before(async () => {
+  session = await openSession(mlpClassifier({ inputDim: 2, hidden: [8], classes: 2, seed: 2 }).bytes, {
+    replicas: 1,
+    intraOpThreads: 1,
+  });
+  const lines = Array.from({ length: ROWS }, (_, i) => `${i},${i % 7},${i % 5}`);
+  fs.writeFileSync(path.join(dir, "in.csv"), `id,a,b\n${lines.join("\n")}\n`);
+});
+after(async () => {
+  await session.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function options(inputs: string[], output: string) {
+  return {
+    session,
+    model: { name: "mlp", version: "1", sha256: "test" },
+    inputs,
+    output,
+    keyColumns: ["id"],
+    batchSize: 256,
+    partRows: 512,
+    progress: false as const,
+  };
+}
+
+test("a second run on an output that a live run is writing is refused (--resume or --overwrite); a crashed run's lock is taken over", async () => {
+  const input = path.join(dir, "in.csv");
+  const out = path.join(dir, "locked.jsonl");
+  const first = scoreFiles(options([input], out));
+  await assert.rejects(scoreFiles({ ...options([input], out), resume: true }), {
+    code: "E_PIPELINE_OUTPUT_EXISTS",
+    message: /is being written by another tessera score \(pid \d+/,
+  });
+  await assert.rejects(scoreFiles({ ...options([input], out), overwrite: true }), {
+    code: "E_PIPELINE_OUTPUT_EXISTS",
+    message: /is being written by another tessera score/,
+  });
+  const s = await first;
+  assert.equal(s.rowsScored, ROWS);
+  const clean = path.join(dir, "unlocked.jsonl");
+  await scoreFiles(options([input], clean));
+  assert.ok(fs.readFileSync(out).equals(fs.readFileSync(clean)));
+  // a run killed with its lock in place: the next --resume takes it over
+  const controller = new AbortController();
+  controller.abort();
+  const killed = path.join(dir, "killed-lock.jsonl");
+  await assert.rejects(scoreFiles({ ...options([input], killed), signal: controller.signal }));
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+  const lockFile = `${killed}.parts/lock.json`;
+  fs.writeFileSync(
+    lockFile,
+    JSON.stringify({ token: "x", pid: dead, host: os.hostname(), startedAt: "then" }),
+  );
+  const r = await scoreFiles({ ...options([input], killed), resume: true });
+  assert.equal(r.rowsScored, ROWS);
+  assert.ok(!fs.existsSync(lockFile));
+});
