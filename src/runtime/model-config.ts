@@ -34,7 +34,29 @@ const TOP_KEYS = [
   "description",
   "variant",
   "autoTruncate",
+  "pooling",
 ] as const;
+/**
+ * How a text embedder pools token vectors into one: sentence-transformers' Pooling modes ("last" is its
+ * "lasttoken"). `parsePoolingMode` also takes sentence-transformers' and TEI's spellings.
+ */
+export const POOLING_MODES = ["mean", "cls", "last", "max", "weightedmean", "mean_sqrt_len_tokens"] as const;
+export type PoolingMode = (typeof POOLING_MODES)[number];
+
+/**
+ * A pooling name as a user may write it: one of POOLING_MODES, or "lasttoken" (sentence-transformers) /
+ * "last-token" / "last_token" (TEI) for "last"; case-insensitive. Undefined for anything else.
+ */
+export function parsePoolingMode(v: unknown): PoolingMode | undefined {
+  if (typeof v !== "string") return undefined;
+  const l = v.trim().toLowerCase();
+  if (l === "lasttoken" || l === "last-token" || l === "last_token") return "last";
+  return (POOLING_MODES as readonly string[]).includes(l) ? (l as PoolingMode) : undefined;
+}
+
+/** The expected-value text of a pooling issue. */
+export const POOLING_EXPECTED = `one of ${POOLING_MODES.join(", ")} (or lasttoken / last-token for last)`;
+
 const BATCHING_KEYS = ["maxBatchSize", "maxQueueDelayMs", "maxQueueSize", "maxBatchCost"] as const;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -248,6 +270,14 @@ export function parseModelConfig(raw: unknown): ConfigResult {
       issues.push({ path: "autoTruncate", message: `expected true or false, got ${show(raw.autoTruncate)}` });
     else autoTruncate = raw.autoTruncate;
   }
+  let pooling: PoolingMode | undefined;
+  if (raw.pooling !== undefined) {
+    pooling = parsePoolingMode(raw.pooling);
+    if (pooling === undefined)
+      issues.push({ path: "pooling", message: `expected ${POOLING_EXPECTED}, got ${show(raw.pooling)}` });
+  }
+  if (pooling !== undefined && raw.kind === "onnx")
+    issues.push({ path: "pooling", message: `"pooling" is only used with kind "hf", got kind "onnx"` });
   if (issues.length > 0) return { ok: false, issues };
   const value: ModelConfig = {
     kind,
@@ -267,6 +297,7 @@ export function parseModelConfig(raw: unknown): ConfigResult {
     ...(description !== undefined ? { description } : {}),
     ...(variant !== undefined ? { variant } : {}),
     ...(autoTruncate !== undefined ? { autoTruncate } : {}),
+    ...(pooling !== undefined ? { pooling } : {}),
   };
   return { ok: true, value };
 }

@@ -7,6 +7,7 @@
  *   <root>/<model>/  holding a Hugging Face folder (tokenizer.json + onnx/model.onnx or model.onnx),
  *                    or a config.json with `"source": "<path to HF folder>"` → kind "hf", version 1.
  */
+import type { PoolingMode } from "./model-config.ts";
 import type { InferenceSession, ModelDescription, ProviderName, ProviderSpec } from "./session.ts";
 
 export type ModelState = "unavailable" | "loading" | "ready" | "failed" | "unloading";
@@ -65,6 +66,12 @@ export interface ModelConfig {
    * absent). Default true, as TEI's `--auto-truncate` since 2026; false answers such inputs with 413.
    */
   readonly autoTruncate?: boolean;
+  /**
+   * For kind "hf" embedding models: how token vectors are pooled, overriding the folder's
+   * 1_Pooling/config.json (e.g. "cls" for a transformers.js export of a CLS-pooled model that has no
+   * pooling config). Default: the folder's config, else mean (last for decoder models).
+   */
+  readonly pooling?: PoolingMode;
   /** Text limits for kind "hf". */
   readonly maxInputs?: number;
   readonly maxTokens?: number;

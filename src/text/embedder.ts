@@ -213,6 +213,18 @@ export class TextEmbedder {
           { output: io.output, modules: m.folder.modulesAfterPooling },
         );
       }
+      // A pooling override the graph's own pooled output would not honour is a mistake, not a no-op.
+      if (
+        options.pooling !== undefined &&
+        io.outputRank === 2 &&
+        (m.folder.poolingSource !== "config" || options.pooling !== m.folder.pooling)
+      ) {
+        throw new TesseraError(
+          "E_TEXT_OPTIONS",
+          `pooling "${options.pooling}" cannot be applied: the graph returns pooled embeddings (${io.output})${m.folder.poolingSource === "config" ? ` made with ${m.folder.pooling} pooling` : ""}; use a graph with token states (last_hidden_state / token_embeddings) or drop the override`,
+          { field: "pooling", pooling: options.pooling, output: io.output },
+        );
+      }
       const runner = EncoderRunner.forFolder(m.session, io, m.folder, options);
       const probe = await runner.submit(m.folder.tokenizer.encode("a", { truncate: true }), {
         kind: "pool",
@@ -501,7 +513,7 @@ export class TextEmbedder {
   }
 
   /**
-   * Leading tokens mean / max pooling leave out for a prompt when the Pooling module says
+   * Leading tokens that pooling over the mask (all modes but cls / last) leaves out for a prompt when the Pooling module says
    * `include_prompt: false`: as sentence-transformers, the prompt's token count with specials minus
    * one (so [CLS] and the prompt's tokens; the final [SEP] of the prompt alone is not in the input).
    */

@@ -15,10 +15,15 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { PoolingMode } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
 import { TextTokenizer } from "./tokenizer.ts";
 
-export type Pooling = "mean" | "cls" | "last" | "max";
+/**
+ * sentence-transformers' pooling modes ("last" is its "lasttoken"): mean, cls, last, max,
+ * weightedmean (SGPT: position-weighted mean) and mean_sqrt_len_tokens (sum / sqrt(tokens)).
+ */
+export type Pooling = PoolingMode;
 
 export interface Issue {
   readonly path: string;
@@ -49,7 +54,7 @@ export interface HfFolder {
   readonly poolingSource: "config" | "default";
   /**
    * sentence-transformers' Pooling `include_prompt` (default true). false (INSTRUCTOR, GritLM): with a
-   * prompt, mean / max pooling leave out its tokens ([CLS] included), as `SentenceTransformer.encode`
+   * prompt, pooling over the attention mask (all modes but cls / last) leaves out its tokens ([CLS] included), as `SentenceTransformer.encode`
    * does (prompt length = the prompt's own token count with specials, minus one).
    */
   readonly includePrompt: boolean;
@@ -139,8 +144,7 @@ const LEGACY_POOLING_KEYS: readonly (readonly [string, string])[] = [
  * the current `{"pooling_mode": "mean"}` (a name or a list of names, as sentence-transformers 5
  * writes) or the legacy `pooling_mode_*_token(s)` booleans, where none set means "mean" (as
  * sentence-transformers reads it). Undefined when several modes are set (sentence-transformers
- * would concatenate them) or an unsupported one is (mean_sqrt_len_tokens, weightedmean): those
- * vectors cannot be reproduced from one pooling.
+ * would concatenate them) or the mode is unknown.
  */
 export function poolingFromConfig(cfg: Json): Pooling | undefined {
   let modes: string[];
@@ -157,6 +161,8 @@ export function poolingFromConfig(cfg: Json): Pooling | undefined {
   if (mode === "lasttoken") return "last";
   if (mode === "max") return "max";
   if (mode === "mean") return "mean";
+  if (mode === "weightedmean") return "weightedmean";
+  if (mode === "mean_sqrt_len_tokens") return "mean_sqrt_len_tokens";
   return undefined;
 }
 
@@ -292,7 +298,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
               issues.push({
                 path: rel,
                 message:
-                  'expected exactly one pooling mode: pooling_mode "cls" / "mean" / "max" / "lasttoken", or exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken true (several modes are concatenated by sentence-transformers; mean_sqrt_len_tokens and weightedmean are not supported)',
+                  'expected exactly one pooling mode: pooling_mode "cls" / "mean" / "max" / "lasttoken" / "weightedmean" / "mean_sqrt_len_tokens", or exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken / _weightedmean_tokens / _mean_sqrt_len_tokens true (several modes are concatenated by sentence-transformers, which Tessera does not reproduce)',
               });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;

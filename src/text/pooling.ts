@@ -10,7 +10,18 @@ import type { Pooling } from "./hf-folder.ts";
 
 /**
  * Pools row `r` of `hidden` [n, seqLen, dim] into `out` (length dim). The real tokens are
- * `start .. start+length-1`; "cls" takes the first of them, "last" the last one.
+ * `start .. start+length-1`; "cls" takes the first of them, "last" the last one, as
+ * sentence-transformers' Pooling module computes each mode:
+ *
+ *   mean                  sum / length
+ *   mean_sqrt_len_tokens  sum / sqrt(length)
+ *   weightedmean          sum_t w_t h_t / sum_t w_t with w_t = the token's 1-based position (SGPT)
+ *   max                   per-dimension maximum
+ *
+ * `firstWeight` is the weightedmean position of the first pooled token (default 1). It is larger
+ * only when leading tokens are left out (a prompt with `include_prompt: false`): they still take up
+ * positions, as the masked tokens of sentence-transformers do. Positions count from the first real
+ * token, not from the padded row, so a left-padded batch weighs a text as it weighs it alone.
  */
 export function poolRow(
   hidden: Float32Array,
@@ -22,6 +33,7 @@ export function poolRow(
   out: Float32Array,
   outOffset = 0,
   start = 0,
+  firstWeight = 1,
 ): void {
   const base = (r * seqLen + start) * dim;
   if (pooling === "cls") {
@@ -41,13 +53,26 @@ export function poolRow(
     }
     return;
   }
-  // mean over the real tokens
   const acc = new Float64Array(dim);
+  if (pooling === "weightedmean") {
+    let wsum = 0;
+    for (let t = 0; t < length; t++) {
+      const w = firstWeight + t;
+      wsum += w;
+      const off = base + t * dim;
+      for (let d = 0; d < dim; d++) acc[d] = (acc[d] as number) + w * (hidden[off + d] as number);
+    }
+    const inv = 1 / Math.max(wsum, 1e-9);
+    for (let d = 0; d < dim; d++) out[outOffset + d] = (acc[d] as number) * inv;
+    return;
+  }
+  // mean / mean_sqrt_len_tokens: the sum over the real tokens, divided by the count or its root
   for (let t = 0; t < length; t++) {
     const off = base + t * dim;
     for (let d = 0; d < dim; d++) acc[d] = (acc[d] as number) + (hidden[off + d] as number);
   }
-  const inv = 1 / Math.max(length, 1);
+  const count = Math.max(length, 1);
+  const inv = 1 / (pooling === "mean_sqrt_len_tokens" ? Math.sqrt(count) : count);
   for (let d = 0; d < dim; d++) out[outOffset + d] = (acc[d] as number) * inv;
 }
 

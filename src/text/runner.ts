@@ -48,7 +48,7 @@ export type Reduce =
       readonly kind: "pool";
       readonly pooling: Pooling;
       /**
-       * Mean / max pooling leave out this many leading real tokens (sentence-transformers'
+       * Pooling over the attention mask (all but cls / last) leaves out this many leading real tokens (sentence-transformers'
        * `include_prompt: false`: the prompt's tokens, [CLS] included). Default 0.
        */
       readonly skip?: number;
@@ -384,8 +384,10 @@ export class EncoderRunner {
         }
         const v = new Float32Array(dim);
         const pooling = it.reduce.pooling;
-        const skip = pooling === "mean" || pooling === "max" ? Math.min(it.reduce.skip ?? 0, length) : 0;
-        poolRow(data, seqLen, dim, r, length - skip, pooling, v, 0, start + skip);
+        // Prompt tokens left out (include_prompt false) are masked, as sentence-transformers masks them: every
+        // mode over the mask skips them; cls takes token 0 and last the last token either way.
+        const skip = pooling === "cls" || pooling === "last" ? 0 : Math.min(it.reduce.skip ?? 0, length);
+        poolRow(data, seqLen, dim, r, length - skip, pooling, v, 0, start + skip, skip + 1);
         results.push(v);
       }
     } else if (dims.length === 2) {

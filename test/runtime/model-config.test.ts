@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchingFor, parseModelConfig } from "../../src/runtime/index.ts";
+import { batchingFor, parseModelConfig, parsePoolingMode } from "../../src/runtime/index.ts";
 
 test("batching.providers: per-provider overrides are parsed and applied for the active provider", () => {
   const r = parseModelConfig({
@@ -94,4 +94,38 @@ test('"batching": false marks the model unbatched; other non-object values are r
     assert.equal(b.issues[0]!.path, "batching");
     assert.match(b.issues[0]!.message, /expected an object of batching settings or false/);
   }
+});
+
+test("pooling: a text model's pooling (sentence-transformers' and TEI's names), validated with the other keys", () => {
+  const r = parseModelConfig({ kind: "hf", source: "../bge", pooling: "cls" });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+  assert.equal(r.value.pooling, "cls");
+  for (const [name, want] of [
+    ["mean", "mean"],
+    ["max", "max"],
+    ["last", "last"],
+    ["lasttoken", "last"],
+    ["last-token", "last"],
+    ["CLS", "cls"],
+    ["weightedmean", "weightedmean"],
+    ["mean_sqrt_len_tokens", "mean_sqrt_len_tokens"],
+  ] as const) {
+    const c = parseModelConfig({ source: "x", pooling: name });
+    assert.ok(c.ok, name);
+    assert.equal(c.value.pooling, want, name);
+    assert.equal(parsePoolingMode(name), want);
+  }
+  assert.equal(parsePoolingMode("splade"), undefined);
+  assert.equal(parsePoolingMode(1), undefined);
+  const bad = parseModelConfig({ kind: "hf", pooling: "splade", maxTokens: 0 });
+  assert.equal(bad.ok, false);
+  const issues = bad.ok ? [] : bad.issues;
+  assert.deepEqual(issues.map((i) => i.path).sort(), ["maxTokens", "pooling"]);
+  assert.match(
+    issues.find((i) => i.path === "pooling")!.message,
+    /expected one of mean, cls, last, max, weightedmean, mean_sqrt_len_tokens.*got "splade"/,
+  );
+  const onnx = parseModelConfig({ kind: "onnx", pooling: "cls" });
+  assert.equal(onnx.ok, false);
+  assert.match(onnx.ok ? "" : (onnx.issues[0]?.message ?? ""), /only used with kind "hf"/);
 });

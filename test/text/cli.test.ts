@@ -78,6 +78,32 @@ describe("tessera embed", () => {
     assert.match(bad.err, /onnx\/model_quantized\.onnx/);
   });
 
+  it("--pooling takes sentence-transformers' weightedmean / mean_sqrt_len_tokens (and lasttoken), equal to the library", async () => {
+    for (const mode of ["weightedmean", "mean_sqrt_len_tokens"] as const) {
+      const r = await cli([
+        "embed",
+        "--model",
+        folder.dir,
+        "--pooling",
+        mode,
+        "--no-normalize",
+        "the key type",
+      ]);
+      assert.equal(r.code, 0, r.err);
+      const got = (JSON.parse(r.out.trim()) as { embedding: number[] }).embedding;
+      const want = await lib.embed(["the key type"], { pooling: mode, normalize: false });
+      for (const [j, x] of got.entries())
+        assert.ok(Math.abs(x - (want.get(0, j) as number)) < 1e-6, `${mode}[${j}]`);
+    }
+    assert.equal((await cli(["embed", "--model", folder.dir, "--pooling", "lasttoken", "x"])).code, 0);
+    const bad = await cli(["embed", "--model", folder.dir, "--pooling", "splade", "x"]);
+    assert.equal(bad.code, 3);
+    assert.match(
+      bad.err,
+      /--pooling: expected one of mean, cls, last, max, weightedmean, mean_sqrt_len_tokens/,
+    );
+  });
+
   it("reports bad flags and bad stdin lines with exit codes", async () => {
     assert.equal((await cli(["embed", "x"])).code, 2);
     const bad = await cli(["embed", "--model", folder.dir], "{nope\n");

@@ -662,15 +662,16 @@ describe("sentence-transformers pooling configs", () => {
     });
   });
 
-  it("exactly one supported mode; several (concatenated) or mean_sqrt_len / weightedmean are refused", () => {
+  it("exactly one mode; several (concatenated) are refused; mean_sqrt_len / weightedmean are read", () => {
     assert.equal(poolingFromConfig({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }), "cls");
     assert.equal(poolingFromConfig({ pooling_mode_lasttoken: true }), "last");
     assert.equal(
       poolingFromConfig({ pooling_mode_mean_tokens: true, pooling_mode_mean_sqrt_len_tokens: true }),
       undefined,
     );
-    assert.equal(poolingFromConfig({ pooling_mode_mean_sqrt_len_tokens: true }), undefined);
-    assert.equal(poolingFromConfig({ pooling_mode_weightedmean_tokens: true }), undefined);
+    // refused before sentence-transformers' weightedmean (SGPT) and mean_sqrt_len_tokens were implemented
+    assert.equal(poolingFromConfig({ pooling_mode_mean_sqrt_len_tokens: true }), "mean_sqrt_len_tokens");
+    assert.equal(poolingFromConfig({ pooling_mode_weightedmean_tokens: true }), "weightedmean");
     // sentence-transformers 5 writes {"pooling_mode": "mean"} (a name or a list); legacy booleans all
     // unset mean "mean", as sentence-transformers reads them
     assert.equal(
@@ -681,7 +682,9 @@ describe("sentence-transformers pooling configs", () => {
     assert.equal(poolingFromConfig({ pooling_mode: ["lasttoken"] }), "last");
     assert.equal(poolingFromConfig({ pooling_mode: "max" }), "max");
     assert.equal(poolingFromConfig({ pooling_mode: ["cls", "mean"] }), undefined);
-    assert.equal(poolingFromConfig({ pooling_mode: "weightedmean" }), undefined);
+    assert.equal(poolingFromConfig({ pooling_mode: "weightedmean" }), "weightedmean");
+    assert.equal(poolingFromConfig({ pooling_mode: ["mean_sqrt_len_tokens"] }), "mean_sqrt_len_tokens");
+    assert.equal(poolingFromConfig({ pooling_mode: "splade" }), undefined);
     assert.equal(poolingFromConfig({ word_embedding_dimension: 8 }), "mean");
     assert.equal(
       poolingFromConfig({ pooling_mode_cls_token: false, pooling_mode_mean_tokens: false }),

@@ -1,5 +1,6 @@
 /** `tessera embed --model DIR "text" ...`: sentence embeddings as JSON lines. */
 import { createInterface } from "node:readline";
+import { POOLING_EXPECTED, parsePoolingMode } from "../../runtime/index.ts";
 import { TextEmbedder } from "../../text/index.ts";
 import { EXIT, EXIT_CODES_HELP, type Io, parseFlags, reportError, stdio } from "../args.ts";
 
@@ -13,7 +14,8 @@ like "id", are copied to the output), or a JSON string per line.
   --model DIR          the model folder (required)
   --variant NAME       graph variant: quantized, fp16, int8, q4... → onnx/model_<NAME>.onnx
   --dimensions N       keep the first N dimensions (Matryoshka), renormalized
-  --pooling MODE       mean | cls | last | max (default: the folder's 1_Pooling config)
+  --pooling MODE       mean | cls | last | max | weightedmean | mean_sqrt_len_tokens
+                       (default: the folder's 1_Pooling config, else mean; last for decoders)
   --no-normalize       skip L2 normalization (default: normalize)
   --prompt-name NAME   prompt from config_sentence_transformers.json (e.g. query)
   --truncate           cut inputs longer than the model's max length instead of failing
@@ -55,26 +57,22 @@ export async function run(
   const batch = v.batch === undefined ? 256 : Number(v.batch);
   if (!(Number.isInteger(batch) && batch > 0))
     issues.push(`--batch: expected a positive integer, got ${v.batch}`);
-  const pooling = v.pooling;
-  if (
-    pooling !== undefined &&
-    pooling !== "mean" &&
-    pooling !== "cls" &&
-    pooling !== "last" &&
-    pooling !== "max"
-  ) {
-    issues.push(`--pooling: expected mean, cls, last or max, got ${pooling}`);
-  }
+  const pooling = v.pooling === undefined ? undefined : parsePoolingMode(v.pooling);
+  if (v.pooling !== undefined && pooling === undefined)
+    issues.push(`--pooling: expected ${POOLING_EXPECTED}, got ${v.pooling}`);
   if (issues.length > 0) {
     for (const i of issues) io.err(`error: ${i}`);
     return v.model ? EXIT.CONFIG : EXIT.USAGE;
   }
   let emb: TextEmbedder | undefined;
   try {
-    emb = await TextEmbedder.load(v.model as string, v.variant ? { variant: v.variant } : {});
+    // The pooling goes to load, so a graph with both token states and a pooled output pools here.
+    emb = await TextEmbedder.load(v.model as string, {
+      ...(v.variant ? { variant: v.variant } : {}),
+      ...(pooling !== undefined ? { pooling } : {}),
+    });
     const opts = {
       ...(dimensions !== undefined ? { dimensions } : {}),
-      ...(pooling !== undefined ? { pooling: pooling as "mean" | "cls" | "last" | "max" } : {}),
       normalize: !v["no-normalize"],
       ...(v["prompt-name"] ? { promptName: v["prompt-name"] } : {}),
       truncate: v.truncate === true,
