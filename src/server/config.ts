@@ -5,7 +5,10 @@
  */
 import {
   type BatchingConfig,
+  POOLING_EXPECTED,
+  type PoolingMode,
   type ProviderSpec,
+  parsePoolingMode,
   parseProviders,
   parseProvidersFlag,
 } from "../runtime/index.ts";
@@ -43,6 +46,12 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** Load every model at start-up (ready turns true when they are). Default true. */
   readonly loadAll: boolean;
+  /**
+   * Pooling of text embedding models whose config.json has no `pooling` (TEI's `--pooling`): it overrides
+   * the folder's 1_Pooling/config.json. Meant for serving one Hugging Face folder (`--models <folder>`),
+   * whose own config.json cannot hold Tessera settings. Default: each folder's pooling config.
+   */
+  readonly pooling?: PoolingMode;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
@@ -62,7 +71,7 @@ export const DEFAULT_CONFIG: ServerConfig = Object.freeze({
   loadAll: true,
 });
 
-type Kind = "string" | "port" | "int" | "bool" | "list" | "providers" | "logLevel";
+type Kind = "string" | "port" | "int" | "bool" | "list" | "providers" | "logLevel" | "pooling";
 
 interface Field {
   /** Key path in ServerConfig (and in the config file). */
@@ -110,6 +119,7 @@ export const CONFIG_FIELDS: readonly Field[] = Object.freeze([
   },
   { key: "logLevel", kind: "logLevel", env: ["TESSERA_LOG_LEVEL"], flag: "log-level" },
   { key: "loadAll", kind: "bool", env: ["TESSERA_LOAD_ALL"], flag: "load-all" },
+  { key: "pooling", kind: "pooling", env: ["TESSERA_POOLING"], flag: "pooling" },
 ]);
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -166,6 +176,8 @@ function coerce(field: Field, raw: unknown, where: string, issues: Issue[]): unk
       return typeof raw === "string" && (LOG_LEVELS as readonly string[]).includes(raw)
         ? raw
         : bad(`one of ${LOG_LEVELS.join(", ")}`);
+    case "pooling":
+      return parsePoolingMode(raw) ?? bad(POOLING_EXPECTED);
   }
 }
 

@@ -22,6 +22,8 @@ const FLAG_HELP: Record<string, string> = {
   "max-queue-size": "default batcher: most queued requests before 429 (default 2048)",
   "log-level": "fatal|error|warn|info|debug|trace|silent (default info)",
   "load-all": "true|false: load every model at start-up (default true); false loads on first use",
+  pooling:
+    "text embedders: mean|cls|last|max|weightedmean|mean_sqrt_len_tokens, over the folder's 1_Pooling config (a model's config.json pooling wins)",
 };
 
 export const help = `usage: tessera serve [--models DIR] [--host HOST] [--port PORT] [--config FILE] [flags]

@@ -490,7 +490,21 @@ class TextModels {
       return { model: m, folder, classifier: await TextClassifier.load(m, { ...opts, folder }), maxInputs };
     if (folder.task === "reranker")
       return { model: m, folder, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
-    return { model: m, folder, embedder: await TextEmbedder.load(m, { ...opts, folder }), maxInputs };
+    // Pooling: the model's config.json `pooling`, else the server's (--pooling, for a single HF folder), else the folder's.
+    const pooling = m.config.pooling ?? this.#ctx.config.pooling;
+    const embedder = await TextEmbedder.load(m, {
+      ...opts,
+      folder,
+      ...(pooling !== undefined ? { pooling } : {}),
+    });
+    if (pooling === undefined && folder.poolingSource === "default" && !embedder.pooledByModel) {
+      // TEI refuses such a folder (or takes CLS for BERT-likes); Tessera keeps its default, but says so.
+      this.#ctx.logger.warn(
+        { model: m.name, version: m.version, pooling: embedder.pooling, dir },
+        `model ${m.name}: no pooling config (1_Pooling/config.json) and no pooling setting; assuming ${embedder.pooling} pooling. If the model was trained with another (e.g. cls for bge / gte exports), set "pooling" in the model's config.json or start with --pooling`,
+      );
+    }
+    return { model: m, folder, embedder, maxInputs };
   }
 
   async closeAll(): Promise<void> {

@@ -1,0 +1,195 @@
+/**
+ * Pooling of served text embedders: a model's config.json `pooling`, the server's `pooling` setting
+ * (`tessera serve --pooling`, TESSERA_POOLING, config file; for serving one Hugging Face folder whose own
+ * config.json cannot hold Tessera settings), their precedence over the folder's 1_Pooling config, /info,
+ * and the warning logged when a folder has no pooling config and nothing says how to pool.
+ * Toy graphs (test/text/graphs.ts): h_t = E[id_t] + P[t]; float64 references, tolerance 1e-5.
+ */
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { Writable } from "node:stream";
+import { after, describe, it } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { buildApp, resolveServerConfig, type ServerConfig } from "../../src/server/index.ts";
+import { loadHfFolder } from "../../src/text/index.ts";
+import { fixtureTokenizer, stModules, toyEncoder, vocabSizeOf, writeFolder } from "../text/graphs.ts";
+import { writeTextRepo } from "./helpers.ts";
+
+const TJ = fixtureTokenizer("wordpiece");
+const ENC = toyEncoder({ vocabSize: vocabSizeOf(TJ) });
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups) c();
+});
+
+/** A transformers.js / optimum-style folder: config.json, tokenizer.json, onnx/model.onnx; 1_Pooling only when given. */
+function hfFolder(pooling?: "mean" | "cls", outputs?: "sentence_embedding"): string {
+  const f = writeFolder({
+    "tokenizer.json": TJ,
+    "tokenizer_config.json": { model_max_length: 512, pad_token: "[PAD]" },
+    "config.json": { model_type: "bert", architectures: ["BertModel"], max_position_embeddings: 512 },
+    ...(pooling ? stModules(pooling, 8, []) : {}),
+    "onnx/model.onnx": outputs
+      ? toyEncoder({ vocabSize: vocabSizeOf(TJ), outputs: [outputs] }).bytes
+      : ENC.bytes,
+  });
+  cleanups.push(f.cleanup);
+  return f.dir;
+}
+
+/** float64 pooled vector of `text` over the toy graph, L2-normalized (TEI /embed's default). */
+function reference(text: string, mode: "mean" | "cls" | "weightedmean"): number[] {
+  const ids = loadHfFolder(hfFolder()).tokenizer.encode(text).ids;
+  const acc = new Float64Array(ENC.hidden);
+  let wsum = 0;
+  const n = mode === "cls" ? 1 : ids.length;
+  for (let t = 0; t < n; t++) {
+    const w = mode === "weightedmean" ? t + 1 : 1;
+    wsum += w;
+    const e = ENC.word(ids[t] as number);
+    const p = ENC.position(t);
+    for (let d = 0; d < ENC.hidden; d++)
+      acc[d] = (acc[d] as number) + w * ((e[d] as number) + (p[d] as number));
+  }
+  const v = Array.from(acc, (x) => x / wsum);
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  return v.map((x) => x / norm);
+}
+
+/** An app over `root` whose logs (warn and above) are collected as parsed JSON lines. */
+async function app(
+  root: string,
+  config: Partial<ServerConfig> = {},
+): Promise<{ app: FastifyInstance; logs: Record<string, unknown>[] }> {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split("\n")) if (l) logs.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const a = await buildApp({
+    config: { modelsDir: root, ...config },
+    logger: pino({ level: "warn" }, sink),
+    defaultMetrics: false,
+  });
+  await a.tessera.loading;
+  return { app: a, logs };
+}
+
+async function embed(a: FastifyInstance, text: string, model?: string): Promise<number[]> {
+  const r = await a.inject({
+    method: "POST",
+    url: "/embed",
+    payload: { inputs: text, ...(model ? { model } : {}) },
+  });
+  assert.equal(r.statusCode, 200, r.body);
+  return (r.json() as number[][])[0] as number[];
+}
+
+async function infoPooling(a: FastifyInstance): Promise<unknown> {
+  const r = await a.inject({ method: "GET", url: "/info" });
+  assert.equal(r.statusCode, 200, r.body);
+  return (r.json() as { model_type: { embedding?: { pooling: string } } }).model_type.embedding?.pooling;
+}
+
+function close(a: readonly number[], b: readonly number[], what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs((a[i] as number) - (b[i] as number)) <= 1e-5, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+}
+
+const warnings = (logs: Record<string, unknown>[]) =>
+  logs.filter((l) => l.level === 40 && /no pooling config/.test(String(l.msg)));
+
+describe("text embedders: pooling settings", () => {
+  const TEXT = "a much longer sentence with quite a few more tokens in it";
+
+  it('a model\'s config.json "pooling" overrides the folder (before: refused as an unknown field)', async () => {
+    const root = writeTextRepo({
+      bge: { source: hfFolder(), pooling: "cls" },
+      st: { source: hfFolder("mean"), pooling: "weightedmean" },
+    });
+    const { app: a, logs } = await app(root, { pooling: "mean" });
+    try {
+      // the model's setting wins over the server's
+      close(await embed(a, TEXT, "bge"), reference(TEXT, "cls"), "cls");
+      close(await embed(a, TEXT, "st"), reference(TEXT, "weightedmean"), "weightedmean over 1_Pooling mean");
+      assert.equal(warnings(logs).length, 0, JSON.stringify(logs));
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("--models <HF folder> with the server's pooling (TEI --pooling): used by /embed and shown by /info", async () => {
+    const dir = hfFolder();
+    const { app: a, logs } = await app(dir, { pooling: "cls" });
+    try {
+      close(await embed(a, TEXT), reference(TEXT, "cls"), "server cls");
+      assert.equal(await infoPooling(a), "cls");
+      assert.equal(warnings(logs).length, 0);
+    } finally {
+      await a.close();
+    }
+    // it also overrides a folder's own 1_Pooling config, as TEI's --pooling does
+    const st = hfFolder("mean");
+    const b = await app(st, { pooling: "cls" });
+    try {
+      close(await embed(b.app, TEXT), reference(TEXT, "cls"), "server cls over 1_Pooling mean");
+    } finally {
+      await b.app.close();
+    }
+  });
+
+  it("no pooling config and no setting: mean, with a warning naming the model and the assumed pooling; /info says mean", async () => {
+    const dir = hfFolder();
+    const { app: a, logs } = await app(dir);
+    try {
+      close(await embed(a, TEXT), reference(TEXT, "mean"), "default mean");
+      assert.equal(await infoPooling(a), "mean");
+      const w = warnings(logs);
+      assert.equal(w.length, 1, JSON.stringify(logs));
+      const name = String((w[0] as Record<string, unknown>).model);
+      assert.ok(name.length > 0);
+      assert.match(String(w[0]?.msg), new RegExp(`model ${name}: .*assuming mean pooling`));
+      assert.equal(w[0]?.pooling, "mean");
+    } finally {
+      await a.close();
+    }
+    // a folder with 1_Pooling, or a graph that pools itself, needs no guess
+    for (const d of [hfFolder("cls"), hfFolder(undefined, "sentence_embedding")]) {
+      const b = await app(d);
+      try {
+        await embed(b.app, TEXT);
+        assert.equal(warnings(b.logs).length, 0, JSON.stringify(b.logs));
+      } finally {
+        await b.app.close();
+      }
+    }
+  });
+
+  it("server pooling: flags > env > config file; bad values are reported with where they came from", () => {
+    const file = { name: "server.json", value: { pooling: "max" } };
+    const all = resolveServerConfig({
+      file,
+      env: { TESSERA_POOLING: "last-token" },
+      flags: { pooling: "cls" },
+    });
+    assert.ok(all.ok);
+    assert.equal(all.value.pooling, "cls");
+    const envWins = resolveServerConfig({ file, env: { TESSERA_POOLING: "last-token" } });
+    assert.ok(envWins.ok);
+    assert.equal(envWins.value.pooling, "last");
+    const fileOnly = resolveServerConfig({ file });
+    assert.ok(fileOnly.ok);
+    assert.equal(fileOnly.value.pooling, "max");
+    const none = resolveServerConfig({});
+    assert.ok(none.ok);
+    assert.equal(none.value.pooling, undefined);
+    const bad = resolveServerConfig({ env: { TESSERA_POOLING: "splade" }, flags: { pooling: "avg" } });
+    assert.equal(bad.ok, false);
+    assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["env TESSERA_POOLING", "--pooling"]);
+  });
+});
