@@ -344,7 +344,7 @@ interface InFlight {
 export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   const partsDir = `${path.resolve(options.output)}.parts`;
   const hadParts = fs.existsSync(partsDir);
-  const lock = { token: `${process.pid}:${randomUUID()}`, held: false };
+  const lock: RunLock = { token: `${process.pid}:${randomUUID()}`, held: false };
   try {
     return await scoreFilesInner(options, lock);
   } catch (e) {
@@ -367,7 +367,7 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     }
     throw e;
   } finally {
-    if (lock.held) releaseLock(partsDir, lock.token);
+    if (lock.held) releaseLock(partsDir, lock);
   }
 }
 
@@ -391,13 +391,32 @@ function readLock(partsDir: string): LockHolder | null {
   }
 }
 
-/** Throws `E_PIPELINE_OUTPUT_EXISTS` (facts `locked: true`) when a live run holds the parts folder. */
+/** Lock tokens held by runs in this process (a lock with this process's pid is stale unless listed here). */
+const HELD_LOCKS = new Set<string>();
+/** A running scorer touches its lock this often; another host's lock untouched for `LOCK_STALE_MS` is stale. */
+const LOCK_HEARTBEAT_MS = 15_000;
+const LOCK_STALE_MS = 120_000;
+
+/**
+ * Throws `E_PIPELINE_OUTPUT_EXISTS` (facts `locked: true`) when a live run holds the parts folder: on this host,
+ * its process exists (a pid reused by this very process, as PID 1 in a restarted container, does not count); on
+ * another host (a shared file system), it touched the lock within the last two minutes.
+ */
 function assertUnlocked(partsDir: string, output: string): void {
   const held = readLock(partsDir);
   if (held === null) return;
   const here = held.host === os.hostname();
-  let alive = !here; // another host's process cannot be checked: assume it runs
-  if (here) {
+  let alive: boolean;
+  let ageMs = 0;
+  if (!here) {
+    try {
+      ageMs = Date.now() - fs.statSync(lockPath(partsDir)).mtimeMs;
+    } catch {
+      return;
+    }
+    alive = ageMs < LOCK_STALE_MS;
+  } else if (held.pid === process.pid) alive = HELD_LOCKS.has(held.token);
+  else {
     try {
       process.kill(held.pid, 0);
       alive = true;
@@ -408,15 +427,15 @@ function assertUnlocked(partsDir: string, output: string): void {
   if (!alive) return; // a crashed run's lock
   throw new PipelineError(
     "E_PIPELINE_OUTPUT_EXISTS",
-    `${output} is being written by another tessera score (pid ${held.pid}${here ? "" : ` on ${held.host}`}, since ${held.startedAt}); wait for it to finish${here ? "" : `, or delete ${lockPath(partsDir)} if it is no longer running`}`,
+    `${output} is being written by another tessera score (pid ${held.pid}${here ? "" : ` on ${held.host}, seen ${Math.round(ageMs / 1000)} s ago`}, since ${held.startedAt}); wait for it to finish`,
     { output, locked: true, pid: held.pid, host: held.host },
   );
 }
 
-/** Takes the parts folder for this run (after `assertUnlocked`): the lock file is created exclusively. */
-function takeLock(partsDir: string, output: string, token: string): void {
+/** Takes the parts folder for this run (after `assertUnlocked`): the lock file is created exclusively and touched. */
+function takeLock(partsDir: string, output: string, lock: RunLock): void {
   const mine: LockHolder = {
-    token,
+    token: lock.token,
     pid: process.pid,
     host: os.hostname(),
     startedAt: new Date().toISOString(),
@@ -424,23 +443,40 @@ function takeLock(partsDir: string, output: string, token: string): void {
   for (let attempt = 0; ; attempt++) {
     try {
       fs.writeFileSync(lockPath(partsDir), JSON.stringify(mine), { flag: "wx" });
-      return;
+      break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
       assertUnlocked(partsDir, output); // another run got in between, or a crashed run's lock
       fs.rmSync(lockPath(partsDir), { force: true });
     }
   }
+  HELD_LOCKS.add(lock.token);
+  lock.held = true;
+  lock.heartbeat = setInterval(() => {
+    const now = new Date();
+    try {
+      fs.utimesSync(lockPath(partsDir), now, now);
+    } catch {
+      // the folder was merged away
+    }
+  }, LOCK_HEARTBEAT_MS);
+  lock.heartbeat.unref();
 }
 
-function releaseLock(partsDir: string, token: string): void {
-  if (readLock(partsDir)?.token === token) fs.rmSync(lockPath(partsDir), { force: true });
+function releaseLock(partsDir: string, lock: RunLock): void {
+  if (lock.heartbeat) clearInterval(lock.heartbeat);
+  HELD_LOCKS.delete(lock.token);
+  if (readLock(partsDir)?.token === lock.token) fs.rmSync(lockPath(partsDir), { force: true });
 }
 
-async function scoreFilesInner(
-  options: ScoreOptions,
-  lock: { readonly token: string; held: boolean },
-): Promise<ScoreSummary> {
+/** This run's hold on `<output>.parts/`. */
+interface RunLock {
+  readonly token: string;
+  held: boolean;
+  heartbeat?: ReturnType<typeof setInterval>;
+}
+
+async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
   // an explicit outputFormat takes any name (a .gz suffix still compresses it)
@@ -567,8 +603,7 @@ async function scoreFilesInner(
       );
     }
     assertUnlocked(partsDir, output);
-    takeLock(partsDir, output, lock.token);
-    lock.held = true;
+    takeLock(partsDir, output, lock);
     // drop anything not recorded in the checkpoint (a part renamed just before a crash, tmp files)
     const keep = new Set([
       "checkpoint.json",
@@ -598,8 +633,7 @@ async function scoreFilesInner(
       fs.rmSync(partsDir, { recursive: true, force: true });
     }
     fs.mkdirSync(partsDir, { recursive: true });
-    takeLock(partsDir, output, lock.token);
-    lock.held = true;
+    takeLock(partsDir, output, lock);
     ckpt = {
       version: 1,
       fingerprint: fp.key,

@@ -76,3 +76,29 @@ test("a second run on an output that a live run is writing is refused (--resume 
   assert.equal(r.rowsScored, ROWS);
   assert.ok(!fs.existsSync(lockFile));
 });
+
+test("a crashed run's lock with this process's pid (PID 1 again in a restarted container) or another host's stale lock is taken over; a fresh one is not", async () => {
+  const input = path.join(dir, "in.csv");
+  const out = path.join(dir, "reused-pid.jsonl");
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(scoreFiles({ ...options([input], out), signal: controller.signal }));
+  const lockFile = `${out}.parts/lock.json`;
+  const write = (holder: object, ageMs = 0) => {
+    fs.writeFileSync(lockFile, JSON.stringify({ token: "old", startedAt: "then", ...holder }));
+    const t = new Date(Date.now() - ageMs);
+    fs.utimesSync(lockFile, t, t);
+  };
+  write({ pid: 12345, host: "other-host" });
+  await assert.rejects(scoreFiles({ ...options([input], out), resume: true }), {
+    code: "E_PIPELINE_OUTPUT_EXISTS",
+    message: /pid 12345 on other-host, seen \d+ s ago/,
+  });
+  write({ pid: 12345, host: "other-host" }, 10 * 60_000);
+  await assert.rejects(scoreFiles({ ...options([input], out), resume: true, signal: controller.signal }), {
+    message: /interrupted/,
+  });
+  write({ pid: process.pid, host: os.hostname() });
+  const r = await scoreFiles({ ...options([input], out), resume: true });
+  assert.equal(r.rowsScored, ROWS);
+});
