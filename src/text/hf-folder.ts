@@ -85,6 +85,15 @@ export interface HfFolder {
    * `function_to_apply`, else none.
    */
   readonly scoreFunction: ScoreFunction;
+  /**
+   * The activation sentence-transformers' `CrossEncoder.predict` / `rank` apply to a cross-encoder's logits, as
+   * a torch class path: config.json `sentence_transformers.activation_fn`, else the legacy
+   * `sbert_ce_default_activation_function` (e.g. "torch.nn.modules.linear.Identity" on the ms-marco
+   * cross-encoders), else Sigmoid for one label and Identity for several (CrossEncoder's default; like it,
+   * a path outside `torch.` is not trusted and gives the default). `Reranker` applies it with
+   * `returnScores: "model"`.
+   */
+  readonly crossEncoderActivation: string;
   readonly tokenizer: TextTokenizer;
 }
 
@@ -232,6 +241,22 @@ export function scoreFunctionOf(
   if (problemType === "single_label_classification" || numLabels > 1) return "softmax";
   if (functionToApply === "sigmoid" || functionToApply === "softmax") return functionToApply;
   return "none";
+}
+
+/** sentence-transformers CrossEncoder's activation from config.json (see `HfFolder.crossEncoderActivation`). */
+export function crossEncoderActivationOf(
+  config: Readonly<Record<string, unknown>>,
+  numLabels: number,
+): string {
+  const st = config.sentence_transformers;
+  const named =
+    isObj(st) && typeof st.activation_fn === "string"
+      ? st.activation_fn
+      : typeof config.sbert_ce_default_activation_function === "string"
+        ? config.sbert_ce_default_activation_function
+        : undefined;
+  if (named?.startsWith("torch.")) return named;
+  return numLabels <= 1 ? "torch.nn.modules.activation.Sigmoid" : "torch.nn.modules.linear.Identity";
 }
 
 /** Parses a model folder; every problem found is returned as an issue. */
@@ -401,6 +426,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
       ...(labels ? { labels } : {}),
       ...(problemType !== undefined ? { problemType } : {}),
       scoreFunction: scoreFunctionOf(problemType, labels?.length ?? 1, config.function_to_apply),
+      crossEncoderActivation: crossEncoderActivationOf(config, labels?.length ?? 1),
       tokenizer,
     },
   };

@@ -3,7 +3,9 @@
  *
  * Each pair is one queued sequence on the shared EncoderRunner, so concurrent rerank calls share
  * batches. The score is the first logit (single-label cross-encoders); `returnScores: "sigmoid"`
- * (default) maps it to 0..1.
+ * (default, as TEI's /rerank) maps it to 0..1; `"model"` applies the activation the model's config.json names
+ * for sentence-transformers' CrossEncoder (Identity on the ms-marco models: raw logits, as
+ * `CrossEncoder.predict` / `rank` return them). Every such activation is monotonic, so the order is the same.
  *
  * @example
  * const rr = await Reranker.load("models/ms-marco-MiniLM-L-6-v2");
@@ -18,8 +20,12 @@ import { detectEncoderIO, EncoderRunner } from "./runner.ts";
 import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokenizer.ts";
 
 export interface RerankOptions {
-  /** "sigmoid" (default) or "raw" logits. */
-  readonly returnScores?: "raw" | "sigmoid";
+  /**
+   * "sigmoid" (default, TEI's /rerank), "raw" logits, or "model": the activation of the folder's
+   * config.json as sentence-transformers' CrossEncoder applies it (`Reranker.activation`: Identity, Sigmoid,
+   * Tanh or ReLU; another throws E_TEXT_OPTIONS).
+   */
+  readonly returnScores?: "raw" | "sigmoid" | "model";
   /** Keep only the best N. */
   readonly topN?: number;
   /**
@@ -52,6 +58,11 @@ export interface RerankResult {
 export class Reranker {
   readonly folder: HfFolder;
   readonly tokenizer: TextTokenizer;
+  /**
+   * The activation sentence-transformers' CrossEncoder applies to this model's logit (the class name of
+   * `folder.crossEncoderActivation`: "Identity", "Sigmoid", "Tanh", ...); `returnScores: "model"` applies it.
+   */
+  readonly activation: string;
   readonly #runner: EncoderRunner;
   readonly #m: OpenedTextModel;
 
@@ -59,6 +70,7 @@ export class Reranker {
     this.#m = m;
     this.folder = m.folder;
     this.tokenizer = m.folder.tokenizer;
+    this.activation = m.folder.crossEncoderActivation.split(".").at(-1) ?? "";
     this.#runner = runner;
   }
 
@@ -110,6 +122,7 @@ export class Reranker {
         field: "topN",
       });
     }
+    const activation = scoreActivation(options.returnScores ?? "sigmoid", this.activation);
     const encs: TextEncoding[] = documents.map((d, i) => {
       if (typeof d !== "string")
         throw textInputError(`document ${i} is ${typeof d}; expected a string`, { index: i });
@@ -131,11 +144,7 @@ export class Reranker {
         this.#runner.submit(e, { kind: "logits" }, options.signal ? { signal: options.signal } : {}),
       ),
     );
-    const sigmoid = (options.returnScores ?? "sigmoid") === "sigmoid";
-    const hits = results.map((r, index) => {
-      const logit = r.value[0] as number;
-      return { index, score: sigmoid ? 1 / (1 + Math.exp(-logit)) : logit };
-    });
+    const hits = results.map((r, index) => ({ index, score: activation(r.value[0] as number) }));
     hits.sort((a, b) => b.score - a.score || a.index - b.index);
     return {
       hits: options.topN !== undefined ? hits.slice(0, options.topN) : hits,
@@ -148,4 +157,37 @@ export class Reranker {
     await this.#runner.close(options);
     if (this.#m.ownsSession) await this.#m.session.close();
   }
+}
+
+const ACTIVATIONS: Readonly<Record<string, (x: number) => number>> = {
+  Identity: (x) => x,
+  Sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  Tanh: Math.tanh,
+  ReLU: (x) => Math.max(0, x),
+};
+
+/** The function a `returnScores` choice applies to a logit; throws E_TEXT_OPTIONS for an unknown one. */
+function scoreActivation(returnScores: string, modelActivation: string): (x: number) => number {
+  const name =
+    returnScores === "model"
+      ? modelActivation
+      : returnScores === "sigmoid"
+        ? "Sigmoid"
+        : returnScores === "raw"
+          ? "Identity"
+          : undefined;
+  if (name === undefined)
+    throw new TesseraError(
+      "E_TEXT_OPTIONS",
+      `returnScores must be "sigmoid", "raw" or "model", got ${JSON.stringify(returnScores)}`,
+      { field: "returnScores" },
+    );
+  const f = ACTIVATIONS[name];
+  if (!f)
+    throw new TesseraError(
+      "E_TEXT_OPTIONS",
+      `the model's cross-encoder activation ${name} is not supported (Identity, Sigmoid, Tanh, ReLU); use returnScores "raw" or "sigmoid"`,
+      { field: "returnScores", activation: name },
+    );
+  return f;
 }
