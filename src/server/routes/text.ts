@@ -501,7 +501,7 @@ class TextModels {
       // TEI refuses such a folder (or takes CLS for BERT-likes); Tessera keeps its default, but says so.
       this.#ctx.logger.warn(
         { model: m.name, version: m.version, pooling: embedder.pooling, dir },
-        `model ${m.name}: no pooling config (1_Pooling/config.json) and no pooling setting; assuming ${embedder.pooling} pooling. If the model was trained with another (e.g. cls for bge / gte exports), set "pooling" in the model's config.json or start with --pooling`,
+        `model ${m.name}: no pooling config (1_Pooling/config.json) and no pooling setting; assuming ${embedder.pooling} pooling. If the model was trained with another (e.g. cls for bge exports), set "pooling" in the model's config.json or start with --pooling`,
       );
     }
     return { model: m, folder, embedder, maxInputs };
