@@ -170,6 +170,44 @@ describe("text embedders: pooling settings", () => {
     }
   });
 
+  it('"pooling" on a re-ranker is ignored with a warning (as TEI ignores --pooling for classifiers)', async () => {
+    const enc = toyEncoder({
+      vocabSize: vocabSizeOf(TJ),
+      tokenTypeIds: true,
+      outputs: ["logits"],
+      labels: 1,
+    });
+    const ce = writeFolder({
+      "tokenizer.json": TJ,
+      "tokenizer_config.json": { model_max_length: 512 },
+      "config.json": {
+        model_type: "bert",
+        architectures: ["BertForSequenceClassification"],
+        max_position_embeddings: 512,
+      },
+      "onnx/model.onnx": enc.bytes,
+    });
+    cleanups.push(ce.cleanup);
+    const root = writeTextRepo({ ce: { source: ce.dir, pooling: "cls" } });
+    const { app: a, logs } = await app(root);
+    try {
+      const r = await a.inject({
+        method: "POST",
+        url: "/rerank",
+        payload: { query: "q", texts: ["a b", "c"] },
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      const w = logs.filter(
+        (l) => l.level === 40 && /"pooling" in its config\.json is ignored/.test(String(l.msg)),
+      );
+      assert.equal(w.length, 1, JSON.stringify(logs));
+      assert.match(String(w[0]?.msg), /model ce: .*re-ranker/);
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("server pooling: flags > env > config file; bad values are reported with where they came from", () => {
     const file = { name: "server.json", value: { pooling: "max" } };
     const all = resolveServerConfig({

@@ -486,6 +486,13 @@ class TextModels {
     const dir = m.hfDir ?? m.dir;
     const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
     this.#options.set(m, opts);
+    if (folder.task !== "embedding" && m.config.pooling !== undefined) {
+      // As TEI ignores --pooling for a classifier, with a warning: the logits head does its own pooling.
+      this.#ctx.logger.warn(
+        { model: m.name, version: m.version, pooling: m.config.pooling },
+        `model ${m.name}: "pooling" in its config.json is ignored: it is a ${folder.task === "reranker" ? "re-ranker" : "classifier"} (*ForSequenceClassification), which pools inside the graph`,
+      );
+    }
     if (folder.task === "classifier")
       return { model: m, folder, classifier: await TextClassifier.load(m, { ...opts, folder }), maxInputs };
     if (folder.task === "reranker")
