@@ -259,6 +259,9 @@ export function crossEncoderActivationOf(
   return numLabels <= 1 ? "torch.nn.modules.activation.Sigmoid" : "torch.nn.modules.linear.Identity";
 }
 
+const POOLING_CONFIG_EXPECTED =
+  'expected exactly one pooling mode: pooling_mode "cls" / "mean" / "max" / "lasttoken" / "weightedmean" / "mean_sqrt_len_tokens", or exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken / _weightedmean_tokens / _mean_sqrt_len_tokens true (several modes are concatenated by sentence-transformers, which Tessera does not reproduce)';
+
 /** Parses a model folder; every problem found is returned as an issue. */
 export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parsed<HfFolder> {
   const issues: Issue[] = [];
@@ -319,12 +322,7 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
           if (pc) {
             pooling = poolingFromConfig(pc);
             if (pc.include_prompt === false) includePrompt = false;
-            if (!pooling)
-              issues.push({
-                path: rel,
-                message:
-                  'expected exactly one pooling mode: pooling_mode "cls" / "mean" / "max" / "lasttoken" / "weightedmean" / "mean_sqrt_len_tokens", or exactly one of pooling_mode_cls_token / _mean_tokens / _max_tokens / _lasttoken / _weightedmean_tokens / _mean_sqrt_len_tokens true (several modes are concatenated by sentence-transformers, which Tessera does not reproduce)',
-              });
+            if (!pooling) issues.push({ path: rel, message: POOLING_CONFIG_EXPECTED });
           }
         } else if (m.type.endsWith("Normalize")) normalize = true;
         else if (pooling !== undefined) {
@@ -338,6 +336,8 @@ export function parseHfFolder(dir: string, options: HfFolderOptions = {}): Parse
     if (pc) {
       pooling = poolingFromConfig(pc);
       if (pc.include_prompt === false) includePrompt = false;
+      // Without modules.json too (TEI reads 1_Pooling alone): a config it cannot follow is not "no config".
+      if (!pooling) issues.push({ path: join("1_Pooling", "config.json"), message: POOLING_CONFIG_EXPECTED });
     }
   }
 

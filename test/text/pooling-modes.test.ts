@@ -189,6 +189,30 @@ describe("sentence-transformers weightedmean / mean_sqrt_len_tokens pooling", ()
     });
   });
 
+  it("a 1_Pooling config without modules.json (TEI reads it alone) that sets several modes is refused, not taken as no config", () => {
+    const dir = folder({
+      "tokenizer.json": WP,
+      "config.json": { model_type: "bert", max_position_embeddings: 512 },
+      "1_Pooling/config.json": { pooling_mode_cls_token: true, pooling_mode_mean_tokens: true },
+      "onnx/model.onnx": ENC.bytes,
+    });
+    // before: poolingSource "default", mean pooling (and the server's "no pooling config" warning)
+    assert.throws(
+      () => loadHfFolder(dir),
+      (e: unknown) =>
+        e instanceof TesseraError &&
+        /1_Pooling\/config\.json: expected exactly one pooling mode/.test(e.message),
+    );
+    const one = folder({
+      "tokenizer.json": WP,
+      "config.json": { model_type: "bert", max_position_embeddings: 512 },
+      "1_Pooling/config.json": { pooling_mode: "weightedmean" },
+      "onnx/model.onnx": ENC.bytes,
+    });
+    assert.equal(loadHfFolder(one).pooling, "weightedmean");
+    assert.equal(loadHfFolder(one).poolingSource, "config");
+  });
+
   it("TextEmbedder.load({pooling}) overrides the folder; a graph that pools itself refuses an override it would ignore", async () => {
     const dir = bertFolder(undefined);
     assert.equal(loadHfFolder(dir).poolingSource, "default");
