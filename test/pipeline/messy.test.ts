@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import * as zlib from "node:zlib";
 import { mlpClassifier } from "../../src/onnx/index.ts";
-import { openSource, scoreFiles } from "../../src/pipeline/index.ts";
+import { expandInputs, openSource, scoreFiles } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
 import { readJsonl, rowsOf, tmpDir } from "./helpers.ts";
 
@@ -262,4 +263,21 @@ test("a null feature's reject names the row's line, also after quoted newlines a
     code: "E_PIPELINE_BAD_ROW",
     message: /row 77 \(line 154\), column "a": null value/,
   });
+});
+
+test("empty CSV files in a glob (Spark writes one per empty partition) are inputs of no rows, not a failed job", async () => {
+  const folder = path.join(dir, "spark-out");
+  fs.mkdirSync(folder);
+  fs.writeFileSync(path.join(folder, "part-00000.csv"), "id,a,b\n1,1,2\n");
+  fs.writeFileSync(path.join(folder, "part-00001.csv"), "");
+  fs.writeFileSync(path.join(folder, "part-00002.csv"), "\n  \n");
+  fs.writeFileSync(path.join(folder, "part-00003.csv.gz"), zlib.gzipSync(""));
+  fs.writeFileSync(path.join(folder, "part-00004.csv"), "id,a,b\n2,3,4\n");
+  const inputs = expandInputs([path.join(folder, "*.csv"), path.join(folder, "*.csv.gz")]);
+  assert.equal(inputs.length, 5);
+  const s = await score(inputs[0]!, { inputs });
+  assert.deepEqual([s.rowsRead, s.rowsScored], [2, 2]);
+  // only empty files: an empty output, not an error
+  const none = await score(inputs[1]!, { inputs: [inputs[1]!], output: path.join(dir, "none.jsonl") });
+  assert.equal(none.rowsRead, 0);
 });

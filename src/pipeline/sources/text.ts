@@ -544,8 +544,9 @@ async function readCsvHeader(
   path: string,
   delimiter: string,
   compression: Compression,
-): Promise<{ names: string[]; endByte: number }> {
+): Promise<{ names: string[]; endByte: number } | null> {
   for await (const piece of textPieces(path, 0, 1 << 16, delimiter, compression)) {
+    if (piece.text.trim() === "") continue; // blank lines before the header
     const nl = piece.text.indexOf("\n");
     const headerText = nl < 0 ? piece.text : piece.text.slice(0, nl + 1);
     const names: string[] = [];
@@ -579,7 +580,7 @@ async function readCsvHeader(
       endByte: piece.startByte + Buffer.byteLength(headerText, "utf8"),
     };
   }
-  throw new PipelineError("E_PIPELINE_FORMAT", `${path}: empty CSV file (no header)`, { file: path });
+  return null; // an empty file
 }
 
 /**
@@ -594,6 +595,10 @@ export async function openCsv(
   const sizeBytes = (await fs.promises.stat(path)).size;
   const delimiter = options.delimiter ?? ",";
   const header = await readCsvHeader(path, delimiter, compression);
+  if (header === null) {
+    // an empty file (Spark writes one per empty partition): no header, no rows, whatever columns are asked for
+    return { path, format: "csv", compression, sizeBytes, totalRows: null, async *chunks() {} };
+  }
   const dup = header.names.findIndex((n, i) => header.names.indexOf(n) !== i);
   if (dup >= 0) {
     const name = header.names[dup]!;
