@@ -348,13 +348,13 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   try {
     return await scoreFilesInner(options, lock);
   } catch (e) {
+    // refused because another run holds the folder: it is that run's, never removed here
+    const locked = e instanceof PipelineError && e.facts.locked === true;
     const keep =
-      e instanceof PipelineError && e.facts.locked === true
-        ? true
-        : // another run's folder
-          options.resume ||
-          (hadParts && !options.overwrite) ||
-          (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
+      locked ||
+      options.resume ||
+      (hadParts && !options.overwrite) ||
+      (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
     if (!keep) {
       try {
         const ckpt = JSON.parse(
