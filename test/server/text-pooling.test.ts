@@ -230,4 +230,30 @@ describe("text embedders: pooling settings", () => {
     assert.equal(bad.ok, false);
     assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["env TESSERA_POOLING", "--pooling"]);
   });
+  it("a graph that pools by itself: the server's pooling is skipped with a warning; a model's own setting is a 503 naming the reason (before: 500)", async () => {
+    const pooled = hfFolder(undefined, "sentence_embedding");
+    const root = writeTextRepo({ own: { source: pooled }, pinned: { source: pooled, pooling: "cls" } });
+    const { app: a, logs } = await app(root, { pooling: "cls" });
+    try {
+      // the server-wide default does not apply: the graph's own pooled vector is served
+      const v = await embed(a, TEXT, "own");
+      assert.equal(v.length, ENC.hidden);
+      const skipped = logs.filter(
+        (l) => l.level === 40 && /the server's pooling "cls" is not applied/.test(String(l.msg)),
+      );
+      assert.equal(skipped.length, 1, JSON.stringify(logs));
+      assert.equal(skipped[0]?.model, "own");
+      // the model's own config.json asks for what its graph cannot do: a server-side model problem, said plainly
+      const r = await a.inject({ method: "POST", url: "/embed", payload: { inputs: TEXT, model: "pinned" } });
+      assert.equal(r.statusCode, 503, r.body);
+      const body = r.json() as { error: string; error_type?: string };
+      assert.match(
+        body.error,
+        /model pinned version 1 cannot serve text requests: pooling "cls" cannot be applied/,
+      );
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -462,7 +462,27 @@ class TextModels {
     return p;
   }
 
+  /**
+   * Builds the text model; a folder that cannot serve text (tokenizer, pooling or graph problems: the model's own
+   * files or settings, not the request) answers 503 E_MODEL_LOAD_FAILED naming the reason, not a 500. Nothing is
+   * cached on failure, so a fixed folder serves again after a reload.
+   */
   async #create(m: LoadedModel): Promise<TextModel> {
+    try {
+      return await this.#build(m);
+    } catch (err) {
+      if (err instanceof TesseraError && /^E_(HF|TEXT|TOKENIZER|SAFETENSORS)_/.test(err.code)) {
+        throw new TesseraError(
+          "E_MODEL_LOAD_FAILED",
+          `model ${m.name} version ${m.version} cannot serve text requests: ${err.message}`,
+          { model: m.name, version: m.version, cause: err.code },
+        );
+      }
+      throw err;
+    }
+  }
+
+  async #build(m: LoadedModel): Promise<TextModel> {
     // The model's own batching settings (with its override for the provider its session runs on),
     // else the server's (--max-batch-size, ...), as for v2 models.
     const b = batchingFor(m.config, m.session.activeProvider);
@@ -498,12 +518,26 @@ class TextModels {
     if (folder.task === "reranker")
       return { model: m, folder, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
     // Pooling: the model's config.json `pooling`, else the server's (--pooling, for a single HF folder), else the folder's.
-    const pooling = m.config.pooling ?? this.#ctx.config.pooling;
-    const embedder = await TextEmbedder.load(m, {
-      ...opts,
-      folder,
-      ...(pooling !== undefined ? { pooling } : {}),
-    });
+    let pooling = m.config.pooling ?? this.#ctx.config.pooling;
+    let embedder: TextEmbedder;
+    try {
+      embedder = await TextEmbedder.load(m, {
+        ...opts,
+        folder,
+        ...(pooling !== undefined ? { pooling } : {}),
+      });
+    } catch (err) {
+      // The server-wide --pooling is a default for folders that leave pooling open; a graph that pools by itself
+      // (sentence_embedding) keeps its own, with a warning. A model's own config.json setting stays an error.
+      const fromServer = m.config.pooling === undefined && pooling !== undefined;
+      if (!(fromServer && err instanceof TesseraError && err.code === "E_TEXT_OPTIONS")) throw err;
+      this.#ctx.logger.warn(
+        { model: m.name, version: m.version, pooling },
+        `model ${m.name}: the server's pooling "${pooling}" is not applied: ${err.message}`,
+      );
+      pooling = undefined;
+      embedder = await TextEmbedder.load(m, { ...opts, folder });
+    }
     if (pooling === undefined && folder.poolingSource === "default" && !embedder.pooledByModel) {
       // TEI refuses such a folder (or takes CLS for BERT-likes); Tessera keeps its default, but says so.
       this.#ctx.logger.warn(
