@@ -281,3 +281,27 @@ test("empty CSV files in a glob (Spark writes one per empty partition) are input
   const none = await score(inputs[1]!, { inputs: [inputs[1]!], output: path.join(dir, "none.jsonl") });
   assert.equal(none.rowsRead, 0);
 });
+
+test("stop at a bad row, then --resume --on-error skip: the rejects (with their lines) equal a clean skip run's", async () => {
+  for (const ext of ["csv", "jsonl"]) {
+    const file = path.join(dir, `multiline.${ext}`);
+    let text = ext === "csv" ? "id,a,b,desc\n" : "";
+    for (let i = 1; i <= 300; i++) {
+      const a = i % 60 === 0 ? "" : String(i);
+      text +=
+        ext === "csv"
+          ? `${i},${a},1,"line one\nline two"\n${i % 7 === 0 ? "\n" : ""}`
+          : `${JSON.stringify({ id: i, a: a === "" ? null : i, b: 1 })}\n${i % 7 === 0 ? "\n" : ""}`;
+    }
+    fs.writeFileSync(file, text);
+    const clean = path.join(dir, `multiline-clean.${ext}.jsonl`);
+    await score(file, { output: clean, batchSize: 16 });
+    const out = path.join(dir, `multiline-resumed.${ext}.jsonl`);
+    await assert.rejects(score(file, { output: out, batchSize: 16, onError: "fail" }), {
+      code: "E_PIPELINE_BAD_ROW",
+    });
+    await score(file, { output: out, batchSize: 16, resume: true });
+    assert.deepEqual(readJsonl(`${out}.rejects.jsonl`), readJsonl(`${clean}.rejects.jsonl`), ext);
+    assert.equal(readJsonl(`${clean}.rejects.jsonl`)[1]!.line, ext === "csv" ? 2 + 119 * 2 + 17 : 120 + 17);
+  }
+});

@@ -528,12 +528,15 @@ function textCursor(
   piece: TextPiece,
   firstRow: number,
   starts: readonly number[],
+  lines: readonly number[],
+  endLine: number,
 ): (i: number) => SourceCursor {
   return (i) => {
-    if (i >= starts.length) return { rows: firstRow + starts.length, byte: piece.endByte };
+    if (i >= starts.length) return { rows: firstRow + starts.length, byte: piece.endByte, line: endLine };
     return {
       rows: firstRow + i,
       byte: piece.startByte + Buffer.byteLength(piece.text.slice(0, starts[i]!), "utf8"),
+      line: lines[i]!,
     };
   };
 }
@@ -632,8 +635,8 @@ export async function openCsv(
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       const start = from.byte ?? header.endByte;
       let rows = from.rows;
-      // Line numbers are exact from the start; after a resume they count from the resume point.
-      let line = from.rows > 0 ? from.rows + 2 : 2;
+      // line numbers go on from the cursor's (a cursor without one, from an older checkpoint: a line per row)
+      let line = from.line ?? (from.rows > 0 ? from.rows + 2 : 2);
       for await (const piece of textPieces(path, start, chunkBytes, delimiter, compression)) {
         const parsed = parseCsv(piece.text, delimiter, header.names.length, want, line);
         line += parsed.linesConsumed;
@@ -650,8 +653,8 @@ export async function openCsv(
         yield {
           batch: { numRows: parsed.rows, columns, problems, lines: Int32Array.from(parsed.lines) },
           firstRow: rows,
-          end: { rows: rows + parsed.rows, byte: piece.endByte },
-          cursorAt: textCursor(piece, rows, parsed.starts),
+          end: { rows: rows + parsed.rows, byte: piece.endByte, line },
+          cursorAt: textCursor(piece, rows, parsed.starts, parsed.lines, line),
           bytesRead: piece.fileBytes,
         };
         rows += parsed.rows;
@@ -772,7 +775,7 @@ export async function openJsonl(
       }
       const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
       let rows = from.rows;
-      let line = from.rows + 1;
+      let line = from.line ?? from.rows + 1;
       for await (const piece of textPieces(path, from.byte ?? 0, chunkBytes, null, compression)) {
         const records: (Record<string, unknown> | undefined)[] = [];
         const lines: number[] = [];
@@ -855,8 +858,8 @@ export async function openJsonl(
         yield {
           batch: { numRows: records.length, columns, problems, lines: Int32Array.from(lines) },
           firstRow: rows,
-          end: { rows: rows + records.length, byte: piece.endByte },
-          cursorAt: textCursor(piece, rows, starts),
+          end: { rows: rows + records.length, byte: piece.endByte, line },
+          cursorAt: textCursor(piece, rows, starts, lines, line),
           bytesRead: piece.fileBytes,
         };
         rows += records.length;

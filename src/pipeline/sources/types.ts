@@ -7,6 +7,8 @@ export type FileFormat = "parquet" | "arrow" | "arrows" | "csv" | "jsonl";
 export interface SourceCursor {
   readonly rows: number;
   readonly byte?: number;
+  /** Text formats: the 1-based line where the next row starts, so line numbers stay exact after a resume. */
+  readonly line?: number;
 }
 
 export interface SourceChunk {
