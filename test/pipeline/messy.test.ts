@@ -305,3 +305,18 @@ test("stop at a bad row, then --resume --on-error skip: the rejects (with their 
     assert.equal(readJsonl(`${clean}.rejects.jsonl`)[1]!.line, ext === "csv" ? 2 + 119 * 2 + 17 : 120 + 17);
   }
 });
+
+test("a .jsonl file holding a JSON array or pretty-printed JSON is refused with the jq command, not read as bad rows", async () => {
+  const array = path.join(dir, "array.jsonl");
+  fs.writeFileSync(array, '[{"id":1,"a":1,"b":2},\n {"id":2,"a":1,"b":2}]\n');
+  await assert.rejects(score(array, { onError: "skip" }), {
+    code: "E_PIPELINE_FORMAT",
+    message: /array\.jsonl: a JSON array, not JSON Lines .*jq -c '\.\[\]'/,
+  });
+  const pretty = path.join(dir, "pretty.jsonl");
+  fs.writeFileSync(pretty, '\n{\n  "id": 1,\n  "a": 1,\n  "b": 2\n}\n');
+  await assert.rejects(score(pretty, { onError: "skip" }), {
+    code: "E_PIPELINE_FORMAT",
+    message: /pretty\.jsonl: pretty-printed JSON, not JSON Lines/,
+  });
+});

@@ -705,6 +705,20 @@ export function quoteUnsafeIntegers(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/**
+ * The first line of a .jsonl file that says the file is one JSON document, not JSON Lines: a JSON array
+ * (`[{...}, ...]`) or a pretty-printed object (`{` alone on its line). Every line would be a bad row; refuse it.
+ */
+function notJsonLines(path: string, first: string): void {
+  const array = first.startsWith("[");
+  if (!array && first !== "{") return;
+  throw new PipelineError(
+    "E_PIPELINE_FORMAT",
+    `${path}: ${array ? "a JSON array" : "pretty-printed JSON"}, not JSON Lines (one object per line); convert it first (jq -c '${array ? ".[]" : "."}' in > out.jsonl)`,
+    { file: path },
+  );
+}
+
 /** A JSONL/NDJSON file as a source; `compression` "gzip" reads it through node:zlib (cursors count decompressed bytes). */
 /** Bare NaN, Infinity and -Infinity, as Python's json.dumps writes them (Spark and Python's json read them). */
 const NON_FINITE = /(?<![\w.])-?(?:NaN|Infinity)(?![\w.])/;
@@ -790,6 +804,7 @@ export async function openJsonl(
           at += raw.length + 1;
           const t = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
           if (t.trim() === "") continue;
+          if (rows === 0 && records.length === 0 && (from.byte ?? 0) === 0) notJsonLines(path, t.trim());
           let v: unknown;
           try {
             v = parseJsonLine(t);
