@@ -320,3 +320,17 @@ test("a .jsonl file holding a JSON array or pretty-printed JSON is refused with 
     message: /pretty\.jsonl: pretty-printed JSON, not JSON Lines/,
   });
 });
+
+test("Spark's JSON output (JSON Lines named part-*.json, or .json.gz) is read as JSONL; a .json output is refused by name", async () => {
+  const folder = path.join(dir, "spark-json");
+  fs.mkdirSync(folder);
+  fs.writeFileSync(path.join(folder, "part-00000.json"), '{"id":1,"a":1,"b":2}\n{"id":2,"a":3,"b":4}\n');
+  fs.writeFileSync(path.join(folder, "part-00001.json.gz"), zlib.gzipSync('{"id":3,"a":5,"b":6}\n'));
+  const inputs = expandInputs([path.join(folder, "part-*")]);
+  const s = await score(inputs[0]!, { inputs });
+  assert.equal(s.rowsScored, 3);
+  await assert.rejects(score(inputs[0]!, { output: path.join(dir, "scores.json") }), {
+    code: "E_PIPELINE_FORMAT",
+    message: /scores\.json: predictions are written as JSON Lines .*name the output \.jsonl/,
+  });
+});

@@ -11,8 +11,9 @@ export const help = `usage: tessera score --model (NAME --models DIR | PATH.onnx
 Scores every row of the input files with the model and writes predictions beside key columns.
 Inputs are read as a stream of record batches (Parquet by row group, Arrow IPC, CSV/JSONL in chunks), so
 memory stays flat whatever the input size. Formats come from the extensions: .parquet .arrow/.feather
-(Arrow IPC file) .arrows (Arrow IPC stream) .csv .tsv .jsonl/.ndjson; the text ones may be gzip-compressed
-(.csv.gz .tsv.gz .jsonl.gz .ndjson.gz, read as a stream), inputs and outputs alike.
+(Arrow IPC file) .arrows (Arrow IPC stream) .csv .tsv .jsonl/.ndjson (and .json for JSON Lines inputs, as
+Spark names them); the text ones may be gzip-compressed (.csv.gz .tsv.gz .jsonl.gz .ndjson.gz, read as a
+stream), inputs and outputs alike.
 
 While running, numbered parts are committed atomically to OUTPUT.parts/ with a checkpoint; at the end they
 are merged into OUTPUT, and OUTPUT.manifest.json (model, inputs with sha256, options, row counts, timings)

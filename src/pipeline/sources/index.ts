@@ -22,6 +22,9 @@ const EXTENSIONS: Readonly<Record<string, FileFormat>> = {
   ".tsv": "csv",
   ".jsonl": "jsonl",
   ".ndjson": "jsonl",
+  // Spark's write.json and pandas' to_json(lines=True) name JSON Lines .json; a real JSON document is refused
+  // when read (a JSON array or pretty-printed object); outputs are named .jsonl
+  ".json": "jsonl",
 };
 
 /** Compressions named by an extension that Tessera does not decompress in a stream (refused by name). */
@@ -70,9 +73,16 @@ export function fileKindOf(file: string, role: "input" | "output" = "input"): Fi
     throw new PipelineError(
       "E_PIPELINE_FORMAT",
       gzip
-        ? `${file}: a gzip file needs the format before ${ext} (name it .csv${ext}, .tsv${ext}, .jsonl${ext} or .ndjson${ext}; got "${inner || "none"}")`
+        ? `${file}: a gzip file needs the format before ${ext} (name it .csv${ext}, .tsv${ext}, .jsonl${ext}, .ndjson${ext} or .json${ext}; got "${inner || "none"}")`
         : `${file}: unknown file extension "${ext}" (expected one of ${Object.keys(EXTENSIONS).join(", ")}, the text ones optionally with .gz)`,
       { file, extension: gzip ? `${inner}${ext}` : ext },
+    );
+  }
+  if (role === "output" && inner === ".json") {
+    throw new PipelineError(
+      "E_PIPELINE_FORMAT",
+      `${file}: predictions are written as JSON Lines (one object per line), not one JSON document; name the output .jsonl or .ndjson`,
+      { file, extension: inner },
     );
   }
   if (gzip && format !== "csv" && format !== "jsonl") {
