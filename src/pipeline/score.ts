@@ -166,6 +166,8 @@ interface Checkpoint {
   outputPlan: OutputPlan | null;
   parts: PartRecord[];
   cursor: Cursor;
+  /** Rows read from each input (by index) in the committed parts; absent in checkpoints of older versions. */
+  fileRows?: number[];
   finished: boolean;
   runs: number;
   timings: Timings;
@@ -643,6 +645,7 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
       outputPlan: null,
       parts: [],
       cursor: { file: 0, rows: 0 },
+      fileRows: options.inputs.map(() => 0),
       finished: false,
       runs: 1,
       timings: { readMs: 0, prepareMs: 0, inferMs: 0, writeMs: 0, mergeMs: 0, wallMs: 0 },
@@ -719,6 +722,8 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
       rowsScored: 0,
       rowsRejected: 0,
       rejects: [] as string[],
+      /** Rows read per input index in this part. */
+      fileRows: new Map<number, number>(),
     };
   }
   const outFields = (): FieldSpec[] => ckpt.fields ?? [];
@@ -759,6 +764,7 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
       await part.sink.write({ numRows: item.kept, columns: cols });
     }
     part.rowsRead += item.inputRows;
+    part.fileRows.set(item.end.file, (part.fileRows.get(item.end.file) ?? 0) + item.inputRows);
     part.rowsScored += item.kept;
     part.rowsRejected += item.rejects.length;
     for (const r of item.rejects) part.rejects.push(JSON.stringify(r));
@@ -794,6 +800,8 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
       cursor,
     });
     ckpt.cursor = cursor;
+    if (ckpt.fileRows !== undefined)
+      for (const [file, n] of part.fileRows) ckpt.fileRows[file] = (ckpt.fileRows[file] ?? 0) + n;
     totals = {
       read: totals.read + part.rowsRead,
       scored: totals.scored + part.rowsScored,
@@ -1002,7 +1010,8 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
       path: f.path,
       bytes: f.size,
       sha256: await hashes[i]!,
-      rows: null as number | null,
+      // rows read from the file (null after resuming a checkpoint of an older version, which did not count them)
+      rows: ckpt.fileRows ? (ckpt.fileRows[i] ?? 0) : null,
     })),
   );
   const manifest = {

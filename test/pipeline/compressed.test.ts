@@ -91,10 +91,15 @@ test("csv.gz, tsv.gz, jsonl.gz, multi-member gzip and gzip under a .csv name sco
     assert.equal(s.rowsScored, ROWS, name);
     assert.ok(fs.readFileSync(out).equals(want), `${name}: output differs from the plain file's`);
   }
-  // a glob over compressed and plain inputs: every row of each, in order
+  // a glob over compressed and plain inputs: every row of each, in order; the manifest counts each file's rows
   const out = path.join(dir, "glob.jsonl");
   const s = await scoreFiles(options([path.join(dir, "a.csv.gz"), path.join(dir, "plain.jsonl")], out));
   assert.equal(s.rowsScored, 2 * ROWS);
+  const manifest = JSON.parse(fs.readFileSync(`${out}.manifest.json`, "utf8"));
+  assert.deepEqual(
+    manifest.inputs.map((i: { rows: number | null }) => i.rows),
+    [ROWS, ROWS],
+  );
 });
 
 test("a gzip source resumes from any chunk cursor (decompressed bytes) exactly after it", async () => {
@@ -181,6 +186,12 @@ test("interrupted mid-file on a gzip input with a gzip output: --resume decompre
     assert.ok(ckpt.parts.every((p: { file: string }) => p.file.endsWith(".gz")));
     const s = await scoreFiles({ ...options([input], out), resume: true });
     assert.equal(s.rowsRead, ROWS);
+    // the manifest counts each input's rows across the interrupted and the resumed run
+    const manifest = JSON.parse(fs.readFileSync(`${out}.manifest.json`, "utf8"));
+    assert.deepEqual(
+      manifest.inputs.map((i: { rows: number | null }) => i.rows),
+      [ROWS],
+    );
     // the same bytes once decompressed (an interrupted run commits a shorter part: one more gzip member)
     assert.ok(
       zlib.gunzipSync(fs.readFileSync(out)).equals(zlib.gunzipSync(fs.readFileSync(clean))),
