@@ -299,7 +299,12 @@ function fingerprintOf(
   inputs: { path: string; size: number; mtimeMs: number }[];
 } {
   const inputs = o.inputs.map((p) => {
-    const st = fs.statSync(p);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      throw new PipelineError("E_PIPELINE_NO_INPUT", `input ${p}: ${(e as Error).message}`, { input: p });
+    }
     return { path: path.resolve(p), size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
   });
   const basis = {

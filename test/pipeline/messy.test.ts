@@ -334,3 +334,12 @@ test("Spark's JSON output (JSON Lines named part-*.json, or .json.gz) is read as
     message: /scores\.json: predictions are written as JSON Lines .*name the output \.jsonl/,
   });
 });
+
+test("scoreFiles with an input path that does not exist fails with E_PIPELINE_NO_INPUT naming it (was a bare ENOENT)", async () => {
+  const missing = path.join(dir, "no-such-file.csv");
+  await assert.rejects(score(missing, { output: path.join(dir, "no-such-out.jsonl") }), {
+    code: "E_PIPELINE_NO_INPUT",
+    message: /no-such-file\.csv/,
+  });
+  assert.ok(!fs.existsSync(path.join(dir, "no-such-out.jsonl.parts")));
+});
