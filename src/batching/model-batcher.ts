@@ -383,94 +383,92 @@ export class ModelBatcher {
     const start = performance.now();
     let total = 0;
     for (const r of members) total += r.rows;
+    let replies: Reply[];
     try {
-      const replies = await this.runRows(members, total, signal);
-      this.report(total, performance.now() - start, replies[0]!.waitMs, undefined);
-      return replies;
+      const batch = concatenate(members, total);
+      const wanted = unionOutputs(members);
+      const opts: TransferRunOptions = {
+        transferInputs: true,
+        ...(signal ? { signal } : {}),
+        ...(wanted ? { outputs: wanted } : {}),
+      };
+      // Every replica already has a run of ours: this one waits in a worker's queue behind one (the session gives it
+      // to the least busy replica). Then the time between handing it over and its answer that onnxruntime did not
+      // spend running it is mostly that wait; otherwise it is only the hand-over to the worker and back (compute).
+      const behind = this.runs >= this.session.replicas;
+      const sent = performance.now();
+      this.runs++;
+      let res: RunResult;
+      try {
+        res = await this.session.run(batch, opts);
+      } finally {
+        this.runs--;
+      }
+      const waitMs = behind ? Math.max(0, performance.now() - sent - res.inferMs) : 0;
+      replies = split(members, total, res.outputs, waitMs);
     } catch (err) {
-      this.report(total, performance.now() - start, 0, err);
+      if (this.onRun !== undefined) this.report(total, performance.now() - start, 0, err);
       throw err;
     }
+    if (this.onRun !== undefined)
+      this.report(total, performance.now() - start, replies[0]!.waitMs, undefined);
+    return replies;
   }
 
   private report(rows: number, wallMs: number, waitMs: number, error: unknown): void {
-    if (this.onRun === undefined) return;
+    const inferMs = Math.max(0, wallMs - waitMs);
     try {
-      this.onRun({
-        rows,
-        inferMs: Math.max(0, wallMs - waitMs),
-        waitMs,
-        ...(error !== undefined ? { error } : {}),
-      });
+      this.onRun!(error === undefined ? { rows, inferMs, waitMs } : { rows, inferMs, waitMs, error });
     } catch {
       // a metrics hook must never fail a batch
     }
   }
+}
 
-  /** `runConcatenated` without the reporting: `total` is the members' rows. */
-  private async runRows(
-    members: Request[],
-    total: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Reply[]> {
-    const first = members[0]!.inputs;
-    const batch: TensorMap = {};
-    for (const name of Object.keys(first)) {
-      const t0 = first[name]!;
-      const shape = t0.shape.slice();
-      shape[0] = total;
-      const buf = allocate(t0.dtype, shape);
-      const rowSize = t0.size / t0.shape[0]!;
-      const dst = buf.storage;
-      let at = 0;
-      for (const r of members) {
-        writeInto(dst, at, r.inputs[name]!);
-        at += r.rows * rowSize;
-      }
-      batch[name] = buf;
+/** The members' inputs stacked along axis 0 into fresh buffers of `total` rows (one copy per input). */
+function concatenate(members: readonly Request[], total: number): TensorMap {
+  const first = members[0]!.inputs;
+  const batch: TensorMap = {};
+  for (const name of Object.keys(first)) {
+    const t0 = first[name]!;
+    const shape = t0.shape.slice();
+    shape[0] = total;
+    const buf = allocate(t0.dtype, shape);
+    const rowSize = t0.size / t0.shape[0]!;
+    const dst = buf.storage;
+    let at = 0;
+    for (const r of members) {
+      writeInto(dst, at, r.inputs[name]!);
+      at += r.rows * rowSize;
     }
-    const wanted = unionOutputs(members);
-    const opts: TransferRunOptions = {
-      transferInputs: true,
-      ...(signal ? { signal } : {}),
-      ...(wanted ? { outputs: wanted } : {}),
-    };
-    // Every replica already has a run of ours: this one waits in a worker's queue behind one (the session gives it to
-    // the least busy replica). Then the time between handing it over and its answer that onnxruntime did not spend
-    // running it is mostly that wait; otherwise it is only the hand-over to the worker and back (compute, not queue).
-    const behind = this.runs >= this.session.replicas;
-    const sent = performance.now();
-    this.runs++;
-    let res: RunResult;
-    try {
-      res = await this.session.run(batch, opts);
-    } finally {
-      this.runs--;
-    }
-    const waitMs = behind ? Math.max(0, performance.now() - sent - res.inferMs) : 0;
-    const names = Object.keys(res.outputs);
-    const outs: Tensor[] = [];
-    for (const name of names) {
-      const out = res.outputs[name]!;
-      checkBatchMajor(name, out, total);
-      outs.push(out);
-    }
-    // One split per output: per-request views (axis-0 pieces of each request's rows), no copies.
-    const sizes = new Array<number>(members.length);
-    for (let k = 0; k < members.length; k++) sizes[k] = members[k]!.rows;
-    const pieces = outs.map((out) => out.split(sizes, 0));
-    const replies = new Array<Reply>(members.length);
-    for (let k = 0; k < members.length; k++) {
-      const r = members[k]!;
-      const outputs: TensorMap = {};
-      for (let j = 0; j < names.length; j++) {
-        const name = names[j]!;
-        if (r.outputs === undefined || r.outputs.includes(name)) outputs[name] = pieces[j]![k]!;
-      }
-      replies[k] = { outputs, rows: total, waitMs };
-    }
-    return replies;
+    batch[name] = buf;
   }
+  return batch;
+}
+
+/** Per member, views of its rows of each output it asked for (one split per output, no copies). */
+function split(members: readonly Request[], total: number, results: TensorMap, waitMs: number): Reply[] {
+  const names = Object.keys(results);
+  const outs: Tensor[] = [];
+  for (const name of names) {
+    const out = results[name]!;
+    checkBatchMajor(name, out, total);
+    outs.push(out);
+  }
+  const sizes = new Array<number>(members.length);
+  for (let k = 0; k < members.length; k++) sizes[k] = members[k]!.rows;
+  const pieces = outs.map((out) => out.split(sizes, 0));
+  const replies = new Array<Reply>(members.length);
+  for (let k = 0; k < members.length; k++) {
+    const r = members[k]!;
+    const outputs: TensorMap = {};
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j]!;
+      if (r.outputs === undefined || r.outputs.includes(name)) outputs[name] = pieces[j]![k]!;
+    }
+    replies[k] = { outputs, rows: total, waitMs };
+  }
+  return replies;
 }
 
 function toInferResult(r: Batched<Reply>): InferResult {
