@@ -319,3 +319,33 @@ test("an explicit outputFormat takes any output name; a .gz suffix still compres
   await scoreFiles({ ...options([input], gz), outputFormat: "jsonl" });
   assert.ok(zlib.gunzipSync(fs.readFileSync(gz)).equals(fs.readFileSync(odd)));
 });
+
+test("a gzip sink whose file cannot take the compressed bytes (a full disk) fails its write or close with the error, not an uncaught exception", {
+  skip: !fs.existsSync("/dev/full") && "no /dev/full",
+}, async () => {
+  const fields = [{ name: "x", kind: "float64" as const }];
+  const small = await openSink("/dev/full", "jsonl", fields, { gzip: true });
+  await small.write({
+    numRows: 3,
+    columns: new Map([
+      ["x", { kind: "float64", length: 3, valid: null, values: new Float64Array([1, 2, 3]) }],
+    ]),
+  });
+  await assert.rejects(small.close(), { code: "ENOSPC" });
+  // large enough that zlib hands compressed bytes back while batches are still being written
+  const rnd = lcg(5);
+  const n = 200_000;
+  const values = Float64Array.from({ length: n }, () => rnd());
+  const big = await openSink("/dev/full", "csv", fields, { gzip: true });
+  await assert.rejects(
+    async () => {
+      for (let i = 0; i < 20; i++)
+        await big.write({
+          numRows: n,
+          columns: new Map([["x", { kind: "float64", length: n, valid: null, values }]]),
+        });
+    },
+    { code: "ENOSPC" },
+  );
+  await assert.rejects(big.close(), { code: "ENOSPC" });
+});

@@ -3,6 +3,7 @@
  * Arrow IPC file/stream (apache-arrow), CSV and JSONL (built as text per batch). `close()` flushes and
  * fsyncs the file; atomic placement (tmp + rename) is the caller's job (see `atomic.ts`).
  */
+import { once } from "node:events";
 import * as fs from "node:fs";
 import * as zlib from "node:zlib";
 import { RecordBatchFileWriter, RecordBatchStreamWriter, type Schema } from "apache-arrow";
@@ -182,18 +183,29 @@ function openTextSink(
   const fd = fs.openSync(path, "w");
   // gzip: compressed in libuv's thread pool while the next batches are scored; the file is one gzip member
   const gz = options.gzip ? zlib.createGzip() : null;
+  // a failed write of compressed bytes (ENOSPC) happens in zlib's callback: kept here and thrown by the next
+  // write or close, never an uncaught exception
+  let failed: Error | null = null;
   const gzDone =
     gz === null
       ? null
       : new Promise<void>((resolve, reject) => {
-          gz.on("data", (b: Buffer) => fs.writeSync(fd, b));
+          gz.on("data", (b: Buffer) => {
+            try {
+              fs.writeSync(fd, b);
+            } catch (e) {
+              failed = e as Error;
+              gz.destroy(failed);
+            }
+          });
           gz.on("end", resolve);
           gz.on("error", reject);
         });
   gzDone?.catch(() => undefined); // surfaced by close()
   const put = async (text: string): Promise<void> => {
     if (gz === null) fs.writeSync(fd, text);
-    else if (!gz.write(text)) await new Promise<void>((r) => gz.once("drain", () => r()));
+    else if (failed !== null) throw failed;
+    else if (!gz.write(text)) await once(gz, "drain"); // rejects when the stream fails meanwhile
   };
   const csv = format === "csv";
   const d = options.delimiter ?? ",";
@@ -224,7 +236,7 @@ function openTextSink(
     async close() {
       try {
         if (gz !== null) {
-          gz.end();
+          if (failed === null) gz.end();
           await gzDone;
         }
         fs.fsyncSync(fd);
