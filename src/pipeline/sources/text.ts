@@ -406,13 +406,15 @@ export function buildColumn(
             : new Float64Array(length);
       for (let i = 0; i < length; i++) {
         const v = raw[i];
-        if (v === undefined || v === null || isMissingToken(v)) {
+        if (v === undefined || v === null) {
           nulls++;
           continue;
         }
         const x = typeof v === "number" ? v : typeof v === "string" ? parseNumber(v) : null;
         if (x === null) {
-          bad(i, "a number", v);
+          // no missing token parses as a number: looked up only for the values that do not
+          if (isMissingToken(v)) nulls++;
+          else bad(i, "a number", v);
           continue;
         }
         if (field.kind === "int32" && (!Number.isInteger(x) || x < -2147483648 || x > 2147483647)) {
