@@ -14,8 +14,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cast, loadSafetensors, type Tensor, TesseraError } from "../tensor/index.ts";
 
-/** Activations sentence-transformers' Dense names by torch class (`torch.nn.modules.activation.Tanh`). */
-const ACTIVATIONS: Readonly<Record<string, (x: number) => number>> = {
+/**
+ * Element-wise torch activations by class name (the last part of `torch.nn.modules.activation.Tanh`), as
+ * sentence-transformers' Dense and CrossEncoder name them in their configs.
+ */
+export const TORCH_ACTIVATIONS: Readonly<Record<string, (x: number) => number>> = {
   Identity: (x) => x,
   Tanh: Math.tanh,
   ReLU: (x) => Math.max(x, 0),
@@ -60,10 +63,10 @@ export function loadDense(dir: string, path: string): DenseLayer {
       ? cfg.activation_function
       : "torch.nn.modules.activation.Tanh";
   const activation = fn.split(".").at(-1) as string;
-  const act = ACTIVATIONS[activation];
+  const act = TORCH_ACTIVATIONS[activation];
   if (!act)
     throw modelError(
-      `${path}/config.json activation_function ${fn} is not supported (${Object.keys(ACTIVATIONS).join(", ")})`,
+      `${path}/config.json activation_function ${fn} is not supported (${Object.keys(TORCH_ACTIVATIONS).join(", ")})`,
       { path, activation: fn },
     );
   const weightsPath = join(dir, path, "model.safetensors");

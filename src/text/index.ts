@@ -2,7 +2,7 @@
  * Text: tokenizer adapter, Hugging Face folders, pooling, TextEmbedder, Reranker, TextClassifier.
  */
 export * from "./classifier.ts";
-export * from "./dense.ts";
+export { type DenseLayer, loadDense } from "./dense.ts";
 export * from "./embedder.ts";
 export * from "./hf-folder.ts";
 export * from "./pooling.ts";

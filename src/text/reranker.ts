@@ -5,7 +5,7 @@
  * batches. The score is the first logit (single-label cross-encoders); `returnScores: "sigmoid"`
  * (default, as TEI's /rerank) maps it to 0..1; `"model"` applies the activation the model's config.json names
  * for sentence-transformers' CrossEncoder (Identity on the ms-marco models: raw logits, as
- * `CrossEncoder.predict` / `rank` return them). Every such activation is monotonic, so the order is the same.
+ * `CrossEncoder.predict` / `rank` return them). Every such activation is non-decreasing, so the order is the same (ReLU ties negative logits, which then keep input order).
  *
  * @example
  * const rr = await Reranker.load("models/ms-marco-MiniLM-L-6-v2");
@@ -14,6 +14,7 @@
 import { setMaxListeners } from "node:events";
 import type { LoadedModel } from "../runtime/index.ts";
 import { TesseraError } from "../tensor/index.ts";
+import { TORCH_ACTIVATIONS } from "./dense.ts";
 import { type OpenedTextModel, openTextModel, type TextModelOptions, textInputError } from "./embedder.ts";
 import type { HfFolder } from "./hf-folder.ts";
 import { detectEncoderIO, EncoderRunner } from "./runner.ts";
@@ -22,8 +23,8 @@ import type { TextEncoding, TextTokenizer, TruncationDirection } from "./tokeniz
 export interface RerankOptions {
   /**
    * "sigmoid" (default, TEI's /rerank), "raw" logits, or "model": the activation of the folder's
-   * config.json as sentence-transformers' CrossEncoder applies it (`Reranker.activation`: Identity, Sigmoid,
-   * Tanh or ReLU; another throws E_TEXT_OPTIONS).
+   * config.json as sentence-transformers' CrossEncoder applies it (`Reranker.activation`: Identity, Tanh, ReLU,
+   * Sigmoid or SiLU; another throws E_TEXT_OPTIONS).
    */
   readonly returnScores?: "raw" | "sigmoid" | "model";
   /** Keep only the best N. */
@@ -159,13 +160,6 @@ export class Reranker {
   }
 }
 
-const ACTIVATIONS: Readonly<Record<string, (x: number) => number>> = {
-  Identity: (x) => x,
-  Sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  Tanh: Math.tanh,
-  ReLU: (x) => Math.max(0, x),
-};
-
 /** The function a `returnScores` choice applies to a logit; throws E_TEXT_OPTIONS for an unknown one. */
 function scoreActivation(returnScores: string, modelActivation: string): (x: number) => number {
   const name =
@@ -182,11 +176,11 @@ function scoreActivation(returnScores: string, modelActivation: string): (x: num
       `returnScores must be "sigmoid", "raw" or "model", got ${JSON.stringify(returnScores)}`,
       { field: "returnScores" },
     );
-  const f = ACTIVATIONS[name];
+  const f = TORCH_ACTIVATIONS[name];
   if (!f)
     throw new TesseraError(
       "E_TEXT_OPTIONS",
-      `the model's cross-encoder activation ${name} is not supported (Identity, Sigmoid, Tanh, ReLU); use returnScores "raw" or "sigmoid"`,
+      `the model's cross-encoder activation ${name} is not supported (${Object.keys(TORCH_ACTIVATIONS).join(", ")}); use returnScores "raw" or "sigmoid"`,
       { field: "returnScores", activation: name },
     );
   return f;
