@@ -31,6 +31,7 @@ import {
   Reranker,
   TextClassifier,
   TextEmbedder,
+  type TextModelOptions,
   type TruncationDirection,
 } from "../../text/index.ts";
 import { requestGoneSignal } from "../client-gone.ts";
@@ -308,6 +309,8 @@ interface TextModel {
   readonly classifier?: TextClassifier;
   /** A reranker's classifier for /predict, made on first use (see `classifierOf`). */
   lazyClassifier?: Promise<TextClassifier>;
+  /** The text-model options the model was built with (a reranker's /predict classifier takes the same). */
+  readonly options: TextModelOptions;
   readonly maxInputs: number;
 }
 
@@ -330,17 +333,12 @@ class TextModels {
   }
 
   #listCache: { at: number; value: Promise<LoadedModel[]> } | undefined;
-  /** The text-model options each load was built with (for a reranker's /predict classifier). */
-  readonly #options = new WeakMap<LoadedModel, Parameters<typeof TextClassifier.load>[1]>();
 
   /** The model's classifier: its own, or for a reranker one made on first use on the same session. */
   classifierOf(tm: TextModel): Promise<TextClassifier> {
     if (tm.classifier) return Promise.resolve(tm.classifier);
     if (!tm.lazyClassifier) {
-      tm.lazyClassifier = TextClassifier.load(tm.model, {
-        ...this.#options.get(tm.model),
-        folder: tm.folder,
-      });
+      tm.lazyClassifier = TextClassifier.load(tm.model, { ...tm.options, folder: tm.folder });
       tm.lazyClassifier.catch(() => {
         tm.lazyClassifier = undefined;
       });
@@ -505,7 +503,6 @@ class TextModels {
     // Read the folder (and build its tokenizer) once: its task picks the class, which then reuses it.
     const dir = m.hfDir ?? m.dir;
     const folder = loadHfFolder(dir, { ...opts, onnxFile: relative(dir, m.modelPath) });
-    this.#options.set(m, opts);
     if (folder.task !== "embedding" && m.config.pooling !== undefined) {
       // As TEI ignores --pooling for a classifier, with a warning: the logits head does its own pooling.
       this.#ctx.logger.warn(
@@ -514,9 +511,21 @@ class TextModels {
       );
     }
     if (folder.task === "classifier")
-      return { model: m, folder, classifier: await TextClassifier.load(m, { ...opts, folder }), maxInputs };
+      return {
+        model: m,
+        folder,
+        classifier: await TextClassifier.load(m, { ...opts, folder }),
+        options: opts,
+        maxInputs,
+      };
     if (folder.task === "reranker")
-      return { model: m, folder, reranker: await Reranker.load(m, { ...opts, folder }), maxInputs };
+      return {
+        model: m,
+        folder,
+        reranker: await Reranker.load(m, { ...opts, folder }),
+        options: opts,
+        maxInputs,
+      };
     // Pooling: the model's config.json `pooling`, else the server's (--pooling, for a single HF folder), else the folder's.
     let pooling = m.config.pooling ?? this.#ctx.config.pooling;
     let embedder: TextEmbedder;
@@ -545,7 +554,7 @@ class TextModels {
         `model ${m.name}: no pooling config (1_Pooling/config.json) and no pooling setting; assuming ${embedder.pooling} pooling. If the model was trained with another (e.g. cls for bge exports), set "pooling" in the model's config.json or start with --pooling`,
       );
     }
-    return { model: m, folder, embedder, maxInputs };
+    return { model: m, folder, embedder, options: opts, maxInputs };
   }
 
   async closeAll(): Promise<void> {
