@@ -350,17 +350,15 @@ interface InFlight {
  */
 export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   const partsDir = `${path.resolve(options.output)}.parts`;
-  const hadParts = fs.existsSync(partsDir);
   const lock: RunLock = { token: `${process.pid}:${randomUUID()}`, held: false };
   try {
     return await scoreFilesInner(options, lock);
   } catch (e) {
-    // refused because another run holds the folder: it is that run's, never removed here
-    const locked = e instanceof PipelineError && e.facts.locked === true;
+    // a folder this run did not lock is not its own: an earlier run's, or a live run's (this one was refused, or
+    // failed before reaching the lock); only a folder this run started, and committed nothing to, is removed
     const keep =
-      locked ||
+      !lock.held ||
       options.resume ||
-      (hadParts && !options.overwrite) ||
       (e instanceof PipelineError && (e.code === "E_PIPELINE_BAD_ROW" || e.facts.aborted === true));
     if (!keep) {
       try {

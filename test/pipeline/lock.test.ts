@@ -102,3 +102,18 @@ test("a crashed run's lock with this process's pid (PID 1 again in a restarted c
   const r = await scoreFiles({ ...options([input], out), resume: true });
   assert.equal(r.rowsScored, ROWS);
 });
+
+test("a second run that fails before reaching the lock (a missing input, with --overwrite) leaves the live run's folder alone", async () => {
+  const input = path.join(dir, "in.csv");
+  const out = path.join(dir, "early-error.jsonl");
+  // no part is committed before the second run: its checkpoint lists none
+  const first = scoreFiles({ ...options([input], out), partRows: ROWS });
+  await assert.rejects(
+    scoreFiles({ ...options([input, path.join(dir, "absent.csv")], out), overwrite: true }),
+    { code: "E_PIPELINE_NO_INPUT" },
+  );
+  assert.ok(fs.existsSync(`${out}.parts/lock.json`));
+  const s = await first;
+  assert.equal(s.rowsScored, ROWS);
+  assert.equal(fs.readFileSync(out, "utf8").trimEnd().split("\n").length, ROWS);
+});
