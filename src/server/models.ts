@@ -196,10 +196,15 @@ export class ModelHost {
     }
   }
 
-  /** Server readiness: start-up loading done and every model the registry should have is ready. */
+  /**
+   * Server readiness: start-up loading done and every model the registry should have is ready, with no unload in
+   * progress (its drain comes before the registry's, which would say ready meanwhile).
+   */
   isReady(): boolean {
     // Lazy mode (no start-up loading): ready once the repository was indexed; models load on first use.
-    return this.startupDone && (!this.opts.explicitLoad || this.registry.isReady());
+    return (
+      this.startupDone && (!this.opts.explicitLoad || (this.unloading.size === 0 && this.registry.isReady()))
+    );
   }
 
   /** Lazy mode start-up: index the repository (so unknown names 404 fast) without loading anything. */

@@ -1,7 +1,17 @@
 /** An unload in progress: queued work finishes, new requests are refused (503) instead of starting a new batcher. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { OrtSession } from "../../src/runtime/index.ts";
 import { SLOW_BODY, slowRepo, startApp } from "./helpers.ts";
+
+/** Polls `check` every 5 ms until it holds; fails after `ms`. */
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
   const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
@@ -11,11 +21,23 @@ test("requests that arrive while a model unloads get 503 at once; the ones alrea
       headers: { "content-type": "application/json" },
       body: SLOW_BODY,
     });
+  const status = async (path: string) => {
+    const r = await fetch(`${srv.url}${path}`);
+    await r.arrayBuffer();
+    return r.status;
+  };
   try {
-    const first = post();
-    await new Promise((r) => setTimeout(r, 50));
+    const session = srv.app.tessera.ctx.registry.tryGet("slow").session as OrtSession;
+    let firstDone = false;
+    const first = post().finally(() => {
+      firstDone = true;
+    });
+    // The first request is running (handed to the session's worker) before the unload starts.
+    await until("the first request's run", () => session.dispatchCounts.reduce((a, b) => a + b, 0) >= 1);
     const unload = fetch(`${srv.url}/v2/repository/models/slow/unload`, { method: "POST" });
-    await new Promise((r) => setTimeout(r, 50));
+    // The unload has started (the model says it is not ready) while the first request still runs.
+    await until("the unload to start", async () => (await status("/v2/models/slow/ready")) === 503);
+    assert.equal(firstDone, false, "the unload started only after the first request's run");
     const t0 = performance.now();
     const late = await post();
     const lateMs = performance.now() - t0;
@@ -23,9 +45,11 @@ test("requests that arrive while a model unloads get 503 at once; the ones alrea
     assert.equal(late.status, 503, JSON.stringify(lateBody));
     assert.match(lateBody.error, /slow.* unloading/);
     assert.ok(lateMs < 250, `refused after ${lateMs} ms, not after a run`);
-    const ready = await fetch(`${srv.url}/v2/models/slow/ready`);
-    assert.equal(ready.status, 503);
-    await ready.arrayBuffer();
+    assert.equal(await status("/v2/models/slow/ready"), 503);
+    // An unload in progress takes the server out of readiness too (Triton: not ready while a model unloads).
+    const drainingReady = await status("/v2/health/ready");
+    assert.equal(firstDone, false, "still draining the first request");
+    assert.equal(drainingReady, 503, "/v2/health/ready while the unload drains the first request");
 
     const f = await first;
     assert.equal(f.status, 200);
@@ -34,7 +58,7 @@ test("requests that arrive while a model unloads get 503 at once; the ones alrea
     // no batcher was left behind for the closed session: its queue-depth series is gone
     const text = await (await fetch(`${srv.url}/metrics`)).text();
     assert.doesNotMatch(text, /tessera_queue_depth\{model="slow"\}/);
-    assert.equal((await fetch(`${srv.url}/v2/health/ready`)).status, 200);
+    assert.equal(await status("/v2/health/ready"), 200);
 
     // loaded again, it serves
     assert.equal((await fetch(`${srv.url}/v2/repository/models/slow/load`, { method: "POST" })).status, 200);
