@@ -450,8 +450,9 @@ function takeLock(partsDir: string, output: string, lock: RunLock): void {
       fs.writeFileSync(lockPath(partsDir), JSON.stringify(mine), { flag: "wx" });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
-      assertUnlocked(partsDir, output); // another run got in between, or a crashed run's lock
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      assertUnlocked(partsDir, output); // another run got in between (refused by name), or a crashed run's lock
+      if (attempt > 0) throw e;
       fs.rmSync(lockPath(partsDir), { force: true });
     }
   }
