@@ -118,6 +118,13 @@ describe("Reranker: sentence-transformers CrossEncoder activation", () => {
     close(await scores(identity), logits.map(sigmoid), "default sigmoid");
     close(await scores(identity, "raw"), logits, "raw");
     close(await scores(tanh, "model"), logits.map(Math.tanh), "tanh");
+    // the same torch activation table as Dense modules: SiLU too
+    const silu = ceFolder({ sentence_transformers: { activation_fn: "torch.nn.modules.activation.SiLU" } });
+    close(
+      await scores(silu, "model"),
+      logits.map((x) => x * sigmoid(x)),
+      "silu",
+    );
     close(await scores(none, "model"), logits.map(sigmoid), "no activation named: sigmoid");
     const rr = await Reranker.load(identity, { session: { replicas: 1, intraOpThreads: 1 } });
     try {
