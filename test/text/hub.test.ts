@@ -213,6 +213,7 @@ describe("pullModel against a local hub", () => {
       "0_Transformer/model.safetensors": patterned(800, 13, 251),
     };
     for (const [p, b] of Object.entries(dense)) hub.files.set(p, b);
+    const fixedCache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
     try {
       const r = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: cache });
       const got = r.files.map((f) => f.path);
@@ -224,14 +225,13 @@ describe("pullModel against a local hub", () => {
         dense["2_Dense/model.safetensors"],
       );
       hub.listing = false;
-      const fixedCache = mkdtempSync(join(tmpdir(), "tessera-pull-"));
       const fixed = await pullModel({ repo: "org/mini", endpoint: hub.url, cacheDir: fixedCache });
       const names = fixed.files.map((f) => f.path);
       assert.ok(names.includes("2_Dense/model.safetensors") && names.includes("2_Dense/config.json"));
-      rmSync(fixedCache, { recursive: true, force: true });
     } finally {
       for (const p of Object.keys(dense)) hub.files.delete(p);
       rmSync(cache, { recursive: true, force: true });
+      rmSync(fixedCache, { recursive: true, force: true });
     }
   });
 
