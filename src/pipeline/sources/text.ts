@@ -551,7 +551,7 @@ async function readCsvHeader(
   compression: Compression,
 ): Promise<{ names: string[]; endByte: number } | null> {
   for await (const piece of textPieces(path, 0, 1 << 16, delimiter, compression)) {
-    if (piece.text.trim() === "") continue; // blank lines before the header
+    if (piece.text.trim() === "") continue; // a piece of blank lines only (a blank file has no header, no rows)
     const nl = piece.text.indexOf("\n");
     const headerText = nl < 0 ? piece.text : piece.text.slice(0, nl + 1);
     const names: string[] = [];
@@ -721,7 +721,6 @@ function notJsonLines(path: string, first: string): void {
   );
 }
 
-/** A JSONL/NDJSON file as a source; `compression` "gzip" reads it through node:zlib (cursors count decompressed bytes). */
 /** Bare NaN, Infinity and -Infinity, as Python's json.dumps writes them (Spark and Python's json read them). */
 const NON_FINITE = /(?<![\w.])-?(?:NaN|Infinity)(?![\w.])/;
 
@@ -765,6 +764,7 @@ function parseJsonLine(t: string): unknown {
   }
 }
 
+/** A JSONL/NDJSON file as a source; `compression` "gzip" reads it through node:zlib (cursors count decompressed bytes). */
 export async function openJsonl(
   path: string,
   options: SourceOptions = {},
