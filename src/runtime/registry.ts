@@ -433,7 +433,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    * True when the repository was indexed and every version the policies serve is ready, leaving out the versions
    * (and whole models) an explicit `unload()` took down and nothing loaded since, and, after `loadAll`, models a
    * later scan found that nothing asked to load. A version that is loading (unless it is a reload: the previous
-   * load serves meanwhile) or unloading, or failed to load, makes it false.
+   * load serves meanwhile) or unloading (from the `unload()` call on, also while it waits for a load to finish), or
+   * failed to load, makes it false.
    */
   isReady(): boolean {
     if (!this.indexed || this.closed) return false;
@@ -448,7 +449,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       if (m.problem || m.missing.length > 0) return false;
       for (const v of m.selected) {
         const e = m.versions.get(v);
-        if (e?.unloadedByRequest && e.state === "unavailable") continue;
+        if (e?.unloadedByRequest) {
+          // Unloaded, or an unload not done yet (it may be waiting for a load to finish first).
+          if (e.state === "unavailable") continue;
+          return false;
+        }
         // A reload keeps the previous load serving until the new one is ready (invariant 3): still ready.
         if (e?.state === "loading" && e.loaded !== undefined) continue;
         if (e?.state !== "ready") return false;

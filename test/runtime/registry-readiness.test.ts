@@ -231,3 +231,45 @@ test("config.json invalid from the start: the model fails and readiness is false
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("an unload that starts while a reload runs: not ready from the unload call until it is done, then ready", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "r", "1", mlp(1));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION });
+  const seen: [string, boolean][] = [];
+  let armed = false;
+  let unloading: Promise<void> | undefined;
+  reg.on("state", (s: ModelVersionStatus) => {
+    seen.push([s.state, reg.isReady()]);
+    if (armed && s.state === "loading" && unloading === undefined) {
+      // The reload is running: the unload waits for it, then closes what it loaded.
+      queueMicrotask(() => {
+        unloading = reg.unload("r");
+        seen.push(["unload called", reg.isReady()]);
+      });
+    }
+  });
+  try {
+    await reg.loadAll();
+    seen.length = 0;
+    armed = true;
+    writeModel(root, "r", "1", mlp(2));
+    await reg.load("r");
+    await unloading;
+    assert.deepEqual(seen, [
+      ["loading", true], // a reload: the previous load serves
+      ["unload called", false],
+      ["ready", false], // the reload is done, the unload has not closed it yet
+      ["unloading", false],
+      ["unavailable", true],
+    ]);
+    assert.equal(reg.isReady(), true);
+    assert.deepEqual(
+      reg.status("r").map((s) => [s.state, s.reason]),
+      [["unavailable", "unloaded"]],
+    );
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
