@@ -432,7 +432,7 @@ function assertUnlocked(partsDir: string, output: string): void {
   if (!alive) return; // a crashed run's lock
   throw new PipelineError(
     "E_PIPELINE_OUTPUT_EXISTS",
-    `${output} is being written by another tessera score (pid ${held.pid}${here ? "" : ` on ${held.host}, seen ${Math.round(ageMs / 1000)} s ago`}, since ${held.startedAt}); wait for it to finish`,
+    `${output} is being written by another tessera score (pid ${held.pid}${here ? "" : ` on ${held.host}, seen ${Math.round(ageMs / 1000)} s ago`}, since ${held.startedAt}); wait for it to finish (if that process is not a tessera run, as when its pid was reused, remove ${lockPath(partsDir)})`,
     { output, locked: true, pid: held.pid, host: held.host },
   );
 }

@@ -50,7 +50,8 @@ test("a second run on an output that a live run is writing is refused (--resume 
   const first = scoreFiles(options([input], out));
   await assert.rejects(scoreFiles({ ...options([input], out), resume: true }), {
     code: "E_PIPELINE_OUTPUT_EXISTS",
-    message: /is being written by another tessera score \(pid \d+/,
+    message:
+      /is being written by another tessera score \(pid \d+.*remove \S*locked\.jsonl\.parts\/lock\.json\)$/,
   });
   await assert.rejects(scoreFiles({ ...options([input], out), overwrite: true }), {
     code: "E_PIPELINE_OUTPUT_EXISTS",
