@@ -618,12 +618,6 @@ async function sha256Yielding(bytes: Uint8Array): Promise<string> {
 
 const GRAPH_OPTIMIZATION_LEVELS: readonly string[] = ["disabled", "basic", "extended", "all"];
 
-/** The provider list for replicas after the first: just the spec (with its options) of the provider it ended on. */
-function pinnedProviders(providers: readonly ProviderSpec[], active: ProviderName): ProviderSpec[] {
-  const spec = providers.find((p) => p.name === active);
-  return [spec ?? { name: active }];
-}
-
 /**
  * Opens a model (a file path or the .onnx bytes) in worker-thread replicas.
  *
@@ -792,7 +786,8 @@ export async function openSession(
     // The other replicas (and replacements of dead workers) start on the provider the first one ended on: retrying
     // the providers that already failed costs a failed session creation each, and one that fails only now and then
     // (a busy GPU) would leave replicas on different providers behind one `activeProvider`.
-    restInit = { ...restInit, providers: pinnedProviders(providers, info.activeProvider) };
+    const activeSpec = providers.find((p) => p.name === info.activeProvider) ?? { name: info.activeProvider };
+    restInit = { ...restInit, providers: [activeSpec] };
     pool[0]!.setInit(restInit);
     // On a GPU provider runs are serialized per device (providers.runExclusive), so by default extra
     // replicas would only hold more copies of the weights on the device.
@@ -822,7 +817,7 @@ export async function openSession(
     return new OrtSession({
       description,
       activeProvider: info.activeProvider,
-      activeSpec: providers.find((p) => p.name === info.activeProvider) ?? { name: info.activeProvider },
+      activeSpec,
       providerFallbacks: info.fallbacks,
       intraOpThreads,
       optimizedModelCache: cache,
