@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GraphBuilder, slowModel } from "../../src/onnx/index.ts";
 import { Tensor, tensor } from "../../src/tensor/index.ts";
-import { SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
+import { dispatched, SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
 
 /** The value of one series in a Prometheus text exposition (0 when absent). */
 function metric(text: string, series: string): number {
@@ -104,7 +104,7 @@ test("queue time includes the wait in the session worker's queue behind a runnin
     assert.ok(computeMs > 20, `compute ${computeMs} ms`);
 
     const first = post();
-    await new Promise((r) => setTimeout(r, 20));
+    await dispatched(srv, "slow", 2); // the warm-up's run and the first request's: the second waits behind it
     const second = await post();
     assert.equal(second.status, 200);
     await second.arrayBuffer();
@@ -159,7 +159,7 @@ test('a model that runs unbatched ("batching": false): queue time is the wait be
     await warm.arrayBuffer();
     const computeMs = (await statsOf(srv.url, "slow")).inference_stats.compute_infer!.ns / 1e6;
     const first = post();
-    await new Promise((r) => setTimeout(r, 20));
+    await dispatched(srv, "slow", 2); // the warm-up's run and the first request's: the second waits behind it
     const second = await post();
     assert.equal(second.status, 200);
     await second.arrayBuffer();

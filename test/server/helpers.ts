@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { mlpClassifier, multiIO, slowModel } from "../../src/onnx/index.ts";
+import type { OrtSession } from "../../src/runtime/index.ts";
 import { type BuildAppOptions, buildApp, type ServerConfig } from "../../src/server/index.ts";
 
 export interface RepoModel {
@@ -135,4 +136,23 @@ export async function loadedApp(root: string, config: Partial<ServerConfig> = {}
   });
   await app.tessera.loading;
   return app;
+}
+
+/** Polls `check` every 5 ms until it holds; fails after `ms`. For waiting on server state instead of sleeping. */
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Waits until `n` runs in all were handed to the session workers of `model`'s loaded version. */
+export async function dispatched(srv: Running, model: string, n: number): Promise<void> {
+  const session = srv.app.tessera.ctx.registry.tryGet(model).session as OrtSession;
+  await until(`${n} runs of ${model}`, () => session.dispatchCounts.reduce((a, b) => a + b, 0) >= n);
 }

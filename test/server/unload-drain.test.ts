@@ -1,17 +1,7 @@
 /** An unload in progress: queued work finishes, new requests are refused (503) instead of starting a new batcher. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { OrtSession } from "../../src/runtime/index.ts";
-import { SLOW_BODY, slowRepo, startApp } from "./helpers.ts";
-
-/** Polls `check` every 5 ms until it holds; fails after `ms`. */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { dispatched, SLOW_BODY, slowRepo, startApp, until } from "./helpers.ts";
 
 test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
   const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
@@ -27,13 +17,12 @@ test("requests that arrive while a model unloads get 503 at once; the ones alrea
     return r.status;
   };
   try {
-    const session = srv.app.tessera.ctx.registry.tryGet("slow").session as OrtSession;
     let firstDone = false;
     const first = post().finally(() => {
       firstDone = true;
     });
     // The first request is running (handed to the session's worker) before the unload starts.
-    await until("the first request's run", () => session.dispatchCounts.reduce((a, b) => a + b, 0) >= 1);
+    await dispatched(srv, "slow", 1);
     const unload = fetch(`${srv.url}/v2/repository/models/slow/unload`, { method: "POST" });
     // The unload has started (the model says it is not ready) while the first request still runs.
     await until("the unload to start", async () => (await status("/v2/models/slow/ready")) === 503);
