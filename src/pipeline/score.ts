@@ -437,7 +437,10 @@ function assertUnlocked(partsDir: string, output: string): void {
   );
 }
 
-/** Takes the parts folder for this run (after `assertUnlocked`): the lock file is created exclusively and touched. */
+/**
+ * Takes the parts folder for this run: the lock file is created exclusively (a live run's lock refuses it, as
+ * `assertUnlocked` does; a crashed run's is replaced) and touched every `LOCK_HEARTBEAT_MS`.
+ */
 function takeLock(partsDir: string, output: string, lock: RunLock): void {
   const mine: LockHolder = {
     token: lock.token,
@@ -608,8 +611,7 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
         { checkpoint: ckptPath, changes },
       );
     }
-    assertUnlocked(partsDir, output);
-    takeLock(partsDir, output, lock);
+    takeLock(partsDir, output, lock); // refused when a live run holds it
     // drop anything not recorded in the checkpoint (a part renamed just before a crash, tmp files)
     const keep = new Set([
       "checkpoint.json",
