@@ -456,9 +456,11 @@ export class ModelHost {
     return runner;
   }
 
-  /** (Re)loads a model through the registry and records it. */
+  /** (Re)loads a model through the registry and records it; after an unload of it that is running, if any. */
   async load(name: string): Promise<void> {
     checkModelName(name);
+    // Else the unload, still draining, would go on to unload what this load loaded.
+    await this.unloading.get(name)?.catch(() => {});
     let failure: unknown;
     try {
       await this.registry.load(name);

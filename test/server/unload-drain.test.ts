@@ -58,3 +58,34 @@ test("requests that arrive while a model unloads get 503 at once; the ones alrea
     await srv.close();
   }
 });
+
+test("a load that arrives while an unload drains runs after it: the model ends up loaded and serving", async () => {
+  const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
+  const post = () =>
+    fetch(`${srv.url}/v2/models/slow/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: SLOW_BODY,
+    });
+  const status = async (path: string, method = "GET") => {
+    const r = await fetch(`${srv.url}${path}`, { method });
+    await r.arrayBuffer();
+    return r.status;
+  };
+  try {
+    const first = post();
+    await dispatched(srv, "slow", 1);
+    const unload = status("/v2/repository/models/slow/unload", "POST");
+    await until("the unload to start", async () => (await status("/v2/models/slow/ready")) === 503);
+    assert.equal(await status("/v2/repository/models/slow/load", "POST"), 200);
+    assert.equal(await unload, 200);
+    assert.equal((await first).status, 200);
+    assert.equal(await status("/v2/models/slow/ready"), 200);
+    assert.equal(await status("/v2/health/ready"), 200);
+    const again = await post();
+    assert.equal(again.status, 200);
+    await again.arrayBuffer();
+  } finally {
+    await srv.close();
+  }
+});
