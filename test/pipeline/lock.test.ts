@@ -60,8 +60,11 @@ test("a second run on an output that a live run is writing is refused (--resume 
   const s = await first;
   assert.equal(s.rowsScored, ROWS);
   const clean = path.join(dir, "unlocked.jsonl");
-  await scoreFiles(options([input], clean));
+  await scoreFiles({ ...options([input], clean), keepParts: true });
   assert.ok(fs.readFileSync(out).equals(fs.readFileSync(clean)));
+  // a finished run releases its lock also when its parts folder is kept
+  assert.ok(fs.existsSync(`${clean}.parts/checkpoint.json`));
+  assert.ok(!fs.existsSync(`${clean}.parts/lock.json`));
   // a run killed with its lock in place: the next --resume takes it over
   const controller = new AbortController();
   controller.abort();
