@@ -6,7 +6,8 @@
  * Toy graphs (test/text/graphs.ts): h_t = E[id_t] + P[t]; float64 references, tolerance 1e-5.
  */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
@@ -251,6 +252,35 @@ describe("text embedders: pooling settings", () => {
         body.error,
         /model pinned version 1 cannot serve text requests: pooling "cls" cannot be applied/,
       );
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  it("a text model that failed to build is not rebuilt per request: the same load answers the same 503 until it is loaded again", async () => {
+    const dir = hfFolder("mean");
+    const tokenizer = join(dir, "tokenizer.json");
+    writeFileSync(tokenizer, "{ not json");
+    const root = writeTextRepo({ broken: { source: dir } });
+    const { app: a } = await app(root);
+    try {
+      const ask = () =>
+        a.inject({ method: "POST", url: "/embed", payload: { inputs: TEXT, model: "broken" } });
+      const first = await ask();
+      assert.equal(first.statusCode, 503, first.body);
+      assert.match(
+        (first.json() as { error: string }).error,
+        /model broken version 1 cannot serve text requests: .*load it again/,
+      );
+      // fixed on disk: the failed build is remembered for this load (before: rebuilt, folder re-read, per request)
+      writeFileSync(tokenizer, JSON.stringify(TJ));
+      const second = await ask();
+      assert.equal(second.statusCode, 503, second.body);
+      assert.equal(second.body, first.body);
+      // a load (a new session) builds it again
+      const load = await a.inject({ method: "POST", url: "/v2/repository/models/broken/load" });
+      assert.equal(load.statusCode, 200, load.body);
+      close(await embed(a, TEXT, "broken"), reference(TEXT, "mean"), "after load");
     } finally {
       await a.close();
       rmSync(root, { recursive: true, force: true });

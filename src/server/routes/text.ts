@@ -325,6 +325,12 @@ function serves(tm: TextModel, task: Task): boolean {
 class TextModels {
   readonly #ctx: RouteContext;
   readonly #byKey = new Map<string, Promise<TextModel>>();
+  /**
+   * Loads that could not be built into a text model (E_MODEL_LOAD_FAILED), by name@version, with the session they
+   * were tried on: the same load fails the same way, so later requests get the error without re-reading the folder
+   * and rebuilding its tokenizer on the event loop; a reload (a new session) tries again.
+   */
+  readonly #failed = new Map<string, { readonly session: LoadedModel["session"]; readonly error: unknown }>();
   /** What `closeAll` is draining, for `endDrain`. */
   #closing: Promise<TextModel>[] = [];
 
@@ -445,6 +451,11 @@ class TextModels {
 
   #get(m: LoadedModel): Promise<TextModel> {
     const key = `${m.name}@${m.version}`;
+    const failed = this.#failed.get(key);
+    if (failed !== undefined) {
+      if (failed.session === m.session) return Promise.reject(failed.error);
+      this.#failed.delete(key);
+    }
     const cached = this.#byKey.get(key);
     if (cached) {
       return cached.then((t) => {
@@ -456,7 +467,11 @@ class TextModels {
     }
     const p = this.#create(m);
     this.#byKey.set(key, p);
-    p.catch(() => this.#byKey.delete(key));
+    p.catch((error: unknown) => {
+      this.#byKey.delete(key);
+      if (error instanceof TesseraError && error.code === "E_MODEL_LOAD_FAILED")
+        this.#failed.set(key, { session: m.session, error });
+    });
     return p;
   }
 
@@ -472,7 +487,7 @@ class TextModels {
       if (err instanceof TesseraError && /^E_(HF|TEXT|TOKENIZER|SAFETENSORS)_/.test(err.code)) {
         throw new TesseraError(
           "E_MODEL_LOAD_FAILED",
-          `model ${m.name} version ${m.version} cannot serve text requests: ${err.message}`,
+          `model ${m.name} version ${m.version} cannot serve text requests: ${err.message} (fix its files or settings, then load it again: POST /v2/repository/models/${m.name}/load)`,
           { model: m.name, version: m.version, cause: err.code },
         );
       }
@@ -561,6 +576,7 @@ class TextModels {
     const all = [...this.#byKey.values()];
     this.#closing = all;
     this.#byKey.clear();
+    this.#failed.clear();
     await Promise.all(
       all.map((p) =>
         p.then(
