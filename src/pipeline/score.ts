@@ -273,10 +273,12 @@ function globFallback(pattern: string): string[] {
   return [...out];
 }
 
-function hashFile(file: string): Promise<string> {
+/** sha256 of a file's bytes; rejects (stops reading) once `signal` aborts. */
+function hashFile(file: string, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
     const h = createHash("sha256");
-    fs.createReadStream(file, { highWaterMark: 1 << 20 })
+    fs.createReadStream(file, { highWaterMark: 1 << 20, signal })
       .on("data", (d) => h.update(d))
       .on("error", reject)
       .on("end", () => resolve(h.digest("hex")));
@@ -351,8 +353,11 @@ interface InFlight {
 export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
   const partsDir = `${path.resolve(options.output)}.parts`;
   const lock: RunLock = { token: `${process.pid}:${randomUUID()}`, held: false };
+  // aborted when the run ends: a failed or interrupted run stops hashing its inputs for a manifest it never writes
+  // (the CLI would otherwise wait for every input to be read before exiting)
+  const ended = new AbortController();
   try {
-    return await scoreFilesInner(options, lock);
+    return await scoreFilesInner(options, lock, ended.signal);
   } catch (e) {
     // a folder this run did not lock is not its own: an earlier run's, or a live run's (this one was refused, or
     // failed before reaching the lock); only a folder this run started, and committed nothing to, is removed
@@ -372,6 +377,7 @@ export async function scoreFiles(options: ScoreOptions): Promise<ScoreSummary> {
     }
     throw e;
   } finally {
+    ended.abort();
     if (lock.held) releaseLock(partsDir, lock);
   }
 }
@@ -485,7 +491,11 @@ interface RunLock {
   heartbeat?: ReturnType<typeof setInterval>;
 }
 
-async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<ScoreSummary> {
+async function scoreFilesInner(
+  options: ScoreOptions,
+  lock: RunLock,
+  ended: AbortSignal,
+): Promise<ScoreSummary> {
   const t0 = performance.now();
   const output = path.resolve(options.output);
   // an explicit outputFormat takes any name (a .gz suffix still compresses it)
@@ -666,7 +676,7 @@ async function scoreFilesInner(options: ScoreOptions, lock: RunLock): Promise<Sc
   const hashes: Promise<string>[] = [];
   let hashed: Promise<unknown> = Promise.resolve();
   for (const f of options.inputs) {
-    const h = hashed.then(() => hashFile(f));
+    const h = hashed.then(() => hashFile(f, ended));
     h.catch(() => undefined);
     hashes.push(h);
     hashed = h.catch(() => undefined);
