@@ -946,6 +946,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       m.selected.map(async (v) => {
         const e = m.versions.get(v)!;
         if (e.loading) await e.loading.catch(() => {});
+        if (e.unloadedByRequest && !e.loaded) return; // unloaded on its own: stays down until a load
         const stamp = await versionStamp(e.modelPath, e.externalPaths);
         if (e.loaded && stamp === e.loadedStamp && e.loadedConfigStamp === m.configStamp) return;
         this.log.info({ model: name, version: v }, "model files changed; reloading");

@@ -125,6 +125,34 @@ test("watching: files of an explicitly unloaded model changing do not load it ag
   }
 });
 
+test("watching: a change to one version's files does not load a version unloaded explicitly on its own", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
+  writeModel(root, "w", "1", mlp(1));
+  writeModel(root, "w", "2", mlp(2));
+  writeFileSync(join(root, "w", "config.json"), JSON.stringify({ versionPolicy: "all" }));
+  const reg = new ModelRegistry({ root, sessionDefaults: SESSION, watch: true, watchDebounceMs: 50 });
+  try {
+    await reg.loadAll();
+    await reg.unload("w", "1");
+    const reconciled = new Promise<void>((resolve) => reg.once("reconciled", () => resolve()));
+    writeModel(root, "w", "2", mlp(3));
+    await reconciled;
+    assert.deepEqual(
+      reg.status("w").map((s) => [s.version, s.state, s.reason]),
+      [
+        ["1", "unavailable", "unloaded"],
+        ["2", "ready", undefined],
+      ],
+    );
+    assert.equal(reg.isReady(), true);
+    await reg.load("w", "1");
+    assert.equal(reg.status("w")[0]!.state, "ready");
+  } finally {
+    await reg.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a reload of a ready model keeps readiness true: the previous load serves until the new one is ready", async () => {
   const root = mkdtempSync(join(tmpdir(), "tessera-readiness-"));
   writeModel(root, "r", "1", mlp(1));
