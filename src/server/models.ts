@@ -174,7 +174,7 @@ export class ModelHost {
       for (const s of await this.registry.index()) {
         if (s.state === "ready") {
           try {
-            this.noteLoaded(await this.registry.get(s.name, s.version));
+            this.noteLoaded(this.registry.tryGet(s.name, s.version)); // get() would load it again after an unload
           } catch {
             // raced with an unload; the state will say so
           }
@@ -469,9 +469,10 @@ export class ModelHost {
     }
     try {
       // Versions the (re)load left unserved (a new version policy, a deleted folder) lose their series and batchers;
-      // one that is loading again (a concurrent reload: the old load serves meanwhile) keeps them.
+      // one that is loading again (a concurrent reload: the old load serves meanwhile) keeps them. tryGet, not get:
+      // an unload that started meanwhile must not be undone by loading the version again.
       for (const s of await this.registry.status(name)) {
-        if (s.state === "ready") this.noteLoaded(await this.registry.get(s.name, s.version));
+        if (s.state === "ready") this.noteLoaded(this.registry.tryGet(s.name, s.version));
         else if (s.state !== "loading") this.forget(s.name, s.version);
       }
     } catch (err) {

@@ -1,7 +1,8 @@
 /** An unload in progress: queued work finishes, new requests are refused (503) instead of starting a new batcher. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dispatched, SLOW_BODY, slowRepo, startApp, until } from "./helpers.ts";
+import { mlpClassifier } from "../../src/onnx/index.ts";
+import { dispatched, SLOW_BODY, slowRepo, startApp, until, writeRepo } from "./helpers.ts";
 
 test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
   const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
@@ -85,6 +86,37 @@ test("a load that arrives while an unload drains runs after it: the model ends u
     const again = await post();
     assert.equal(again.status, 200);
     await again.arrayBuffer();
+  } finally {
+    await srv.close();
+  }
+});
+
+test("an unload that starts while a load records the loaded versions: the load does not load them again", async () => {
+  const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
+  const config = { replicas: 1, intraOpThreads: 1, versionPolicy: "all" };
+  const srv = await startApp(
+    writeRepo([
+      { name: "m", bytes, config, version: "1" },
+      { name: "m", bytes, config, version: "2" },
+    ]),
+  );
+  try {
+    const host = srv.app.tessera.ctx.models;
+    // The unload request arrives right after the load read the versions' states (both ready) to record them.
+    const registry = host.registry as unknown as { status: (name: string) => Promise<unknown> };
+    const status = registry.status.bind(registry);
+    let unloading: Promise<void> | undefined;
+    registry.status = async (name) => {
+      const s = await status(name);
+      unloading ??= host.unload("m");
+      return s;
+    };
+    await host.load("m");
+    await unloading;
+    assert.deepEqual((await status("m")) as unknown, [
+      { name: "m", version: "1", state: "unavailable", reason: "unloaded" },
+      { name: "m", version: "2", state: "unavailable", reason: "unloaded" },
+    ]);
   } finally {
     await srv.close();
   }
