@@ -5,7 +5,8 @@ import { mlpClassifier } from "../../src/onnx/index.ts";
 import { dispatched, SLOW_BODY, slowRepo, startApp, until, writeRepo } from "./helpers.ts";
 
 test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
-  const srv = await startApp(slowRepo(300, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
+  // A 1 s run: the checks made while the unload drains it take a few HTTP round trips, slow on a busy machine.
+  const srv = await startApp(slowRepo(1000, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
   const post = () =>
     fetch(`${srv.url}/v2/models/slow/infer`, {
       method: "POST",
