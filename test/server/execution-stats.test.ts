@@ -88,7 +88,8 @@ test("a batch onnxruntime fails on: only the runs that succeeded count as execut
 
 test("queue time includes the wait in the session worker's queue behind a running batch", async () => {
   // One replica: batches are dispatched two at a time, the second waits in the worker while the first computes.
-  const srv = await startApp(slowRepo(200, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
+  // Runs of 500 ms: the second request reaches the server well within the 60% of a run the bounds below allow.
+  const srv = await startApp(slowRepo(500, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8 }));
   const post = () =>
     fetch(`${srv.url}/v2/models/slow/infer`, {
       method: "POST",
@@ -134,7 +135,7 @@ test('a model that runs unbatched ("batching": false): queue time is the wait be
   const srv = await startApp(
     writeRepo([
       { name: "big", bytes: g.toBytes(), config: unbatched },
-      { name: "slow", bytes: slowModel({ ms: 200, size: 128 }).bytes, config: unbatched },
+      { name: "slow", bytes: slowModel({ ms: 500, size: 128 }).bytes, config: unbatched },
     ]),
   );
   try {
