@@ -25,10 +25,10 @@ const REJECT_STATUS: Readonly<Record<number, RejectReason>> = {
   401: "unauthorized",
 };
 
+/** One model run: its requests (or rows) and compute time. Queue times are observed per request (`observeQueue`). */
 export interface BatchObservation {
   readonly size: number;
   readonly inferMs: number;
-  readonly queueMs: readonly number[];
 }
 
 export class ServerMetrics {

@@ -418,7 +418,7 @@ export class ModelHost {
     const direct = (reason: string): Runner => {
       this.opts.logger.info({ model: key, reason }, "model cannot take batches: requests run unbatched");
       return new DirectRunner(model, b.maxQueueSize, (ms) =>
-        metrics.observeBatch(model.name, { size: 1, inferMs: ms, queueMs: [] }),
+        metrics.observeBatch(model.name, { size: 1, inferMs: ms }),
       );
     };
     let runner: Runner;
@@ -435,7 +435,7 @@ export class ModelHost {
           // request (ModelBatcher), and only the runs that succeeded count as executions, with their own rows.
           onRun: (run) => {
             if (run.error === undefined) {
-              metrics.observeBatch(model.name, { size: run.rows, inferMs: run.inferMs, queueMs: [] });
+              metrics.observeBatch(model.name, { size: run.rows, inferMs: run.inferMs });
               stats.executed(run.rows, run.inferMs);
             }
           },

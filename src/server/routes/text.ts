@@ -508,7 +508,7 @@ class TextModels {
       maxQueueSize: b.maxQueueSize ?? server.maxQueueSize,
       onBatch: (st: BatchStats) => {
         if (st.error !== undefined) return;
-        this.#ctx.metrics.observeBatch(m.name, { size: st.size, inferMs: st.inferMs, queueMs: st.queueMs });
+        this.#ctx.metrics.observeBatch(m.name, { size: st.size, inferMs: st.inferMs });
         for (const q of st.queueMs) this.#ctx.metrics.observeQueue(m.name, q);
       },
     };
