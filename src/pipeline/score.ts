@@ -69,11 +69,41 @@ export interface TextEmbedderLike {
   embed(texts: readonly string[], options?: { truncate?: boolean }): Promise<Tensor<"float32">>;
 }
 
+/** One label's score, as a text classifier returns it. */
+export interface LabelScoreLike {
+  readonly label: string;
+  readonly score: number;
+}
+
+/**
+ * A text classifier (src/text TextClassifier fits): texts → each text's labels with scores, best first (ties in
+ * label order). An input it cannot take throws a TesseraError with an `index` fact: `E_TEXT_TOO_LONG` (with
+ * `tokens`, `maxTokens`) or `E_TEXT_INPUT`.
+ */
+export interface TextClassifierLike {
+  /** Label of each score, in the model's order (config.json `id2label`); names must be distinct. */
+  readonly labels: readonly string[];
+  classify(
+    texts: readonly string[],
+    options?: { truncate?: boolean },
+  ): Promise<readonly (readonly LabelScoreLike[])[]>;
+}
+
+/** The columns a text classifier writes, in this order (see `ScoreOptions.classifier`). */
+export const CLASSIFIER_COLUMNS = ["label", "score", "scores"] as const;
+
 export interface ScoreOptions {
-  /** Numeric model session (use this or `embedder`). */
+  /** Numeric model session (use this, `embedder` or `classifier`). */
   readonly session?: InferenceSession;
   /** Text embedder scoring `textColumn` into an `embedding` vector column. */
   readonly embedder?: TextEmbedderLike;
+  /**
+   * Text classifier scoring `textColumn` into `label` (utf8: the best label), `score` (float32: its score) and
+   * `scores` (float32 vector: every label's score, in `classifier.labels` order, which the manifest records as
+   * `model.labels`). The scores are the classifier's (softmax, or sigmoid per label for a multi-label model).
+   * `outputs` may keep some of these three columns.
+   */
+  readonly classifier?: TextClassifierLike;
   readonly model: ScoreModelInfo;
   /** Input files, scored in this order (expand globs first, see `expandInputs`). */
   readonly inputs: readonly string[];
@@ -84,10 +114,10 @@ export interface ScoreOptions {
   readonly columns?: readonly string[];
   /** Model input name → feature columns, for models with several inputs. */
   readonly mapping?: Readonly<Record<string, readonly string[]>>;
-  /** Text column for `embedder`. */
+  /** Text column for `embedder` or `classifier`. */
   readonly textColumn?: string;
   /**
-   * Cut texts longer than the embedder's token limit. Default false: such a row is a bad row (stops the job, or
+   * Cut texts longer than the text model's token limit. Default false: such a row is a bad row (stops the job, or
    * goes to the rejects file with `onError: "skip"`).
    */
   readonly truncate?: boolean;
@@ -317,6 +347,7 @@ function fingerprintOf(
     columns: o.columns ?? null,
     mapping: o.mapping ?? null,
     textColumn: o.textColumn ?? null,
+    ...(o.classifier ? { task: "classify", classes: o.classifier.labels } : {}),
     ...(o.truncate ? { truncate: true } : {}),
     keyColumns: o.keyColumns ?? [],
     outputs: o.outputs ?? null,
@@ -329,9 +360,13 @@ function fingerprintOf(
 
 /** A model call in flight, in input order. */
 interface InFlight {
-  /** `tooLong`: texts the embedder refused as over its token limit, as rejects + their row among the kept rows. */
+  /**
+   * `tooLong`: texts the text model refused (over its token limit, invalid Unicode), as rejects + their row among
+   * the kept rows. `columns`: a classifier's prediction columns, for the kept rows less the refused ones.
+   */
   readonly run: Promise<{
     outputs: TensorMap | null;
+    columns?: Map<string, Column> | null;
     inferMs: number;
     tooLong?: { kept: number; reject: RejectRecord }[];
   }> | null;
@@ -529,25 +564,31 @@ async function scoreFilesInner(
   const partRows = options.partRows ?? 262144;
   const onError = options.onError ?? "fail";
   const keyColumns = options.keyColumns ?? [];
-  if (!options.session === !options.embedder) {
+  if ([options.session, options.embedder, options.classifier].filter((m) => m !== undefined).length !== 1) {
     throw new PipelineError(
       "E_PIPELINE_FEATURES",
-      "give exactly one of `session` (numeric model) or `embedder` (text model)",
+      "give exactly one of `session` (numeric model), `embedder` or `classifier` (text models)",
       {},
     );
   }
-  if (options.embedder && !options.textColumn) {
-    throw new PipelineError("E_PIPELINE_TEXT", "an embedder needs `textColumn`", {});
-  }
-  if (options.textColumn && !options.embedder) {
+  if ((options.embedder || options.classifier) && !options.textColumn) {
     throw new PipelineError(
       "E_PIPELINE_TEXT",
-      `text column "${options.textColumn}" needs a text embedder (a Hugging Face text model)`,
+      `${options.embedder ? "an embedder" : "a classifier"} needs \`textColumn\``,
+      {},
+    );
+  }
+  if (options.textColumn && options.session) {
+    throw new PipelineError(
+      "E_PIPELINE_TEXT",
+      `text column "${options.textColumn}" needs a text embedder or classifier (a Hugging Face text model)`,
       {
         column: options.textColumn,
       },
     );
   }
+  const classLabels = options.classifier ? classifierLabels(options.model.name, options.classifier) : null;
+  const classifierFields = classLabels ? classifierOutputs(classLabels, options.outputs) : null;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new PipelineError("E_PIPELINE_FEATURES", `batchSize must be a positive integer, got ${batchSize}`, {
       batchSize,
@@ -583,7 +624,9 @@ async function scoreFilesInner(
     keyColumns,
     options.session
       ? (options.outputs ?? options.session.description.outputs.map((o) => o.name))
-      : ["embedding"],
+      : classifierFields
+        ? classifierFields.map((f) => f.name)
+        : ["embedding"],
   );
   const fp = fingerprintOf(options, format, batchSize, compression);
 
@@ -743,10 +786,18 @@ async function scoreFilesInner(
     };
   }
   const outFields = (): FieldSpec[] => ckpt.fields ?? [];
-  async function writeResult(item: InFlight, outputs: TensorMap | null): Promise<void> {
+  async function writeResult(
+    item: InFlight,
+    outputs: TensorMap | null,
+    textColumns: Map<string, Column> | null,
+  ): Promise<void> {
     const tw = performance.now();
-    if (outputs !== null && item.kept > 0) {
-      if (ckpt.outputPlan === null) {
+    if ((outputs !== null || textColumns !== null) && item.kept > 0) {
+      if (ckpt.outputPlan === null && classifierFields !== null) {
+        ckpt.outputPlan = { fields: classifierFields, labelsFrom: null };
+        ckpt.fields = [...schemaOf(item.keys), ...classifierFields];
+      }
+      if (ckpt.outputPlan === null && outputs !== null) {
         let plan = planOutputs(outputs, outputNames(outputs), options.model.labels);
         if (labelOutputs.length > 0) {
           // --outputs named label/label_index: every output was run (the label's source is picked by width);
@@ -768,15 +819,19 @@ async function scoreFilesInner(
         ckpt.outputPlan = plan;
         ckpt.fields = [...schemaOf(item.keys), ...plan.fields];
       }
-      const outputPlan = ckpt.outputPlan;
+      const outputPlan = ckpt.outputPlan!;
       if (part.sink === null) {
         part.tmp = path.join(partsDir, `${partName(part.index)}.${partExt}.tmp`);
         part.sink = await openSink(part.tmp, format, outFields(), textSink);
       }
       const cols = new Map<string, Column>();
       for (const [k, c] of item.keys.columns) cols.set(k, keyAs(c, ckpt.fields!, k, item.file));
-      for (const [k, v] of outputColumns(outputs, outputPlan, item.kept, options.model.labels))
-        cols.set(k, v);
+      if (textColumns !== null) {
+        for (const f of outputPlan.fields) cols.set(f.name, textColumns.get(f.name)!);
+      } else if (outputs !== null) {
+        for (const [k, v] of outputColumns(outputs, outputPlan, item.kept, options.model.labels))
+          cols.set(k, v);
+      }
       await part.sink.write({ numRows: item.kept, columns: cols });
     }
     part.rowsRead += item.inputRows;
@@ -838,10 +893,12 @@ async function scoreFilesInner(
   async function completeOldest(): Promise<void> {
     let item = queue.shift()!;
     let outputs: TensorMap | null = null;
+    let textColumns: Map<string, Column> | null = null;
     if (item.run) {
       const r = await item.run;
       timings.inferMs += r.inferMs;
       outputs = r.outputs;
+      textColumns = r.columns ?? null;
       const tooLong = r.tooLong ?? [];
       if (tooLong.length > 0) {
         if (onError === "fail") {
@@ -859,7 +916,7 @@ async function scoreFilesInner(
         };
       }
     }
-    await writeResult(item, outputs);
+    await writeResult(item, outputs, textColumns);
     lastEnd = item.end;
     if (part.rowsRead >= partRows) await commitPart(item.end);
     progress?.update(state());
@@ -899,14 +956,37 @@ async function scoreFilesInner(
           rows.push(i);
         }
         const ts = performance.now();
-        run = embedWithinLimit(options.embedder!, texts, options.truncate ?? false).then((r) => ({
-          outputs: r.embedding ? { embedding: r.embedding } : null,
-          inferMs: performance.now() - ts,
-          tooLong: r.tooLong.map((t) => ({
+        const truncate = options.truncate ?? false;
+        const refused = (tooLong: { index: number; reason: string }[]) =>
+          tooLong.map((t) => ({
             kept: t.index,
             reject: reject({ index: rows[t.index]!, column: options.textColumn!, reason: t.reason }),
-          })),
-        }));
+          }));
+        if (options.classifier) {
+          const clf = options.classifier;
+          run = withinTokenLimit(texts, (t) => clf.classify(t, { truncate })).then((r) => ({
+            outputs: null,
+            columns:
+              r.results.length === 0
+                ? null
+                : classifierColumns(r.results.flat(), classLabels!, classifierFields!),
+            inferMs: performance.now() - ts,
+            tooLong: refused(r.tooLong),
+          }));
+        } else {
+          const embedder = options.embedder!;
+          run = withinTokenLimit(texts, (t) => embedder.embed(t, { truncate })).then((r) => ({
+            outputs:
+              r.results.length === 0
+                ? null
+                : {
+                    embedding:
+                      r.results.length === 1 ? r.results[0]! : (concat(r.results) as Tensor<"float32">),
+                  },
+            inferMs: performance.now() - ts,
+            tooLong: refused(r.tooLong),
+          }));
+        }
       }
       run.catch(() => undefined); // surfaced when awaited in order
     }
@@ -1037,6 +1117,8 @@ async function scoreFilesInner(
       version: options.model.version,
       sha256: options.model.sha256,
       path: options.model.path ?? null,
+      // a classifier's labels, in the order of the `scores` vector column
+      ...(classLabels ? { task: "classifier", labels: classLabels } : {}),
     },
     inputs: inputsInfo,
     output: {
@@ -1090,6 +1172,8 @@ const BASIS_NAMES: Record<string, string> = {
   mapping: "the column mapping",
   textColumn: "--text-column",
   truncate: "--truncate",
+  task: "the model's task",
+  classes: "the classifier's labels",
   keyColumns: "--key-columns",
   outputs: "--outputs",
   labels: "the labels",
@@ -1230,31 +1314,31 @@ function badRowError(r: RejectRecord, committedRows: number): PipelineError {
 }
 
 /**
- * Embeds `texts`; a text over the model's token limit (E_TEXT_TOO_LONG, when `truncate` is off) or one that is not
- * valid Unicode (E_TEXT_INPUT: an unpaired surrogate, from a JSONL "\ud800" escape) is left out and returned in
- * `tooLong` with its index and the reason. The embedder stops at the first such text, so the texts
- * before it are embedded on their own and the call goes on after it: each text is tokenized at most twice, however
- * many are too long (retrying the whole rest after each one was quadratic in a batch with many long texts).
+ * Runs `call` (an embedder's or classifier's) on `texts`; a text over the model's token limit (E_TEXT_TOO_LONG,
+ * when `truncate` is off) or one that is not valid Unicode (E_TEXT_INPUT: an unpaired surrogate, from a JSONL
+ * "\ud800" escape) is left out and returned in `tooLong` with its index and the reason. The model stops at the
+ * first such text, so the texts before it are run on their own and the call goes on after it: each text is
+ * tokenized at most twice, however many are too long (retrying the whole rest after each one was quadratic in a
+ * batch with many long texts). `results` holds the calls' results in order (the texts less the refused ones).
  */
-async function embedWithinLimit(
-  embedder: TextEmbedderLike,
+async function withinTokenLimit<T>(
   texts: readonly string[],
-  truncate: boolean,
-): Promise<{ embedding: Tensor<"float32"> | null; tooLong: { index: number; reason: string }[] }> {
+  call: (texts: readonly string[]) => Promise<T>,
+): Promise<{ results: T[]; tooLong: { index: number; reason: string }[] }> {
   const tooLong: { index: number; reason: string }[] = [];
-  const parts: Tensor<"float32">[] = [];
+  const results: T[] = [];
   let from = 0;
   while (from < texts.length) {
     const rest = from === 0 ? texts : texts.slice(from);
     try {
-      parts.push(await embedder.embed(rest, { truncate }));
+      results.push(await call(rest));
       break;
     } catch (e) {
       if (!(e instanceof TesseraError) || (e.code !== "E_TEXT_TOO_LONG" && e.code !== "E_TEXT_INPUT"))
         throw e;
       const at = e.facts.index;
       if (typeof at !== "number" || !Number.isInteger(at) || at < 0 || at >= rest.length) throw e;
-      if (at > 0) parts.push(await embedder.embed(rest.slice(0, at), { truncate }));
+      if (at > 0) results.push(await call(rest.slice(0, at)));
       tooLong.push({
         index: from + at,
         reason:
@@ -1265,9 +1349,92 @@ async function embedWithinLimit(
       from += at + 1;
     }
   }
-  const embedding =
-    parts.length === 0 ? null : parts.length === 1 ? parts[0]! : (concat(parts) as Tensor<"float32">);
-  return { embedding, tooLong };
+  return { results, tooLong };
+}
+
+/** The classifier's labels, checked: at least one, each named once (the `scores` column is indexed by them). */
+function classifierLabels(model: string, clf: TextClassifierLike): readonly string[] {
+  const labels = [...clf.labels];
+  const seen = new Set<string>();
+  const twice = labels.filter((l) => seen.size === seen.add(l).size);
+  if (labels.length === 0 || twice.length > 0) {
+    throw new PipelineError(
+      "E_PIPELINE_TEXT",
+      labels.length === 0
+        ? `classifier ${model} has no labels`
+        : `classifier ${model} names label(s) ${[...new Set(twice)].map((l) => JSON.stringify(l)).join(", ")} more than once (config.json id2label); each score column needs its own label`,
+      { model, labels },
+    );
+  }
+  return labels;
+}
+
+/** The classifier's output fields: `label`, `score`, `scores`, or those of them `outputs` names. */
+function classifierOutputs(labels: readonly string[], outputs: readonly string[] | undefined): FieldSpec[] {
+  const all: FieldSpec[] = [
+    { name: "label", kind: "utf8" },
+    { name: "score", kind: "float32" },
+    { name: "scores", kind: "vector", size: labels.length },
+  ];
+  if (outputs === undefined) return all;
+  const unknown = outputs.filter((o) => !(CLASSIFIER_COLUMNS as readonly string[]).includes(o));
+  if (unknown.length > 0 || outputs.length === 0) {
+    throw new PipelineError(
+      "E_PIPELINE_OUTPUT",
+      `--outputs ${unknown.join(",")}: a text classifier writes ${CLASSIFIER_COLUMNS.join(", ")}`,
+      { outputs: [...outputs], available: [...CLASSIFIER_COLUMNS] },
+    );
+  }
+  return all.filter((f) => outputs.includes(f.name));
+}
+
+/** One batch of classifier predictions (each best first) as the `fields` columns. */
+function classifierColumns(
+  preds: readonly (readonly LabelScoreLike[])[],
+  labels: readonly string[],
+  fields: readonly FieldSpec[],
+): Map<string, Column> {
+  const rows = preds.length;
+  const k = labels.length;
+  const at = new Map(labels.map((l, i) => [l, i]));
+  const label: string[] = new Array<string>(rows);
+  const score = new Float32Array(rows);
+  const scores = new Float32Array(rows * k).fill(Number.NaN);
+  let valid: Uint8Array | null = null;
+  for (let r = 0; r < rows; r++) {
+    const p = preds[r]!;
+    for (const { label: l, score: s } of p) {
+      const i = at.get(l);
+      if (i === undefined) {
+        throw new PipelineError(
+          "E_PIPELINE_OUTPUT",
+          `the classifier returned label "${l}", not one of its labels`,
+          {
+            label: l,
+            labels: [...labels],
+          },
+        );
+      }
+      scores[r * k + i] = s;
+    }
+    const top = p[0];
+    // a NaN score (a broken model) has no best label: null, as the numeric path's argmax
+    if (top === undefined || p.some((x) => Number.isNaN(x.score))) {
+      valid ??= new Uint8Array(rows).fill(1);
+      valid[r] = 0;
+      label[r] = "";
+      score[r] = Number.NaN;
+      continue;
+    }
+    label[r] = top.label;
+    score[r] = top.score;
+  }
+  const all = new Map<string, Column>([
+    ["label", { kind: "utf8", length: rows, valid, values: label }],
+    ["score", { kind: "float32", length: rows, valid, values: score }],
+    ["scores", { kind: "vector", size: k, length: rows, valid: null, values: scores }],
+  ]);
+  return new Map(fields.map((f) => [f.name, all.get(f.name)!]));
 }
 
 function neededColumns(o: ScoreOptions): string[] | undefined {

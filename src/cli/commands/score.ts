@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import { expandInputs, PipelineError, type ScoreOptions, scoreFiles } from "../../pipeline/index.ts";
 import { type InferenceSession, ModelRegistry, openSession } from "../../runtime/index.ts";
-import { TextEmbedder } from "../../text/index.ts";
+import { loadHfFolder, TextClassifier, TextEmbedder } from "../../text/index.ts";
 import { TesseraError } from "../../tensor/index.ts";
 import { EXIT, EXIT_CODES_HELP, type Io, parseFlags, reportError, stdio } from "../args.ts";
 
@@ -28,14 +28,19 @@ flags:
   --output FILE          output file (its extension picks the format)
   --columns a,b,c        feature columns for the model input, in order (default: every numeric or list
                          column that is not a key column)
-  --text-column NAME     score a text column with a text embedding model (a Hugging Face model folder
-                         in the repository); writes an "embedding" column
+  --text-column NAME     score a text column with a Hugging Face text model in the repository: an
+                         embedding model writes an "embedding" column; a sequence classifier
+                         (*ForSequenceClassification with id2label, e.g. sentiment, go_emotions) writes
+                         "label" (best label), "score" (its score) and "scores" (every label's score,
+                         in id2label order, listed in the manifest as model.labels; softmax, or sigmoid
+                         per label for a multi-label model); a re-ranker (one score) is refused
   --truncate             with --text-column: cut texts over the model's token limit (default: such a row
                          is a bad row, see --on-error)
   --key-columns id,...   columns copied to the output before the predictions
   --outputs a,b          model outputs to write (default: all); with labels in the model config (or
                          --labels) the argmax is added as label_index and label, which --outputs may
-                         also name (e.g. --outputs label writes the labels alone)
+                         also name (e.g. --outputs label writes the labels alone); for a text
+                         classifier, some of label,score,scores
   --labels a,b,c         class labels for an .onnx path model
   --batch-size N         rows per model call (default 4096)
   --part-rows N          input rows per committed part (default 262144)
@@ -53,6 +58,7 @@ examples:
   tessera score --model ./model.onnx --input 'data/*.parquet' --output scores.parquet --key-columns id
   tessera score --model churn --models ./models --input users.csv --output scores.jsonl --on-error skip
   tessera score --model churn --models ./models --input users.csv --output scores.jsonl --resume
+  tessera score --model sentiment --models ./models --input reviews.csv --output scored.parquet --text-column review --truncate
 
 ${EXIT_CODES_HELP}
   130 interrupted (Ctrl-C); rerun with --resume`;
@@ -234,9 +240,10 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
   let registry: ModelRegistry | null = null;
   let session: InferenceSession | null = null;
   let embedder: TextEmbedder | null = null;
+  let classifier: TextClassifier | null = null;
   try {
     const inputs = expandInputs(o.inputs);
-    const base: Omit<ScoreOptions, "model" | "session" | "embedder"> = {
+    const base: Omit<ScoreOptions, "model" | "session" | "embedder" | "classifier"> = {
       inputs,
       output: o.output,
       columns: o.columns,
@@ -270,8 +277,23 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
         labels: o.labels ?? loaded.config.labels,
       };
       if (o.textColumn) {
-        embedder = await TextEmbedder.load(loaded);
-        options = { ...base, model, embedder };
+        // the folder's task picks the class (as the server does); the class reuses the folder read here
+        const dir = loaded.hfDir ?? loaded.dir;
+        const folder = loadHfFolder(dir, { onnxFile: path.relative(dir, loaded.modelPath) });
+        if (folder.task === "reranker") {
+          throw new PipelineError(
+            "E_PIPELINE_TEXT",
+            `model ${loaded.name} is a re-ranker (a sequence classifier with one score, which rates a query and document pair); --text-column scores single texts with an embedding model or a classifier with labels (config.json id2label)`,
+            { model: loaded.name, task: folder.task },
+          );
+        }
+        if (folder.task === "classifier") {
+          classifier = await TextClassifier.load(loaded, { folder });
+          options = { ...base, model: { ...model, labels: classifier.labels }, classifier };
+        } else {
+          embedder = await TextEmbedder.load(loaded, { folder });
+          options = { ...base, model, embedder };
+        }
       } else options = { ...base, model, session: loaded.session };
     } else {
       if (o.textColumn) {
@@ -311,6 +333,7 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
   } finally {
     process.off("SIGINT", onSigint);
     await embedder?.close().catch(() => undefined);
+    await classifier?.close().catch(() => undefined);
     await session?.close().catch(() => undefined);
     await registry?.close().catch(() => undefined);
   }
