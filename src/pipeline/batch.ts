@@ -70,6 +70,8 @@ export interface RowProblem {
   readonly line?: number;
   /** A note about a value kept as written (a stray quote in an unquoted CSV field): the row is not bad for it. */
   readonly lenient?: boolean;
+  /** The row (a JSONL object) has no `column` key at all: a key absent from every row is likely a misspelt name. */
+  readonly absent?: boolean;
 }
 
 export interface RecordBatch {

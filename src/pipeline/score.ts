@@ -198,6 +198,9 @@ interface Checkpoint {
   cursor: Cursor;
   /** Rows read from each input (by index) in the committed parts; absent in checkpoints of older versions. */
   fileRows?: number[];
+  /** Input columns some row had (`keysSeen`) / some JSONL object lacked (`keysAbsent`), in the rows read so far. */
+  keysSeen?: string[];
+  keysAbsent?: string[];
   finished: boolean;
   runs: number;
   timings: Timings;
@@ -871,6 +874,8 @@ async function scoreFilesInner(
       cursor,
     });
     ckpt.cursor = cursor;
+    ckpt.keysSeen = [...keysSeen];
+    ckpt.keysAbsent = [...keysAbsent];
     if (ckpt.fileRows !== undefined)
       for (const [file, n] of part.fileRows) ckpt.fileRows[file] = (ckpt.fileRows[file] ?? 0) + n;
     totals = {
@@ -886,6 +891,12 @@ async function scoreFilesInner(
 
   // ---- scoring loop
   let plans: InputPlan[] | null = null;
+  // a JSONL key some objects lack is a sparse column; one that no row has is a misspelt --columns name
+  const keysSeen = new Set<string>(ckpt.keysSeen ?? []);
+  const keysAbsent = new Set<string>(ckpt.keysAbsent ?? []);
+  // a checkpoint of an older version, with parts, does not say which keys its rows had
+  const keysKnown = ckpt.parts.length === 0 || ckpt.keysSeen !== undefined;
+  const neverSeen = () => (keysKnown ? [...keysAbsent].filter((k) => !keysSeen.has(k)) : []);
   const queue: InFlight[] = [];
   const inFlight = Math.max(1, options.inFlight ?? (options.session ? options.session.replicas * 2 : 2));
   let lastEnd: Cursor = ckpt.cursor;
@@ -1043,6 +1054,7 @@ async function scoreFilesInner(
               ? plans!.flatMap((p) => p.columns.map((c) => c.name))
               : [options.textColumn!];
             const { keep, kept, bad } = validate(batch, inputCols);
+            noteKeys(batch, inputCols, keysSeen, keysAbsent);
             const rejects = bad.map((b) => rejectRecord(source.path, slice, batch, b, keyColumns));
             if (bad.length > 0 && onError === "fail") {
               const first = bad[0]!;
@@ -1056,7 +1068,11 @@ async function scoreFilesInner(
               await drain();
               lastEnd = { file: fi, ...slice.cursorAt(first.index) };
               await commitPart(lastEnd);
-              throw badRowError(rejects[0]!, totals.read);
+              throw badRowError(
+                rejects[0]!,
+                totals.read,
+                first.absent === true && !keysSeen.has(first.column!),
+              );
             }
             submit(batch, keep, kept, rejects, { file: fi, ...slice.cursorAt(batch.numRows) }, (b) =>
               rejectRecord(source.path, slice, batch, b, keyColumns),
@@ -1075,6 +1091,16 @@ async function scoreFilesInner(
         else if (part.rowsRead === 0) ckpt.cursor = endCursor;
       }
       await drain();
+      const never = neverSeen();
+      if (never.length > 0 && onError === "skip") {
+        // every row was rejected for a key that no row has: a misspelt name, not bad data; nothing to resume
+        fs.rmSync(partsDir, { recursive: true, force: true });
+        throw new PipelineError(
+          "E_PIPELINE_MISSING_COLUMN",
+          `no row of the input has the key(s) ${never.map((k) => `"${k}"`).join(", ")} (every row was rejected for it); check the name in ${options.textColumn ? "--text-column" : "--columns"}`,
+          { missing: never, rowsRejected: totals.rejected + part.rowsRejected },
+        );
+      }
       await commitPart(lastEnd);
       ckpt.finished = true;
       writeFileAtomic(ckptPath, JSON.stringify(ckpt));
@@ -1298,10 +1324,17 @@ function keyAs(col: Column, fields: readonly FieldSpec[], name: string, file: st
   return { kind: want.kind, length: n, valid: col.valid, values } as Column;
 }
 
-function badRowError(r: RejectRecord, committedRows: number): PipelineError {
+/**
+ * The stop for a bad row. `unseenKey`: the row lacks a JSONL key that no row so far had, so the likely cause is
+ * a misspelt name, which `--on-error skip` would only turn into a rejects file of every row.
+ */
+function badRowError(r: RejectRecord, committedRows: number, unseenKey = false): PipelineError {
+  const advice = unseenKey
+    ? `no row so far has a "${r.column}" key: check its spelling; if only some rows have it, use --on-error skip to write the others to a rejects file`
+    : "use --on-error skip to write bad rows to a rejects file, then --resume";
   return new PipelineError(
     "E_PIPELINE_BAD_ROW",
-    `${r.file}: row ${r.row}${r.line !== undefined ? ` (line ${r.line})` : ""}${r.column !== null ? `, column "${r.column}"` : ""}: ${r.reason}; ${committedRows} rows before it are committed (use --on-error skip to write bad rows to a rejects file, then --resume)`,
+    `${r.file}: row ${r.row}${r.line !== undefined ? ` (line ${r.line})` : ""}${r.column !== null ? `, column "${r.column}"` : ""}: ${r.reason}; ${committedRows} rows before it are committed (${advice})`,
     {
       file: r.file,
       row: r.row,
@@ -1453,6 +1486,8 @@ interface BadRow {
   readonly column: string | null;
   readonly reason: string;
   readonly line?: number;
+  /** The JSONL object has no such key. */
+  readonly absent?: boolean;
 }
 
 /** Rows to score (`keep`) and rows to reject with a reason: decode problems first, then nulls in input columns. */
@@ -1482,6 +1517,30 @@ function validate(
   for (const i of badByRow.keys()) keep[i] = 0;
   const bad = [...badByRow.values()].sort((a, b) => a.index - b.index);
   return { keep, kept: batch.numRows - bad.length, bad };
+}
+
+/** Records which input columns some row of `batch` has (`seen`) and which some JSONL object lacks (`absent`). */
+function noteKeys(
+  batch: RecordBatch,
+  inputCols: readonly string[],
+  seen: Set<string>,
+  absent: Set<string>,
+): void {
+  const problems = batch.problems ?? [];
+  // a malformed row (invalid JSON) has no keys at all
+  const malformed = new Set(problems.filter((p) => p.column === null && !p.lenient).map((p) => p.index));
+  for (const name of inputCols) {
+    if (seen.has(name) && absent.has(name)) continue;
+    const lacking = new Set(problems.filter((p) => p.absent && p.column === name).map((p) => p.index));
+    if (lacking.size > 0) absent.add(name);
+    if (seen.has(name)) continue;
+    for (let i = 0; i < batch.numRows; i++) {
+      if (!lacking.has(i) && !malformed.has(i)) {
+        seen.add(name);
+        break;
+      }
+    }
+  }
 }
 
 function rejectRecord(

@@ -214,6 +214,52 @@ test("a JSONL feature left out of every object of the first chunk (Spark drops n
   });
 });
 
+test("a --columns key that no JSONL object has fails the run naming it (skip would reject every row and exit 0); the stop for the first row says to check the spelling", async () => {
+  const file = path.join(dir, "typo.jsonl");
+  // long enough for several chunks and parts: the key is missing from all of them
+  const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ id: i, a: i, b: i % 3 }));
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  await assert.rejects(
+    score(file, { columns: ["a", "bb"], partRows: 8 }),
+    (e: Error & { code?: string; facts?: Record<string, unknown> }) => {
+      assert.equal(e.code, "E_PIPELINE_MISSING_COLUMN");
+      assert.match(e.message, /no row of the input has the key\(s\) "bb".*check the name in --columns/);
+      assert.deepEqual(e.facts?.missing, ["bb"]);
+      assert.equal(e.facts?.rowsRejected, 60);
+      return true;
+    },
+  );
+  assert.ok(!fs.existsSync(`${file}.out.jsonl`) && !fs.existsSync(`${file}.out.jsonl.parts`));
+  // the corrected command runs as is
+  const fixed = await score(file, { columns: ["a", "b"] });
+  assert.deepEqual([fixed.rowsScored, fixed.rowsRejected], [60, 0]);
+  await assert.rejects(
+    score(file, { columns: ["a", "bb"], onError: "fail", overwrite: true }),
+    (e: Error) => {
+      assert.match(e.message, /no row so far has a "bb" key: check its spelling/);
+      assert.doesNotMatch(e.message, /then --resume/);
+      return true;
+    },
+  );
+  // a key that appears after the first rows (sparse) is still bad rows, skipped as before; the stop at its
+  // first absence cannot know it appears later, so it names both causes
+  const late = path.join(dir, "late.jsonl");
+  fs.writeFileSync(
+    late,
+    `${Array.from({ length: 20 }, (_, i) => JSON.stringify(i < 15 ? { id: i, a: i } : { id: i, a: i, b: 1 })).join("\n")}\n`,
+  );
+  const s = await score(late, { partRows: 4 });
+  assert.deepEqual([s.rowsScored, s.rowsRejected], [5, 15]);
+  // and one present in an early row only, absent after: sparse too
+  const early = path.join(dir, "early.jsonl");
+  fs.writeFileSync(
+    early,
+    `${Array.from({ length: 20 }, (_, i) => JSON.stringify(i === 0 ? { id: i, a: i, b: 1 } : { id: i, a: i })).join("\n")}\n`,
+  );
+  const s2 = await score(early, { partRows: 4 });
+  assert.deepEqual([s2.rowsScored, s2.rowsRejected], [1, 19]);
+});
+
 test("JSONL from Python's json.dumps with bare NaN / Infinity / -Infinity reads them as numbers, not invalid JSON", async () => {
   const file = path.join(dir, "python.jsonl");
   fs.writeFileSync(

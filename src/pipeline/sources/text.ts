@@ -866,6 +866,7 @@ export async function openJsonl(
                   column: f.name,
                   reason: `no "${f.name}" key in the object`,
                   line: lines[i],
+                  absent: true,
                 });
             });
           }
