@@ -18,7 +18,8 @@ stream), inputs and outputs alike.
 While running, numbered parts are committed atomically to OUTPUT.parts/ with a checkpoint; at the end they
 are merged into OUTPUT, and OUTPUT.manifest.json (model, inputs with sha256, options, row counts, timings)
 and, if rows were rejected, OUTPUT.rejects.jsonl are written. After a crash or Ctrl-C, rerun the same
-command with --resume: the result is identical to an uninterrupted run.
+command with --resume: the result is identical to an uninterrupted run (after Ctrl-C or a bad-row stop, a
+Parquet/Arrow output has the same rows in the same order, but split into row groups at the stop).
 
 flags:
   --model NAME|PATH      a model name in --models DIR, or a path to an .onnx file
