@@ -1527,15 +1527,25 @@ function noteKeys(
   absent: Set<string>,
 ): void {
   const problems = batch.problems ?? [];
-  // a malformed row (invalid JSON) has no keys at all
-  const malformed = new Set(problems.filter((p) => p.column === null && !p.lenient).map((p) => p.index));
+  const lacking = new Map<string, Set<number>>();
+  for (const p of problems) {
+    if (p.absent !== true || p.column === null) continue;
+    let rows = lacking.get(p.column);
+    if (rows === undefined) {
+      rows = new Set();
+      lacking.set(p.column, rows);
+    }
+    rows.add(p.index);
+  }
+  let malformed: Set<number> | null = null;
   for (const name of inputCols) {
-    if (seen.has(name) && absent.has(name)) continue;
-    const lacking = new Set(problems.filter((p) => p.absent && p.column === name).map((p) => p.index));
-    if (lacking.size > 0) absent.add(name);
+    const rows = lacking.get(name);
+    if (rows !== undefined) absent.add(name);
     if (seen.has(name)) continue;
+    // a malformed row (invalid JSON) has no keys at all
+    malformed ??= new Set(problems.filter((p) => p.column === null && !p.lenient).map((p) => p.index));
     for (let i = 0; i < batch.numRows; i++) {
-      if (!lacking.has(i) && !malformed.has(i)) {
+      if (!rows?.has(i) && !malformed.has(i)) {
         seen.add(name);
         break;
       }
