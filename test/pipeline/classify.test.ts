@@ -341,3 +341,32 @@ test("a re-ranker folder (one score) is refused by --text-column, naming the mod
   assert.ok(!fs.existsSync(path.join(dir, "r.parquet")));
   assert.ok(!fs.existsSync(path.join(dir, "r.parquet.parts")));
 });
+
+test("--labels with a text classifier is refused (its labels come from id2label), not silently ignored", async () => {
+  const input = path.join(dir, "l.csv");
+  fs.writeFileSync(input, "id,text\n1,hello\n");
+  const a = io();
+  const out = path.join(dir, "l.parquet");
+  const code = await run(
+    [
+      "--model",
+      "sentiment",
+      "--models",
+      models,
+      "--input",
+      input,
+      "--output",
+      out,
+      "--text-column",
+      "text",
+    ].concat(["--labels", "neg,pos", "--progress", "none"]),
+    a.io,
+  );
+  assert.notEqual(code, 0);
+  assert.match(
+    a.err.join("\n"),
+    /E_PIPELINE_TEXT.*--labels applies to numeric models; model sentiment is a text classifier/,
+  );
+  assert.ok(!fs.existsSync(out));
+  assert.ok(!fs.existsSync(`${out}.parts`));
+});

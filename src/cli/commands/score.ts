@@ -289,6 +289,13 @@ export async function run(argv: string[], io: Io = stdio): Promise<number> {
           );
         }
         if (folder.task === "classifier") {
+          if (o.labels !== undefined) {
+            throw new PipelineError(
+              "E_PIPELINE_TEXT",
+              `--labels applies to numeric models; model ${loaded.name} is a text classifier, whose labels come from its config.json id2label`,
+              { model: loaded.name, field: "--labels" },
+            );
+          }
           classifier = await TextClassifier.load(loaded, { folder });
           options = { ...base, model: { ...model, labels: classifier.labels }, classifier };
         } else {
