@@ -287,3 +287,31 @@ describe("text embedders: pooling settings", () => {
     }
   });
 });
+
+describe("text models that could not be built", () => {
+  const TEXT = "a much longer sentence with quite a few more tokens in it";
+
+  it("a failed build is remembered for a while, not until a reload: after that, the first request builds it again (a read error may have passed)", async (t) => {
+    const dir = hfFolder("mean");
+    const tokenizer = join(dir, "tokenizer.json");
+    writeFileSync(tokenizer, "{ not json");
+    const root = writeTextRepo({ broken: { source: dir } });
+    const { app: a } = await app(root);
+    try {
+      const first = await a.inject({
+        method: "POST",
+        url: "/embed",
+        payload: { inputs: TEXT, model: "broken" },
+      });
+      assert.equal(first.statusCode, 503, first.body);
+      writeFileSync(tokenizer, JSON.stringify(TJ));
+      const now = Date.now();
+      t.mock.method(Date, "now", () => now + 60_000);
+      close(await embed(a, TEXT, "broken"), reference(TEXT, "mean"), "built again, without a load");
+    } finally {
+      t.mock.restoreAll();
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

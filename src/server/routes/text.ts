@@ -40,6 +40,8 @@ import { httpErrorOf } from "../errors.ts";
 import type { ServerMetrics } from "../metrics.ts";
 
 const DEFAULT_MAX_INPUTS = 2048;
+/** How long a text model that could not be built answers with the same error before it is built again. */
+const FAILED_BUILD_MS = 10_000;
 
 /** Code → status for the text routes (others fall back to the server table). */
 const TEXT_STATUS: Readonly<Record<string, number>> = {
@@ -327,10 +329,14 @@ class TextModels {
   readonly #byKey = new Map<string, Promise<TextModel>>();
   /**
    * Loads that could not be built into a text model (E_MODEL_LOAD_FAILED), by name@version, with the session they
-   * were tried on: the same load fails the same way, so later requests get the error without re-reading the folder
-   * and rebuilding its tokenizer on the event loop; a reload (a new session) tries again.
+   * were tried on and when: for `FAILED_BUILD_MS` the same load gets the error without re-reading the folder and
+   * rebuilding its tokenizer on the event loop per request; a reload (a new session) tries at once, and so does
+   * the first request after that time (a read that failed for a passing reason, such as EMFILE, is not kept).
    */
-  readonly #failed = new Map<string, { readonly session: LoadedModel["session"]; readonly error: unknown }>();
+  readonly #failed = new Map<
+    string,
+    { readonly session: LoadedModel["session"]; readonly error: unknown; readonly at: number }
+  >();
   /** What `closeAll` is draining, for `endDrain`. */
   #closing: Promise<TextModel>[] = [];
 
@@ -453,7 +459,8 @@ class TextModels {
     const key = `${m.name}@${m.version}`;
     const failed = this.#failed.get(key);
     if (failed !== undefined) {
-      if (failed.session === m.session) return Promise.reject(failed.error);
+      if (failed.session === m.session && Date.now() - failed.at < FAILED_BUILD_MS)
+        return Promise.reject(failed.error);
       this.#failed.delete(key);
     }
     const cached = this.#byKey.get(key);
@@ -469,16 +476,20 @@ class TextModels {
     this.#byKey.set(key, p);
     p.catch((error: unknown) => {
       this.#byKey.delete(key);
-      if (error instanceof TesseraError && error.code === "E_MODEL_LOAD_FAILED")
-        this.#failed.set(key, { session: m.session, error });
+      if (error instanceof TesseraError && error.code === "E_MODEL_LOAD_FAILED") {
+        const at = Date.now();
+        // versions unloaded since are never asked for again: drop their expired entries
+        for (const [k, f] of this.#failed) if (at - f.at >= FAILED_BUILD_MS) this.#failed.delete(k);
+        this.#failed.set(key, { session: m.session, error, at });
+      }
     });
     return p;
   }
 
   /**
    * Builds the text model; a folder that cannot serve text (tokenizer, pooling or graph problems: the model's own
-   * files or settings, not the request) answers 503 E_MODEL_LOAD_FAILED naming the reason, not a 500. Nothing is
-   * cached on failure, so a fixed folder serves again after a reload.
+   * files or settings, not the request) answers 503 E_MODEL_LOAD_FAILED naming the reason, not a 500. `#get`
+   * remembers that failure for a while (see `#failed`); a reload builds again at once.
    */
   async #create(m: LoadedModel): Promise<TextModel> {
     try {
