@@ -314,4 +314,36 @@ describe("text models that could not be built", () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("a request that names no model is served by a model that can serve it when another one cannot be built; with none, the build's 503", async () => {
+    const dir = hfFolder("mean");
+    writeFileSync(join(dir, "tokenizer.json"), "{ not json");
+    const root = writeTextRepo({ abroken: { source: dir }, good: { source: hfFolder("mean") } });
+    const { app: a } = await app(root);
+    try {
+      close(await embed(a, TEXT), reference(TEXT, "mean"), "served by the good model");
+      const r = await a.inject({
+        method: "POST",
+        url: "/embed",
+        payload: { inputs: TEXT, model: "abroken" },
+      });
+      assert.equal(r.statusCode, 503, r.body);
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+    const alone = writeTextRepo({ abroken: { source: dir } });
+    const { app: b } = await app(alone);
+    try {
+      const none = await b.inject({ method: "POST", url: "/embed", payload: { inputs: TEXT } });
+      assert.equal(none.statusCode, 503, none.body);
+      assert.match(
+        (none.json() as { error: string }).error,
+        /model abroken version 1 cannot serve text requests/,
+      );
+    } finally {
+      await b.close();
+      rmSync(alone, { recursive: true, force: true });
+    }
+  });
 });

@@ -404,9 +404,13 @@ class TextModels {
     const models = await this.list();
     const m = name !== undefined ? models.find((x) => x.name === name) : undefined;
     if (!m) {
-      const wrapped = await Promise.all(models.map((x) => this.#get(x)));
+      // a model that cannot be built does not keep the others from serving; with none that serves, its error stands
+      const settled = await Promise.allSettled(models.map((x) => this.#get(x)));
+      const wrapped = settled.flatMap((w) => (w.status === "fulfilled" ? [w.value] : []));
       const ofTask = wrapped.filter((w) => serves(w, task));
       if (ofTask.length >= 1 && (name === undefined || ofTask.length === 1)) return ofTask[0] as TextModel;
+      const failed = settled.find((w) => w.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
       if (ofTask.length === 0 && wrapped.length > 0 && (name === undefined || wrapped.length === 1)) {
         throw fail(
           "E_TEXT_WRONG_MODEL",
