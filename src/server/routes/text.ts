@@ -569,7 +569,9 @@ class TextModels {
       // The server-wide --pooling is a default for folders that leave pooling open; a graph that pools by itself
       // (sentence_embedding) keeps its own, with a warning. A model's own config.json setting stays an error.
       const fromServer = m.config.pooling === undefined && pooling !== undefined;
-      if (!(fromServer && err instanceof TesseraError && err.code === "E_TEXT_OPTIONS")) throw err;
+      const poolingRefused =
+        err instanceof TesseraError && err.code === "E_TEXT_OPTIONS" && err.facts.field === "pooling";
+      if (!(fromServer && poolingRefused)) throw err;
       this.#ctx.logger.warn(
         { model: m.name, version: m.version, pooling },
         `model ${m.name}: the server's pooling "${pooling}" is not applied: ${err.message}`,
