@@ -348,3 +348,21 @@ describe("text models that could not be built", () => {
     }
   });
 });
+
+describe("text models after an unload", () => {
+  const TEXT = "a much longer sentence with quite a few more tokens in it";
+
+  it("a request that names no model, right after the model that served it is unloaded, is served by the one left (before: the second-old model list answered with the closed session)", async () => {
+    const root = writeTextRepo({ first: { source: hfFolder("mean") }, second: { source: hfFolder("cls") } });
+    const { app: a } = await app(root);
+    try {
+      close(await embed(a, TEXT), reference(TEXT, "mean"), "first");
+      const unload = await a.inject({ method: "POST", url: "/v2/repository/models/first/unload" });
+      assert.equal(unload.statusCode, 200, unload.body);
+      close(await embed(a, TEXT), reference(TEXT, "cls"), "second");
+    } finally {
+      await a.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

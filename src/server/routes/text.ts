@@ -360,17 +360,31 @@ class TextModels {
 
   /**
    * Loaded hf models, in index order. The registry's index reads the repository folder, so the
-   * list is cached for a second (requests that name their model skip it altogether).
+   * list is cached for a second (requests that name their model skip it altogether); a cached list is
+   * brought up to date with unloads and reloads since (map lookups, no folder read).
    */
   list(): Promise<LoadedModel[]> {
     const now = Date.now();
-    if (this.#listCache && now - this.#listCache.at < 1000) return this.#listCache.value;
+    if (this.#listCache && now - this.#listCache.at < 1000)
+      return this.#listCache.value.then((models) => this.#current(models));
     const value = this.#scan();
     this.#listCache = { at: now, value };
     value.catch(() => {
       this.#listCache = undefined;
     });
     return value;
+  }
+
+  /** `models` (a list up to a second old) as loaded now: one unloaded since left out, one reloaded at its new load. */
+  #current(models: readonly LoadedModel[]): LoadedModel[] {
+    return models.flatMap((m) => {
+      try {
+        const now = this.#ctx.registry.tryGet(m.name, m.version);
+        return now.kind === "hf" ? [now] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 
   async #scan(): Promise<LoadedModel[]> {
