@@ -370,3 +370,90 @@ test("--labels with a text classifier is refused (its labels come from id2label)
   assert.ok(!fs.existsSync(out));
   assert.ok(!fs.existsSync(`${out}.parts`));
 });
+
+test("classifier columns as other readers see them: utf8 label, float32 score, float32 scores list (Parquet) / FixedSizeList (Arrow); a NaN score gives a null label and score", async () => {
+  const { parquetMetadata, parquetReadObjects } = await import("hyparquet");
+  const { tableFromIPC } = await import("apache-arrow");
+  const input = path.join(dir, "readers.jsonl");
+  const texts = ["good", "broken", "bad", "fine"];
+  fs.writeFileSync(input, `${texts.map((t, i) => JSON.stringify({ id: i, text: t })).join("\n")}\n`);
+  // best first, as TextClassifier returns them; "broken" stands for a model that returns NaN
+  const fake: TextClassifierLike = {
+    labels: ["NEG", "POS"],
+    classify: async (ts) =>
+      ts.map((t) =>
+        t === "broken"
+          ? [
+              { label: "POS", score: Number.NaN },
+              { label: "NEG", score: 0.5 },
+            ]
+          : t === "bad"
+            ? [
+                { label: "NEG", score: 0.875 },
+                { label: "POS", score: 0.125 },
+              ]
+            : [
+                { label: "POS", score: 0.75 },
+                { label: "NEG", score: 0.25 },
+              ],
+      ),
+  };
+  const base = {
+    classifier: fake,
+    model: { name: "fake", version: "1", sha256: "x" },
+    inputs: [input],
+    textColumn: "text",
+    keyColumns: ["id"],
+    batchSize: 2,
+    partRows: 2,
+    progress: false as const,
+  };
+  const want = [
+    { id: 0, label: "POS", score: 0.75, scores: [0.25, 0.75] },
+    { id: 1, label: null, score: null, scores: [0.5, Number.NaN] },
+    { id: 2, label: "NEG", score: 0.875, scores: [0.875, 0.125] },
+    { id: 3, label: "POS", score: 0.75, scores: [0.25, 0.75] },
+  ];
+
+  const pq = await scoreFiles({ ...base, output: path.join(dir, "readers.parquet") });
+  const buf = fs.readFileSync(pq.output);
+  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const schema = parquetMetadata(file).schema.map((s) => [s.name, s.type, s.converted_type]);
+  assert.deepEqual(schema.slice(2), [
+    ["label", "BYTE_ARRAY", "UTF8"],
+    ["score", "FLOAT", undefined],
+    ["scores", undefined, "LIST"],
+    ["list", undefined, undefined],
+    ["element", "FLOAT", undefined],
+  ]);
+  assert.deepEqual(await parquetReadObjects({ file }), want);
+
+  const arrow = await scoreFiles({ ...base, output: path.join(dir, "readers.arrow") });
+  const table = tableFromIPC(fs.readFileSync(arrow.output));
+  assert.deepEqual(
+    table.schema.fields.map((f) => `${f.name}: ${f.type}`),
+    ["id: Float64", "label: Utf8", "score: Float32", "scores: FixedSizeList[2]<Float32>"],
+  );
+  assert.deepEqual(
+    table.toArray().map((r) => {
+      const o = r.toJSON() as {
+        id: number;
+        label: string | null;
+        score: number | null;
+        scores: Iterable<number>;
+      };
+      return { ...o, scores: [...o.scores] };
+    }),
+    want,
+  );
+
+  // a label the classifier does not declare is a model bug, named, not a silent NaN column
+  const stray: TextClassifierLike = {
+    labels: ["NEG", "POS"],
+    classify: async (ts) => ts.map(() => [{ label: "NEUTRAL", score: 1 }]),
+  };
+  await assert.rejects(
+    scoreFiles({ ...base, classifier: stray, output: path.join(dir, "stray.parquet") }),
+    /the classifier returned label "NEUTRAL", not one of its labels/,
+  );
+});
