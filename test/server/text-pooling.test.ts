@@ -14,7 +14,14 @@ import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { buildApp, resolveServerConfig, type ServerConfig } from "../../src/server/index.ts";
 import { loadHfFolder } from "../../src/text/index.ts";
-import { fixtureTokenizer, stModules, toyEncoder, vocabSizeOf, writeFolder } from "../text/graphs.ts";
+import {
+  classifierFolder,
+  fixtureTokenizer,
+  stModules,
+  toyEncoder,
+  vocabSizeOf,
+  writeFolder,
+} from "../text/graphs.ts";
 import { writeTextRepo } from "./helpers.ts";
 
 const TJ = fixtureTokenizer("wordpiece");
@@ -172,22 +179,7 @@ describe("text embedders: pooling settings", () => {
   });
 
   it('"pooling" on a re-ranker is ignored with a warning (as TEI ignores --pooling for classifiers)', async () => {
-    const enc = toyEncoder({
-      vocabSize: vocabSizeOf(TJ),
-      tokenTypeIds: true,
-      outputs: ["logits"],
-      labels: 1,
-    });
-    const ce = writeFolder({
-      "tokenizer.json": TJ,
-      "tokenizer_config.json": { model_max_length: 512 },
-      "config.json": {
-        model_type: "bert",
-        architectures: ["BertForSequenceClassification"],
-        max_position_embeddings: 512,
-      },
-      "onnx/model.onnx": enc.bytes,
-    });
+    const ce = classifierFolder({ labels: 1, tokenizer: TJ });
     cleanups.push(ce.cleanup);
     const root = writeTextRepo({ ce: { source: ce.dir, pooling: "cls" } });
     const { app: a, logs } = await app(root);

@@ -10,49 +10,17 @@ import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { FastifyInstance } from "fastify";
 import { loadHfFolder } from "../../src/text/index.ts";
-import { fixtureTokenizer, type ToyEncoder, toyEncoder, vocabSizeOf, writeFolder } from "../text/graphs.ts";
+import { classifierFolder, type ToyEncoder, toyLogits } from "../text/graphs.ts";
 import { makeModelFolder } from "../text/helpers.ts";
 import { loadedApp, writeTextRepo } from "./helpers.ts";
 
-const TJ = fixtureTokenizer("wordpiece");
 const EMOTIONS = ["admiration", "anger", "joy", "sadness", "neutral"];
-
-function classifierFolder(config: Record<string, unknown>, labels: number) {
-  const enc = toyEncoder({
-    vocabSize: vocabSizeOf(TJ),
-    tokenTypeIds: true,
-    outputs: ["logits"],
-    labels,
-    seed: 5,
-  });
-  const f = writeFolder({
-    "tokenizer.json": TJ,
-    "tokenizer_config.json": { model_max_length: 512 },
-    "config.json": {
-      model_type: "bert",
-      architectures: ["BertForSequenceClassification"],
-      max_position_embeddings: 512,
-      ...config,
-    },
-    "onnx/model.onnx": enc.bytes,
-  });
-  return { ...f, enc };
-}
 
 /** The toy graph's logits for a text or a pair, tokenized as the folder does. */
 function refLogits(dir: string, enc: ToyEncoder, x: string | readonly [string, string]): Float32Array {
   const tok = loadHfFolder(dir).tokenizer;
   const e = typeof x === "string" ? tok.encode(x) : tok.encodePair(x[0], x[1]);
-  const pooled = new Float32Array(enc.hidden);
-  e.ids.forEach((id, p) => {
-    const w = enc.word(id);
-    const q = enc.position(p);
-    const t = enc.type(e.typeIds[p] as number);
-    for (let d = 0; d < enc.hidden; d++)
-      pooled[d] = (pooled[d] as number) + (w[d] as number) + (q[d] as number) + (t[d] as number);
-  });
-  for (let d = 0; d < enc.hidden; d++) pooled[d] = (pooled[d] as number) / e.ids.length;
-  return enc.logits(pooled);
+  return toyLogits(enc, e.ids, e.typeIds);
 }
 
 type Prediction = { score: number; label: string };
@@ -74,14 +42,19 @@ function checkScores(got: Prediction[], want: readonly number[], labels: readonl
 }
 
 describe("TEI /predict", () => {
-  const emotions = classifierFolder(
-    {
+  const emotions = classifierFolder({
+    labels: 5,
+    seed: 5,
+    config: {
       id2label: Object.fromEntries(EMOTIONS.map((l, i) => [String(i), l])),
       problem_type: "multi_label_classification",
     },
-    5,
-  );
-  const sentiment = classifierFolder({ id2label: { "0": "NEGATIVE", "1": "POSITIVE" } }, 2);
+  });
+  const sentiment = classifierFolder({
+    labels: 2,
+    seed: 5,
+    config: { id2label: { "0": "NEGATIVE", "1": "POSITIVE" } },
+  });
   const rerank = makeModelFolder({ kind: "reranker" });
   const embed = makeModelFolder({ normalize: true });
   let app: FastifyInstance;

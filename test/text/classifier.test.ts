@@ -16,7 +16,7 @@ import {
   TextClassifier,
   type TextTokenizer,
 } from "../../src/text/index.ts";
-import { fixtureTokenizer, type ToyEncoder, toyEncoder, vocabSizeOf, writeFolder } from "./graphs.ts";
+import { classifierFolder, fixtureTokenizer, type ToyEncoder, toyLogits } from "./graphs.ts";
 
 const cleanups: (() => void)[] = [];
 after(() => {
@@ -27,41 +27,10 @@ const TJ = fixtureTokenizer("wordpiece");
 const EMOTIONS = ["admiration", "anger", "joy", "sadness", "neutral"];
 
 /** A BERT-style classifier folder (go_emotions / SST-2 shape) and its toy graph. */
-function classifierFolder(config: Record<string, unknown>, labels: number): { dir: string; enc: ToyEncoder } {
-  const enc = toyEncoder({
-    vocabSize: vocabSizeOf(TJ),
-    tokenTypeIds: true,
-    outputs: ["logits"],
-    labels,
-    seed: 11,
-  });
-  const f = writeFolder({
-    "tokenizer.json": TJ,
-    "tokenizer_config.json": { model_max_length: 512 },
-    "config.json": {
-      model_type: "bert",
-      architectures: ["BertForSequenceClassification"],
-      max_position_embeddings: 512,
-      ...config,
-    },
-    "onnx/model.onnx": enc.bytes,
-  });
+function folder(config: Record<string, unknown>, labels: number): { dir: string; enc: ToyEncoder } {
+  const f = classifierFolder({ labels, seed: 11, config, tokenizer: TJ });
   cleanups.push(f.cleanup);
-  return { dir: f.dir, enc };
-}
-
-/** The logits the toy graph computes for one encoding. */
-function refLogits(enc: ToyEncoder, ids: readonly number[], types: readonly number[]): Float32Array {
-  const pooled = new Float32Array(enc.hidden);
-  ids.forEach((id, p) => {
-    const w = enc.word(id);
-    const q = enc.position(p);
-    const t = enc.type(types[p] as number);
-    for (let d = 0; d < enc.hidden; d++)
-      pooled[d] = (pooled[d] as number) + (w[d] as number) + (q[d] as number) + (t[d] as number);
-  });
-  for (let d = 0; d < enc.hidden; d++) pooled[d] = (pooled[d] as number) / ids.length;
-  return enc.logits(pooled);
+  return { dir: f.dir, enc: f.enc };
 }
 
 function byLabel(preds: readonly { label: string; score: number }[]): Map<string, number> {
@@ -97,7 +66,7 @@ describe("score function by config.json (transformers' TextClassificationPipelin
     assert.deepEqual(labelsByIndex({ "1": "POSITIVE", "0": "NEGATIVE" }), ["NEGATIVE", "POSITIVE"]);
     assert.deepEqual(labelsByIndex({ "0": "a", "2": "c" }), ["a", "LABEL_1", "c"]);
     assert.deepEqual(labelsByIndex({ "10": "k", "2": "c", "0": "a" }).slice(9), ["LABEL_9", "k"]);
-    const { dir } = classifierFolder({ id2label: { "0": "a", "2": "c" } }, 3);
+    const { dir } = folder({ id2label: { "0": "a", "2": "c" } }, 3);
     assert.deepEqual(loadHfFolder(dir).labels, ["a", "LABEL_1", "c"]);
   });
 });
@@ -112,7 +81,7 @@ describe("TextClassifier", () => {
 
   it("multi-label (go_emotions style, problem_type multi_label_classification): an independent sigmoid per label", async () => {
     const id2label = Object.fromEntries(EMOTIONS.map((l, i) => [String(i), l]));
-    const { dir, enc } = classifierFolder({ id2label, problem_type: "multi_label_classification" }, 5);
+    const { dir, enc } = folder({ id2label, problem_type: "multi_label_classification" }, 5);
     const f = loadHfFolder(dir);
     assert.equal(f.task, "classifier");
     assert.equal(f.scoreFunction, "sigmoid");
@@ -124,7 +93,7 @@ describe("TextClassifier", () => {
       let sumsToOne = 0;
       for (const [i, x] of texts.entries()) {
         const e = encode(clf.tokenizer, x);
-        const ref = refLogits(enc, e.ids, e.typeIds);
+        const ref = toyLogits(enc, e.ids, e.typeIds);
         const got = byLabel(preds[i] as { label: string; score: number }[]);
         assert.equal(got.size, 5);
         EMOTIONS.forEach((l, k) => {
@@ -151,7 +120,7 @@ describe("TextClassifier", () => {
       });
       const [raw] = await clf.classify([texts[0] as string], { scoreFunction: "none" });
       const e0 = encode(clf.tokenizer, texts[0] as string);
-      const ref0 = refLogits(enc, e0.ids, e0.typeIds);
+      const ref0 = toyLogits(enc, e0.ids, e0.typeIds);
       const rawBy = byLabel(raw as { label: string; score: number }[]);
       for (const [k, l] of EMOTIONS.entries())
         assert.ok(Math.abs((rawBy.get(l) as number) - (ref0[k] as number)) < 1e-5);
@@ -161,13 +130,13 @@ describe("TextClassifier", () => {
   });
 
   it("single-label (SST-2 style, two labels, no problem_type): softmax over the labels", async () => {
-    const { dir, enc } = classifierFolder({ id2label: { "1": "POSITIVE", "0": "NEGATIVE" } }, 2);
+    const { dir, enc } = folder({ id2label: { "1": "POSITIVE", "0": "NEGATIVE" } }, 2);
     const clf = await TextClassifier.load(dir);
     try {
       const preds = await clf.classify(texts);
       for (const [i, x] of texts.entries()) {
         const e = encode(clf.tokenizer, x);
-        const p = softmax(refLogits(enc, e.ids, e.typeIds));
+        const p = softmax(toyLogits(enc, e.ids, e.typeIds));
         const got = byLabel(preds[i] as { label: string; score: number }[]);
         assert.ok(Math.abs((got.get("NEGATIVE") as number) - (p[0] as number)) < 1e-6);
         assert.ok(Math.abs((got.get("POSITIVE") as number) - (p[1] as number)) < 1e-6);
@@ -178,7 +147,7 @@ describe("TextClassifier", () => {
   });
 
   it("inputs over the max length are refused by index unless truncate; bad inputs and a label count that differs from the graph are named", async () => {
-    const { dir } = classifierFolder({ id2label: { "0": "NEGATIVE", "1": "POSITIVE" } }, 2);
+    const { dir } = folder({ id2label: { "0": "NEGATIVE", "1": "POSITIVE" } }, 2);
     const clf = await TextClassifier.load(dir, { maxLength: 8 });
     try {
       const long = "hello world ".repeat(10);
@@ -195,7 +164,7 @@ describe("TextClassifier", () => {
     } finally {
       await clf.close();
     }
-    const bad = classifierFolder({ id2label: { "0": "a", "1": "b", "2": "c" } }, 2);
+    const bad = folder({ id2label: { "0": "a", "1": "b", "2": "c" } }, 2);
     await assert.rejects(TextClassifier.load(bad.dir), (e: unknown) => {
       assert.ok(e instanceof TesseraError && e.code === "E_TEXT_MODEL");
       assert.match(e.message, /3 labels but the graph's logits has 2 scores/);

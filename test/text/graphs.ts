@@ -250,3 +250,73 @@ export function stModules(
     },
   };
 }
+
+export interface ClassifierFolderOptions {
+  /** Width of the logits output (1 for a cross-encoder). */
+  readonly labels?: number;
+  readonly seed?: number;
+  /** Merged into the BERT sequence-classification config.json (id2label, problem_type, ...). */
+  readonly config?: Record<string, unknown>;
+  /** tokenizer.json (default: the wordpiece fixture). */
+  readonly tokenizer?: Record<string, unknown>;
+  /** The graph to write (default: classifierEncoder of these options). */
+  readonly enc?: ToyEncoder;
+}
+
+/** The toy classifier graph classifierFolder writes: token_type_ids in, `logits` out. */
+export function classifierEncoder(o: ClassifierFolderOptions = {}): ToyEncoder {
+  return toyEncoder({
+    vocabSize: vocabSizeOf(o.tokenizer ?? fixtureTokenizer("wordpiece")),
+    tokenTypeIds: true,
+    outputs: ["logits"],
+    labels: o.labels ?? 1,
+    ...(o.seed === undefined ? {} : { seed: o.seed }),
+  });
+}
+
+/**
+ * A BERT sequence-classifier / cross-encoder folder (tokenizer.json, tokenizer_config.json,
+ * config.json with BertForSequenceClassification, onnx/model.onnx) over a toy graph with
+ * token_type_ids and a `logits` output, and that graph for references.
+ */
+export function classifierFolder(o: ClassifierFolderOptions = {}): {
+  dir: string;
+  cleanup(): void;
+  enc: ToyEncoder;
+} {
+  const tj = o.tokenizer ?? fixtureTokenizer("wordpiece");
+  const enc = o.enc ?? classifierEncoder({ ...o, tokenizer: tj });
+  const f = writeFolder({
+    "tokenizer.json": tj,
+    "tokenizer_config.json": { model_max_length: 512 },
+    "config.json": {
+      model_type: "bert",
+      architectures: ["BertForSequenceClassification"],
+      max_position_embeddings: 512,
+      ...o.config,
+    },
+    "onnx/model.onnx": enc.bytes,
+  });
+  return { ...f, enc };
+}
+
+/**
+ * The toy graph's logits for one encoding: masked mean of E[id] + P[pos] + T[type], @ W. The sum
+ * is kept in float64 with `float64`, else in float32.
+ */
+export function toyLogits(
+  enc: ToyEncoder,
+  ids: readonly number[],
+  types: readonly number[],
+  float64 = false,
+): Float32Array {
+  const pooled = float64 ? new Float64Array(enc.hidden) : new Float32Array(enc.hidden);
+  ids.forEach((id, p) => {
+    const w = enc.word(id);
+    const q = enc.position(p);
+    const t = enc.type(types[p] as number);
+    for (let d = 0; d < enc.hidden; d++)
+      pooled[d] = (pooled[d] as number) + (w[d] as number) + (q[d] as number) + (t[d] as number);
+  });
+  return enc.logits(Float32Array.from(pooled, (x) => x / ids.length));
+}

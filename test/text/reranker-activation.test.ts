@@ -9,34 +9,17 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { TesseraError } from "../../src/tensor/index.ts";
 import { crossEncoderActivationOf, loadHfFolder, Reranker } from "../../src/text/index.ts";
-import { fixtureTokenizer, toyEncoder, vocabSizeOf, writeFolder } from "./graphs.ts";
+import { classifierEncoder, classifierFolder, fixtureTokenizer, toyLogits } from "./graphs.ts";
 
 const TJ = fixtureTokenizer("wordpiece");
-const ENC = toyEncoder({
-  vocabSize: vocabSizeOf(TJ),
-  tokenTypeIds: true,
-  outputs: ["logits"],
-  labels: 1,
-  seed: 9,
-});
+const ENC = classifierEncoder({ labels: 1, seed: 9, tokenizer: TJ });
 const cleanups: (() => void)[] = [];
 after(() => {
   for (const c of cleanups) c();
 });
 
 function ceFolder(extra: Record<string, unknown>): string {
-  const f = writeFolder({
-    "tokenizer.json": TJ,
-    "tokenizer_config.json": { model_max_length: 512 },
-    "config.json": {
-      model_type: "bert",
-      architectures: ["BertForSequenceClassification"],
-      id2label: { "0": "LABEL_0" },
-      max_position_embeddings: 512,
-      ...extra,
-    },
-    "onnx/model.onnx": ENC.bytes,
-  });
+  const f = classifierFolder({ enc: ENC, tokenizer: TJ, config: { id2label: { "0": "LABEL_0" }, ...extra } });
   cleanups.push(f.cleanup);
   return f.dir;
 }
@@ -44,15 +27,7 @@ function ceFolder(extra: Record<string, unknown>): string {
 /** float64 logit of (query, doc) over the toy graph. */
 function logit(dir: string, query: string, doc: string): number {
   const e = loadHfFolder(dir).tokenizer.encodePair(query, doc);
-  const pooled = new Float64Array(ENC.hidden);
-  e.ids.forEach((id, p) => {
-    const w = ENC.word(id);
-    const q = ENC.position(p);
-    const t = ENC.type(e.typeIds[p] as number);
-    for (let d = 0; d < ENC.hidden; d++)
-      pooled[d] = (pooled[d] as number) + (w[d] as number) + (q[d] as number) + (t[d] as number);
-  });
-  return ENC.logits(Float32Array.from(pooled, (x) => x / e.ids.length))[0] as number;
+  return toyLogits(ENC, e.ids, e.typeIds, true)[0] as number;
 }
 
 const QUERY = "what is the key type";
