@@ -18,6 +18,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { after } from "node:test";
 import { encodeModel, GraphBuilder } from "../../src/onnx/index.ts";
 import { rng, scalar, type Tensor, tensor } from "../../src/tensor/index.ts";
 
@@ -226,6 +227,22 @@ export function writeFolder(files: Record<string, unknown>): { dir: string; clea
     writeFileSync(p, content instanceof Uint8Array ? content : JSON.stringify(content));
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A writeFolder that removes its folders after the calling test file (registers node:test `after`;
+ * call it at the top level of the file).
+ */
+export function folderWriter(): (files: Record<string, unknown>) => string {
+  const cleanups: (() => void)[] = [];
+  after(() => {
+    for (const c of cleanups) c();
+  });
+  return (files) => {
+    const f = writeFolder(files);
+    cleanups.push(f.cleanup);
+    return f.dir;
+  };
 }
 
 /** sentence-transformers modules.json + 1_Pooling/config.json for a pooling mode. */

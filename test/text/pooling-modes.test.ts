@@ -9,7 +9,7 @@
  * Tolerance 1e-5 (float32 graph output vs float64 reference).
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { TesseraError } from "../../src/tensor/index.ts";
 import { type EmbedderOptions, loadHfFolder, TextEmbedder } from "../../src/text/index.ts";
 import {
@@ -18,18 +18,10 @@ import {
   type ToyEncoder,
   toyEncoder,
   vocabSizeOf,
-  writeFolder,
+  folderWriter,
 } from "./graphs.ts";
 
-const cleanups: (() => void)[] = [];
-after(() => {
-  for (const c of cleanups) c();
-});
-function folder(files: Record<string, unknown>): string {
-  const f = writeFolder(files);
-  cleanups.push(f.cleanup);
-  return f.dir;
-}
+const folder = folderWriter();
 
 const WP = fixtureTokenizer("wordpiece");
 const ENC = toyEncoder({ vocabSize: vocabSizeOf(WP) });

@@ -6,7 +6,7 @@
  * Tolerances: 1e-6 for float32 paths, 2e-3 relative to the vector for float16 outputs.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { rng, type Tensor, TesseraError, writeSafetensors } from "../../src/tensor/index.ts";
 import {
   type EmbedderOptions,
@@ -17,17 +17,9 @@ import {
   TextTokenizer,
   usablePositions,
 } from "../../src/text/index.ts";
-import { fixtureTokenizer, stModules, toyEncoder, vocabSizeOf, writeFolder } from "./graphs.ts";
+import { fixtureTokenizer, stModules, toyEncoder, vocabSizeOf, folderWriter } from "./graphs.ts";
 
-const cleanups: (() => void)[] = [];
-after(() => {
-  for (const c of cleanups) c();
-});
-function folder(files: Record<string, unknown>): string {
-  const f = writeFolder(files);
-  cleanups.push(f.cleanup);
-  return f.dir;
-}
+const folder = folderWriter();
 
 function close(a: Float32Array, b: Float32Array, tol: number, what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
