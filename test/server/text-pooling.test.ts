@@ -86,6 +86,16 @@ async function app(
   return { app: a, logs };
 }
 
+/** An app serving model "broken": a mean-pooling folder whose tokenizer.json (at `tokenizer`) does not parse. */
+async function brokenModel(): Promise<{ tokenizer: string; root: string; a: FastifyInstance }> {
+  const dir = hfFolder("mean");
+  const tokenizer = join(dir, "tokenizer.json");
+  writeFileSync(tokenizer, "{ not json");
+  const root = writeTextRepo({ broken: { source: dir } });
+  const { app: a } = await app(root);
+  return { tokenizer, root, a };
+}
+
 async function embed(a: FastifyInstance, text: string, model?: string): Promise<number[]> {
   const r = await a.inject({
     method: "POST",
@@ -250,11 +260,7 @@ describe("text embedders: pooling settings", () => {
     }
   });
   it("a text model that failed to build is not rebuilt per request: the same load answers the same 503 until it is loaded again", async () => {
-    const dir = hfFolder("mean");
-    const tokenizer = join(dir, "tokenizer.json");
-    writeFileSync(tokenizer, "{ not json");
-    const root = writeTextRepo({ broken: { source: dir } });
-    const { app: a } = await app(root);
+    const { tokenizer, root, a } = await brokenModel();
     try {
       const ask = () =>
         a.inject({ method: "POST", url: "/embed", payload: { inputs: TEXT, model: "broken" } });
@@ -284,11 +290,7 @@ describe("text models that could not be built", () => {
   const TEXT = "a much longer sentence with quite a few more tokens in it";
 
   it("a failed build is remembered for a while, not until a reload: after that, the first request builds it again (a read error may have passed)", async (t) => {
-    const dir = hfFolder("mean");
-    const tokenizer = join(dir, "tokenizer.json");
-    writeFileSync(tokenizer, "{ not json");
-    const root = writeTextRepo({ broken: { source: dir } });
-    const { app: a } = await app(root);
+    const { tokenizer, root, a } = await brokenModel();
     try {
       const first = await a.inject({
         method: "POST",
