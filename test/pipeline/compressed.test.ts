@@ -13,7 +13,7 @@ import * as zlib from "node:zlib";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { openSink, openSource, type SourceCursor, scoreFiles, sliceBatch } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
-import { lcg, rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
+import { lcg, mlpScoreOptions, rowsOf, sampleBatch, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 const F = 4;
@@ -48,17 +48,7 @@ after(async () => {
 });
 
 function options(inputs: string[], output: string) {
-  return {
-    session,
-    model: { name: "mlp", version: "1", sha256: "test" },
-    inputs,
-    output,
-    keyColumns: ["id"],
-    columns: ["x0", "x1", "x2", "x3"],
-    batchSize: 256,
-    partRows: 512,
-    progress: false as const,
-  };
+  return { ...mlpScoreOptions(session, inputs, output), columns: ["x0", "x1", "x2", "x3"] };
 }
 
 /** Gzip members of `text` cut at byte offsets `cuts` (anywhere, also inside a record), one after another. */

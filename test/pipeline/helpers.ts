@@ -4,9 +4,24 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Column, FieldSpec, RecordBatch } from "../../src/pipeline/index.ts";
 import { cellValue, openSink, openSource } from "../../src/pipeline/index.ts";
+import type { InferenceSession } from "../../src/runtime/index.ts";
 
 export function tmpDir(prefix = "tessera-pipeline-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** scoreFiles options of the test model "mlp" keyed by `id`: 256-row batches, 512-row parts, no progress. */
+export function mlpScoreOptions(session: InferenceSession, inputs: string[], output: string) {
+  return {
+    session,
+    model: { name: "mlp", version: "1", sha256: "test" },
+    inputs,
+    output,
+    keyColumns: ["id"],
+    batchSize: 256,
+    partRows: 512,
+    progress: false as const,
+  };
 }
 
 /** A small deterministic generator (tests must not use Math.random). */

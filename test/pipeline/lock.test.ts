@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { mlpClassifier } from "../../src/onnx/index.ts";
 import { scoreFiles } from "../../src/pipeline/index.ts";
 import { type InferenceSession, openSession } from "../../src/runtime/index.ts";
-import { tmpDir } from "./helpers.ts";
+import { mlpScoreOptions, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 const ROWS = 3000;
@@ -31,18 +31,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function options(inputs: string[], output: string) {
-  return {
-    session,
-    model: { name: "mlp", version: "1", sha256: "test" },
-    inputs,
-    output,
-    keyColumns: ["id"],
-    batchSize: 256,
-    partRows: 512,
-    progress: false as const,
-  };
-}
+const options = (inputs: string[], output: string) => mlpScoreOptions(session, inputs, output);
 
 test("a second run on an output that a live run is writing is refused (--resume or --overwrite); a crashed run's lock is taken over", async () => {
   const input = path.join(dir, "in.csv");
