@@ -12,7 +12,7 @@ import { run } from "../../src/cli/commands/score.ts";
 import { scoreFiles, type TextClassifierLike } from "../../src/pipeline/index.ts";
 import { loadHfFolder, TextClassifier, type TextTokenizer } from "../../src/text/index.ts";
 import { fixtureTokenizer, type ToyEncoder, toyEncoder, vocabSizeOf } from "../text/graphs.ts";
-import { readBatches, readJsonl, rowsOf, tmpDir } from "./helpers.ts";
+import { readBatches, readJsonl, rowsOf, textScoreOptions, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 const models = path.join(dir, "models");
@@ -218,14 +218,8 @@ test("a multi-label classifier (go_emotions style) scores JSONL into JSONL with 
   try {
     const s = await scoreFiles({
       classifier: clf,
-      model: { name: "emotions", version: "1", sha256: "x" },
-      inputs: [input],
-      output: path.join(dir, "emotions.jsonl"),
-      textColumn: "text",
-      keyColumns: ["id"],
+      ...textScoreOptions("emotions", input, path.join(dir, "emotions.jsonl")),
       batchSize: 2,
-      onError: "skip",
-      progress: false,
     });
     assert.deepEqual([s.rowsScored, s.rowsRejected], [4, 1]);
     const lines = readJsonl(s.output) as { id: string; label: string; score: number; scores: number[] }[];

@@ -24,6 +24,19 @@ export function mlpScoreOptions(session: InferenceSession, inputs: string[], out
   };
 }
 
+/** scoreFiles options of a text job on model `name`: column `text` keyed by `id`, bad rows skipped, no progress. */
+export function textScoreOptions(name: string, input: string, output: string) {
+  return {
+    model: { name, version: "1", sha256: "x" },
+    inputs: [input],
+    output,
+    textColumn: "text",
+    keyColumns: ["id"],
+    onError: "skip" as const,
+    progress: false as const,
+  };
+}
+
 /** A small deterministic generator (tests must not use Math.random). */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0 || 1;

@@ -6,7 +6,7 @@ import { scoreFiles } from "../../src/pipeline/index.ts";
 import { Tensor, TesseraError } from "../../src/tensor/index.ts";
 import { TextEmbedder } from "../../src/text/index.ts";
 import { makeModelFolder, sampleTexts, type TempFolder } from "../text/helpers.ts";
-import { readBatches, readJsonl, rowsOf, tmpDir } from "./helpers.ts";
+import { readBatches, readJsonl, rowsOf, textScoreOptions, tmpDir } from "./helpers.ts";
 
 const dir = tmpDir();
 let folder: TempFolder;
@@ -29,14 +29,8 @@ test("a text column is embedded with TextEmbedder into an embedding vector colum
   const output = path.join(dir, "emb.parquet");
   const s = await scoreFiles({
     embedder: emb,
-    model: { name: "tiny-bert", version: "1", sha256: "x" },
-    inputs: [input],
-    output,
-    textColumn: "text",
-    keyColumns: ["id"],
+    ...textScoreOptions("tiny-bert", input, output),
     batchSize: 4,
-    onError: "skip",
-    progress: false,
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [11, 1]);
   const got = await readBatches(output);
@@ -166,14 +160,8 @@ test("many long texts in one batch: each text is tokenized at most twice, and th
   fs.writeFileSync(input, `${texts.map((t, i) => JSON.stringify({ id: i, text: t })).join("\n")}\n`);
   const s = await scoreFiles({
     embedder,
-    model: { name: "fake", version: "1", sha256: "x" },
-    inputs: [input],
-    output: path.join(dir, "many-long.jsonl.out.jsonl"),
-    textColumn: "text",
-    keyColumns: ["id"],
+    ...textScoreOptions("fake", input, path.join(dir, "many-long.jsonl.out.jsonl")),
     batchSize: 60,
-    onError: "skip",
-    progress: false,
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [48, 12]);
   assert.ok(tokenized <= 2 * texts.length, `${tokenized} tokenizations for ${texts.length} texts`);
@@ -201,13 +189,7 @@ test("a JSONL text with an unpaired surrogate escape is a bad row naming it, not
   );
   const s = await scoreFiles({
     embedder: emb,
-    model: { name: "tiny-bert", version: "1", sha256: "x" },
-    inputs: [input],
-    output: path.join(dir, "surrogate.parquet"),
-    textColumn: "text",
-    keyColumns: ["id"],
-    onError: "skip",
-    progress: false,
+    ...textScoreOptions("tiny-bert", input, path.join(dir, "surrogate.parquet")),
   });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [2, 1]);
   const rejects = readJsonl(s.rejects!) as { keys: { id: number }; reason: string }[];
@@ -220,16 +202,7 @@ test("a text column whose values look like numbers (answers, codes: 5, 007, 1.50
   const texts = ["007", "1.50", ...Array.from({ length: 27 }, (_, i) => String(i + 3)), "hello"];
   fs.writeFileSync(input, `id,text\n${texts.map((t, i) => `${i},${t}`).join("\n")}\n`);
   const output = path.join(dir, "answers.jsonl");
-  const s = await scoreFiles({
-    embedder: emb,
-    model: { name: "tiny-bert", version: "1", sha256: "x" },
-    inputs: [input],
-    output,
-    textColumn: "text",
-    keyColumns: ["id"],
-    onError: "skip",
-    progress: false,
-  });
+  const s = await scoreFiles({ embedder: emb, ...textScoreOptions("tiny-bert", input, output) });
   assert.deepEqual([s.rowsScored, s.rowsRejected], [texts.length, 0]);
   const ref = await emb.embed(texts);
   const rows = readJsonl(output);
