@@ -28,6 +28,18 @@ export function writeRepo(
   return root;
 }
 
+/** config.json of twoVersionRepo's model "m": one replica, every version served. */
+export const ALL_VERSIONS_CONFIG = { replicas: 1, intraOpThreads: 1, versionPolicy: "all" };
+
+/** A repository with model "m" (a 4 → 2 MLP) at versions 1 and 2, config ALL_VERSIONS_CONFIG. */
+export function twoVersionRepo(): string {
+  const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
+  return writeRepo([
+    { name: "m", bytes, config: ALL_VERSIONS_CONFIG, version: "1" },
+    { name: "m", bytes, config: ALL_VERSIONS_CONFIG, version: "2" },
+  ]);
+}
+
 export const LABELS = ["zero", "one", "two", "three"];
 
 /** mlp (float32 [batch,8] → logits/probabilities [batch,4]), multi (all dtypes), slow (~ms per run). */

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { mlpClassifier } from "../../src/onnx/index.ts";
-import { startApp, writeRepo } from "./helpers.ts";
+import { ALL_VERSIONS_CONFIG, startApp, twoVersionRepo, writeRepo } from "./helpers.ts";
 
 test("a model folder added after start-up: the repository index lists it but readiness stays 200 until it is loaded", async () => {
   const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
@@ -34,21 +34,17 @@ test("a model folder added after start-up: the repository index lists it but rea
 });
 
 test("a reload refused for a broken config.json: the model keeps serving every version, the server stays ready", async () => {
-  const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
-  const config = { replicas: 1, intraOpThreads: 1, versionPolicy: "all" };
-  const srv = await startApp(
-    writeRepo([
-      { name: "m", bytes, config, version: "1" },
-      { name: "m", bytes, config, version: "2" },
-    ]),
-  );
+  const srv = await startApp(twoVersionRepo());
   const body = JSON.stringify({
     inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }],
   });
   const infer = (path: string) =>
     fetch(`${srv.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
   try {
-    writeFileSync(join(srv.root, "m", "config.json"), JSON.stringify({ ...config, replicas: "two" }));
+    writeFileSync(
+      join(srv.root, "m", "config.json"),
+      JSON.stringify({ ...ALL_VERSIONS_CONFIG, replicas: "two" }),
+    );
     const load = await fetch(`${srv.url}/v2/repository/models/m/load`, { method: "POST" });
     assert.equal(load.status, 400);
     assert.match(((await load.json()) as { error: string }).error, /config.json invalid: replicas/);

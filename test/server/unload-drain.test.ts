@@ -1,8 +1,7 @@
 /** An unload in progress: queued work finishes, new requests are refused (503) instead of starting a new batcher. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mlpClassifier } from "../../src/onnx/index.ts";
-import { dispatched, SLOW_BODY, slowRepo, startApp, until, writeRepo } from "./helpers.ts";
+import { dispatched, SLOW_BODY, slowRepo, startApp, twoVersionRepo, until } from "./helpers.ts";
 
 test("requests that arrive while a model unloads get 503 at once; the ones already queued finish", async () => {
   // A 1 s run: the checks made while the unload drains it take a few HTTP round trips, slow on a busy machine.
@@ -93,14 +92,7 @@ test("a load that arrives while an unload drains runs after it: the model ends u
 });
 
 test("an unload that starts while a load records the loaded versions: the load does not load them again", async () => {
-  const bytes = mlpClassifier({ inputDim: 4, hidden: [4], classes: 2, seed: 0 }).bytes;
-  const config = { replicas: 1, intraOpThreads: 1, versionPolicy: "all" };
-  const srv = await startApp(
-    writeRepo([
-      { name: "m", bytes, config, version: "1" },
-      { name: "m", bytes, config, version: "2" },
-    ]),
-  );
+  const srv = await startApp(twoVersionRepo());
   try {
     const host = srv.app.tessera.ctx.models;
     // The unload request arrives right after the load read the versions' states (both ready) to record them.
