@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GraphBuilder, slowModel } from "../../src/onnx/index.ts";
 import { Tensor, tensor } from "../../src/tensor/index.ts";
-import { dispatched, SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
+import { queueMsBehindOne, SLOW_BODY, slowRepo, startApp, writeRepo } from "./helpers.ts";
 
 /** The value of one series in a Prometheus text exposition (0 when absent). */
 function metric(text: string, series: string): number {
@@ -104,13 +104,7 @@ test("queue time includes the wait in the session worker's queue behind a runnin
     const computeMs = w.inference_stats.compute_infer!.ns / 1e6;
     assert.ok(computeMs > 20, `compute ${computeMs} ms`);
 
-    const first = post();
-    await dispatched(srv, "slow", 2); // the warm-up's run and the first request's: the second waits behind it
-    const second = await post();
-    assert.equal(second.status, 200);
-    await second.arrayBuffer();
-    await (await first).arrayBuffer();
-    const queueMs = Number(second.headers.get("x-tessera-queue-ms"));
+    const queueMs = await queueMsBehindOne(srv, "slow", post);
     assert.ok(queueMs >= 0.4 * computeMs, `queue ${queueMs} ms, one run computes ${computeMs} ms`);
 
     // The stats and the histogram see the same queue time; compute stays the run's own time.
@@ -159,13 +153,7 @@ test('a model that runs unbatched ("batching": false): queue time is the wait be
     assert.equal(warm.status, 200);
     await warm.arrayBuffer();
     const computeMs = (await statsOf(srv.url, "slow")).inference_stats.compute_infer!.ns / 1e6;
-    const first = post();
-    await dispatched(srv, "slow", 2); // the warm-up's run and the first request's: the second waits behind it
-    const second = await post();
-    assert.equal(second.status, 200);
-    await second.arrayBuffer();
-    await (await first).arrayBuffer();
-    const queueMs = Number(second.headers.get("x-tessera-queue-ms"));
+    const queueMs = await queueMsBehindOne(srv, "slow", post);
     assert.ok(queueMs >= 0.4 * computeMs, `queue ${queueMs} ms, one run computes ${computeMs} ms`);
   } finally {
     await srv.close();

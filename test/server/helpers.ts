@@ -1,4 +1,5 @@
 /** Test helpers: a temp model repository from the onnx zoo, and an app listening on 127.0.0.1. */
+import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -167,4 +168,22 @@ export async function until(
 export async function dispatched(srv: Running, model: string, n: number): Promise<void> {
   const session = srv.app.tessera.ctx.registry.tryGet(model).session as OrtSession;
   await until(`${n} runs of ${model}`, () => session.dispatchCounts.reduce((a, b) => a + b, 0) >= n);
+}
+
+/**
+ * Sends `post` twice to `model`, the second once the first's run was handed to a worker (after one warm-up run, so
+ * 2 runs in all), so that it waits behind it; both answer 200. Returns the second's x-tessera-queue-ms.
+ */
+export async function queueMsBehindOne(
+  srv: Running,
+  model: string,
+  post: () => Promise<Response>,
+): Promise<number> {
+  const first = post();
+  await dispatched(srv, model, 2); // the warm-up's run and the first request's: the second waits behind it
+  const second = await post();
+  assert.equal(second.status, 200);
+  await second.arrayBuffer();
+  await (await first).arrayBuffer();
+  return Number(second.headers.get("x-tessera-queue-ms"));
 }
