@@ -675,10 +675,14 @@ export async function openCsv(
 const LONG_INTEGER = /(?:^|[^\d.eE+-])-?\d{16,}(?![\d.eE])/;
 
 /**
- * JSON text with integer literals past 2^53 turned into strings ("12345678901234567890"), so JSON.parse keeps
- * their digits (snowflake ids); `inferKind` then makes such a column int64 and `buildColumn` reads it exactly.
+ * JSON text with some bare tokens outside strings turned into strings. `token(text, i)` looks at a character
+ * outside every string: it returns where the token starting there ends and whether to quote it, or null to go on
+ * with the next character. Returns `text` itself when nothing was quoted.
  */
-export function quoteUnsafeIntegers(text: string): string {
+function quoteBareTokens(
+  text: string,
+  token: (text: string, i: number, c: number) => { readonly end: number; readonly quote: boolean } | null,
+): string {
   let out = "";
   let from = 0;
   let inString = false;
@@ -694,17 +698,29 @@ export function quoteUnsafeIntegers(text: string): string {
       inString = true;
       continue;
     }
-    if (c !== 45 && (c < 48 || c > 57)) continue;
-    let j = i + 1;
-    while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
-    const token = text.slice(i, j);
-    if (/^-?\d{16,}$/.test(token) && !Number.isSafeInteger(Number(token))) {
-      out += `${text.slice(from, i)}"${token}"`;
-      from = j;
+    const t = token(text, i, c);
+    if (t === null) continue;
+    if (t.quote) {
+      out += `${text.slice(from, i)}"${text.slice(i, t.end)}"`;
+      from = t.end;
     }
-    i = j - 1;
+    i = t.end - 1;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/**
+ * JSON text with integer literals past 2^53 turned into strings ("12345678901234567890"), so JSON.parse keeps
+ * their digits (snowflake ids); `inferKind` then makes such a column int64 and `buildColumn` reads it exactly.
+ */
+export function quoteUnsafeIntegers(text: string): string {
+  return quoteBareTokens(text, (t, i, c) => {
+    if (c !== 45 && (c < 48 || c > 57)) return null;
+    let j = i + 1;
+    while (j < t.length && /[0-9.eE+-]/.test(t[j]!)) j++;
+    const literal = t.slice(i, j);
+    return { end: j, quote: /^-?\d{16,}$/.test(literal) && !Number.isSafeInteger(Number(literal)) };
+  });
 }
 
 /**
@@ -729,28 +745,10 @@ const NON_FINITE = /(?<![\w.])-?(?:NaN|Infinity)(?![\w.])/;
  * columns read as the values (as `parseNumber` reads "nan" and "inf" in CSV).
  */
 export function quoteNonFinite(text: string): string {
-  let out = "";
-  let from = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-      continue;
-    }
-    if (c === 34) {
-      inString = true;
-      continue;
-    }
-    const m = c === 78 || c === 73 || c === 45 ? /^-?(?:NaN|Infinity)/.exec(text.slice(i, i + 9)) : null;
-    if (m !== null) {
-      out += `${text.slice(from, i)}"${m[0]}"`;
-      from = i + m[0].length;
-      i = from - 1;
-    }
-  }
-  return from === 0 ? text : out + text.slice(from);
+  return quoteBareTokens(text, (t, i, c) => {
+    const m = c === 78 || c === 73 || c === 45 ? /^-?(?:NaN|Infinity)/.exec(t.slice(i, i + 9)) : null;
+    return m === null ? null : { end: i + m[0].length, quote: true };
+  });
 }
 
 /** One JSONL line: big integers kept exact; NaN/Infinity tried only when the line does not parse as it is. */
