@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, test } from "node:test";
 import { SLOW_BODY, slowRepo } from "../server/helpers.ts";
-import { BIN, spawnChild } from "./spawn.ts";
+import { spawnServe } from "./spawn.ts";
 
 const RUN_MS = 1000;
 const root = slowRepo(RUN_MS, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 16 });
@@ -17,17 +17,7 @@ const body = SLOW_BODY;
 
 /** Starts the server, puts 5 one-row requests in flight (run one at a time: ~5 runs of work), sends `signals`. */
 async function stopWhileBusy(args: string[], signals: NodeJS.Signals[]) {
-  const child = spawnChild(process.execPath, [
-    BIN,
-    "serve",
-    "--models",
-    root,
-    "--port",
-    "0",
-    "--log-level",
-    "warn",
-    ...args,
-  ]);
+  const child = spawnServe(root, args);
   try {
     const url = await child.url;
     for (let i = 0; i < 100 && (await fetch(`${url}/v2/health/ready`)).status !== 200; i++)

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, test } from "node:test";
 import { SLOW_BODY, slowRepo } from "../server/helpers.ts";
-import { BIN, spawnChild } from "./spawn.ts";
+import { spawnServe } from "./spawn.ts";
 
 const root = slowRepo(1000, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 64 });
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -14,18 +14,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const body = SLOW_BODY;
 
 test("SIGTERM: ready 503 at once, served through the drain delay, in-flight requests finish, later ones refused, exit 0", async () => {
-  const child = spawnChild(process.execPath, [
-    BIN,
-    "serve",
-    "--models",
-    root,
-    "--port",
-    "0",
-    "--drain-delay-ms",
-    "1500",
-    "--log-level",
-    "warn",
-  ]);
+  const child = spawnServe(root, ["--drain-delay-ms", "1500"]);
   try {
     const url = await child.url;
     for (let i = 0; i < 100; i++) {

@@ -67,3 +67,18 @@ export async function tessera(args: string[], opts: { cwd?: string; env?: Record
   const code = await c.exited;
   return { code, stdout: c.stdout(), stderr: c.stderr() };
 }
+
+/** `tessera serve --models DIR` on a free port with warn-level logs, plus `args`. */
+export function spawnServe(models: string, args: readonly string[] = []): Child {
+  return spawnChild(process.execPath, [
+    BIN,
+    "serve",
+    "--models",
+    models,
+    "--port",
+    "0",
+    "--log-level",
+    "warn",
+    ...args,
+  ]);
+}
